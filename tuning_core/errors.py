@@ -1,0 +1,37 @@
+"""Errors by intent.
+
+Every error the engine raises on purpose derives from :class:`TuningError`, so the
+command line and the pages catch one type at their boundary and show its message.
+A message says what was expected, what came, and the path or id involved.
+"""
+
+from __future__ import annotations
+
+
+class TuningError(Exception):
+    """Root of every error the engine raises on purpose; its message is for people."""
+
+
+class DatasetError(TuningError):
+    """The image folder cannot be used (missing, not a folder, too few classes...)."""
+
+
+class SearchSpaceError(TuningError):
+    """A search space is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[tuple[str, str]]) -> None:
+        self.issues = list(issues)
+        text = "; ".join(f"{field}: {msg}" for field, msg in self.issues)
+        super().__init__(f"Invalid search space: {text}")
+
+
+class SettingsError(TuningError):
+    """Tuner or run settings are out of range or inconsistent."""
+
+
+class RunError(TuningError):
+    """A run directory is missing, unreadable, or not in the state the action needs."""
+
+
+class JobBusyError(TuningError):
+    """A training job is already running in this process; only one trains at a time."""
