@@ -1,0 +1,312 @@
+"""Plotly figures for the dashboard, one small builder per chart, in one registry.
+
+The builders read the DataFrames of :class:`tuning_core.triallog.TrialLogReader` (trials and
+epochs), a retrain history dict, or an evaluation's matrix, and return a ``go.Figure``. They never
+import streamlit. Every figure carries the same ``layout.uirevision``, so a live redraw keeps the
+user's zoom, pan and legend choices. Curves are drawn vectorised: all faint trials of one metric
+form a single trace with gaps between trials, so a 1,000-trial log draws in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from tuning_core.errors import SettingsError
+from tuning_core.importance import (
+    MISSING_LABEL,
+    Importance,
+    completed_with_score,
+    hp_columns,
+    hp_name,
+    is_categorical,
+    varying_columns,
+)
+
+UIREVISION = "tuning-dashboard"  # constant on purpose: a redraw must not reset zoom or legend
+
+FigureBuilder = Callable[..., go.Figure]
+CHARTS: dict[str, FigureBuilder] = {}
+
+# (panel title, training metric); the validation metric is "val_" + metric
+PANELS: tuple[tuple[str, str], ...] = (("Loss", "loss"), ("Accuracy", "accuracy"))
+FAINT = "rgba(120, 120, 120, 0.25)"
+BEST_COLOR = "#1f77b4"
+RUNNING_COLOR = "#ff7f0e"
+
+
+def register(name: str) -> Callable[[FigureBuilder], FigureBuilder]:
+    """Decorator: add a figure builder to :data:`CHARTS` under ``name``."""
+    def add(builder: FigureBuilder) -> FigureBuilder:
+        CHARTS[name] = builder
+        return builder
+    return add
+
+
+def build(name: str, **kwargs: Any) -> go.Figure:
+    """Build the chart registered as ``name``; SettingsError for an unknown name."""
+    if name not in CHARTS:
+        raise SettingsError(f"unknown chart {name!r}; known charts: {', '.join(sorted(CHARTS))}")
+    return CHARTS[name](**kwargs)
+
+
+def objective_direction(objective: str) -> str:
+    """``"min"`` for a loss objective (``val_loss``), ``"max"`` otherwise (``val_accuracy``)."""
+    return "min" if "loss" in objective.lower() else "max"
+
+
+def best_trial_id(trials: pd.DataFrame, objective: str = "val_accuracy") -> str | None:
+    """The id of the completed trial with the best score, or None when none has one."""
+    done = completed_with_score(trials)
+    if done.empty:
+        return None
+    scores = done["score"].astype(float)
+    index = scores.idxmin() if objective_direction(objective) == "min" else scores.idxmax()
+    return str(done.loc[index, "trial_id"])
+
+
+def running_trial_ids(trials: pd.DataFrame) -> list[str]:
+    """The ids of the trials that are still running."""
+    if trials.empty or "status" not in trials:
+        return []
+    return [str(t) for t in trials.loc[trials["status"] == "running", "trial_id"]]
+
+
+def _finish(fig: go.Figure, title: str, **layout: Any) -> go.Figure:
+    layout.setdefault("margin", dict(l=10, r=10, t=60, b=10))
+    fig.update_layout(title=title, uirevision=UIREVISION, **layout)
+    return fig
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A blank figure that says why there is nothing to draw yet."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _finish(fig, title, height=300)
+
+
+@register("objective")
+def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go.Figure:
+    """The score of every scored trial by trial number, with the best-so-far step line."""
+    title = f"Objective ({objective}) per trial"
+    scored = trials[trials["score"].notna()] if "score" in trials else trials.iloc[0:0]
+    if scored.empty:
+        return empty_figure(title, "No trial has a score yet.")
+    scored = scored.sort_values("number", kind="stable")
+    x = scored["number"].to_numpy()
+    y = scored["score"].to_numpy(dtype=float)
+    best = np.minimum.accumulate(y) if objective_direction(objective) == "min" else \
+        np.maximum.accumulate(y)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="trial", text=scored["trial_id"],
+                             customdata=scored["status"],
+                             hovertemplate="trial %{text} (#%{x})<br>score %{y:.4f}"
+                                           "<br>%{customdata}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far",
+                             line=dict(shape="hv", width=2)))
+    return _finish(fig, title, xaxis_title="trial number", yaxis_title=objective,
+                   legend=dict(orientation="h", y=-0.2))
+
+
+def _sorted_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
+    keys = [k for k in ("trial_id", "execution", "epoch") if k in epochs]
+    return epochs.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _with_breaks(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x (1-based epoch), y and trial ids of every curve in ``frame``, NaN between curves."""
+    trial = frame["trial_id"].astype(str)
+    execution = frame["execution"] if "execution" in frame else pd.Series(0, index=frame.index)
+    new = trial.ne(trial.shift()) | execution.ne(execution.shift())
+    starts = np.flatnonzero(new.to_numpy())[1:]
+    x = np.insert(frame["epoch"].to_numpy(dtype=float) + 1.0, starts, np.nan)
+    y = np.insert(pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float),
+                  starts, np.nan)
+    ids = np.insert(trial.to_numpy(dtype=object), starts, "")
+    return x, y, ids
+
+
+def _curve_traces(frame: pd.DataFrame, label: str, color: str, width: float,
+                  show_legend: bool) -> list[tuple[int, go.Scatter]]:
+    """(panel column, trace) for train and validation of every panel metric in ``frame``."""
+    traces = []
+    for col, (_, metric) in enumerate(PANELS, start=1):
+        for split, name, dash in ((metric, "train", "solid"), (f"val_{metric}", "validation",
+                                                               "dot")):
+            if split not in frame or frame.empty:
+                continue
+            x, y, ids = _with_breaks(frame, split)
+            traces.append((col, go.Scatter(
+                x=x, y=y, text=ids, mode="lines", name=f"{label} · {name}",
+                legendgroup=f"{label} · {name}", showlegend=show_legend and col == 1,
+                line=dict(color=color, width=width, dash=dash),
+                hovertemplate=f"trial %{{text}}<br>epoch %{{x}}<br>{split} %{{y:.4f}}"
+                              "<extra></extra>")))
+    return traces
+
+
+def _two_panels(titles: Sequence[str]) -> go.Figure:
+    """A figure with two side-by-side x/y axis pairs (cheaper than make_subplots)."""
+    fig = go.Figure()
+    fig.update_layout(
+        xaxis=dict(domain=[0.0, 0.46], title="epoch"), yaxis=dict(title=titles[0]),
+        xaxis2=dict(domain=[0.54, 1.0], title="epoch", anchor="y2"),
+        yaxis2=dict(anchor="x2", title=titles[1]))
+    return fig
+
+
+def _add_panel_traces(fig: go.Figure, traces: list[tuple[int, go.Scatter]]) -> None:
+    for col, trace in traces:
+        trace.update(xaxis="x" if col == 1 else "x2", yaxis="y" if col == 1 else "y2")
+        fig.add_trace(trace)
+
+
+@register("learning_curves")
+def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
+                           objective: str = "val_accuracy") -> go.Figure:
+    """Loss and accuracy per epoch, train (solid) and validation (dotted), of every trial.
+
+    All trials are faint grey; the best completed trial is highlighted, the running one is
+    drawn in its own colour so it can be followed epoch by epoch.
+    """
+    title = "Learning curves"
+    if epochs.empty or "epoch" not in epochs:
+        return empty_figure(title, "No epoch has finished yet.")
+    frame = _sorted_epochs(epochs)
+    ids = frame["trial_id"].astype(str)
+    best = best_trial_id(trials, objective)
+    running = running_trial_ids(trials)
+    traces = _curve_traces(frame, "all trials", FAINT, 1.0, True)
+    if best is not None:
+        traces += _curve_traces(frame[ids == best], f"best (trial {best})", BEST_COLOR, 3.0, True)
+    if running:
+        label = f"running (trial {', '.join(running)})"
+        traces += _curve_traces(frame[ids.isin(running)], label, RUNNING_COLOR, 2.5, True)
+    fig = _two_panels([p[0] for p in PANELS])
+    _add_panel_traces(fig, traces)
+    return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=420)
+
+
+def _log_scaled(values: np.ndarray) -> bool:
+    finite = values[np.isfinite(values)]
+    return finite.size > 1 and finite.min() > 0 and finite.max() / finite.min() >= 10
+
+
+def _coded_dimension(series: pd.Series, label: str) -> dict:
+    """A parallel-coordinates axis for a categorical (or gappy) column: integer codes + labels."""
+    present = series.dropna()
+    levels = sorted(present.unique(), key=lambda v: (isinstance(v, str), v))
+    labels = [str(v) for v in levels]
+    codes = present.map({v: i for i, v in enumerate(levels)})
+    values = codes.reindex(series.index)
+    if series.isna().any():
+        labels = [MISSING_LABEL] + labels
+        values = values + 1
+        values = values.fillna(0)
+    return dict(label=label, values=values.to_numpy(dtype=float),
+                tickvals=list(range(len(labels))), ticktext=labels)
+
+
+def _hp_dimension(series: pd.Series, name: str) -> dict:
+    if is_categorical(series) or series.isna().any():
+        return _coded_dimension(series, name)
+    values = series.to_numpy(dtype=float)
+    if _log_scaled(values):
+        return dict(label=f"log10({name})", values=np.log10(values))
+    return dict(label=name, values=values)
+
+
+@register("parallel")
+def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go.Figure:
+    """Parallel coordinates of the varying hyperparameters of completed trials and their score."""
+    title = "Hyperparameters against the objective"
+    done = completed_with_score(trials)
+    if len(done) < 2:
+        return empty_figure(title, "Needs at least two completed trials.")
+    done = done.reset_index(drop=True)
+    columns = varying_columns(done, hp_columns(done))
+    dims = [_hp_dimension(done[c], hp_name(c)) for c in columns]
+    scores = done["score"].to_numpy(dtype=float)
+    dims.append(dict(label=objective, values=scores))
+    line = dict(color=scores, colorscale="Viridis", showscale=True,
+                reversescale=objective_direction(objective) == "min")
+    fig = go.Figure(go.Parcoords(dimensions=dims, line=line))
+    return _finish(fig, title, height=420, margin=dict(l=60, r=40, t=80, b=30))
+
+
+@register("importance")
+def importance_figure(importance: Importance) -> go.Figure:
+    """Horizontal bars of hyperparameter importance, the most important on top."""
+    title = "Hyperparameter importance"
+    if importance.empty:
+        return empty_figure(title, importance.reason or "Not enough completed trials yet.")
+    fig = go.Figure(go.Bar(x=importance.values[::-1], y=importance.names[::-1], orientation="h",
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    height = max(250, 40 + 26 * len(importance.names))
+    return _finish(fig, f"{title} ({importance.n_trials} completed trials)", height=height,
+                   xaxis_title="share of impurity decrease")
+
+
+@register("class_counts")
+def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
+    """Images per class as bars."""
+    title = "Images per class"
+    if not counts:
+        return empty_figure(title, "No images found.")
+    names, values = list(counts.keys()), list(counts.values())
+    fig = go.Figure(go.Bar(x=names, y=values, text=values, textposition="outside",
+                           hovertemplate="%{x}: %{y} images<extra></extra>"))
+    return _finish(fig, title, xaxis_title="class", yaxis_title="images",
+                   xaxis=dict(type="category"))
+
+
+@register("confusion")
+def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
+    """Confusion-matrix heatmap: true class down, predicted class across, counts in the cells."""
+    title = "Confusion matrix (test split)"
+    z = np.asarray(matrix, dtype=float)
+    if z.size == 0:
+        return empty_figure(title, "No test evaluation yet.")
+    labels = [str(c) for c in classes]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", texttemplate="%{z}",
+                               hovertemplate="true %{y}<br>predicted %{x}<br>%{z} images"
+                                             "<extra></extra>"))
+    side = max(360, 60 + 34 * len(labels))
+    return _finish(fig, title, height=side, xaxis=dict(title="predicted", type="category"),
+                   yaxis=dict(title="true", type="category", autorange="reversed"))
+
+
+@register("history")
+def history_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
+    """Learning curves of one training (a Keras ``History.history`` dict)."""
+    title = "Retraining learning curves"
+    lengths = [len(v) for v in history.values() if isinstance(v, Sequence)]
+    if not lengths or max(lengths) == 0:
+        return empty_figure(title, "No epoch recorded yet.")
+    n = max(lengths)
+    frame = pd.DataFrame({"trial_id": "best", "execution": 0, "epoch": np.arange(n)})
+    for key, values in history.items():
+        if key in {m for _, base in PANELS for m in (base, f"val_{base}")}:
+            frame[key] = pd.Series(values, dtype=float).reindex(range(n))
+    fig = _two_panels([p[0] for p in PANELS])
+    _add_panel_traces(fig, _curve_traces(frame, "best model", BEST_COLOR, 2.5, True))
+    return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=380)
+
+
+MONITOR_CHARTS: tuple[str, ...] = ("objective", "learning_curves", "parallel")
+
+
+def monitor_figures(trials: pd.DataFrame, epochs: pd.DataFrame,
+                    objective: str = "val_accuracy") -> dict[str, go.Figure]:
+    """Every live Monitor chart (objective, learning curves, parallel coordinates) by name."""
+    return {
+        "objective": objective_figure(trials, objective),
+        "learning_curves": learning_curves_figure(trials, epochs, objective),
+        "parallel": parallel_figure(trials, objective),
+    }
