@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` (the dashboard) and `make test` (the suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+ADDRESS ?= 127.0.0.1
+
+.PHONY: install run test test-fast bench screenshots browser clean
+
+install: $(STAMP)
+
+# Rebuilt only when the requirements change; a half-made venv is finished, not redone.
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $(STAMP)
+
+run: install
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+
+# Browser tests need Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@bash scripts/ensure_chromium.sh
+
+test: install browser
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not training and not browser"
+
+bench: install
+	$(PY) -m bench
+
+screenshots: install browser
+	$(PY) -m pytest tests/browser -m browser -k screenshots --screenshots
+
+clean:
+	rm -rf $(VENV) .pytest_cache
