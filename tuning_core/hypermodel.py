@@ -1,0 +1,207 @@
+"""A KerasTuner HyperModel that builds a compiled Keras CNN from a :class:`SearchSpace`.
+
+Model: Input (size, size, channels) of float pixels 0..255 -> augmentation (when on or
+tuned to True) -> Rescaling(1/255) -> conv blocks -> head -> dense blocks -> softmax.
+
+Each conv block is Conv2D(filters, kernel, padding="same") -> BatchNormalization (when
+chosen) -> Activation -> MaxPooling2D(2) / AveragePooling2D(2) (skipped when the map
+would become smaller than 2x2, or "none") -> Dropout (when above 0).
+
+Head rule: Flatten when the final map is at most 4x4 (it keeps where things are, and
+4x4 x filters stays a small input for the dense layers), GlobalAveragePooling2D on a
+larger map (its size then does not grow with the image size).
+
+Hyperparameters: conv_blocks, conv_{i}_filters, conv_{i}_kernel_size,
+conv_{i}_activation, conv_{i}_batch_norm, conv_{i}_dropout, conv_{i}_pooling,
+dense_blocks, dense_{i}_units, dense_{i}_activation, dense_{i}_dropout, optimizer,
+learning_rate (log scale), batch_size, augment_flip, augment_rotation, augment_zoom.
+Block i's parameters live in ``hp.conditional_scope("<kind>_blocks", [counts > i])``,
+so they are active only in trials with more than i blocks. A choice with one value is
+``hp.Fixed``. Dropout rates are an ordered ``hp.Choice`` of the range's steps, because
+KerasTuner's ``Float(0, 0.5, step=0.1)`` never samples 0.5 (it floors 0.5 // 0.1 to 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import keras_tuner
+from keras import layers
+
+from tuning_core.errors import SettingsError
+from tuning_core.space import (
+    ConvBlockSpace,
+    DenseBlockSpace,
+    IntRange,
+    SearchSpace,
+    Toggle,
+    TrainingSpace,
+    check,
+)
+
+FLATTEN_MAX_SIZE = 4
+
+OPTIMIZER_FACTORIES: dict[str, Callable[[float], keras.optimizers.Optimizer]] = {
+    "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),
+    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr, momentum=0.9),
+    "rmsprop": lambda lr: keras.optimizers.RMSprop(learning_rate=lr),
+    "adamw": lambda lr: keras.optimizers.AdamW(learning_rate=lr),
+    "nadam": lambda lr: keras.optimizers.Nadam(learning_rate=lr),
+}
+
+AUGMENTATIONS: dict[str, Callable[[], layers.Layer]] = {
+    "flip": lambda: layers.RandomFlip("horizontal", name="augment_flip"),
+    "rotation": lambda: layers.RandomRotation(0.1, name="augment_rotation"),
+    "zoom": lambda: layers.RandomZoom(0.1, name="augment_zoom"),
+}
+
+HP = keras_tuner.HyperParameters
+
+
+def _choice(hp: HP, name: str, values: Sequence[Any]) -> Any:
+    """hp.Fixed for a single value, else hp.Choice (duplicates dropped, order kept)."""
+    unique = list(dict.fromkeys(values))
+    return hp.Fixed(name, unique[0]) if len(unique) == 1 else hp.Choice(name, unique)
+
+
+def _toggle(hp: HP, name: str, toggle: Toggle) -> Any:
+    return hp.Boolean(name) if toggle is Toggle.TUNED else hp.Fixed(name, toggle is Toggle.ON)
+
+
+def _count(hp: HP, name: str, r: IntRange) -> Any:
+    return hp.Fixed(name, r.min) if r.min == r.max else hp.Int(name, r.min, r.max)
+
+
+def _learning_rate(hp: HP, t: TrainingSpace) -> Any:
+    lo, hi = t.learning_rate_min, t.learning_rate_max
+    if lo == hi:
+        return hp.Fixed("learning_rate", lo)
+    return hp.Float("learning_rate", lo, hi, sampling="log")
+
+
+def _active_from(i: int, r: IntRange) -> list[int]:
+    """The block counts in which block i (0-based) exists."""
+    return list(range(max(i + 1, r.min), r.max + 1))
+
+
+def _conv_params(hp: HP, i: int, b: ConvBlockSpace) -> dict[str, Any]:
+    return {
+        "filters": _choice(hp, f"conv_{i}_filters", b.filters),
+        "kernel_size": _choice(hp, f"conv_{i}_kernel_size", b.kernel_sizes),
+        "activation": _choice(hp, f"conv_{i}_activation", b.activations),
+        "batch_norm": _toggle(hp, f"conv_{i}_batch_norm", b.batch_norm),
+        "dropout": _choice(hp, f"conv_{i}_dropout", b.dropout.values()),
+        "pooling": _choice(hp, f"conv_{i}_pooling", b.pooling),
+    }
+
+
+def _dense_params(hp: HP, i: int, b: DenseBlockSpace) -> dict[str, Any]:
+    return {
+        "units": _choice(hp, f"dense_{i}_units", b.units),
+        "activation": _choice(hp, f"dense_{i}_activation", b.activations),
+        "dropout": _choice(hp, f"dense_{i}_dropout", b.dropout.values()),
+    }
+
+
+def _conv_block(x: Any, i: int, p: dict[str, Any], size: int) -> tuple[Any, int]:
+    """Add conv block i to ``x``; returns the output and its spatial size."""
+    x = layers.Conv2D(p["filters"], p["kernel_size"], padding="same", name=f"conv_{i}")(x)
+    if p["batch_norm"]:
+        x = layers.BatchNormalization(name=f"conv_{i}_bn")(x)
+    x = layers.Activation(p["activation"], name=f"conv_{i}_act")(x)
+    if p["pooling"] != "none" and size // 2 >= 2:
+        pool = layers.MaxPooling2D if p["pooling"] == "max" else layers.AveragePooling2D
+        x, size = pool(2, name=f"conv_{i}_pool")(x), size // 2
+    if p["dropout"] > 0:
+        x = layers.Dropout(p["dropout"], name=f"conv_{i}_dropout")(x)
+    return x, size
+
+
+def _dense_block(x: Any, i: int, p: dict[str, Any]) -> Any:
+    x = layers.Dense(p["units"], activation=p["activation"], name=f"dense_{i}")(x)
+    if p["dropout"] > 0:
+        x = layers.Dropout(p["dropout"], name=f"dense_{i}_dropout")(x)
+    return x
+
+
+class CNNHyperModel(keras_tuner.HyperModel):
+    """Builds and trains one CNN per trial from a search space (see the module docstring)."""
+
+    def __init__(self, space: SearchSpace, image_size: int, channels: int, num_classes: int):
+        """Raises SearchSpaceError for an invalid space, SettingsError for bad shapes."""
+        check(space)
+        if image_size < 1 or channels not in (1, 3) or num_classes < 2:
+            raise SettingsError(
+                "expected image_size >= 1, channels 1 or 3 and num_classes >= 2; got "
+                f"image_size={image_size}, channels={channels}, num_classes={num_classes}"
+            )
+        super().__init__(name="cnn")
+        self.space, self.image_size = space, image_size
+        self.channels, self.num_classes = channels, num_classes
+
+    def build(self, hp: HP) -> keras.Model:
+        """A compiled model for the values in ``hp`` (registering the space on first call)."""
+        inputs = keras.Input((self.image_size, self.image_size, self.channels), name="image")
+        x = self._augment(hp, inputs)
+        x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+        x, size = self._conv_blocks(hp, x)
+        head = layers.Flatten if size <= FLATTEN_MAX_SIZE else layers.GlobalAveragePooling2D
+        x = self._dense_blocks(hp, head(name="head")(x))
+        outputs = layers.Dense(self.num_classes, activation="softmax", name="classes")(x)
+        model = keras.Model(inputs, outputs, name="cnn")
+        self._compile(hp, model)
+        return model
+
+    def _augment(self, hp: HP, x: Any) -> Any:
+        t = self.space.training
+        for name, toggle in (("flip", t.flip), ("rotation", t.rotation), ("zoom", t.zoom)):
+            if _toggle(hp, f"augment_{name}", toggle):
+                x = AUGMENTATIONS[name]()(x)
+        return x
+
+    def _conv_blocks(self, hp: HP, x: Any) -> tuple[Any, int]:
+        r, size = self.space.conv_blocks, self.image_size
+        count = _count(hp, "conv_blocks", r)
+        for i, block in enumerate(self.space.conv):
+            with hp.conditional_scope("conv_blocks", _active_from(i, r)):
+                params = _conv_params(hp, i, block)
+            if i < count:
+                x, size = _conv_block(x, i, params, size)
+        return x, size
+
+    def _dense_blocks(self, hp: HP, x: Any) -> Any:
+        r = self.space.dense_blocks
+        count = _count(hp, "dense_blocks", r)
+        for i, block in enumerate(self.space.dense):
+            with hp.conditional_scope("dense_blocks", _active_from(i, r)):
+                params = _dense_params(hp, i, block)
+            if i < count:
+                x = _dense_block(x, i, params)
+        return x
+
+    def _compile(self, hp: HP, model: keras.Model) -> None:
+        t = self.space.training
+        optimizer = _choice(hp, "optimizer", t.optimizers)
+        learning_rate = _learning_rate(hp, t)
+        _choice(hp, "batch_size", t.batch_sizes)  # registered here so the oracle sees it
+        model.compile(
+            optimizer=OPTIMIZER_FACTORIES[optimizer](learning_rate),
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    def fit(self, hp: HP, model: keras.Model, data: Any, *args: Any, **kwargs: Any) -> Any:
+        """Train on ``data.train(batch_size)``, validate on ``data.validation(batch_size)``.
+
+        ``data`` is a dataset.TrainingData or anything with those two methods; ``kwargs``
+        (epochs, callbacks, verbose... including KerasTuner's own callbacks) go to
+        ``model.fit``. Returns the History. TypeError for extra positional arguments.
+        """
+        if args:
+            raise TypeError(f"fit takes the data and keywords only; got {len(args)} more")
+        batch_size = hp.get("batch_size")
+        train, validation = data.train(batch_size), data.validation(batch_size)
+        kwargs.setdefault("shuffle", False)  # the data shuffles itself; Keras warns otherwise
+        return model.fit(train, validation_data=validation, **kwargs)

@@ -1,0 +1,425 @@
+"""The CNN search space as data: dataclasses, JSON round trip, validation and size.
+
+A :class:`SearchSpace` says *what to try*; :mod:`tuning_core.hypermodel` turns it into
+KerasTuner hyperparameters. This module never imports TensorFlow, so pages and the
+command line can edit, check and count a space cheaply. The presets live in
+:mod:`tuning_core.presets` and are importable from here (``PRESETS``, ``get_preset``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields, is_dataclass
+from enum import Enum
+from typing import Any, ClassVar, Self
+
+from tuning_core.errors import SearchSpaceError
+
+__all__ = [
+    "ACTIVATIONS", "OPTIMIZERS", "POOLINGS", "MAX_BLOCKS", "DEFAULT_PRESET", "Toggle",
+    "IntRange", "DropoutRange", "ConvBlockSpace", "DenseBlockSpace", "TrainingSpace",
+    "SearchSpace", "SpaceSize", "validate", "check", "validate_for_image", "space_size",
+    "Preset", "PRESETS", "get_preset",
+]  # fmt: skip
+
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky_relu")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam")
+POOLINGS = ("max", "average", "none")
+MAX_BLOCKS = 8
+DEFAULT_PRESET = "small"
+
+Issue = tuple[str, str]
+Reader = Callable[[Any, str], Any]
+
+
+class Toggle(str, Enum):
+    """A switch that is off, on, or left to the tuner (a boolean hyperparameter)."""
+
+    OFF = "off"
+    ON = "on"
+    TUNED = "tuned"
+
+    def choices(self) -> tuple[bool, ...]:
+        """The boolean values a trial may take: one when fixed, two when tuned."""
+        return {Toggle.OFF: (False,), Toggle.ON: (True,), Toggle.TUNED: (False, True)}[self]
+
+
+# ---------------------------------------------------------------- reading dicts
+
+
+def _at(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _bad(path: str, expected: str, got: Any) -> SearchSpaceError:
+    return SearchSpaceError([(path or "space", f"expected {expected}; got {got!r}")])
+
+
+def _keys(d: Any, names: list[str], path: str) -> dict[str, Any]:
+    """Return ``d`` when it is a dict with exactly the keys ``names``."""
+    if not isinstance(d, dict):
+        raise _bad(path, f"an object with keys {', '.join(names)}", d)
+    issues = [(_at(path, k), "missing") for k in names if k not in d]
+    unknown = [str(k) for k in d if k not in names]
+    issues += [(_at(path, k), f"unknown key; expected only {', '.join(names)}") for k in unknown]
+    if issues:
+        raise SearchSpaceError(issues)
+    return d
+
+
+def _typed(kinds: type | tuple[type, ...], expected: str) -> Reader:
+    def read(v: Any, path: str) -> Any:
+        if isinstance(v, bool) or not isinstance(v, kinds):  # JSON true is not a number
+            raise _bad(path, expected, v)
+        return float(v) if kinds == (int, float) else v
+
+    return read
+
+
+_int, _float = _typed(int, "a whole number"), _typed((int, float), "a number")
+_str = _typed(str, "text")
+
+
+def _toggle(v: Any, path: str) -> Toggle:
+    if v not in [t.value for t in Toggle]:
+        raise _bad(path, "one of 'off', 'on', 'tuned'", v)
+    return Toggle(v)
+
+
+def _list_of(item: Reader) -> Reader:
+    def read(v: Any, path: str) -> list[Any]:
+        if not isinstance(v, list):
+            raise _bad(path, "a list", v)
+        return [item(x, _at(path, i)) for i, x in enumerate(v)]
+
+    return read
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses, enums and lists as plain JSON values."""
+    if isinstance(obj, Enum):
+        return obj.value
+    if is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, list):
+        return [_plain(x) for x in obj]
+    return obj
+
+
+def _reader(annotation: str) -> Reader:
+    """The reader for a field's annotation ("int", "list[str]", "Toggle", "IntRange", ...)."""
+    if annotation.startswith("list["):
+        return _list_of(_reader(annotation[5:-1]))
+    simple = {"int": _int, "float": _float, "str": _str, "Toggle": _toggle}
+    return simple.get(annotation) or globals()[annotation].from_dict
+
+
+class _Record:
+    """to_dict/from_dict for the dataclasses below; each field is read as its annotation says."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (toggles as "off"/"on"/"tuned")."""
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "") -> Self:
+        """Read what to_dict wrote; SearchSpaceError naming the field when its shape is wrong."""
+        d = _keys(d, [f.name for f in fields(cls)], path)  # type: ignore[arg-type]
+        return cls(**{f.name: _reader(f.type)(d[f.name], _at(path, f.name)) for f in fields(cls)})
+
+
+# ---------------------------------------------------------------- dataclasses
+
+
+@dataclass
+class IntRange(_Record):
+    """An inclusive range of whole numbers (a block count)."""
+
+    min: int
+    max: int
+
+    def values(self) -> list[int]:
+        """Every count in the range, smallest first."""
+        return list(range(self.min, self.max + 1))
+
+
+@dataclass
+class DropoutRange(_Record):
+    """A dropout rate: fixed when min == max, else every ``step`` from min to max."""
+
+    min: float = 0.0
+    max: float = 0.0
+    step: float = 0.1
+
+    @property
+    def fixed(self) -> bool:
+        """True when there is one rate only."""
+        return self.min == self.max
+
+    def values(self) -> list[float]:
+        """The rates a trial may take: floor((max - min) / step) + 1 of them, rounded.
+
+        Counting with a small tolerance keeps ``max`` in: KerasTuner's own
+        ``Float(0, 0.5, step=0.1)`` floors 0.5 // 0.1 to 4 and never samples 0.5.
+        """
+        if self.fixed or self.step <= 0:
+            return [float(self.min)]
+        count = math.floor((self.max - self.min) / self.step + 1e-9) + 1
+        return [round(self.min + k * self.step, 10) for k in range(count)]
+
+
+@dataclass
+class ConvBlockSpace(_Record):
+    """One conv block's choices: Conv2D -> BatchNorm -> Activation -> pooling -> Dropout."""
+
+    filters: list[int]
+    kernel_sizes: list[int]
+    activations: list[str]
+    batch_norm: Toggle
+    dropout: DropoutRange
+    pooling: list[str]
+
+
+@dataclass
+class DenseBlockSpace(_Record):
+    """One dense block's choices: Dense -> Activation -> Dropout."""
+
+    units: list[int]
+    activations: list[str]
+    dropout: DropoutRange
+
+
+@dataclass
+class TrainingSpace(_Record):
+    """Optimizer, log-scale learning-rate range, batch sizes and augmentation switches."""
+
+    optimizers: list[str]
+    learning_rate_min: float
+    learning_rate_max: float
+    batch_sizes: list[int]
+    flip: Toggle = Toggle.OFF
+    rotation: Toggle = Toggle.OFF
+    zoom: Toggle = Toggle.OFF
+
+
+@dataclass
+class SearchSpace(_Record):
+    """The whole CNN space. ``conv[i]`` holds block i's choices; len(conv) == conv_blocks.max."""
+
+    conv_blocks: IntRange
+    conv: list[ConvBlockSpace]
+    dense_blocks: IntRange
+    dense: list[DenseBlockSpace]
+    training: TrainingSpace
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values with a leading ``"schema_version"``."""
+        return {"schema_version": self.SCHEMA_VERSION, **_plain(self)}
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "") -> SearchSpace:
+        """Read what :meth:`to_dict` wrote.
+
+        Raises SearchSpaceError naming the field for an unknown schema version,
+        missing or unknown keys, or values of the wrong type. Whether the values make
+        sense is :func:`validate`'s job.
+        """
+        version = d.get("schema_version") if isinstance(d, dict) else None
+        if isinstance(d, dict) and "schema_version" in d and version != cls.SCHEMA_VERSION:
+            msg = f"unsupported version: expected {cls.SCHEMA_VERSION}; got {version!r}"
+            raise SearchSpaceError([(_at(path, "schema_version"), msg)])
+        _keys(d, ["schema_version", *(f.name for f in fields(cls))], path)
+        return super().from_dict({k: v for k, v in d.items() if k != "schema_version"}, path)
+
+    def to_json(self) -> str:
+        """The space as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> SearchSpace:
+        """Parse JSON text; SearchSpaceError when it is not JSON or not a valid shape."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SearchSpaceError([("json", f"not valid JSON: {exc}")]) from exc
+        return cls.from_dict(data)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _choices(values: list[Any], path: str) -> list[Issue]:
+    if not values:
+        return [(path, "choose at least one value; the list is empty")]
+    dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    return [(path, f"duplicate values: {', '.join(dupes)}")] if dupes else []
+
+
+def _positive(values: list[Any], path: str, what: str) -> list[Issue]:
+    bad = [repr(v) for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    found = [(path, f"{what} must be whole numbers of at least 1; got {', '.join(bad)}")]
+    return _choices(values, path) + (found if bad else [])
+
+
+def _known(values: list[Any], path: str, what: str, known: tuple[str, ...]) -> list[Issue]:
+    bad = [v for v in values if v not in known]
+    msg = f"unknown {what} {', '.join(repr(v) for v in bad)}; known: {', '.join(known)}"
+    return _choices(values, path) + ([(path, msg)] if bad else [])
+
+
+def _dropout(r: DropoutRange, path: str) -> list[Issue]:
+    issues = [
+        (_at(path, k), f"must be at least 0 and below 1; got {v}")
+        for k, v in (("min", r.min), ("max", r.max))
+        if not 0 <= v < 1
+    ]
+    if r.min > r.max:
+        issues.append((path, f"min ({r.min}) is above max ({r.max})"))
+    if r.step <= 0:
+        issues.append((_at(path, "step"), f"must be above 0; got {r.step}"))
+    return issues
+
+
+def _count(r: IntRange, path: str, least: int, why: str) -> list[Issue]:
+    issues = [(path, f"min ({r.min}) is above max ({r.max})")] if r.min > r.max else []
+    if r.min < least:
+        issues.append((_at(path, "min"), f"{why}; got {r.min}"))
+    if r.max > MAX_BLOCKS:
+        issues.append((_at(path, "max"), f"at most {MAX_BLOCKS} blocks are supported; got {r.max}"))
+    return issues
+
+
+def _length(blocks: list[Any], r: IntRange, path: str) -> list[Issue]:
+    if len(blocks) == r.max:
+        return []
+    msg = f"expected {r.max} {path} block settings, one per block up to {path}_blocks.max"
+    return [(path, f"{msg} = {r.max}; got {len(blocks)}")]
+
+
+def _conv_block(b: ConvBlockSpace, path: str) -> list[Issue]:
+    return (
+        _positive(b.filters, _at(path, "filters"), "filters")
+        + _positive(b.kernel_sizes, _at(path, "kernel_sizes"), "kernel sizes")
+        + _known(b.activations, _at(path, "activations"), "activation", ACTIVATIONS)
+        + _dropout(b.dropout, _at(path, "dropout"))
+        + _known(b.pooling, _at(path, "pooling"), "pooling", POOLINGS)
+    )
+
+
+def _dense_block(b: DenseBlockSpace, path: str) -> list[Issue]:
+    return (
+        _positive(b.units, _at(path, "units"), "units")
+        + _known(b.activations, _at(path, "activations"), "activation", ACTIVATIONS)
+        + _dropout(b.dropout, _at(path, "dropout"))
+    )
+
+
+def _training(t: TrainingSpace) -> list[Issue]:
+    issues = _known(t.optimizers, "training.optimizers", "optimizer", OPTIMIZERS)
+    for key in ("learning_rate_min", "learning_rate_max"):
+        value = getattr(t, key)
+        if not 0 < value <= 1:
+            issues.append((f"training.{key}", f"must be above 0 and at most 1; got {value}"))
+    if t.learning_rate_min > t.learning_rate_max:
+        msg = f"learning_rate_min ({t.learning_rate_min}) is above learning_rate_max"
+        issues.append(("training.learning_rate_min", f"{msg} ({t.learning_rate_max})"))
+    return issues + _positive(t.batch_sizes, "training.batch_sizes", "batch sizes")
+
+
+def validate(space: SearchSpace) -> list[Issue]:
+    """Every problem of ``space`` as (field path like "conv[1].filters", message); [] if valid."""
+    issues = _count(space.conv_blocks, "conv_blocks", 1, "a CNN needs at least one conv block")
+    issues += _length(space.conv, space.conv_blocks, "conv")
+    for i, block in enumerate(space.conv):
+        issues += _conv_block(block, _at("conv", i))
+    issues += _count(space.dense_blocks, "dense_blocks", 0, "cannot be negative")
+    issues += _length(space.dense, space.dense_blocks, "dense")
+    for i, dense in enumerate(space.dense):
+        issues += _dense_block(dense, _at("dense", i))
+    return issues + _training(space.training)
+
+
+def check(space: SearchSpace) -> None:
+    """Raise SearchSpaceError listing every problem when ``space`` is not valid."""
+    issues = validate(space)
+    if issues:
+        raise SearchSpaceError(issues)
+
+
+def validate_for_image(space: SearchSpace, image_size: int) -> list[Issue]:
+    """Warnings for one image size: [] or one issue when pooling would shrink it below 1 pixel.
+
+    Counts the pooling layers of the deepest model (every block up to conv_blocks.max
+    that may pool) and halves the size once per layer. The model itself skips a
+    pooling layer that would leave a map smaller than 2x2, so this is a warning.
+    """
+    blocks = space.conv[: space.conv_blocks.max]
+    pools = sum(1 for b in blocks if any(p != "none" for p in b.pooling))
+    if image_size >= 2**pools:
+        return []
+    msg = (
+        f"{pools} pooling layers would shrink a {image_size}x{image_size} image below 1 pixel "
+        f"({image_size} / 2^{pools} = {image_size / 2**pools:g}); the model skips pooling "
+        "layers that would leave a map smaller than 2x2"
+    )
+    return [("conv_blocks.max", msg)]
+
+
+# ---------------------------------------------------------------- size
+
+
+@dataclass(frozen=True)
+class SpaceSize:
+    """How big a space is: discrete combinations, and whether a continuous range exists."""
+
+    combinations: int
+    continuous: bool
+
+    def describe(self) -> str:
+        """E.g. "1,536 combinations x a continuous learning rate"."""
+        noun = "combination" if self.combinations == 1 else "combinations"
+        text = f"{self.combinations:,} {noun}"
+        return f"{text} x a continuous learning rate" if self.continuous else text
+
+
+def _conv_choices(b: ConvBlockSpace) -> int:
+    n = len(set(b.filters)) * len(set(b.kernel_sizes)) * len(set(b.activations))
+    return n * len(b.batch_norm.choices()) * len(b.dropout.values()) * len(set(b.pooling))
+
+
+def _dense_choices(b: DenseBlockSpace) -> int:
+    return len(set(b.units)) * len(set(b.activations)) * len(b.dropout.values())
+
+
+def _stacks(per_block: list[int], counts: IntRange) -> int:
+    """Sum over block counts n of the product of the first n blocks' choices."""
+    return sum(math.prod(per_block[:n]) for n in counts.values())
+
+
+def space_size(space: SearchSpace) -> SpaceSize:
+    """The exact number of discrete combinations, counting each block only when it exists."""
+    t = space.training
+    training = len(set(t.optimizers)) * len(set(t.batch_sizes))
+    training *= math.prod(len(x.choices()) for x in (t.flip, t.rotation, t.zoom))
+    conv = _stacks([_conv_choices(b) for b in space.conv], space.conv_blocks)
+    dense = _stacks([_dense_choices(b) for b in space.dense], space.dense_blocks)
+    continuous = t.learning_rate_min < t.learning_rate_max
+    return SpaceSize(combinations=conv * dense * training, continuous=continuous)
+
+
+def __getattr__(name: str) -> Any:
+    """``PRESETS``, ``Preset`` and ``get_preset`` live in :mod:`tuning_core.presets`.
+
+    Loaded on first use (PEP 562) because presets build SearchSpace objects and so
+    import this module; a top-level import here would be circular.
+    """
+    if name in ("PRESETS", "Preset", "get_preset"):
+        from tuning_core import presets
+
+        return getattr(presets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
