@@ -1,0 +1,119 @@
+"""Run one search to its end in the calling thread: the code path of the pages and the CLI.
+
+``run_search`` never raises for a search that went wrong: it writes the outcome to the
+trial log (``search_end`` with a status and a message) and returns the status, so a
+background thread has nothing to lose.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import control, pruning
+from .dataset import ImageCache, Split, TrainingData, scan, split_files
+from .errors import DatasetError, TuningError
+from .runs import SPLIT_FILE, load_config
+from .settings import RunConfig
+from .triallog import LOG_NAME, TrialLogWriter
+
+CACHE_DIR = "cache"
+
+
+def load_or_make_split(config: RunConfig, run_dir: Path) -> Split:
+    """The run's file split: made and saved at the first start, read back afterwards."""
+    path = run_dir / SPLIT_FILE
+    if path.is_file():
+        return Split.from_dict(json.loads(path.read_text()))
+    split = split_files(scan(config.data_dir), config.split)
+    path.write_text(json.dumps(split.to_dict()))
+    return split
+
+
+def _check_files_exist(split: Split) -> None:
+    missing = [p for p, _ in split.train + split.val + split.test if not (Path(split.root) / p).is_file()]
+    if missing:
+        raise DatasetError(
+            f"{len(missing)} image(s) of this run's split are gone from {split.root}, "
+            f"for example {missing[0]}; put them back to train this run again.")
+
+
+@dataclass
+class PreparedData:
+    """Decoded, cached images of a run's split, ready for training."""
+
+    split: Split
+    training: TrainingData
+    num_classes: int
+
+
+def prepare_data(config: RunConfig, run_dir: Path, full_train: bool, memory_mb: float = 2048,
+                 with_test: bool = False) -> tuple[PreparedData, ImageCache | None]:
+    """Decode the split once; trials train on the search subset, a retrain on all of train."""
+    split = load_or_make_split(config, run_dir)
+    _check_files_exist(split)
+    n = len(split.classes)
+    items = split.train if full_train else split.search_train(config.split.subset, config.split.seed)
+    cache_dir = run_dir / CACHE_DIR
+
+    def cache(files: list, name: str) -> ImageCache:
+        (cache_dir / name).mkdir(parents=True, exist_ok=True)
+        return ImageCache(split.root, files, n, config.image, memory_budget_mb=memory_mb,
+                          cache_dir=cache_dir / name)
+
+    training = TrainingData(cache(items, "train" if full_train else "search"),
+                            cache(split.val, "val"), seed=config.split.seed)
+    test = cache(split.test, "test") if with_test else None
+    return PreparedData(split=split, training=training, num_classes=n), test
+
+
+def run_search(run_dir: str | Path) -> str:
+    """Run (or resume) the search of ``run_dir`` until it ends; returns the end status.
+
+    The status is "finished", "stopped", "budget" or "failed"; the log says why.
+    """
+    from .hypermodel import CNNHyperModel
+    from .tuners import SearchHalted, build_tuner, planned_trials
+
+    run_dir = Path(run_dir)
+    writer = TrialLogWriter(run_dir / LOG_NAME)
+    key = str(run_dir)
+    config = load_config(run_dir)
+    search = control.get(key) or control.register(key, config.tuner.max_minutes)
+    status, message, tuner, started = "finished", None, None, False
+    try:
+        data, _ = prepare_data(config, run_dir, full_train=False)
+        hypermodel = CNNHyperModel(config.space, config.image.image_size,
+                                   config.image.channels, data.num_classes)
+        tuner = build_tuner(config.tuner, hypermodel, run_dir)
+        writer.write("search_start", tuner=config.tuner.tuner,
+                     max_trials=planned_trials(tuner, config.tuner))
+        started = True
+        if search.should_end():
+            raise SearchHalted(search.reason or "stopped")
+        tuner.search(data.training, epochs=config.tuner.epochs, verbose=0)
+    except SearchHalted as halt:
+        status = halt.reason
+    except TuningError as error:
+        status, message = "failed", str(error)
+    except Exception as error:  # the thread must always log how the search ended
+        status, message = "failed", _failure_message(error)
+    finally:
+        if not started:
+            writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials)
+        if tuner is not None:
+            pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top, config.tuner.direction)
+        writer.write("search_end", status=status, message=message,
+                     bytes=pruning.folder_bytes(run_dir))
+        control.unregister(key)
+    return status
+
+
+def _failure_message(error: Exception) -> str:
+    text = str(error).strip()
+    if text.startswith("Number of consecutive failures"):
+        first, _, rest = text.partition("\n")
+        last = [line for line in rest.splitlines() if line.strip()]
+        return f"{first} Last error: {last[-1].strip() if last else 'unknown'}"
+    return f"{type(error).__name__}: {text}"

@@ -1,0 +1,203 @@
+"""The trial log: ``trials.jsonl``, written by the search, read by every chart.
+
+One JSON object a line, each with ``event`` and ``time`` (unix seconds):
+``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end``.
+The writer opens, appends, flushes and closes for every line, so it holds only a
+path (KerasTuner deep-copies callbacks) and a reader in another thread or process
+never sees more than one half-written line, which it leaves for the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+LOG_NAME = "trials.jsonl"
+TRIAL_COLUMNS = [
+    "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
+]
+EPOCH_COLUMNS = ["trial_id", "execution", "epoch", "seconds", "time"]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe value: NaN and infinities become None, numpy scalars plain numbers."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class TrialLogWriter:
+    """Appends events to a run's trial log; holds only the path."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+
+    def write(self, event: str, **fields: Any) -> None:
+        """Append one event line and flush it to disk."""
+        record = {"event": event, "time": time.time()}
+        record.update({k: _clean(v) for k, v in fields.items()})
+        line = json.dumps(record, default=str) + "\n"
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+
+
+def clean_metrics(logs: dict[str, Any] | None) -> dict[str, Any]:
+    """Keras logs as plain JSON numbers (NaN becomes None)."""
+    return {str(k): _clean(float(v)) for k, v in (logs or {}).items() if _is_number(v)}
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class TrialLogReader:
+    """Reads a trial log incrementally: each poll reads only the bytes added since the last.
+
+    A half-written last line is kept back until its newline arrives. The DataFrames are
+    rebuilt only when something new came in.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._offset = 0
+        self._inode: int | None = None
+        self._events: list[dict[str, Any]] = []
+        self._trials: dict[str, dict[str, Any]] = {}
+        self._epoch_rows: list[dict[str, Any]] = []
+        self._search_status: str | None = None
+        self._frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
+
+    def poll(self) -> bool:
+        """Read what was appended since the last poll; True when there were new events."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        if self._inode is not None and (stat.st_ino != self._inode or stat.st_size < self._offset):
+            self.__init__(self.path)  # the file was replaced: start over
+        self._inode = stat.st_ino
+        if stat.st_size == self._offset:
+            return False
+        return self._read_from_offset()
+
+    def _read_from_offset(self) -> bool:
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        end = chunk.rfind(b"\n") + 1
+        if end == 0:
+            return False
+        self._offset += end
+        added = 0
+        for raw in chunk[:end].splitlines():
+            added += self._ingest_line(raw)
+        if added:
+            self._frames = None
+        return added > 0
+
+    def _ingest_line(self, raw: bytes) -> int:
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            return 0  # a damaged line (say, from a crash mid-write) must not hide the rest
+        if not isinstance(record, dict) or "event" not in record:
+            return 0
+        self._events.append(record)
+        handler = getattr(self, "_on_" + str(record["event"]), None)
+        if handler is not None:
+            handler(record)
+        return 1
+
+    def _on_search_start(self, record: dict[str, Any]) -> None:
+        self._search_status = "running"
+
+    def _on_search_end(self, record: dict[str, Any]) -> None:
+        self._search_status = record.get("status") or "finished"
+        unfinished = "failed" if self._search_status == "failed" else "stopped"
+        for trial in self._trials.values():
+            if trial["status"] == "running":
+                trial["status"] = unfinished
+
+    def _on_trial_start(self, record: dict[str, Any]) -> None:
+        trial_id = str(record.get("trial_id"))
+        previous = self._trials.get(trial_id)
+        row = {
+            "trial_id": trial_id, "number": record.get("number"), "status": "running",
+            "score": None, "seconds": None, "started": record.get("time"), "ended": None,
+            "error": None, "epochs": previous["epochs"] if previous else 0,
+        }
+        for name, value in (record.get("hyperparameters") or {}).items():
+            row["hp:" + name] = value
+        self._trials[trial_id] = row
+
+    def _on_epoch_end(self, record: dict[str, Any]) -> None:
+        trial_id = str(record.get("trial_id"))
+        row = {
+            "trial_id": trial_id, "execution": record.get("execution", 0),
+            "epoch": record.get("epoch"), "seconds": record.get("seconds"),
+            "time": record.get("time"),
+        }
+        row.update(record.get("metrics") or {})
+        self._epoch_rows.append(row)
+        if trial_id in self._trials:
+            self._trials[trial_id]["epochs"] += 1
+
+    def _on_trial_end(self, record: dict[str, Any]) -> None:
+        trial = self._trials.setdefault(
+            str(record.get("trial_id")), {"trial_id": str(record.get("trial_id")), "epochs": 0}
+        )
+        trial.update(
+            status=record.get("status"), score=record.get("score"),
+            seconds=record.get("seconds"), ended=record.get("time"), error=record.get("error"),
+        )
+
+    @property
+    def search_status(self) -> str | None:
+        """The last search's state: "running" after a start without end, else its end status."""
+        return self._search_status
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event read so far, in order."""
+        return list(self._events)
+
+    def trials(self) -> pd.DataFrame:
+        """One row per trial (see ``TRIAL_COLUMNS``) plus one ``hp:<name>`` column per hyperparameter."""
+        return self._build_frames()[0]
+
+    def epochs(self) -> pd.DataFrame:
+        """One row per epoch end: trial, execution, epoch, seconds, time and every metric."""
+        return self._build_frames()[1]
+
+    def _build_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._frames is None:
+            trials = pd.DataFrame(list(self._trials.values()))
+            trials = trials.reindex(columns=_ordered(trials.columns, TRIAL_COLUMNS))
+            epochs = pd.DataFrame(self._epoch_rows)
+            epochs = epochs.reindex(columns=_ordered(epochs.columns, EPOCH_COLUMNS))
+            self._frames = (trials, epochs)
+        return self._frames
+
+
+def _ordered(columns: pd.Index, first: list[str]) -> list[str]:
+    """The fixed columns first (even when absent), then the rest in their order."""
+    return first + [c for c in columns if c not in first]
+
+
+def read_log(run_dir: str | Path) -> TrialLogReader:
+    """A reader for a run folder's trial log, already polled once."""
+    reader = TrialLogReader(Path(run_dir) / LOG_NAME)
+    reader.poll()
+    return reader

@@ -1,0 +1,224 @@
+"""One factory for the four KerasTuner tuners, each extended with the dashboard's hooks.
+
+The hooks write the trial log, add per-trial early stopping and the stop check, turn
+any crash of a trial into a counted failure (KerasTuner only counts ``FailedTrialError``
+towards its limit of consecutive failures), and keep only the best checkpoints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+from keras_tuner import errors as kt_errors
+
+from . import control, pruning
+from .callbacks import TrialLogCallback
+from .settings import TunerSettings
+from .triallog import LOG_NAME, TrialLogWriter
+
+PROJECT_NAME = "tuner"
+
+
+class SearchHalted(Exception):
+    """Raised between trials to end a search that was stopped or ran out of budget."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"search ended: {reason}")
+
+
+@dataclass(frozen=True)
+class TunerKind:
+    """A member of the tuner family: its title, a one-line explanation, its builder."""
+
+    title: str
+    explanation: str
+    build: Callable[..., kt.Tuner]
+    prunes_during_search: bool = True
+
+
+@dataclass
+class HookConfig:
+    """Plain settings the hooks need (the tuner object itself is never deep-copied)."""
+
+    run_dir: str
+    settings: TunerSettings
+    trial_cap: int | None = None  # stop after this many ended trials (Hyperband's max_trials)
+
+    @property
+    def log_path(self) -> str:
+        return str(Path(self.run_dir) / LOG_NAME)
+
+
+class DashboardHooks:
+    """Mixin for a KerasTuner tuner: logging, stop, failure accounting, pruning."""
+
+    hooks: HookConfig
+    _execution = 0
+    _trial_started = 0.0
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        search = control.get(self.hooks.run_dir)
+        if search is not None and search.should_end():
+            raise SearchHalted(search.reason or "stopped")
+        cap = self.hooks.trial_cap
+        if cap is not None and len(self.oracle.end_order) >= cap:
+            raise SearchHalted("finished")
+
+    def on_trial_begin(self, trial: Any) -> None:
+        super().on_trial_begin(trial)
+        self._execution, self._trial_started = 0, time.time()
+        TrialLogWriter(self.hooks.log_path).write(
+            "trial_start", trial_id=trial.trial_id,
+            number=list(self.oracle.trials).index(trial.trial_id) + 1,
+            hyperparameters=active_values(trial.hyperparameters),
+        )
+
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            results = super().run_trial(trial, *args, **kwargs)
+        except (kt_errors.FatalError, kt_errors.FailedTrialError, SearchHalted):
+            raise
+        except Exception as error:  # any crash of one trial is that trial's failure
+            raise kt_errors.FailedTrialError(f"{type(error).__name__}: {error}") from error
+        _check_finite(results, self.hooks.settings.objective)
+        return results
+
+    def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+        # KerasTuner calls this once per execution, after deep-copying the callbacks.
+        settings = self.hooks.settings
+        extra = [TrialLogCallback(self.hooks.log_path, trial.trial_id, self._execution,
+                                  self.hooks.run_dir), keras.callbacks.TerminateOnNaN()]
+        if settings.patience:
+            extra.append(keras.callbacks.EarlyStopping(
+                monitor=settings.objective, mode=settings.direction, patience=settings.patience))
+        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + extra
+        kwargs.setdefault("verbose", 0)
+        self._execution += 1
+        return super()._build_and_fit_model(trial, *args, **kwargs)
+
+    def on_trial_end(self, trial: Any) -> None:
+        try:
+            super().on_trial_end(trial)
+        finally:
+            self._log_trial_end(trial)
+        if TUNERS[self.hooks.settings.tuner].prunes_during_search:
+            pruning.prune_checkpoints(self.project_dir, self.hooks.settings.keep_top,
+                                      self.hooks.settings.direction)
+
+    def _log_trial_end(self, trial: Any) -> None:
+        ended = self.oracle.trials.get(trial.trial_id, trial)
+        status = str(ended.status).lower()
+        search = control.get(self.hooks.run_dir)
+        if status == "completed" and search is not None and search.stop.is_set():
+            status = "stopped"
+        elif status in ("failed", "invalid"):
+            status = "failed"
+        TrialLogWriter(self.hooks.log_path).write(
+            "trial_end", trial_id=trial.trial_id, status=status, score=ended.score,
+            seconds=round(time.time() - self._trial_started, 3),
+            error=error_summary(ended.message) if status == "failed" else None,
+        )
+
+
+def active_values(hp: kt.HyperParameters) -> dict[str, Any]:
+    """The hyperparameter values a trial actually used (inactive conditional ones left out)."""
+    return {name: value for name, value in hp.values.items()
+            if not name.startswith("tuner/") and hp.is_active(name)}
+
+
+def error_summary(message: str | None) -> str:
+    """The last meaningful line of a KerasTuner failure traceback, for people."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return "the trial failed without a message"
+    last = lines[-1]
+    for prefix in ("keras_tuner.src.errors.FailedTrialError: ", "FailedTrialError: "):
+        last = last.removeprefix(prefix)
+    return last[:500]
+
+
+def _check_finite(results: Any, objective: str) -> None:
+    histories = results if isinstance(results, list) else [results]
+    for history in histories:
+        values = getattr(history, "history", {}).get(objective) or []
+        if values and not np.all(np.isfinite(values)):
+            raise kt_errors.FailedTrialError(
+                f"diverged: {objective} became NaN or infinite; try a lower learning rate")
+        losses = getattr(history, "history", {}).get("loss") or []
+        if losses and not np.isfinite(losses[-1]):
+            raise kt_errors.FailedTrialError(
+                "diverged: the training loss became NaN; try a lower learning rate")
+
+
+def _common(settings: TunerSettings, hypermodel: kt.HyperModel, run_dir: Path) -> dict[str, Any]:
+    return dict(
+        hypermodel=hypermodel, objective=kt.Objective(settings.objective, settings.direction),
+        executions_per_trial=settings.executions_per_trial, seed=settings.seed,
+        max_consecutive_failed_trials=settings.max_consecutive_failed,
+        directory=str(run_dir), project_name=PROJECT_NAME, overwrite=False,
+    )
+
+
+def _hooked(base: type) -> type:
+    return type(f"Dashboard{base.__name__}", (DashboardHooks, base), {})
+
+
+_RANDOM, _BAYES = _hooked(kt.RandomSearch), _hooked(kt.BayesianOptimization)
+_HYPERBAND, _GRID = _hooked(kt.Hyperband), _hooked(kt.GridSearch)
+
+
+def _random(s: TunerSettings, hm: kt.HyperModel, run_dir: Path) -> kt.Tuner:
+    return _RANDOM(max_trials=s.max_trials, **_common(s, hm, run_dir))
+
+
+def _bayesian(s: TunerSettings, hm: kt.HyperModel, run_dir: Path) -> kt.Tuner:
+    return _BAYES(max_trials=s.max_trials, **_common(s, hm, run_dir))
+
+
+def _hyperband(s: TunerSettings, hm: kt.HyperModel, run_dir: Path) -> kt.Tuner:
+    return _HYPERBAND(max_epochs=s.epochs, factor=s.hyperband_factor, hyperband_iterations=1,
+                      **_common(s, hm, run_dir))
+
+
+def _grid(s: TunerSettings, hm: kt.HyperModel, run_dir: Path) -> kt.Tuner:
+    return _GRID(max_trials=s.max_trials, **_common(s, hm, run_dir))
+
+
+TUNERS: dict[str, TunerKind] = {
+    "random": TunerKind("Random search", "Samples each trial independently at random: a "
+                        "robust baseline that parallelises well.", _random),
+    "bayesian": TunerKind("Bayesian optimization", "A Gaussian-process model of past trials "
+                          "proposes the next one: fewer trials for a good result.", _bayesian),
+    "hyperband": TunerKind("Hyperband", "Trains many models for a few epochs and continues only "
+                           "the best: the fastest way to a good model.", _hyperband,
+                           prunes_during_search=False),
+    "grid": TunerKind("Grid search", "Tries every combination in order (continuous ranges in "
+                      "10 steps): exhaustive, for small spaces.", _grid),
+}
+
+
+def build_tuner(settings: TunerSettings, hypermodel: kt.HyperModel, run_dir: Path) -> kt.Tuner:
+    """Build (or reload, since overwrite is off) the run's tuner with the dashboard hooks."""
+    tuner = TUNERS[settings.tuner].build(settings, hypermodel, Path(run_dir))
+    cap = settings.max_trials if settings.tuner == "hyperband" else None
+    tuner.hooks = HookConfig(run_dir=str(run_dir), settings=settings, trial_cap=cap)
+    return tuner
+
+
+def planned_trials(tuner: kt.Tuner, settings: TunerSettings) -> int:
+    """How many trials the search will run at most (Hyperband's schedule, capped)."""
+    oracle = tuner.oracle
+    if settings.tuner != "hyperband":
+        return settings.max_trials
+    total = sum(oracle._get_size(b, r) for b in range(oracle._get_num_brackets())
+                for r in range(oracle._get_num_rounds(b)))
+    return min(total, settings.max_trials)
