@@ -1,0 +1,191 @@
+"""Command line: the same code path as the dashboard (the job registry and the run folder).
+
+Bad input exits with code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import SettingsError, TuningError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every bad input
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m tuning_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sample = sub.add_parser("sample-data", help="write scikit-learn's digits as PNG class folders")
+    sample.add_argument("dir")
+    search = sub.add_parser("search", help="run a search; the last line printed is the run folder")
+    search.add_argument("--data", required=True)
+    search.add_argument("--runs-dir", required=True)
+    search.add_argument("--space", help="search space JSON (default: the 'small' preset)")
+    search.add_argument("--preset", help="a preset name instead of --space")
+    search.add_argument("--tuner", choices=["random", "bayesian", "hyperband", "grid"])
+    search.add_argument("--objective", choices=["val_accuracy", "val_loss"])
+    for flag, kind in (("--max-trials", int), ("--epochs", int), ("--image-size", int),
+                       ("--subset", float), ("--seed", int), ("--keep-top", int),
+                       ("--max-minutes", float), ("--patience", int)):
+        search.add_argument(flag, type=kind)
+    search.add_argument("--color-mode", choices=["rgb", "grayscale"])
+    resume = sub.add_parser("resume", help="resume an interrupted or stopped run")
+    resume.add_argument("run_dir")
+    best = sub.add_parser("best", help="retrain the best trial and test it; prints one JSON line")
+    best.add_argument("run_dir")
+    best.add_argument("--epochs", type=int, default=30)
+    best.add_argument("--rank", type=int, default=1)
+    predict = sub.add_parser("predict", help="classify images with a run's best model")
+    predict.add_argument("run_dir")
+    predict.add_argument("images", nargs="+")
+    runs = sub.add_parser("runs", help="list the runs of a runs folder")
+    runs.add_argument("--runs-dir", required=True)
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace):
+    from .dataset import ImageConfig, SplitConfig, scan
+    from .settings import RunConfig, TunerSettings
+    from .space import DEFAULT_PRESET, get_preset
+
+    summary = scan(args.data)
+    space = _load_space(args.space) if args.space else get_preset(args.preset or DEFAULT_PRESET)
+    defaults = TunerSettings()
+    tuner = TunerSettings(
+        tuner=_pick(args.tuner, defaults.tuner), objective=_pick(args.objective, defaults.objective),
+        max_trials=_pick(args.max_trials, defaults.max_trials), epochs=_pick(args.epochs, defaults.epochs),
+        seed=_pick(args.seed, defaults.seed), keep_top=_pick(args.keep_top, defaults.keep_top),
+        max_minutes=args.max_minutes, patience=_pick(args.patience, defaults.patience))
+    image = ImageConfig(image_size=_pick(args.image_size, summary.suggested_image_size()),
+                        color_mode=_pick(args.color_mode, summary.suggested_color_mode()))
+    split = SplitConfig(seed=_pick(args.seed, 0), subset=_pick(args.subset, 1.0))
+    return RunConfig(data_dir=summary.root, space=space, split=split, image=image, tuner=tuner)
+
+
+def _pick(value, default):
+    return default if value is None else value
+
+
+def _load_space(path: str):
+    from .space import SearchSpace
+
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise SettingsError(f"cannot read the search space file {path}: {error.strerror}.") from error
+    return SearchSpace.from_json(text)
+
+
+def _follow(registry, run_dir: Path) -> str:
+    """Print a line per ended trial until the job ends; Ctrl-C stops it cleanly."""
+    from .triallog import read_log
+
+    reader, printed = read_log(run_dir), 0
+    try:
+        while registry.active_run() is not None:
+            registry.wait(timeout=1.0)
+            printed = _print_new_trials(reader, printed)
+    except KeyboardInterrupt:
+        print("stopping after the current batch...", file=sys.stderr)
+        registry.stop(run_dir)
+        registry.wait()
+    _print_new_trials(reader, printed)
+    return registry.progress(run_dir).state.value
+
+
+def _print_new_trials(reader, printed: int) -> int:
+    reader.poll()
+    trials = reader.trials()
+    ended = trials[trials["status"].isin(["completed", "failed", "stopped"])] if not trials.empty else trials
+    for row in ended.iloc[printed:].itertuples():
+        detail = f"score {row.score:.4f}" if row.score is not None and row.score == row.score else (row.error or "")
+        print(f"trial {row.number} ({row.trial_id}): {row.status}, {detail}, {row.seconds:.1f}s", flush=True)
+    return max(printed, len(ended))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .jobs import get_registry
+
+    registry = get_registry(args.runs_dir)
+    run_dir = registry.start_search(_config_from_args(args))
+    return _finish_search(registry, run_dir)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .jobs import get_registry
+
+    run_dir = Path(args.run_dir).resolve()
+    registry = get_registry(run_dir.parent)
+    registry.resume(run_dir)
+    return _finish_search(registry, run_dir)
+
+
+def _finish_search(registry, run_dir: Path) -> int:
+    print(f"search started: {run_dir}", flush=True)
+    state = _follow(registry, run_dir)
+    message = registry.progress(run_dir).message
+    print(f"search {state}" + (f": {message}" if message else ""), flush=True)
+    print(run_dir)
+    return 0 if state in ("finished", "stopped", "budget spent") else 1
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from .best import retrain_best
+
+    evaluation = retrain_best(Path(args.run_dir), epochs=args.epochs, rank=args.rank)
+    summary = {k: evaluation[k] for k in ("test_accuracy", "test_loss", "test_images")}
+    summary["misclassified"] = len(evaluation["misclassified"])
+    summary["model"] = str(Path(args.run_dir) / "best" / "model.keras")
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import predict
+
+    for p in predict(args.run_dir, args.images):
+        print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
+    return 0
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from .sample_data import write_digits
+
+    print(write_digits(args.dir))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .runs import list_runs
+
+    for info in list_runs(args.runs_dir):
+        score = "-" if info.best_score is None else f"{info.best_score:.4f}"
+        print(f"{info.run_dir.name}\t{info.status.value}\t{info.tuner}\t"
+              f"{info.trials_done}/{info.max_trials}\t{score}\t{info.bytes / 1e6:.1f} MB")
+    return 0
+
+
+COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
+            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; TuningError becomes exit code 2 with its message on one line."""
+    args = build_parser().parse_args(argv)
+    started = time.time()
+    try:
+        return COMMANDS[args.command](args)
+    except TuningError as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    finally:
+        if args.command in ("search", "best"):
+            print(f"({time.time() - started:.0f}s)", file=sys.stderr)
