@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from .errors import SettingsError, TuningError
+from .runs import load_config
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,6 +70,31 @@ def _config_from_args(args: argparse.Namespace):
     return RunConfig(data_dir=summary.root, space=space, split=split, image=image, tuner=tuner)
 
 
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow with its native start-up chatter (CUDA probes, absl) kept off stderr.
+
+    What it printed is shown after all if the import fails.
+    """
+    import os
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _pick(value, default):
     return default if value is None else value
 
@@ -115,7 +140,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .jobs import get_registry
 
     registry = get_registry(args.runs_dir)
-    run_dir = registry.start_search(_config_from_args(args))
+    config = _config_from_args(args)
+    config.validate()
+    _quiet_tensorflow_import()
+    run_dir = registry.start_search(config)
     return _finish_search(registry, run_dir)
 
 
@@ -124,6 +152,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir).resolve()
     registry = get_registry(run_dir.parent)
+    load_config(run_dir)
+    _quiet_tensorflow_import()
     registry.resume(run_dir)
     return _finish_search(registry, run_dir)
 
@@ -140,6 +170,8 @@ def _finish_search(registry, run_dir: Path) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     from .best import retrain_best
 
+    load_config(args.run_dir)
+    _quiet_tensorflow_import()
     evaluation = retrain_best(Path(args.run_dir), epochs=args.epochs, rank=args.rank)
     summary = {k: evaluation[k] for k in ("test_accuracy", "test_loss", "test_images")}
     summary["misclassified"] = len(evaluation["misclassified"])
@@ -151,6 +183,8 @@ def cmd_best(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import predict
 
+    load_config(args.run_dir)
+    _quiet_tensorflow_import()
     for p in predict(args.run_dir, args.images):
         print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
     return 0
@@ -180,12 +214,8 @@ COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_
 def main(argv: list[str] | None = None) -> int:
     """Run one command; TuningError becomes exit code 2 with its message on one line."""
     args = build_parser().parse_args(argv)
-    started = time.time()
     try:
         return COMMANDS[args.command](args)
     except TuningError as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
-    finally:
-        if args.command in ("search", "best"):
-            print(f"({time.time() - started:.0f}s)", file=sys.stderr)

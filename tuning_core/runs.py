@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from .errors import RunError
+from .errors import RunError, TuningError
 from .pruning import folder_bytes
 from .settings import OBJECTIVES, RunConfig
 from .triallog import LOG_NAME, TrialLogReader
@@ -79,7 +79,7 @@ def load_config(run_dir: str | Path) -> RunConfig:
         raise RunError(f"{run_dir} is not a run folder: expected a {RUN_FILE} in it.")
     try:
         return RunConfig.from_dict(json.loads(path.read_text()))
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, TuningError) as error:
         raise RunError(f"{path} cannot be read: {error}") from error
 
 

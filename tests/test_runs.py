@@ -1,0 +1,92 @@
+"""Run settings round-trip, run folders, statuses, and the engine's independence from the UI."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from tuning_core.dataset import ImageConfig, SplitConfig
+from tuning_core.errors import RunError, SettingsError
+from tuning_core.presets import get_preset
+from tuning_core.runs import (RunStatus, create_run, delete_run, list_runs, load_config,
+                              run_info, status_from_log)
+from tuning_core.settings import RunConfig, TunerSettings
+from tuning_core.triallog import TrialLogWriter
+
+CORE = Path(__file__).resolve().parent.parent / "tuning_core"
+
+
+def _config(**tuner: object) -> RunConfig:
+    return RunConfig(data_dir="/data", space=get_preset("small"), split=SplitConfig(seed=3),
+                     image=ImageConfig(24, "grayscale"), tuner=TunerSettings(**tuner), name="My run")
+
+
+def test_run_config_round_trips_through_run_json(tmp_path: Path) -> None:
+    config = _config(tuner="bayesian", max_trials=7, max_minutes=2.5)
+    run_dir = create_run(tmp_path, config)
+    loaded = load_config(run_dir)
+    assert loaded.to_dict() == config.to_dict()
+    assert run_dir.name.endswith("my-run")
+    assert create_run(tmp_path, config) != run_dir  # same second, still a new folder
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"tuner": "magic"}, "tuner"), ({"objective": "accuracy"}, "objective"),
+    ({"max_trials": 0}, "max_trials"), ({"epochs": 1.5}, "epochs"),
+    ({"keep_top": 0}, "keep_top"), ({"max_minutes": -1}, "max_minutes"),
+])
+def test_tuner_settings_name_the_bad_field(change: dict, field: str) -> None:
+    with pytest.raises(SettingsError, match=field):
+        TunerSettings(**change).validate()
+
+
+def test_unreadable_run_folders(tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="not a run folder"):
+        load_config(tmp_path)
+    (tmp_path / "run.json").write_text("{broken")
+    with pytest.raises(RunError, match="cannot be read"):
+        load_config(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(RunError, match="schema_version"):
+        load_config(tmp_path)
+
+
+def test_status_comes_from_the_log(tmp_path: Path) -> None:
+    run_dir = create_run(tmp_path, _config())
+    assert run_info(run_dir).status is RunStatus.NEW
+    writer = TrialLogWriter(run_dir / "trials.jsonl")
+    writer.write("search_start", max_trials=30)
+    assert run_info(run_dir).status is RunStatus.INTERRUPTED
+    assert run_info(run_dir, active=True).status is RunStatus.RUNNING
+    writer.write("trial_start", trial_id="0", number=1, hyperparameters={"lr": 0.1})
+    writer.write("trial_end", trial_id="0", status="completed", score=0.8, seconds=1)
+    writer.write("search_end", status="budget")
+    info = run_info(run_dir)
+    assert info.status is RunStatus.BUDGET and info.status.is_resumable()
+    assert info.trials_done == 1 and info.best_score == 0.8
+    assert status_from_log("finished") is RunStatus.FINISHED
+    assert not RunStatus.FINISHED.is_resumable()
+
+
+def test_list_and_delete_runs(tmp_path: Path) -> None:
+    first = create_run(tmp_path, _config())
+    (tmp_path / "not-a-run").mkdir()
+    assert [info.run_dir for info in list_runs(tmp_path)] == [first]
+    with pytest.raises(RunError, match="nothing was deleted"):
+        delete_run(tmp_path / "not-a-run", tmp_path)
+    with pytest.raises(RunError):
+        delete_run(first, tmp_path / "elsewhere")
+    delete_run(first, tmp_path)
+    assert not first.exists() and list_runs(tmp_path) == []
+
+
+def test_engine_never_imports_streamlit() -> None:
+    for path in CORE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "streamlit" for n in names), path.name
