@@ -1,0 +1,33 @@
+"""The dashboard's router and shared frame: page config, navigation, and the run sidebar.
+
+Run with ``streamlit run app.py``. Pages live in ``pages/`` and are listed here explicitly;
+modules there whose names start with "_" are helpers, not pages.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:  # so pages can import tuning_core and their helpers
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from pages import _live, _state  # noqa: E402
+
+PAGES = [
+    st.Page("pages/data.py", title="Data", icon=":material/folder_open:", default=True),
+    st.Page("pages/space.py", title="Search space", icon=":material/tune:"),
+    st.Page("pages/search.py", title="Search", icon=":material/play_circle:"),
+    st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
+    st.Page("pages/best.py", title="Best model", icon=":material/emoji_events:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+]
+
+st.set_page_config(page_title="Keras tuning dashboard", page_icon=":material/tune:",
+                   layout="wide")
+page = st.navigation(PAGES)
+_live.sidebar(_state.sync_run_with_url())
+page.run()

@@ -1,0 +1,118 @@
+"""Presentation helpers of the Best model page: trial choice, evaluation, gallery, try-it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from tuning_core import charts
+from tuning_core.best import MODEL_FILE, load_evaluation, load_history
+from tuning_core.dataset import IMAGE_EXTENSIONS
+from tuning_core.importance import completed_with_score
+from tuning_core.predict import load_best_model, predict
+from tuning_core.runs import BEST_DIR
+
+GALLERY_LIMIT = 24
+RANK_CHOICES = 10
+
+
+def ranked(trials: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """Completed trials, best first."""
+    done = completed_with_score(trials)
+    ascending = charts.objective_direction(objective) == "min"
+    return done.sort_values("score", ascending=ascending, kind="stable").reset_index(drop=True)
+
+
+def rank_label(table: pd.DataFrame, objective: str) -> Any:
+    """Formats rank k as "#k: trial 03 (val_accuracy 0.9312)"."""
+    def label(rank: int) -> str:
+        row = table.iloc[rank - 1]
+        return f"#{rank}: trial {row['trial_id']} ({objective} {float(row['score']):.4f})"
+    return label
+
+
+def show_evaluation(run_dir: Path, data_dir: str) -> None:
+    """Test metrics, learning curves, confusion matrix, per-class table, misclassified images."""
+    evaluation = load_evaluation(run_dir)
+    if evaluation is None:
+        st.info("No retrained model yet: pick a trial above and press **Retrain best model**.")
+        return
+    cols = st.columns(3)
+    cols[0].metric("Test accuracy", f"{evaluation['test_accuracy']:.4f}")
+    cols[1].metric("Test loss", f"{evaluation['test_loss']:.4f}")
+    cols[2].metric("Test images", evaluation.get("test_images", "?"))
+    st.plotly_chart(charts.history_figure(load_history(run_dir) or {}), key="best_history",
+                    width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.confusion_figure(evaluation["confusion_matrix"],
+                                                evaluation["classes"]), key="best_confusion",
+                        width="stretch")
+    with right:
+        st.subheader("Per class")
+        st.dataframe(pd.DataFrame(evaluation["per_class"]), hide_index=True, column_config={
+            k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")})
+    show_misclassified(evaluation["misclassified"], Path(data_dir))
+
+
+def show_misclassified(items: list[dict], root: Path) -> None:
+    """A gallery of misclassified test images with true and predicted labels."""
+    st.subheader(f"Misclassified test images ({len(items)})")
+    if not items:
+        st.caption("None: every test image was classified correctly.")
+        return
+    shown = [i for i in items if (root / i["path"]).is_file()][:GALLERY_LIMIT]
+    st.image([str(root / i["path"]) for i in shown], width=96, caption=[
+        f"true {i['true']} → {i['predicted']} ({i['confidence']:.0%})" for i in shown])
+    if len(items) > len(shown):
+        st.caption(f"Showing {len(shown)} of {len(items)}.")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _model(path: str, mtime: float) -> Any:
+    return load_best_model(Path(path).parent.parent)
+
+
+def try_it(run_dir: Path) -> None:
+    """Upload images and see the predicted class and probabilities."""
+    st.subheader("Try it")
+    files = st.file_uploader("Images to classify", accept_multiple_files=True,
+                             type=[e.lstrip(".") for e in IMAGE_EXTENSIONS], key="best_try")
+    if not files:
+        return
+    model_path = run_dir / BEST_DIR / MODEL_FILE
+    model = _model(str(model_path), model_path.stat().st_mtime)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, upload in enumerate(files):
+            paths.append(Path(tmp) / f"{i}_{Path(upload.name).name}")
+            paths[-1].write_bytes(upload.getvalue())
+        predictions = predict(run_dir, paths, model=model)
+        for upload, path, p in zip(files, paths, predictions):
+            left, right = st.columns([1, 3])
+            left.image(str(path), width=96, caption=upload.name)
+            right.markdown(f"**{p.label}** ({p.probability:.1%})")
+            right.bar_chart(pd.Series(p.probabilities, name="probability"), height=160)
+
+
+def downloads(run_dir: Path, trials: pd.DataFrame) -> None:
+    """The .keras model, the hyperparameters as JSON, and all trials as CSV."""
+    best = run_dir / BEST_DIR
+    cols = st.columns(3)
+    model, hps = best / MODEL_FILE, best / "hyperparameters.json"
+    if model.is_file():
+        cols[0].download_button("Download model (.keras)", data=model.read_bytes,
+                                file_name=f"{run_dir.name}.keras", on_click="ignore")
+    if hps.is_file():
+        text = json.dumps(json.loads(hps.read_text()), indent=2)
+        cols[1].download_button("Download hyperparameters (JSON)", data=text,
+                                file_name=f"{run_dir.name}-hyperparameters.json",
+                                mime="application/json", on_click="ignore")
+    cols[2].download_button("Download trials (CSV)", data=trials.to_csv(index=False),
+                            file_name=f"{run_dir.name}-trials.csv", mime="text/csv",
+                            on_click="ignore", disabled=trials.empty)

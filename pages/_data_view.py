@@ -1,0 +1,116 @@
+"""Presentation helpers of the Data page: cached scan, folder browser, warnings, views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from tuning_core import charts
+from tuning_core.dataset import DatasetSummary, SizeStats, scan
+
+TINY_CLASS = 10  # fewer images than this gives a noisy per-class estimate
+IMBALANCE_RATIO = 3.0
+THUMBNAILS_PER_CLASS = 6
+MAX_BROWSE = 300
+
+
+def folder_signature(folder: str) -> tuple[float, ...]:
+    """Modification times of the folder and its class subfolders: changes when files do."""
+    root = Path(folder).expanduser()
+    try:
+        subfolders = sorted(p for p in root.iterdir() if p.is_dir())
+        return (root.stat().st_mtime, *(p.stat().st_mtime for p in subfolders))
+    except OSError:
+        return ()
+
+
+@st.cache_data(show_spinner="Scanning the folder…", max_entries=16)
+def _cached_scan(folder: str, signature: tuple[float, ...]) -> DatasetSummary:
+    return scan(folder)
+
+
+def scan_folder(folder: str) -> DatasetSummary:
+    """The scan of ``folder``, cached until a file in it changes; DatasetError when unusable."""
+    return _cached_scan(str(Path(folder).expanduser()), folder_signature(folder))
+
+
+def browse_folders(root: Path, depth: int = 2) -> list[str]:
+    """Folders below ``root`` (up to ``depth`` levels) that hold subfolders: dataset candidates."""
+    found: list[str] = []
+    level = [root]
+    for _ in range(depth):
+        level = [c for p in level for c in _subfolders(p)]
+        found += [str(p) for p in level if _subfolders(p)]
+        if len(found) > MAX_BROWSE:
+            break
+    return sorted(found)[:MAX_BROWSE]
+
+
+def _subfolders(path: Path) -> list[Path]:
+    try:
+        return [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return []
+
+
+def class_warnings(counts: dict[str, int]) -> list[str]:
+    """Warnings about tiny classes and class imbalance, for people."""
+    warnings = []
+    tiny = [f"'{c}' ({n})" for c, n in counts.items() if n < TINY_CLASS]
+    if tiny:
+        warnings.append(f"Tiny classes: {', '.join(tiny)}. Fewer than {TINY_CLASS} images "
+                        "give few validation and test images, so their scores will be noisy; "
+                        "a class needs at least 3 images to be split at all.")
+    if counts and min(counts.values()) > 0:
+        most, least = max(counts, key=counts.get), min(counts, key=counts.get)
+        ratio = counts[most] / counts[least]
+        if ratio >= IMBALANCE_RATIO:
+            warnings.append(f"Classes are imbalanced: '{most}' has {counts[most]} images, "
+                            f"'{least}' {counts[least]} ({ratio:.1f}x fewer). Accuracy will "
+                            "favour the large classes; check the per-class recall later.")
+    return warnings
+
+
+def size_table(stats: SizeStats) -> pd.DataFrame:
+    """Min, median and max of image width and height."""
+    return pd.DataFrame({"min": [stats.min_width, stats.min_height],
+                         "median": [stats.median_width, stats.median_height],
+                         "max": [stats.max_width, stats.max_height]},
+                        index=["width (px)", "height (px)"])
+
+
+def show_summary(summary: DatasetSummary) -> None:
+    """Counts chart, warnings, skipped files, size statistics and thumbnails."""
+    cols = st.columns(3)
+    cols[0].metric("Classes", len(summary.classes))
+    cols[1].metric("Images", summary.num_images)
+    cols[2].metric("Skipped files", len(summary.skipped))
+    for warning in class_warnings(summary.counts):
+        st.warning(warning)
+    st.plotly_chart(charts.class_counts_figure(summary.counts), key="data_counts",
+                    width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Image sizes")
+        st.dataframe(size_table(summary.size_stats))
+        modes = ", ".join(f"{m}: {n}" for m, n in sorted(summary.color_modes.items()))
+        st.caption(f"Colour modes: {modes}")
+    with right:
+        st.subheader("Skipped files")
+        if summary.skipped:
+            st.dataframe(pd.DataFrame([vars(s) for s in summary.skipped]), hide_index=True)
+        else:
+            st.caption("None: every file is a usable image.")
+    with st.expander("A few images per class", expanded=True):
+        show_thumbnails(summary)
+
+
+def show_thumbnails(summary: DatasetSummary, per_class: int = THUMBNAILS_PER_CLASS) -> None:
+    """A row of the first few images of each class."""
+    root = Path(summary.root)
+    for name in summary.classes:
+        paths = [str(root / p) for p in summary.files[name][:per_class]]
+        st.caption(f"{name} ({len(summary.files[name])} images)")
+        st.image(paths, width=72)

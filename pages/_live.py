@@ -1,0 +1,96 @@
+"""Live status: how a run stands in words, the polling interval, and the sidebar.
+
+Pages poll the job registry from ``st.fragment(run_every=...)`` only while a job trains, and
+rerun the whole page once when it ends, so the finished state is drawn without a reload.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import _state
+from tuning_core.best import retrain_progress
+from tuning_core.jobs import Progress
+from tuning_core.runs import RunStatus
+
+POLL_SECONDS = 2.0
+_WAS_ACTIVE = "live.was_active"
+
+
+def poll_interval() -> float | None:
+    """Seconds between live redraws while any job trains, else None (no polling)."""
+    return POLL_SECONDS if _state.registry().active_run() is not None else None
+
+
+def rerun_once_when_idle() -> None:
+    """Rerun the whole page once when the job that was training has ended (never loops)."""
+    active = _state.registry().active_run() is not None
+    was_active = st.session_state.get(_WAS_ACTIVE, False)
+    st.session_state[_WAS_ACTIVE] = active
+    if was_active and not active:
+        st.rerun()
+
+
+def duration(seconds: float | None) -> str:
+    """"1 h 02 min", "3 min 05 s", "12 s" or "unknown"."""
+    if seconds is None:
+        return "unknown"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def describe(progress: Progress) -> str:
+    """The run's state in words: idle, running trial k/N, retraining, stopped, finished, failed."""
+    if progress.kind == "retrain":
+        done, planned, _ = retrain_progress(progress.run_dir)
+        return f"retraining the best model (epoch {done}/{planned or '?'})"
+    if progress.state == RunStatus.STOPPING:
+        return "stopping after the current batch"
+    if progress.state == RunStatus.RUNNING:
+        current = progress.current_trial or progress.trials_done + 1
+        return f"running trial {current}/{progress.max_trials or '?'}"
+    if progress.state == RunStatus.NEW:
+        return "idle (no trial yet)"
+    return progress.state.value
+
+
+def progress_text(progress: Progress) -> str:
+    """"3 of 10 trials done · about 2 min 10 s left"."""
+    text = f"{progress.trials_done} of {progress.max_trials or '?'} trials done"
+    if progress.eta_s is not None and progress.state.is_active():
+        text += f" · about {duration(progress.eta_s)} left"
+    return text
+
+
+def _sidebar_body(run_dir: Path | None) -> None:
+    registry = _state.registry()
+    active = registry.active_run()
+    if run_dir is None:
+        st.caption("No run yet: design a search and launch it.")
+    else:
+        progress = registry.progress(run_dir)
+        st.caption("Current run")
+        st.markdown(f"**{run_dir.name}**  \n{describe(progress)}")
+        if progress.kind == "search":
+            st.progress(progress.fraction, text=progress_text(progress))
+        if progress.state == RunStatus.FAILED and progress.message:
+            st.caption(progress.message)
+    if active is not None and active != run_dir:
+        st.caption(f"Training now: {active.name}")
+    rerun_once_when_idle()
+
+
+def sidebar(run_dir: Path | None) -> None:
+    """The current run and its state, on every page; live while a job trains."""
+    @st.fragment(run_every=poll_interval())
+    def status() -> None:
+        _sidebar_body(_state.current_run() or run_dir)
+
+    with st.sidebar:
+        status()

@@ -1,0 +1,100 @@
+"""Presentation helpers of the Search page: tuner settings form, launch summary, run panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pages import _live, _state
+from tuning_core.settings import OBJECTIVES, TUNER_NAMES, RunConfig, TunerSettings
+from tuning_core.space import space_size
+from tuning_core.triallog import read_log
+
+# One line each, shown under the choice (kept here: tuning_core.tuners imports TensorFlow).
+TUNER_HELP = {
+    "random": "Random search: samples every trial independently; a robust baseline.",
+    "bayesian": "Bayesian optimization: a Gaussian process of past trials proposes the next; "
+                "fewer trials for a good result.",
+    "hyperband": "Hyperband: trains many models for a few epochs and continues only the best; "
+                 "usually the fastest way to a good model.",
+    "grid": "Grid search: tries every combination in order; exhaustive, for small spaces.",
+}
+OBJECTIVE_HELP = {"val_accuracy": "validation accuracy (higher is better)",
+                  "val_loss": "validation loss (lower is better)"}
+
+
+def _number(label: str, name: str, value: int, low: int, high: int, help: str = "") -> int:
+    return int(st.number_input(label, low, high, step=1, help=help or None,
+                               key=_state.widget(f"search.{name}", value)))
+
+
+def tuner_form(current: TunerSettings) -> TunerSettings:
+    """Every tuner setting as a widget; returns the settings as chosen."""
+    tuner = st.radio("Tuner", list(TUNER_NAMES), horizontal=True,
+                     format_func=lambda n: n.capitalize(),
+                     key=_state.widget("search.tuner", current.tuner))
+    st.caption(TUNER_HELP[tuner])
+    objective = st.selectbox("Objective", list(OBJECTIVES), format_func=OBJECTIVE_HELP.get,
+                             key=_state.widget("search.objective", current.objective))
+    c = st.columns(4)
+    with c[0]:
+        trials = _number("Max trials", "max_trials", current.max_trials, 1, 10_000,
+                         "Hyperband plans its own schedule; this caps it." if tuner == "hyperband"
+                         else "")
+    with c[1]:
+        label = "Max epochs per trial" if tuner == "hyperband" else "Epochs per trial"
+        epochs = _number(label, "epochs", current.epochs, 1, 1000)
+    with c[2]:
+        executions = _number("Executions per trial", "executions", current.executions_per_trial,
+                             1, 10, "Trains each trial's model this many times and averages.")
+    with c[3]:
+        patience = _number("Early-stopping patience", "patience", current.patience, 0, 100,
+                           "Epochs without improvement before a trial stops (0: never).")
+    c = st.columns(4)
+    with c[0]:
+        keep = _number("Checkpoints to keep", "keep_top", current.keep_top, 1, 100,
+                       "Only the best k trials keep their weights on disk.")
+    with c[1]:
+        seed = _number("Seed", "seed", current.seed, 0, 2**31 - 1)
+    with c[2]:
+        budget = st.checkbox("Time budget", key=_state.widget("search.use_budget",
+                                                              current.max_minutes is not None))
+    with c[3]:
+        minutes = st.number_input("Minutes", 1.0, 10_000.0, step=5.0, disabled=not budget,
+                                  key=_state.widget("search.minutes", current.max_minutes or 30.0))
+    return TunerSettings(tuner=tuner, objective=objective, max_trials=trials, epochs=epochs,
+                         executions_per_trial=executions, patience=patience, seed=seed,
+                         keep_top=keep, max_minutes=float(minutes) if budget else None)
+
+
+def build_config(name: str, settings: TunerSettings) -> RunConfig:
+    """The run to launch, from the session's data, space and these tuner settings."""
+    return RunConfig(data_dir=_state.data_folder(), space=_state.space(),
+                     split=_state.split_config(), image=_state.image_config(), tuner=settings,
+                     name=name.strip())
+
+
+def launch_summary(config: RunConfig) -> None:
+    """What will run, in one short table."""
+    rows = {
+        "Images": config.data_dir or "(none: choose a folder on the Data page)",
+        "Image size": f"{config.image.image_size} px, {config.image.color_mode}",
+        "Split": f"train {config.split.train:g} / val {config.split.val:g} / test "
+                 f"{config.split.test:g}; trials use {config.split.subset:.0%} of train",
+        "Search space": space_size(config.space).describe(),
+        "Tuner": f"{config.tuner.tuner}, {config.tuner.max_trials} trials max, "
+                 f"{config.tuner.epochs} epochs",
+    }
+    st.table(pd.DataFrame({"": list(rows.values())}, index=list(rows.keys())))
+
+
+def trial_time(run_dir: Path) -> str | None:
+    """"about 12 s per trial (median of 3)" once a trial of the run has ended."""
+    trials = read_log(run_dir).trials()
+    seconds = trials["seconds"].dropna() if not trials.empty else pd.Series(dtype=float)
+    if seconds.empty:
+        return None
+    return f"about {_live.duration(float(seconds.median()))} per trial " \
+           f"(median of {len(seconds)})"

@@ -1,0 +1,68 @@
+"""Best model page: retrain a top trial in the background, then evaluate, inspect and use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pages import _live, _state
+from pages import _best_view as view
+from pages import _monitor_view as monitor
+from tuning_core.best import MODEL_FILE, retrain_progress
+from tuning_core.runs import BEST_DIR, load_config
+
+
+def retrain_form(run_dir: Path, table: pd.DataFrame, objective: str) -> None:
+    registry = _state.registry()
+    busy = registry.active_run() is not None
+    left, right = st.columns([3, 1])
+    count = min(view.RANK_CHOICES, len(table))
+    rank = left.selectbox("Trial to retrain", list(range(1, count + 1)),
+                          format_func=view.rank_label(table, objective), key="best_rank")
+    epochs = right.number_input("Epochs", 1, 1000, step=1,
+                                key=_state.widget("best.epochs", 30),
+                                help="Early stopping ends it sooner when validation stalls.")
+    st.caption("Retrains the chosen hyperparameters on all training images (early stopping, "
+               "best-epoch weights, learning-rate reduction), then tests on the test split.")
+    if st.button("Retrain best model", type="primary", disabled=busy,
+                 help="One job trains at a time." if busy else None):
+        with _state.engine_errors():
+            registry.start_retrain(run_dir, epochs=int(epochs), rank=int(rank))
+            st.rerun()
+
+
+@st.fragment(run_every=_live.poll_interval())
+def retrain_status(run_dir: Path) -> None:
+    progress = _state.registry().progress(run_dir)
+    done, planned, status = retrain_progress(run_dir)
+    if progress.kind == "retrain":
+        st.progress(min(1.0, done / planned) if planned else 0.0,
+                    text=f"Retraining: epoch {done} of at most {planned or '?'}")
+    elif status == "failed" and progress.message:
+        st.error(progress.message)
+    _live.rerun_once_when_idle()
+
+
+st.title("Best model")
+run = _state.current_run()
+if run is None:
+    st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")
+    st.stop()
+with _state.engine_errors():
+    config = load_config(run)
+    trials, _ = monitor.shared_log(run).snapshot()
+    table = view.ranked(trials, config.tuner.objective)
+    st.caption(f"Run {run.name}")
+    if table.empty:
+        st.info("No completed trial yet: the best model can be retrained once one completes.")
+    else:
+        retrain_form(run, table, config.tuner.objective)
+    retrain_status(run)
+    if _state.registry().progress(run).kind != "retrain":
+        view.show_evaluation(run, config.data_dir)
+        if (run / BEST_DIR / MODEL_FILE).is_file():
+            view.try_it(run)
+    st.subheader("Downloads")
+    view.downloads(run, trials)

@@ -1,0 +1,59 @@
+"""Monitor page: live charts and trial table of the current run (or any finished one).
+
+The fragment below reruns every two seconds only while a job trains; each tick reads only the
+lines appended to the trial log. Figures keep a constant ``uirevision`` and stable keys, so a
+redraw keeps the user's zoom and legend choices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import _live, _state
+from pages import _monitor_view as view
+from tuning_core import charts
+from tuning_core.runs import load_config
+
+
+def chart(fig, name: str) -> None:
+    st.plotly_chart(fig, key=f"monitor_{name}", width="stretch")
+
+
+def draw(run_dir: Path, objective: str) -> None:
+    trials, epochs = view.shared_log(run_dir).snapshot()
+    progress = _state.registry().progress(run_dir)
+    st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
+    if trials.empty:
+        st.info("No trial has started yet. This page fills in as the search runs.")
+        return
+    best_id = charts.best_trial_id(trials, objective)
+    best = None if best_id is None else float(
+        trials.loc[trials["trial_id"] == best_id, "score"].iloc[0])
+    view.show_counts(trials, best, objective)
+    figures = charts.monitor_figures(trials, epochs, objective)
+    chart(figures["objective"], "objective")
+    chart(figures["learning_curves"], "learning_curves")
+    left, right = st.columns([3, 2])
+    with left:
+        chart(figures["parallel"], "parallel")
+    with right:
+        chart(charts.importance_figure(view.importance(run_dir, trials)), "importance")
+    st.subheader("Trials")
+    view.show_table(trials)
+
+
+@st.fragment(run_every=_live.poll_interval())
+def live(run_dir: Path, objective: str) -> None:
+    draw(run_dir, objective)
+    _live.rerun_once_when_idle()
+
+
+st.title("Monitor")
+run = _state.current_run()
+if run is None:
+    st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")
+else:
+    with _state.engine_errors():
+        live(run, load_config(run).tuner.objective)

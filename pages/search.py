@@ -1,0 +1,93 @@
+"""Search page: tuner settings, launch with confirmation, stop, resume, and progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import _live, _state
+from pages import _search_view as view
+from tuning_core.errors import TuningError
+
+CONFIRM = "search.confirm"
+FLASH = "search.flash"
+
+
+def launch(config) -> None:
+    with _state.engine_errors():
+        run_dir = _state.registry().start_search(config)
+        _state.select_run(run_dir)
+        st.session_state[CONFIRM] = False
+        st.session_state[FLASH] = f"Search started: {run_dir.name}. Watch it on the Monitor page."
+        st.rerun()  # redraw the sidebar and start polling
+
+
+def launch_section() -> None:
+    st.subheader("New search")
+    name = st.text_input("Run name (optional)", key=_state.widget("search.name", ""))
+    settings = view.tuner_form(_state.tuner_settings())
+    _state.set_tuner_settings(settings)
+    config = view.build_config(name, settings)
+    view.launch_summary(config)
+    try:
+        config.validate()
+    except TuningError as error:
+        st.error(str(error))
+        return
+    if not config.data_dir:
+        st.warning("Choose an image folder on the Data page first.")
+        return
+    busy = _state.registry().active_run() is not None
+    if st.button("Launch search", type="primary", disabled=busy,
+                 help="One search trains at a time." if busy else None):
+        st.session_state[CONFIRM] = True
+    if st.session_state.get(CONFIRM):
+        st.info("Start this search? It runs in the background; closing the tab does not stop it.")
+        left, right = st.columns(2)
+        if left.button("Confirm launch", type="primary"):
+            launch(config)
+        if right.button("Cancel"):
+            st.session_state[CONFIRM] = False
+            st.rerun()
+
+
+def run_controls(run_dir: Path) -> None:
+    registry = _state.registry()
+    progress = registry.progress(run_dir)
+    st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
+    st.progress(progress.fraction, text=_live.progress_text(progress))
+    estimate = view.trial_time(run_dir)
+    if estimate:
+        st.caption(f"Trials of this run took {estimate}.")
+    if progress.message and not progress.state.is_active():
+        st.caption(progress.message)
+    left, right = st.columns(2)
+    if progress.state.is_active() and progress.kind == "search":
+        if left.button("Stop", help="The running trial stops after its current batch."):
+            registry.stop(run_dir)
+            st.rerun()
+    elif progress.state.is_resumable() and registry.active_run() is None:
+        if right.button("Resume", help="Continues the search; completed trials are kept."):
+            with _state.engine_errors():
+                registry.resume(run_dir)
+                st.rerun()
+    _live.rerun_once_when_idle()
+
+
+@st.fragment(run_every=_live.poll_interval())
+def current_run_panel() -> None:
+    run_dir = _state.current_run()
+    if run_dir is None:
+        st.caption("No run yet.")
+        return
+    with _state.engine_errors():
+        run_controls(run_dir)
+
+
+st.title("Search")
+if st.session_state.get(FLASH):
+    st.success(st.session_state.pop(FLASH))
+st.subheader("Current run")
+current_run_panel()
+launch_section()

@@ -1,0 +1,78 @@
+"""Search space page: design the per-layer CNN space, see its size and problems, share it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _space_form as form
+from pages import _space_tables as tables
+from pages import _state
+from tuning_core.space import SearchSpace, space_size, validate, validate_for_image
+
+
+def sized(blocks: list, count: int, table_key: str) -> list:
+    """The blocks for ``count`` rows; a row-count change drops the table's pending edits."""
+    if len(blocks) != count:
+        st.session_state.pop(table_key, None)
+    return tables.resize(blocks, count)
+
+
+def conv_section(space: SearchSpace) -> tuple:
+    st.subheader("Convolution blocks")
+    st.caption("Conv2D → batch norm → activation → pooling → dropout, for each block a trial "
+               "builds. Block i's choices apply only in trials with at least i blocks.")
+    count = form.block_range("Number of conv blocks", "space.conv_blocks", space.conv_blocks, 1)
+    frame = tables.conv_frame(sized(space.conv, count.max, form.CONV_TABLE))
+    blocks, issues = tables.parse_conv(form.table(frame, form.CONV_TABLE, tables.conv_columns()))
+    return count, blocks, issues
+
+
+def dense_section(space: SearchSpace) -> tuple:
+    st.subheader("Dense blocks")
+    st.caption("After global pooling: Dense → activation → dropout, then the softmax output.")
+    count = form.block_range("Number of dense blocks", "space.dense_blocks",
+                             space.dense_blocks, 0)
+    template = space.dense or [tables.DenseBlockSpace([64], ["relu"], tables.DropoutRange())]
+    rows = sized(space.dense if space.dense else template, count.max, form.DENSE_TABLE)
+    if count.max == 0:
+        st.session_state.pop(form.DENSE_TABLE, None)
+        return count, [], []
+    frame = tables.dense_frame(rows)
+    blocks, issues = tables.parse_dense(form.table(frame, form.DENSE_TABLE,
+                                                   tables.dense_columns()))
+    return count, blocks, issues
+
+
+def summary(space: SearchSpace, issues: list) -> None:
+    st.subheader("Size of the space")
+    size = space_size(space)
+    st.metric("Combinations", size.describe())
+    for _, message in validate_for_image(space, _state.image_config().image_size):
+        st.warning(message)
+    if issues:
+        st.error(f"{len(issues)} problem(s) to fix before a search can start (see above).")
+    else:
+        st.success("The space is valid.")
+
+
+st.title("Search space")
+form.preset_picker()
+stored = _state.space()
+conv_count, conv, conv_issues = conv_section(stored)
+conv_box = st.container()  # this section's problems, filled once the whole space is checked
+dense_count, dense, dense_issues = dense_section(stored)
+dense_box = st.container()
+st.subheader("Training")
+training = form.training(stored.training)
+training_box = st.container()
+designed = SearchSpace(conv_count, conv, dense_count, dense, training)
+unreadable = conv_issues + dense_issues
+issues = unreadable + [i for i in validate(designed) if i[0] not in {p for p, _ in unreadable}]
+for box, prefixes in ((conv_box, ("conv",)), (dense_box, ("dense",)),
+                      (training_box, ("training",))):
+    with box:
+        form.show_issues(issues, prefixes)
+_state.set_space(designed)
+summary(designed, issues)
+st.subheader("Share")
+form.share(designed)

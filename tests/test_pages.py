@@ -1,0 +1,132 @@
+"""AppTest tests of every page: no data, a scanned folder, a running search, a finished run.
+
+No test here trains: runs are written by hand, and a running search is a stand-in thread
+that writes a trial log the way the real one does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.test_pages_support import (
+    PAGES,
+    FakeSearch,
+    clean_caches,  # noqa: F401  (fixture)
+    click,
+    make_run,
+    new_app,
+    plotly_specs,
+    problems,
+    write_best,
+)
+
+from tuning_core import charts, search
+from tuning_core.jobs import get_registry
+from tuning_core.workspace import runs_dir
+
+
+def render_all(at) -> dict[str, list[str]]:
+    """Visit every page; the exceptions each one showed."""
+    found = {}
+    for page, title in PAGES.items():
+        at.switch_page(page).run()
+        found[page] = problems(at)
+        assert [t.value for t in at.title] == [title], page
+    return found
+
+
+def test_every_page_renders_with_no_data(clean_caches):
+    at = new_app().run()
+    assert not problems(at)
+    assert all(not errors for errors in render_all(at).values())
+
+
+def test_pages_with_a_scanned_folder(clean_caches, image_folder: Path):
+    (image_folder / "cats" / "notes.txt").write_text("not an image")
+    at = new_app().run()
+    at.text_input(key="w:data.folder").set_value(str(image_folder))
+    click(at, "Scan folder")
+    assert not problems(at) and not at.error
+    assert {m.label: m.value for m in at.metric}["Images"] == "24"
+    assert "not an image" in at.dataframe[1].value.to_string()  # the skipped-files table
+    assert plotly_specs(at)[0]["data"][0]["type"] == "bar"
+    assert all(not errors for errors in render_all(at).values())
+
+
+def test_bad_folder_shows_the_engine_message(clean_caches, tmp_path: Path):
+    at = new_app().run()
+    at.text_input(key="w:data.folder").set_value(str(tmp_path / "missing"))
+    click(at, "Scan folder")
+    assert not problems(at)
+    assert "not found" in at.error[0].value
+
+
+def test_pages_with_a_finished_run(clean_caches, image_folder: Path):
+    run_dir = make_run(runs_dir(), image_folder)
+    write_best(run_dir, image_folder)
+    at = new_app().run()
+    assert at.query_params["run"] == run_dir.name
+    assert all(not errors for errors in render_all(at).values())
+    at.switch_page("pages/monitor.py").run()
+    specs = plotly_specs(at)
+    assert len(specs) == 4 and all(s["layout"]["uirevision"] == charts.UIREVISION for s in specs)
+    assert len(at.dataframe[0].value) == 3
+    at.switch_page("pages/best.py").run()
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == "0.7500"
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Download hyperparameters (JSON)", "Download trials (CSV)"} <= labels
+
+
+def test_runs_page_deletes_with_confirmation(clean_caches, image_folder: Path):
+    first = make_run(runs_dir(), image_folder)
+    second = make_run(runs_dir(), image_folder)
+    at = new_app().run()
+    at.switch_page("pages/runs.py").run()
+    at.selectbox(key="runs_pick").set_value(first.name).run()
+    assert at.query_params["run"] == first.name
+    click(at, "Delete run")
+    assert first.is_dir()
+    click(at, "Confirm delete")
+    assert not problems(at) and not first.exists() and second.is_dir()
+    click(at, "Prune checkpoints")
+    assert "Removed 0 checkpoint" in at.success[0].value
+
+
+def test_pages_with_a_running_search(clean_caches, image_folder: Path, monkeypatch):
+    fake = FakeSearch()
+    monkeypatch.setattr(search, "run_search", fake)
+    registry = get_registry(runs_dir())
+    run_dir = make_run(runs_dir(), image_folder, trials=0, finished=False)
+    (run_dir / "trials.jsonl").unlink()
+    try:
+        registry.resume(run_dir)
+        assert fake.started.wait(10)
+        at = new_app().run()
+        assert "running trial 2/3" in at.sidebar.markdown[0].value
+        assert all(not errors for errors in render_all(at).values())
+        at.switch_page("pages/monitor.py").run()
+        curves = plotly_specs(at)[1]
+        assert any(t["name"].startswith("running (trial 01)") for t in curves["data"])
+        at.switch_page("pages/search.py").run()
+        click(at, "Stop")
+        assert not problems(at)
+    finally:
+        fake.release.set()
+        assert registry.wait(10)
+    at.run()
+    assert not problems(at)
+    # AppTest drops the entrypoint's sidebar on a second run under st.navigation: use a new one
+    assert "stopped" in new_app().run().sidebar.markdown[0].value
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_a_reload_keeps_the_selected_run(clean_caches, image_folder: Path, page: str):
+    old = make_run(runs_dir(), image_folder)
+    make_run(runs_dir(), image_folder)  # newer: the default without a URL
+    at = new_app()
+    at.query_params["run"] = old.name
+    at.run().switch_page(page).run()
+    assert not problems(at)
+    assert at.session_state["run.current"] == old.name
+    assert at.query_params["run"] == old.name
