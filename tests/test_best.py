@@ -16,7 +16,7 @@ from tuning_core.jobs import JobRegistry
 from tuning_core.predict import predict
 from tuning_core.presets import get_preset
 from tuning_core.settings import RunConfig, TunerSettings
-from tests.conftest import write_image_folder
+from conftest import write_image_folder
 
 pytestmark = pytest.mark.training
 

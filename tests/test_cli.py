@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_image_folder
+from conftest import write_image_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -89,7 +89,7 @@ def _fit(model: Any, training: Any, hp: Any, config: Any, epochs: int, best_dir:
     ]
     batch_size = int(hp.values.get("batch_size", 32))
     history = model.fit(training.train(batch_size), validation_data=training.validation(batch_size),
-                        epochs=epochs, callbacks=callbacks, verbose=0)
+                        epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
     if checkpoint.is_file():
         model.load_weights(str(checkpoint))  # the best epoch, not the last one
         checkpoint.unlink()
