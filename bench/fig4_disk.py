@@ -1,0 +1,53 @@
+"""Figure 4: bytes of our run folder (keep-top-3) against the anchor's KerasTuner project.
+
+Ours: the sampled tutorial-preset search of :mod:`bench.growth`, read after 10 and after 20
+trials. The anchor: ``bench/anchor.py`` run for 10 trials of 1 epoch (a checkpoint's size
+depends on the model, not on the epochs trained), same data, same seed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import json
+
+from bench.common import OUT, FigureResult, fresh_dir, hold_out, digits_dir
+from bench.growth import sampled_search
+
+GOAL = "ours after 10 trials <= 0.35x the anchor's project; 20 trials no larger than 10"
+
+
+def anchor_bytes(trials: int) -> dict:
+    """The anchor's project folder after ``trials`` one-epoch trials."""
+    train, holdout = hold_out(digits_dir(), OUT / "data")
+    work = fresh_dir(OUT / "fig4" / "anchor")
+    done = subprocess.run([sys.executable, "-m", "bench.anchor", "--data", str(train),
+                           "--holdout", str(holdout), "--work", str(work), "--trials",
+                           str(trials), "--epochs", "1"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.anchor failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(quick: bool) -> FigureResult:
+    samples = sampled_search(quick)
+    n = samples.trials
+    mid = min(10, n // 2) if n < 20 else 10
+    ours_mid, ours_end = samples.bytes_after[mid], samples.bytes_after[n]
+    anchor = anchor_bytes(mid)
+    ratio = ours_mid / anchor["project_bytes"]
+    mb = lambda b: round(b / 2**20, 2)  # noqa: E731
+    rows = [{"folder": f"anchor project after {mid} trials", "MiB": mb(anchor["project_bytes"]),
+             "checkpoints": anchor["checkpoints"]},
+            {"folder": f"ours after {mid} trials", "MiB": mb(ours_mid),
+             "checkpoints": samples.checkpoints_after[mid]},
+            {"folder": f"ours after {n} trials", "MiB": mb(ours_end),
+             "checkpoints": samples.checkpoints_after[n]},
+            {"folder": "ours, largest seen during the search", "MiB": mb(samples.max_bytes),
+             "checkpoints": ""}]
+    notes = [f"ours: random search of the tutorial preset, {samples.settings}; pruning runs "
+             "as each trial ends (Hyperband prunes only when its search ends)."]
+    value = (f"ratio {ratio:.2f} ({mb(ours_mid)} vs {mb(anchor['project_bytes'])} MiB); "
+             f"{n} trials: {mb(ours_end)} MiB")
+    return FigureResult(4, "Disk", GOAL, value, met=ratio <= 0.35 and ours_end <= ours_mid,
+                        rows=rows, notes=notes)
