@@ -106,14 +106,15 @@ def test_layers_follow_the_chosen_values() -> None:
     space = get_preset("large")
     model, _ = build(
         space, size=32, conv_blocks=2, conv_0_batch_norm=True, conv_0_pooling="average",
-        conv_0_dropout=0.2, conv_1_batch_norm=False, augment_flip=True, augment_zoom=True,
+        conv_0_dropout=0.2, conv_1_batch_norm=False, conv_1_filters=256, augment_flip=True,
+        augment_zoom=True,
         dense_blocks=1, dense_0_dropout=0.0,
     )
     types = layer_types(model)
     assert types[:4] == ["InputLayer", "RandomFlip", "RandomZoom", "Rescaling"]
     assert types.count("BatchNormalization") == 1 and "RandomRotation" not in types
     assert types.count("AveragePooling2D") == 1 and types.count("Dropout") == 1
-    assert "GlobalAveragePooling2D" in types  # 32 -> 16 -> 8: larger than 4x4
+    assert "GlobalAveragePooling2D" in types  # 32 -> 16 -> 8: 8x8x256 values, above 8,192
 
 
 def test_pooling_stops_at_2x2_and_a_small_map_is_flattened() -> None:

@@ -170,5 +170,5 @@ def test_hyperband_prunes_when_the_search_ends(image_folder: Path, tmp_path: Pat
                                             max_trials=6, keep_top=1))
     registry.wait(timeout=300)
     assert _events(run_dir, "search_end")[-1]["status"] == "finished"
-    assert 1 < len(_events(run_dir, "trial_end")) <= 6
+    assert len(_events(run_dir, "trial_end")) == 6  # brackets repeat up to max_trials
     assert checkpoint_count(run_dir / "tuner") == 1

@@ -74,22 +74,20 @@ def run_search(run_dir: str | Path) -> str:
     The status is "finished", "stopped", "budget" or "failed"; the log says why.
     """
     from .hypermodel import CNNHyperModel
-    from .tuners import SearchHalted, build_tuner, planned_trials
+    from .tuners import SearchHalted, build_tuner
 
     run_dir = Path(run_dir)
     writer = TrialLogWriter(run_dir / LOG_NAME)
     key = str(run_dir)
     config = load_config(run_dir)
     search = control.get(key) or control.register(key, config.tuner.max_minutes)
-    status, message, tuner, started = "finished", None, None, False
+    status, message, tuner = "finished", None, None
+    writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials)
     try:
         data, _ = prepare_data(config, run_dir, full_train=False)
         hypermodel = CNNHyperModel(config.space, config.image.image_size,
                                    config.image.channels, data.num_classes)
         tuner = build_tuner(config.tuner, hypermodel, run_dir)
-        writer.write("search_start", tuner=config.tuner.tuner,
-                     max_trials=planned_trials(tuner, config.tuner))
-        started = True
         if search.should_end():
             raise SearchHalted(search.reason or "stopped")
         tuner.search(data.training, epochs=config.tuner.epochs, verbose=0)
@@ -100,8 +98,6 @@ def run_search(run_dir: str | Path) -> str:
     except Exception as error:  # the thread must always log how the search ended
         status, message = "failed", _failure_message(error)
     finally:
-        if not started:
-            writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials)
         if tuner is not None:
             pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top, config.tuner.direction)
         writer.write("search_end", status=status, message=message,

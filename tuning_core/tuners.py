@@ -185,7 +185,9 @@ def _bayesian(s: TunerSettings, hm: kt.HyperModel, run_dir: Path) -> kt.Tuner:
 
 
 def _hyperband(s: TunerSettings, hm: kt.HyperModel, run_dir: Path) -> kt.Tuner:
-    return _HYPERBAND(max_epochs=s.epochs, factor=s.hyperband_factor, hyperband_iterations=1,
+    # Brackets repeat until max_trials (the cap in DashboardHooks), so max_trials means the
+    # same for every tuner; one Hyperband iteration alone may be only a couple of trials.
+    return _HYPERBAND(max_epochs=s.epochs, factor=s.hyperband_factor, hyperband_iterations=None,
                       **_common(s, hm, run_dir))
 
 
@@ -213,12 +215,3 @@ def build_tuner(settings: TunerSettings, hypermodel: kt.HyperModel, run_dir: Pat
     tuner.hooks = HookConfig(run_dir=str(run_dir), settings=settings, trial_cap=cap)
     return tuner
 
-
-def planned_trials(tuner: kt.Tuner, settings: TunerSettings) -> int:
-    """How many trials the search will run at most (Hyperband's schedule, capped)."""
-    oracle = tuner.oracle
-    if settings.tuner != "hyperband":
-        return settings.max_trials
-    total = sum(oracle._get_size(b, r) for b in range(oracle._get_num_brackets())
-                for r in range(oracle._get_num_rounds(b)))
-    return min(total, settings.max_trials)
