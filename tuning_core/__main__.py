@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # native log lines are not for users; errors still raise
 
 from .cli import main
 
