@@ -87,7 +87,7 @@ def launch_summary(config: RunConfig) -> None:
         "Tuner": f"{config.tuner.tuner}, {config.tuner.max_trials} trials max, "
                  f"{config.tuner.epochs} epochs",
     }
-    st.table(pd.DataFrame({"": list(rows.values())}, index=list(rows.keys())))
+    st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows.items()))
 
 
 def trial_time(run_dir: Path) -> str | None:

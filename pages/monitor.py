@@ -16,15 +16,35 @@ from pages import _monitor_view as view
 from tuning_core import charts
 from tuning_core.runs import load_config
 
+FREEZE = "monitor_freeze"
+
 
 def chart(fig, name: str) -> None:
     st.plotly_chart(fig, key=f"monitor_{name}", width="stretch")
 
 
+def figures_for(run_dir: Path, trials, epochs, objective: str) -> dict:
+    """This tick's figures, or the frozen ones while "Freeze charts" is on.
+
+    Streamlit 1.67 remounts a chart whose figure changed, which drops the user's zoom despite
+    the constant uirevision; an unchanged figure keeps it. Freezing keeps the figures unchanged.
+    """
+    frozen = view.frozen_figures(run_dir)
+    if st.session_state.get(FREEZE) and frozen is not None:
+        return frozen
+    figures = charts.monitor_figures(trials, epochs, objective)
+    figures["importance"] = charts.importance_figure(view.importance(run_dir, trials))
+    view.keep_figures(run_dir, figures)
+    return figures
+
+
 def draw(run_dir: Path, objective: str) -> None:
     trials, epochs = view.shared_log(run_dir).snapshot()
     progress = _state.registry().progress(run_dir)
-    st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
+    right.toggle("Freeze charts", key=FREEZE, help="Stops redrawing the charts so zoom and "
+                 "legend choices stay while the search runs; the table keeps updating.")
     if trials.empty:
         st.info("No trial has started yet. This page fills in as the search runs.")
         return
@@ -32,14 +52,14 @@ def draw(run_dir: Path, objective: str) -> None:
     best = None if best_id is None else float(
         trials.loc[trials["trial_id"] == best_id, "score"].iloc[0])
     view.show_counts(trials, best, objective)
-    figures = charts.monitor_figures(trials, epochs, objective)
+    figures = figures_for(run_dir, trials, epochs, objective)
     chart(figures["objective"], "objective")
     chart(figures["learning_curves"], "learning_curves")
     left, right = st.columns([3, 2])
     with left:
         chart(figures["parallel"], "parallel")
     with right:
-        chart(charts.importance_figure(view.importance(run_dir, trials)), "importance")
+        chart(figures["importance"], "importance")
     st.subheader("Trials")
     view.show_table(trials)
 

@@ -110,8 +110,9 @@ def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> g
                                            "<br>%{customdata}<extra></extra>"))
     fig.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far",
                              line=dict(shape="hv", width=2)))
-    return _finish(fig, title, xaxis_title="trial number", yaxis_title=objective,
-                   legend=dict(orientation="h", y=-0.2))
+    step = max(1, int(np.ceil(float(x.max()) / 10)))  # whole trial numbers, about ten ticks
+    return _finish(fig, title, xaxis=dict(title="trial number", dtick=step, tick0=0),
+                   yaxis_title=objective, legend=dict(orientation="h", y=-0.2))
 
 
 def _sorted_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
