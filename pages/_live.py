@@ -13,7 +13,8 @@ import streamlit as st
 from pages import _state
 from tuning_core.best import retrain_progress
 from tuning_core.jobs import Progress
-from tuning_core.runs import RunStatus
+from tuning_core.errors import TuningError
+from tuning_core.runs import RunStatus, load_config
 
 POLL_SECONDS = 2.0
 _WAS_ACTIVE = "live.was_active"
@@ -54,15 +55,25 @@ def describe(progress: Progress) -> str:
         return "stopping after the current batch"
     if progress.state == RunStatus.RUNNING:
         current = progress.current_trial or progress.trials_done + 1
-        return f"running trial {current}/{progress.max_trials or '?'}"
+        return f"running trial {current}/{planned_trials(progress)}"
     if progress.state == RunStatus.NEW:
         return "idle (no trial yet)"
     return progress.state.value
 
 
+def planned_trials(progress: Progress) -> int | str:
+    """N of "trial k/N": from the log once the search started, else from run.json."""
+    if progress.max_trials:
+        return progress.max_trials
+    try:
+        return load_config(progress.run_dir).tuner.max_trials
+    except TuningError:
+        return "?"
+
+
 def progress_text(progress: Progress) -> str:
     """"3 of 10 trials done · about 2 min 10 s left"."""
-    text = f"{progress.trials_done} of {progress.max_trials or '?'} trials done"
+    text = f"{progress.trials_done} of {planned_trials(progress)} trials done"
     if progress.eta_s is not None and progress.state.is_active():
         text += f" · about {duration(progress.eta_s)} left"
     return text

@@ -157,8 +157,11 @@ def test_every_figure_handles_no_data_and_keeps_uirevision():
 def test_monitor_figures_from_a_1000_trial_log_are_fast():
     trials, log = make_log(n=1000, epochs=20)
     charts.monitor_figures(trials, log)  # warm plotly's validators
-    start = time.perf_counter()
-    figs = charts.monitor_figures(trials, log)
-    elapsed = time.perf_counter() - start
+    timings = []
+    for _ in range(3):  # the best of three: the machine is shared, the code's cost is the least
+        start = time.perf_counter()
+        figs = charts.monitor_figures(trials, log)
+        timings.append(time.perf_counter() - start)
+    elapsed = min(timings)
     assert elapsed < 0.5, f"building the Monitor figures took {elapsed:.2f} s"
     assert len(figs["learning_curves"].data) <= 4 * 3  # all / best / running per metric

@@ -130,3 +130,26 @@ def test_a_reload_keeps_the_selected_run(clean_caches, image_folder: Path, page:
     assert not problems(at)
     assert at.session_state["run.current"] == old.name
     assert at.query_params["run"] == old.name
+
+
+def test_space_page_edits_validates_and_shares(clean_caches):
+    at = new_app().run()
+    at.switch_page("pages/space.py").run()
+    at.session_state["space_conv_table"] = {
+        "edited_rows": {0: {"filters": "32, abc"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not problems(at)
+    assert any("conv[0].filters" in e.value and "abc" in e.value for e in at.error)
+    at.session_state["space_conv_table"] = {
+        "edited_rows": {0: {"filters": "8, 8"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert any("duplicate" in e.value for e in at.error)  # the engine's own validation
+    at.file_uploader(key="space_upload").set_value(
+        ("space.json", b'{"schema_version": 99}', "application/json")).run()
+    assert any("space.json" in e.value and "version" in e.value for e in at.error)
+    from tuning_core.space import get_preset
+    text = get_preset("tutorial").to_json().encode()
+    at.file_uploader(key="space_upload").set_value(("t.json", text, "application/json")).run()
+    assert not problems(at)
+    assert at.session_state["space.space"] == get_preset("tutorial")
+    assert "Download space (JSON)" in {b.label for b in at.get("download_button")}

@@ -110,8 +110,7 @@ def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> g
                                            "<br>%{customdata}<extra></extra>"))
     fig.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far",
                              line=dict(shape="hv", width=2)))
-    step = max(1, int(np.ceil(float(x.max()) / 10)))  # whole trial numbers, about ten ticks
-    return _finish(fig, title, xaxis=dict(title="trial number", dtick=step, tick0=0),
+    return _finish(fig, title, xaxis=dict(title="trial number", dtick=_whole_ticks(x.max())),
                    yaxis_title=objective, legend=dict(orientation="h", y=-0.2))
 
 
@@ -129,13 +128,13 @@ def _with_breaks(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarr
     x = np.insert(frame["epoch"].to_numpy(dtype=float) + 1.0, starts, np.nan)
     y = np.insert(pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float),
                   starts, np.nan)
-    ids = np.insert(trial.to_numpy(dtype=object), starts, "")
+    ids = np.insert(trial.to_numpy(dtype=str), starts, "")  # not object: copies are cheap
     return x, y, ids
 
 
 def _curve_traces(frame: pd.DataFrame, label: str, color: str, width: float,
-                  show_legend: bool) -> list[tuple[int, go.Scatter]]:
-    """(panel column, trace) for train and validation of every panel metric in ``frame``."""
+                  show_legend: bool) -> list[dict]:
+    """Traces (plain dicts) for train and validation of every panel metric in ``frame``."""
     traces = []
     for col, (_, metric) in enumerate(PANELS, start=1):
         for split, name, dash in ((metric, "train", "solid"), (f"val_{metric}", "validation",
@@ -143,29 +142,32 @@ def _curve_traces(frame: pd.DataFrame, label: str, color: str, width: float,
             if split not in frame or frame.empty:
                 continue
             x, y, ids = _with_breaks(frame, split)
-            traces.append((col, go.Scatter(
-                x=x, y=y, text=ids, mode="lines", name=f"{label} · {name}",
+            traces.append(dict(
+                type="scatter", x=x, y=y, text=ids, mode="lines", name=f"{label} · {name}",
+                xaxis="x" if col == 1 else "x2", yaxis="y" if col == 1 else "y2",
                 legendgroup=f"{label} · {name}", showlegend=show_legend and col == 1,
                 line=dict(color=color, width=width, dash=dash),
                 hovertemplate=f"trial %{{text}}<br>epoch %{{x}}<br>{split} %{{y:.4f}}"
-                              "<extra></extra>")))
+                              "<extra></extra>"))
     return traces
 
 
-def _two_panels(titles: Sequence[str]) -> go.Figure:
-    """A figure with two side-by-side x/y axis pairs (cheaper than make_subplots)."""
-    fig = go.Figure()
-    fig.update_layout(
-        xaxis=dict(domain=[0.0, 0.46], title="epoch"), yaxis=dict(title=titles[0]),
-        xaxis2=dict(domain=[0.54, 1.0], title="epoch", anchor="y2"),
-        yaxis2=dict(anchor="x2", title=titles[1]))
-    return fig
+def _whole_ticks(last: float) -> int:
+    """A tick step that shows whole numbers, about ten ticks up to ``last``."""
+    return max(1, int(np.ceil(float(last) / 10))) if np.isfinite(last) else 1
 
 
-def _add_panel_traces(fig: go.Figure, traces: list[tuple[int, go.Scatter]]) -> None:
-    for col, trace in traces:
-        trace.update(xaxis="x" if col == 1 else "x2", yaxis="y" if col == 1 else "y2")
-        fig.add_trace(trace)
+def _two_panels(titles: Sequence[str], epochs: float, traces: list[dict]) -> go.Figure:
+    """Two side-by-side x/y axis pairs holding ``traces`` (cheaper than make_subplots).
+
+    The traces go in through the constructor as dicts: ``add_trace`` deep-copies each one.
+    """
+    step = _whole_ticks(epochs)
+    return go.Figure(data=traces, layout=dict(
+        xaxis=dict(domain=[0.0, 0.46], title="epoch", dtick=step),
+        yaxis=dict(title=titles[0]),
+        xaxis2=dict(domain=[0.54, 1.0], title="epoch", anchor="y2", dtick=step),
+        yaxis2=dict(anchor="x2", title=titles[1])))
 
 
 @register("learning_curves")
@@ -189,8 +191,7 @@ def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
     if running:
         label = f"running (trial {', '.join(running)})"
         traces += _curve_traces(frame[ids.isin(running)], label, RUNNING_COLOR, 2.5, True)
-    fig = _two_panels([p[0] for p in PANELS])
-    _add_panel_traces(fig, traces)
+    fig = _two_panels([p[0] for p in PANELS], frame["epoch"].max() + 1, traces)
     return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=420)
 
 
@@ -295,8 +296,8 @@ def history_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
     for key, values in history.items():
         if key in {m for _, base in PANELS for m in (base, f"val_{base}")}:
             frame[key] = pd.Series(values, dtype=float).reindex(range(n))
-    fig = _two_panels([p[0] for p in PANELS])
-    _add_panel_traces(fig, _curve_traces(frame, "best model", BEST_COLOR, 2.5, True))
+    traces = _curve_traces(frame, "best model", BEST_COLOR, 2.5, True)
+    fig = _two_panels([p[0] for p in PANELS], n, traces)
     return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=380)
 
 
