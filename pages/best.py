@@ -60,9 +60,11 @@ with _state.engine_errors():
     else:
         retrain_form(run, table, config.tuner.objective)
     retrain_status(run)
-    if _state.registry().progress(run).kind != "retrain":
+    retraining = _state.registry().progress(run).kind == "retrain"
+    if not retraining:
         view.show_evaluation(run, config.data_dir)
-        if (run / BEST_DIR / MODEL_FILE).is_file():
+    if not retraining and (run / BEST_DIR / MODEL_FILE).is_file():
+        with _state.engine_errors():  # a bad upload must not hide the downloads below
             view.try_it(run)
     st.subheader("Downloads")
     view.downloads(run, trials)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -165,3 +168,12 @@ def test_monitor_figures_from_a_1000_trial_log_are_fast():
     elapsed = min(timings)
     assert elapsed < 0.5, f"building the Monitor figures took {elapsed:.2f} s"
     assert len(figs["learning_curves"].data) <= 4 * 3  # all / best / running per metric
+
+
+def test_charts_and_importance_import_neither_streamlit_nor_tensorflow():
+    code = ("import sys, tuning_core.charts, tuning_core.importance; "
+            "print(sorted(m for m in ('streamlit', 'tensorflow', 'keras', 'sklearn') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent, check=True).stdout
+    assert out.strip() == "[]"  # sklearn too: it is imported only when a forest is fitted
