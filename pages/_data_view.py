@@ -13,6 +13,7 @@ from tuning_core.dataset import DatasetSummary, SizeStats, scan
 TINY_CLASS = 10  # fewer images than this gives a noisy per-class estimate
 IMBALANCE_RATIO = 3.0
 THUMBNAILS_PER_CLASS = 6
+MAX_THUMBNAIL_CLASSES = 20
 MAX_BROWSE = 300
 
 
@@ -110,7 +111,9 @@ def show_summary(summary: DatasetSummary) -> None:
 def show_thumbnails(summary: DatasetSummary, per_class: int = THUMBNAILS_PER_CLASS) -> None:
     """A row of the first few images of each class."""
     root = Path(summary.root)
-    for name in summary.classes:
+    for name in summary.classes[:MAX_THUMBNAIL_CLASSES]:
         paths = [str(root / p) for p in summary.files[name][:per_class]]
         st.caption(f"{name} ({len(summary.files[name])} images)")
         st.image(paths, width=72)
+    if len(summary.classes) > MAX_THUMBNAIL_CLASSES:
+        st.caption(f"… and {len(summary.classes) - MAX_THUMBNAIL_CLASSES} more classes.")
