@@ -33,12 +33,14 @@ def reset_editors() -> None:
 
 
 def apply_preset() -> None:
+    """Replace the designed space with the chosen preset."""
     name = st.session_state[_state.WIDGET_PREFIX + "space.preset"]
     _state.set_space(PRESETS[name].build())
     reset_editors()
 
 
 def load_upload() -> None:
+    """Replace the designed space with an uploaded JSON one."""
     upload = st.session_state.get(UPLOAD)
     st.session_state[UPLOAD_ERROR] = None
     if upload is None:

@@ -15,6 +15,7 @@ from tuning_core.runs import BEST_DIR, load_config
 
 
 def retrain_form(run_dir: Path, table: pd.DataFrame, objective: str) -> None:
+    """Choose a top trial and the epochs, and start the retrain."""
     registry = _state.registry()
     busy = registry.active_run() is not None
     left, right = st.columns([3, 1])
@@ -35,6 +36,7 @@ def retrain_form(run_dir: Path, table: pd.DataFrame, objective: str) -> None:
 
 @st.fragment(run_every=_live.poll_interval())
 def retrain_status(run_dir: Path) -> None:
+    """The retrain's progress bar (live while it runs) or its error."""
     progress = _state.registry().progress(run_dir)
     done, planned, status = retrain_progress(run_dir)
     if progress.kind == "retrain":

@@ -22,21 +22,25 @@ def use_folder(folder: str) -> None:
 
 
 def on_sample() -> None:
+    """Write the digits sample into the workspace and use it."""
     with st.spinner("Writing the digits sample (1,797 images)…"):
         use_folder(str(write_digits(workspace.data_dir() / "digits")))
 
 
 def on_scan() -> None:
+    """Use the folder typed in the text input."""
     use_folder(st.session_state[FOLDER_KEY])
 
 
 def on_browse() -> None:
+    """Use the folder picked in the workspace browser."""
     picked = st.session_state.get("data_browse")
     if picked:
         use_folder(picked)
 
 
 def folder_picker() -> None:
+    """The folder input, its buttons, and the workspace browser."""
     left, mid, right = st.columns([5, 1, 2], vertical_alignment="bottom")
     left.text_input("Image folder", key=FOLDER_KEY,
                     placeholder="/path/to/images (one subfolder per class)")
@@ -60,6 +64,7 @@ def apply_suggestions(summary: DatasetSummary) -> None:
 
 
 def image_settings(summary: DatasetSummary) -> ImageConfig:
+    """Image size and colour mode widgets; returns the chosen config."""
     image = _state.image_config()
     left, right = st.columns(2)
     size = left.number_input(
@@ -72,6 +77,7 @@ def image_settings(summary: DatasetSummary) -> ImageConfig:
 
 
 def split_settings() -> SplitConfig:
+    """Split fractions, search subset and seed widgets."""
     split = _state.split_config()
     cols = st.columns(5)
     fractions = {}
@@ -91,6 +97,7 @@ def split_settings() -> SplitConfig:
 
 
 def settings(summary: DatasetSummary) -> None:
+    """Every setting for the search, checked, with the split's sizes."""
     st.subheader("Settings for the search")
     image = image_settings(summary)
     split = split_settings()

@@ -20,6 +20,7 @@ FREEZE = "monitor_freeze"
 
 
 def chart(fig, name: str) -> None:
+    """Draw a figure under its stable key."""
     st.plotly_chart(fig, key=f"monitor_{name}", width="stretch")
 
 
@@ -39,6 +40,7 @@ def figures_for(run_dir: Path, trials, epochs, objective: str) -> dict:
 
 
 def draw(run_dir: Path, objective: str) -> None:
+    """Counts, charts and the trial table of one run."""
     trials, epochs = view.shared_log(run_dir).snapshot()
     progress = _state.registry().progress(run_dir)
     left, right = st.columns([4, 1], vertical_alignment="center")
@@ -66,6 +68,7 @@ def draw(run_dir: Path, objective: str) -> None:
 
 @st.fragment(run_every=_live.poll_interval())
 def live(run_dir: Path, objective: str) -> None:
+    """The Monitor body, rerun every few seconds while a job trains."""
     draw(run_dir, objective)
     _live.rerun_once_when_idle()
 

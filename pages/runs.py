@@ -20,6 +20,7 @@ FLASH = "runs.flash"
 
 
 def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
+    """One row per run, for people."""
     return pd.DataFrame([{
         "run": i.run_dir.name, "status": i.status.value, "tuner": i.tuner,
         "trials": f"{i.trials_done}/{i.max_trials}",
@@ -30,11 +31,13 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
 
 
 def on_pick() -> None:
+    """Follow the run picked in the select box."""
     _state.select_run(_state.run_path(st.session_state.get("runs_pick")))
     st.session_state[CONFIRM_DELETE] = None
 
 
 def actions(info: RunInfo) -> None:
+    """Open, resume, prune or delete the selected run."""
     registry = _state.registry()
     active = registry.active_run() is not None
     st.page_link("pages/monitor.py", label="Open in Monitor", icon=":material/monitoring:")
@@ -55,6 +58,7 @@ def actions(info: RunInfo) -> None:
 
 
 def delete_section(col, info: RunInfo) -> None:
+    """The delete button and its confirmation."""
     if col.button("Delete run", disabled=info.status.is_active()):
         st.session_state[CONFIRM_DELETE] = info.run_dir.name
     if st.session_state.get(CONFIRM_DELETE) == info.run_dir.name:

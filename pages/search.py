@@ -15,6 +15,7 @@ FLASH = "search.flash"
 
 
 def launch(config) -> None:
+    """Start the search and follow it (engine errors become messages)."""
     with _state.engine_errors():
         run_dir = _state.registry().start_search(config)
         _state.select_run(run_dir)
@@ -24,6 +25,7 @@ def launch(config) -> None:
 
 
 def launch_section() -> None:
+    """Settings, summary and the launch button with confirmation."""
     st.subheader("New search")
     name = st.text_input("Run name (optional)", key=_state.widget("search.name", ""))
     settings = view.tuner_form(_state.tuner_settings())
@@ -53,6 +55,7 @@ def launch_section() -> None:
 
 
 def run_controls(run_dir: Path) -> None:
+    """State, progress, time per trial, Stop and Resume of a run."""
     registry = _state.registry()
     progress = registry.progress(run_dir)
     st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
@@ -77,6 +80,7 @@ def run_controls(run_dir: Path) -> None:
 
 @st.fragment(run_every=_live.poll_interval())
 def current_run_panel() -> None:
+    """The current run's panel, live while a job trains."""
     run_dir = _state.current_run()
     if run_dir is None:
         st.caption("No run yet.")

@@ -18,6 +18,7 @@ def sized(blocks: list, count: int, table_key: str) -> list:
 
 
 def conv_section(space: SearchSpace) -> tuple:
+    """Conv block count and table; the blocks and unreadable cells."""
     st.subheader("Convolution blocks")
     st.caption("Conv2D → batch norm → activation → pooling → dropout, for each block a trial "
                "builds. Block i's choices apply only in trials with at least i blocks.")
@@ -28,6 +29,7 @@ def conv_section(space: SearchSpace) -> tuple:
 
 
 def dense_section(space: SearchSpace) -> tuple:
+    """Dense block count and table; the blocks and unreadable cells."""
     st.subheader("Dense blocks")
     st.caption("After global pooling: Dense → activation → dropout, then the softmax output.")
     count = form.block_range("Number of dense blocks", "space.dense_blocks",
@@ -44,6 +46,7 @@ def dense_section(space: SearchSpace) -> tuple:
 
 
 def summary(space: SearchSpace, issues: list) -> None:
+    """Size of the space, image-size warning and overall validity."""
     st.subheader("Size of the space")
     size = space_size(space)
     st.metric("Combinations", size.describe())
