@@ -43,7 +43,8 @@ def actions(info: RunInfo) -> None:
     st.page_link("pages/monitor.py", label="Open in Monitor", icon=":material/monitoring:")
     cols = st.columns(3)
     if cols[0].button("Resume", disabled=active or not info.status.is_resumable(),
-                      help="Continues an interrupted or stopped search; completed trials are kept."):
+                      help="Continues an interrupted or stopped search; completed trials "
+                           "are kept."):
         with _state.engine_errors():
             registry.resume(info.run_dir)
             st.rerun()

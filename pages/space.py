@@ -20,8 +20,8 @@ def sized(blocks: list, count: int, table_key: str) -> list:
 def conv_section(space: SearchSpace) -> tuple:
     """Conv block count and table; the blocks and unreadable cells."""
     st.subheader("Convolution blocks")
-    st.caption("Conv2D → batch norm → activation → pooling → dropout, for each block a trial "
-               "builds. Block i's choices apply only in trials with at least i blocks.")
+    st.caption("Conv2D → batch norm → activation → pooling → dropout, for each block a "
+               "trial builds. Block i's choices apply only in trials with at least i blocks.")
     count = form.block_range("Number of conv blocks", "space.conv_blocks", space.conv_blocks, 1)
     frame = tables.conv_frame(sized(space.conv, count.max, form.CONV_TABLE))
     blocks, issues = tables.parse_conv(form.table(frame, form.CONV_TABLE, tables.conv_columns()))

@@ -24,7 +24,7 @@ EPOCH_COLUMNS = ["trial_id", "execution", "epoch", "seconds", "time", "loss", "a
 
 
 def make_log(n: int = 6, epochs: int = 3, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A trials table (last trial running, trial 2 failed) and its epochs, in the reader's schema."""
+    """A trials table (last trial running, trial 2 failed) and its epochs, as read."""
     rng = np.random.default_rng(seed)
     ids = [f"{i:02d}" if n < 100 else f"{i:04d}" for i in range(n)]
     status = np.array(["completed"] * n, dtype=object)
