@@ -123,7 +123,8 @@ def test_parallel_encodes_categoricals_and_gaps():
     dims = {d.label: d for d in fig.data[0].dimensions}
     assert "batch_size" not in dims  # constant: no information
     assert list(dims["optimizer"].ticktext) == ["adam", "sgd"]
-    assert dims["conv_2_filters"].ticktext[0] == "n/a"
+    assert list(dims["conv_2_filters"].ticktext) == ["n/a", "16", "32"]  # not "16.0"
+    assert list(dims["conv_blocks"].ticktext) == ["1", "2", "3"]  # whole-number choices
     assert "log10(learning_rate)" in dims
     assert list(dims)[-1] == "val_accuracy"
     roundtrip(fig)

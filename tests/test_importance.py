@@ -13,12 +13,14 @@ def trials_where_lr_matters(n: int = 30, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     lr = 10 ** rng.uniform(-4, -1, n)
     optimizer = rng.choice(["adam", "sgd"], n)
+    absent = rng.random(n) < 0.5  # trials without a second dense block
     return pd.DataFrame({
         "trial_id": [f"{i:02d}" for i in range(n)], "number": np.arange(n),
         "status": "completed", "score": -np.abs(np.log10(lr) + 2.5) + rng.normal(0, 0.01, n),
         "hp:learning_rate": lr, "hp:optimizer": optimizer,
         "hp:flip": rng.choice([True, False], n), "hp:batch_size": 32,
-        "hp:dense_1_units": np.where(rng.random(n) < 0.5, np.nan, 64.0),
+        "hp:dense_1_units": np.where(absent, np.nan, rng.choice([32.0, 64.0], n)),
+        "hp:dense_1_activation": np.where(absent, None, "relu"),  # varies only by presence
     })
 
 
@@ -28,6 +30,7 @@ def test_the_parameter_that_drives_the_score_ranks_first():
     assert result.values[0] > 0.6
     assert sum(result.values) == pytest.approx(1.0)
     assert "batch_size" not in result.names  # constant
+    assert "dense_1_activation" not in result.names  # its presence only repeats the block count
     assert set(result.names) == {"learning_rate", "optimizer", "flip", "dense_1_units"}
     assert result.values == sorted(result.values, reverse=True)
 

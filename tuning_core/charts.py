@@ -204,7 +204,7 @@ def _coded_dimension(series: pd.Series, label: str) -> dict:
     """A parallel-coordinates axis for a categorical (or gappy) column: integer codes + labels."""
     present = series.dropna()
     levels = sorted(present.unique(), key=lambda v: (isinstance(v, str), v))
-    labels = [str(v) for v in levels]
+    labels = [_tick_label(v) for v in levels]
     codes = present.map({v: i for i, v in enumerate(levels)})
     values = codes.reindex(series.index)
     if series.isna().any():
@@ -215,8 +215,20 @@ def _coded_dimension(series: pd.Series, label: str) -> dict:
                 tickvals=list(range(len(labels))), ticktext=labels)
 
 
+def _tick_label(value: Any) -> str:
+    """32.0 -> "32" (a column with gaps holds floats), other values as they are."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _few_whole_numbers(series: pd.Series) -> bool:
+    values = pd.to_numeric(series.dropna(), errors="coerce")
+    return values.nunique() <= 12 and bool((values % 1 == 0).all())
+
+
 def _hp_dimension(series: pd.Series, name: str) -> dict:
-    if is_categorical(series) or series.isna().any():
+    if is_categorical(series) or series.isna().any() or _few_whole_numbers(series):
         return _coded_dimension(series, name)
     values = series.to_numpy(dtype=float)
     if _log_scaled(values):
@@ -238,8 +250,8 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go
     dims.append(dict(label=objective, values=scores))
     line = dict(color=scores, colorscale="Viridis", showscale=True,
                 reversescale=objective_direction(objective) == "min")
-    fig = go.Figure(go.Parcoords(dimensions=dims, line=line))
-    return _finish(fig, title, height=420, margin=dict(l=60, r=40, t=80, b=30))
+    fig = go.Figure(go.Parcoords(dimensions=dims, line=line, labelangle=-20))
+    return _finish(fig, title, height=440, margin=dict(l=60, r=40, t=110, b=30))
 
 
 @register("importance")

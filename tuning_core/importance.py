@@ -73,8 +73,12 @@ def is_categorical(series: pd.Series) -> bool:
 
 
 def varying_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """The columns holding more than one distinct value (a missing value counts as one)."""
-    return [c for c in columns if frame[c].nunique(dropna=False) > 1]
+    """The columns holding more than one distinct value where they are present.
+
+    A conditional hyperparameter that is missing in some trials but constant where present
+    only repeats its block count, so it is left out like a constant one.
+    """
+    return [c for c in columns if frame[c].nunique(dropna=True) > 1]
 
 
 def completed_with_score(trials: pd.DataFrame) -> pd.DataFrame:
