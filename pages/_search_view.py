@@ -8,19 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from pages import _live, _state
-from tuning_core.settings import OBJECTIVES, TUNER_NAMES, RunConfig, TunerSettings
+from tuning_core.settings import OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig, TunerSettings
 from tuning_core.space import space_size
 from tuning_core.triallog import read_log
 
-# One line each, shown under the choice (kept here: tuning_core.tuners imports TensorFlow).
-TUNER_HELP = {
-    "random": "Random search: samples every trial independently; a robust baseline.",
-    "bayesian": "Bayesian optimization: a Gaussian process of past trials proposes the next; "
-                "fewer trials for a good result.",
-    "hyperband": "Hyperband: trains many models for a few epochs and continues only the best; "
-                 "usually the fastest way to a good model.",
-    "grid": "Grid search: tries every combination in order; exhaustive, for small spaces.",
-}
 OBJECTIVE_HELP = {"val_accuracy": "validation accuracy (higher is better)",
                   "val_loss": "validation loss (lower is better)"}
 

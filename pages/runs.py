@@ -10,11 +10,8 @@ import streamlit as st
 
 from pages import _state
 from tuning_core import workspace
-from tuning_core.pruning import prune_checkpoints
-from tuning_core.runs import RunInfo, delete_run, list_runs
-from tuning_core.settings import OBJECTIVES
+from tuning_core.runs import RunInfo, delete_run, list_runs, prune_run
 
-PROJECT_DIR = "tuner"  # KerasTuner's project folder in a run (tuning_core.tuners.PROJECT_NAME)
 CONFIRM_DELETE = "runs.confirm_delete"
 FLASH = "runs.flash"
 
@@ -50,8 +47,8 @@ def actions(info: RunInfo) -> None:
             st.rerun()
     keep = cols[1].number_input("Checkpoints to keep", 1, 100, value=3, key="runs_keep")
     if cols[1].button("Prune checkpoints", disabled=info.status.is_active()):
-        result = prune_checkpoints(info.run_dir / PROJECT_DIR, int(keep),
-                                   OBJECTIVES.get(info.objective, "max"))
+        with _state.engine_errors():
+            result = prune_run(info.run_dir, int(keep))
         st.session_state[FLASH] = (f"Removed {len(result.removed)} checkpoint(s), freed "
                                    f"{result.bytes_freed / 1e6:.1f} MB; kept {len(result.kept)}.")
         st.rerun()

@@ -11,7 +11,7 @@ import pytest
 from tuning_core.dataset import ImageConfig, SplitConfig
 from tuning_core.errors import RunError, SettingsError
 from tuning_core.presets import get_preset
-from tuning_core.runs import (RunStatus, create_run, delete_run, list_runs, load_config,
+from tuning_core.runs import (RunStatus, create_run, delete_run, list_runs, load_config, prune_run,
                               run_info, status_from_log)
 from tuning_core.settings import RunConfig, TunerSettings
 from tuning_core.triallog import TrialLogWriter
@@ -90,3 +90,17 @@ def test_engine_never_imports_streamlit() -> None:
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.split(".")[0] == "streamlit" for n in names), path.name
+
+
+def test_prune_run_uses_the_runs_own_settings(tmp_path: Path) -> None:
+    run_dir = create_run(tmp_path, _config(keep_top=1, objective="val_loss"))
+    for trial_id, score in (("0", 0.2), ("1", 0.1)):
+        trial = run_dir / "tuner" / f"trial_{trial_id}"
+        trial.mkdir(parents=True)
+        (trial / "trial.json").write_text(json.dumps(
+            {"trial_id": trial_id, "score": score, "status": "COMPLETED"}))
+        (trial / "checkpoint.weights.h5").write_bytes(b"w")
+    result = prune_run(run_dir)
+    assert result.kept == ["1"] and result.removed == ["0"]  # val_loss: lower is better
+    with pytest.raises(RunError, match="keep at least 1"):
+        prune_run(run_dir, 0)

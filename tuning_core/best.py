@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import RunError
 from .pruning import ranked_trials
-from .runs import BEST_DIR, load_config
+from .runs import BEST_DIR, PROJECT_NAME, load_config
 from .triallog import TrialLogReader, TrialLogWriter, clean_metrics
 
 RETRAIN_LOG = "retrain.jsonl"
@@ -24,7 +24,7 @@ MODEL_FILE = "model.keras"
 
 def pick_trial(run_dir: Path, rank: int, direction: str) -> dict[str, Any]:
     """The rank-th best completed trial's record (trial.json); RunError when there is none."""
-    ranked = ranked_trials(run_dir / "tuner", direction)
+    ranked = ranked_trials(run_dir / PROJECT_NAME, direction)
     if rank < 1 or rank > len(ranked):
         raise RunError(f"{run_dir.name} has {len(ranked)} completed trial(s); "
                        f"rank must be between 1 and {max(1, len(ranked))}, got {rank}.")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import SettingsError, TuningError
 from .runs import load_config
+from .settings import TUNER_NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--runs-dir", required=True)
     search.add_argument("--space", help="search space JSON (default: the 'small' preset)")
     search.add_argument("--preset", help="a preset name instead of --space")
-    search.add_argument("--tuner", choices=["random", "bayesian", "hyperband", "grid"])
+    search.add_argument("--tuner", choices=list(TUNER_NAMES))
     search.add_argument("--objective", choices=["val_accuracy", "val_loss"])
     for flag, kind in (("--max-trials", int), ("--epochs", int), ("--image-size", int),
                        ("--subset", float), ("--seed", int), ("--keep-top", int),

@@ -16,13 +16,14 @@ from enum import Enum
 from pathlib import Path
 
 from .errors import RunError, TuningError
-from .pruning import folder_bytes
+from .pruning import PruneResult, folder_bytes, prune_checkpoints
 from .settings import OBJECTIVES, RunConfig
 from .triallog import LOG_NAME, TrialLogReader
 
 RUN_FILE = "run.json"
 SPLIT_FILE = "split.json"
 BEST_DIR = "best"
+PROJECT_NAME = "tuner"  # the KerasTuner project folder inside a run
 
 
 class RunStatus(str, Enum):
@@ -151,3 +152,12 @@ def delete_run(run_dir: str | Path, runs_dir: str | Path) -> None:
     if run_dir.parent != runs_dir or not (run_dir / RUN_FILE).is_file():
         raise RunError(f"{run_dir} is not a run folder inside {runs_dir}; nothing was deleted.")
     shutil.rmtree(run_dir)
+
+
+def prune_run(run_dir: str | Path, keep_top: int | None = None) -> PruneResult:
+    """Keep only the best ``keep_top`` trial checkpoints of a run (default: its own setting)."""
+    config = load_config(run_dir)
+    keep = config.tuner.keep_top if keep_top is None else keep_top
+    if keep < 1:
+        raise RunError(f"keep at least 1 checkpoint; got {keep}.")
+    return prune_checkpoints(Path(run_dir) / PROJECT_NAME, keep, config.tuner.direction)

@@ -14,7 +14,16 @@ from typing import Any
 from .errors import SettingsError
 
 SCHEMA_VERSION = 1
-TUNER_NAMES = ("random", "bayesian", "hyperband", "grid")
+TUNER_HELP = {  # one line each, shown where the tuner is chosen (no TensorFlow import here)
+    "random": "Random search: samples every trial independently; a robust baseline.",
+    "bayesian": "Bayesian optimization: a Gaussian process of past trials proposes the next; "
+                "fewer trials for a good result.",
+    "hyperband": "Hyperband: trains many models for a few epochs and continues only the best; "
+                 "usually the fastest way to a good model.",
+    "grid": "Grid search: tries every combination in order (continuous ranges in 10 steps); "
+            "exhaustive, for small spaces.",
+}
+TUNER_NAMES = tuple(TUNER_HELP)
 OBJECTIVES = {"val_accuracy": "max", "val_loss": "min"}
 
 

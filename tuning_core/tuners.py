@@ -20,10 +20,10 @@ from keras_tuner import errors as kt_errors
 
 from . import control, pruning
 from .callbacks import TrialLogCallback
+from .runs import PROJECT_NAME
 from .settings import TunerSettings
 from .triallog import LOG_NAME, TrialLogWriter
 
-PROJECT_NAME = "tuner"
 
 
 class SearchHalted(Exception):
@@ -36,10 +36,8 @@ class SearchHalted(Exception):
 
 @dataclass(frozen=True)
 class TunerKind:
-    """A member of the tuner family: its title, a one-line explanation, its builder."""
+    """A member of the tuner family (its explanation is ``settings.TUNER_HELP``)."""
 
-    title: str
-    explanation: str
     build: Callable[..., kt.Tuner]
     prunes_during_search: bool = True
 
@@ -196,15 +194,11 @@ def _grid(s: TunerSettings, hm: kt.HyperModel, run_dir: Path) -> kt.Tuner:
 
 
 TUNERS: dict[str, TunerKind] = {
-    "random": TunerKind("Random search", "Samples each trial independently at random: a "
-                        "robust baseline that parallelises well.", _random),
-    "bayesian": TunerKind("Bayesian optimization", "A Gaussian-process model of past trials "
-                          "proposes the next one: fewer trials for a good result.", _bayesian),
-    "hyperband": TunerKind("Hyperband", "Trains many models for a few epochs and continues only "
-                           "the best: the fastest way to a good model.", _hyperband,
-                           prunes_during_search=False),
-    "grid": TunerKind("Grid search", "Tries every combination in order (continuous ranges in "
-                      "10 steps): exhaustive, for small spaces.", _grid),
+    "random": TunerKind(_random),
+    "bayesian": TunerKind(_bayesian),
+    # Hyperband reloads earlier trials' checkpoints while it runs: prune only at the end.
+    "hyperband": TunerKind(_hyperband, prunes_during_search=False),
+    "grid": TunerKind(_grid),
 }
 
 
