@@ -6,8 +6,11 @@ modules there whose names start with "_" are helpers, not pages.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's native chatter out of the console
 
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # so pages can import tuning_core and their helpers
