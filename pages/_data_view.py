@@ -8,10 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from tuning_core import charts
-from tuning_core.dataset import DatasetSummary, SizeStats, scan
+from tuning_core.dataset import DatasetSummary, SizeStats, class_warnings, scan
 
-TINY_CLASS = 10  # fewer images than this gives a noisy per-class estimate
-IMBALANCE_RATIO = 3.0
 THUMBNAILS_PER_CLASS = 6
 MAX_THUMBNAIL_CLASSES = 20
 MAX_BROWSE = 300
@@ -54,24 +52,6 @@ def _subfolders(path: Path) -> list[Path]:
         return [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
     except OSError:
         return []
-
-
-def class_warnings(counts: dict[str, int]) -> list[str]:
-    """Warnings about tiny classes and class imbalance, for people."""
-    warnings = []
-    tiny = [f"'{c}' ({n})" for c, n in counts.items() if n < TINY_CLASS]
-    if tiny:
-        warnings.append(f"Tiny classes: {', '.join(tiny)}. Fewer than {TINY_CLASS} images "
-                        "give few validation and test images, so their scores will be noisy; "
-                        "a class needs at least 3 images to be split at all.")
-    if counts and min(counts.values()) > 0:
-        most, least = max(counts, key=counts.get), min(counts, key=counts.get)
-        ratio = counts[most] / counts[least]
-        if ratio >= IMBALANCE_RATIO:
-            warnings.append(f"Classes are imbalanced: '{most}' has {counts[most]} images, "
-                            f"'{least}' {counts[least]} ({ratio:.1f}x fewer). Accuracy will "
-                            "favour the large classes; check the per-class recall later.")
-    return warnings
 
 
 def size_table(stats: SizeStats) -> pd.DataFrame:

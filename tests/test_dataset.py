@@ -275,3 +275,11 @@ def test_dataset_module_does_not_import_tensorflow() -> None:
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     root = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_class_warnings_name_tiny_and_imbalanced_classes() -> None:
+    from tuning_core.dataset import class_warnings
+
+    assert class_warnings({"a": 50, "b": 40}) == []
+    tiny, imbalance = class_warnings({"a": 60, "b": 4})
+    assert "'b' (4)" in tiny and "imbalanced" in imbalance and "15.0x" in imbalance

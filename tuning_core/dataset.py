@@ -364,3 +364,25 @@ def _shuffled(items: list[Any], seed: int, name: str) -> list[Any]:
     """``items`` in a seeded order; the class name keeps classes independent."""
     rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
     return [items[i] for i in rng.permutation(len(items))]
+
+
+TINY_CLASS = 10  # fewer images than this gives a noisy per-class estimate
+IMBALANCE_RATIO = 3.0
+
+
+def class_warnings(counts: dict[str, int]) -> list[str]:
+    """Warnings about tiny classes and class imbalance, for people."""
+    warnings = []
+    tiny = [f"'{c}' ({n})" for c, n in counts.items() if n < TINY_CLASS]
+    if tiny:
+        warnings.append(f"Tiny classes: {', '.join(tiny)}. Fewer than {TINY_CLASS} images "
+                        "give few validation and test images, so their scores will be noisy; "
+                        "a class needs at least 3 images to be split at all.")
+    if counts and min(counts.values()) > 0:
+        most, least = max(counts, key=counts.get), min(counts, key=counts.get)
+        ratio = counts[most] / counts[least]
+        if ratio >= IMBALANCE_RATIO:
+            warnings.append(f"Classes are imbalanced: '{most}' has {counts[most]} images, "
+                            f"'{least}' {counts[least]} ({ratio:.1f}x fewer). Accuracy will "
+                            "favour the large classes; check the per-class recall later.")
+    return warnings
