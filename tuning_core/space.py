@@ -373,53 +373,18 @@ def validate_for_image(space: SearchSpace, image_size: int) -> list[Issue]:
 # ---------------------------------------------------------------- size
 
 
-@dataclass(frozen=True)
-class SpaceSize:
-    """How big a space is: discrete combinations, and whether a continuous range exists."""
-
-    combinations: int
-    continuous: bool
-
-    def describe(self) -> str:
-        """E.g. "1,536 combinations x a continuous learning rate"."""
-        noun = "combination" if self.combinations == 1 else "combinations"
-        text = f"{self.combinations:,} {noun}"
-        return f"{text} x a continuous learning rate" if self.continuous else text
-
-
-def _conv_choices(b: ConvBlockSpace) -> int:
-    n = len(set(b.filters)) * len(set(b.kernel_sizes)) * len(set(b.activations))
-    return n * len(b.batch_norm.choices()) * len(b.dropout.values()) * len(set(b.pooling))
-
-
-def _dense_choices(b: DenseBlockSpace) -> int:
-    return len(set(b.units)) * len(set(b.activations)) * len(b.dropout.values())
-
-
-def _stacks(per_block: list[int], counts: IntRange) -> int:
-    """Sum over block counts n of the product of the first n blocks' choices."""
-    return sum(math.prod(per_block[:n]) for n in counts.values())
-
-
-def space_size(space: SearchSpace) -> SpaceSize:
-    """The exact number of discrete combinations, counting each block only when it exists."""
-    t = space.training
-    training = len(set(t.optimizers)) * len(set(t.batch_sizes))
-    training *= math.prod(len(x.choices()) for x in (t.flip, t.rotation, t.zoom))
-    conv = _stacks([_conv_choices(b) for b in space.conv], space.conv_blocks)
-    dense = _stacks([_dense_choices(b) for b in space.dense], space.dense_blocks)
-    continuous = t.learning_rate_min < t.learning_rate_max
-    return SpaceSize(combinations=conv * dense * training, continuous=continuous)
-
-
 def __getattr__(name: str) -> Any:
-    """``PRESETS``, ``Preset`` and ``get_preset`` live in :mod:`tuning_core.presets`.
+    """Presets live in :mod:`tuning_core.presets`, the size in :mod:`tuning_core.space_size`.
 
-    Loaded on first use (PEP 562) because presets build SearchSpace objects and so
-    import this module; a top-level import here would be circular.
+    Loaded on first use (PEP 562) because both use SearchSpace and so import this
+    module; a top-level import here would be circular.
     """
     if name in ("PRESETS", "Preset", "get_preset"):
         from tuning_core import presets
 
         return getattr(presets, name)
+    if name in ("SpaceSize", "space_size"):
+        from tuning_core import space_size as size
+
+        return getattr(size, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
