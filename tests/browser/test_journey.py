@@ -81,7 +81,7 @@ def test_journey_from_sample_data_to_a_downloaded_model(app_server, page, screen
     ui.go_to(page, "Monitor")
     main = ui.main(page)
     expect(main).to_contain_text(run)
-    expect(main.get_by_text(ui.RUNNING)).to_be_visible(timeout=TRAIN_TIMEOUT)
+    expect(ui.running(page)).to_be_visible(timeout=TRAIN_TIMEOUT)
     # No reload from here on: the page must fill in by itself.
     expect(ui.metric(page, "Completed")).to_have_text(str(TRIALS), timeout=TRAIN_TIMEOUT)
     expect(main).to_contain_text(f"{run}: finished", timeout=UI_TIMEOUT)

@@ -12,7 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Locator, Page, expect
 
 UI_TIMEOUT = 60_000  # ms: a page run, including the first TensorFlow import (~10 s)
-TRAIN_TIMEOUT = 300_000  # ms: trials and retraining on 2 busy cores
+TRAIN_TIMEOUT = 600_000  # ms: a trial took up to 3 min on 2 cores shared with other suites
 RUNNING = re.compile(r"running trial \d+/\d+")
 
 expect.set_options(timeout=UI_TIMEOUT)  # Playwright's 5 s default is shorter than a page run
@@ -100,6 +100,11 @@ def metric(page: Page, label: str) -> Locator:
     box = main(page).get_by_test_id("stMetric").filter(
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
     return box.get_by_test_id("stMetricValue").first
+
+
+def running(page: Page) -> Locator:
+    """The "running trial k/N" status line of the page's run."""
+    return main(page).get_by_text(RUNNING).first
 
 
 def charts(page: Page) -> Locator:
