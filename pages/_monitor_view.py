@@ -12,7 +12,6 @@ from tuning_core.importance import Importance, hp_columns, hp_importance, hp_nam
 from tuning_core.triallog import LOG_NAME, TrialLogReader
 
 STATES = ("completed", "running", "failed", "stopped")
-_FIGURES = "monitor.figures"  # (run folder, the figures last drawn)
 
 
 class SharedLog:
@@ -52,17 +51,6 @@ def _importance(run: str, completed: int, _trials: pd.DataFrame) -> Importance:
 def importance(run_dir: Path, trials: pd.DataFrame) -> Importance:
     """Importance of the hyperparameters, recomputed only when another trial completes."""
     return _importance(str(run_dir), completed_count(trials), trials)
-
-
-def keep_figures(run_dir: Path, figures: dict) -> None:
-    """Remember the figures just drawn, for "Freeze charts"."""
-    st.session_state[_FIGURES] = (str(run_dir), figures)
-
-
-def frozen_figures(run_dir: Path) -> dict | None:
-    """The figures last drawn for ``run_dir`` in this session, if any."""
-    kept = st.session_state.get(_FIGURES)
-    return kept[1] if kept and kept[0] == str(run_dir) else None
 
 
 def state_counts(trials: pd.DataFrame) -> dict[str, int]:

@@ -1,8 +1,9 @@
 """Monitor page: live charts and trial table of the current run (or any finished one).
 
 The fragment below reruns every two seconds only while a job trains; each tick reads only the
-lines appended to the trial log. Figures keep a constant ``uirevision`` and stable keys, so a
-redraw keeps the user's zoom and legend choices.
+lines appended to the trial log. Charts are drawn with ``_plotly.live_chart`` under stable keys,
+so a redraw with new data keeps the user's zoom and legend choices (streamlit 1.67 alone loses
+them; see pages/_plotly.py).
 """
 
 from __future__ import annotations
@@ -13,40 +14,21 @@ import streamlit as st
 
 from pages import _live, _state
 from pages import _monitor_view as view
+from pages._plotly import live_chart
 from tuning_core import charts
 from tuning_core.runs import load_config
 
-FREEZE = "monitor_freeze"
-
 
 def chart(fig, name: str) -> None:
-    """Draw a figure under its stable key."""
-    st.plotly_chart(fig, key=f"monitor_{name}", width="stretch")
-
-
-def figures_for(run_dir: Path, trials, epochs, objective: str) -> dict:
-    """This tick's figures, or the frozen ones while "Freeze charts" is on.
-
-    Streamlit 1.67 remounts a chart whose figure changed, which drops the user's zoom despite
-    the constant uirevision; an unchanged figure keeps it. Freezing keeps the figures unchanged.
-    """
-    frozen = view.frozen_figures(run_dir)
-    if st.session_state.get(FREEZE) and frozen is not None:
-        return frozen
-    figures = charts.monitor_figures(trials, epochs, objective)
-    figures["importance"] = charts.importance_figure(view.importance(run_dir, trials))
-    view.keep_figures(run_dir, figures)
-    return figures
+    """Draw a figure under its stable key, keeping the user's zoom across redraws."""
+    live_chart(fig, f"monitor_{name}")
 
 
 def draw(run_dir: Path, objective: str) -> None:
     """Counts, charts and the trial table of one run."""
     trials, epochs = view.shared_log(run_dir).snapshot()
     progress = _state.registry().progress(run_dir)
-    left, right = st.columns([4, 1], vertical_alignment="center")
-    left.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
-    right.toggle("Freeze charts", key=FREEZE, help="Stops redrawing the charts so zoom and "
-                 "legend choices stay while the search runs; the table keeps updating.")
+    st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
     if trials.empty:
         st.info("No trial has started yet. This page fills in as the search runs.")
         return
@@ -54,7 +36,8 @@ def draw(run_dir: Path, objective: str) -> None:
     best = None if best_id is None else float(
         trials.loc[trials["trial_id"] == best_id, "score"].iloc[0])
     view.show_counts(trials, best, objective)
-    figures = figures_for(run_dir, trials, epochs, objective)
+    figures = charts.monitor_figures(trials, epochs, objective)
+    figures["importance"] = charts.importance_figure(view.importance(run_dir, trials))
     chart(figures["objective"], "objective")
     chart(figures["learning_curves"], "learning_curves")
     left, right = st.columns([3, 2])

@@ -1,0 +1,105 @@
+"""Live Plotly charts that keep the user's zoom and legend choices while their data grows.
+
+Why this exists: in streamlit 1.67, ``st.plotly_chart`` hashes the whole figure into the
+element id even when a ``key`` is given (``key_as_main_identity=False``), so each redraw with
+new data gets a new id, the browser mounts a new chart, and Plotly's ``uirevision`` (which only
+works within one mounted chart) cannot keep the zoom: it resets at every epoch. Making the id
+depend on the key alone does not help: the 1.67 frontend then keeps showing the first figure
+and ignores the new data. The upstream fix is streamlit PR #16052, not in 1.67.
+
+The workaround, measured in headless Chromium: a small script, added next to each live chart
+with ``st.html(..., unsafe_allow_javascript=True)``, remembers per chart key the axis ranges
+(from ``plotly_relayout``: zoom, pan, double-click reset) and legend show/hide by trace name
+(from ``plotly_restyle``), and wraps ``window.Plotly.react`` (the call the chart component
+makes) to lay them over each newly mounted figure before it is drawn, so nothing flickers.
+Only charts drawn through :func:`live_chart` are touched; the memory lasts as long as the tab.
+
+It relies on 1.67's frontend (the global ``Plotly``, the ``st-key-<key>`` class on the element
+container), so it is applied only for streamlit 1.67.x; other versions get plain
+``st.plotly_chart``. Proven by ``tests/browser/test_zoom.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+APPLIES = st.__version__.startswith("1.67.")
+
+_SCRIPT = """
+(() => {
+  if (window.__stLiveChart) return;
+  // st-key class -> {ranges: {axis name: [lo, hi]}, shown: {trace name: visible}}
+  const kept = window.__stLiveChart = {};
+  const keyOf = gd => {
+    const box = gd && gd.closest && gd.closest("[data-testid='stElementContainer']");
+    const cls = box && [...box.classList].find(c => c.startsWith("st-key-"));
+    return cls && document.querySelector(`[data-live-chart='${cls}']`) ? cls : undefined;
+  };
+  const entry = key => kept[key] || (kept[key] = {ranges: {}, shown: {}});
+  const onRelayout = (gd, key, ev) => {
+    const ranges = entry(key).ranges;
+    for (const ax of new Set(Object.keys(ev || {}).map(k => k.split(".")[0]))) {
+      if (!/^[xy]axis\\d*$/.test(ax)) continue;
+      const a = gd.layout[ax];
+      if (!a || a.autorange || !Array.isArray(a.range)) delete ranges[ax];
+      else ranges[ax] = a.range.slice();
+    }
+  };
+  const onRestyle = (gd, key, ev) => {
+    const shown = entry(key).shown;
+    const touched = Array.isArray(ev && ev[1]) ? ev[1] : gd.data.map((_, i) => i);
+    for (const i of touched) {
+      const trace = gd.data[i];
+      if (trace && trace.name) shown[trace.name] = trace.visible ?? true;
+    }
+  };
+  const overlay = (fig, k) => {
+    if (!fig || !fig.layout) return fig;
+    const layout = {...fig.layout};
+    for (const [ax, r] of Object.entries(k.ranges))
+      layout[ax] = {...(layout[ax] || {}), range: r.slice(), autorange: false};
+    const data = (fig.data || [])
+      .map(t => t && t.name in k.shown ? {...t, visible: k.shown[t.name]} : t);
+    return {...fig, layout, data};
+  };
+  const wrap = P => {
+    if (P.__stLiveChart) return;
+    P.__stLiveChart = true;
+    const react = P.react;
+    P.react = function (gd, fig, ...rest) {
+      const key = keyOf(gd);
+      const out = react.call(this, gd, key && kept[key] ? overlay(fig, kept[key]) : fig, ...rest);
+      Promise.resolve(out).then(() => {
+        if (!key || gd.__stLiveChart || typeof gd.on !== "function") return;
+        gd.__stLiveChart = true;
+        gd.on("plotly_relayout", ev => onRelayout(gd, key, ev));
+        gd.on("plotly_restyle", ev => onRestyle(gd, key, ev));
+      }, () => {});
+      return out;
+    };
+  };
+  const timer = setInterval(() => {
+    if (window.Plotly && window.Plotly.react) { wrap(window.Plotly); clearInterval(timer); }
+  }, 50);
+})();
+"""
+
+
+def key_class(key: str) -> str:
+    """The class streamlit's frontend puts on a keyed element's container."""
+    return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+
+
+def live_chart(fig, key: str) -> None:
+    """``st.plotly_chart(fig, key=key, width="stretch")`` that keeps zoom across data updates.
+
+    On streamlit 1.67.x a hidden ``st.html`` element goes before the chart (see the module
+    docstring); elsewhere this is plain ``st.plotly_chart``.
+    """
+    if APPLIES:
+        st.html(f"<style>[data-testid='stElementContainer']:has([data-live-chart])"
+                f"{{display:none}}</style><span data-live-chart='{key_class(key)}'></span>"
+                f"<script>{_SCRIPT}</script>", unsafe_allow_javascript=True)
+    st.plotly_chart(fig, key=key, width="stretch")
