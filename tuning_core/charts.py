@@ -132,6 +132,12 @@ def _with_breaks(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarr
     return x, y, ids
 
 
+def _mode(frame: pd.DataFrame, width: float) -> str:
+    """Markers on highlighted curves and on one-epoch curves (a lone point draws no line);
+    not on thousands of faint points, which would slow the browser down."""
+    return "lines+markers" if width > 1 or frame["epoch"].max() < 1 else "lines"
+
+
 def _curve_traces(frame: pd.DataFrame, label: str, color: str, width: float,
                   show_legend: bool) -> list[dict]:
     """Traces (plain dicts) for train and validation of every panel metric in ``frame``."""
@@ -143,7 +149,8 @@ def _curve_traces(frame: pd.DataFrame, label: str, color: str, width: float,
                 continue
             x, y, ids = _with_breaks(frame, split)
             traces.append(dict(
-                type="scatter", x=x, y=y, text=ids, mode="lines", name=f"{label} · {name}",
+                type="scatter", x=x, y=y, text=ids, mode=_mode(frame, width),
+                marker=dict(size=max(3.0, 2 * width)), name=f"{label} · {name}",
                 xaxis="x" if col == 1 else "x2", yaxis="y" if col == 1 else "y2",
                 legendgroup=f"{label} · {name}", showlegend=show_legend and col == 1,
                 line=dict(color=color, width=width, dash=dash),
