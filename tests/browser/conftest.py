@@ -201,15 +201,21 @@ def page(new_page):
     return new_page()
 
 
+@dataclass(frozen=True)
+class Screenshots:
+    """``screenshots(page, "data")`` saves docs/screenshots/data.png when ``enabled``."""
+
+    enabled: bool
+    folder: Path = SCREENSHOT_DIR
+
+    def __call__(self, page, name: str) -> None:
+        if self.enabled:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            ui.screenshot(page, self.folder / f"{name}.png")
+
+
 @pytest.fixture
-def screenshots(request: pytest.FixtureRequest) -> Callable[[object, str], None]:
-    """``shoot(page, "data")`` saves docs/screenshots/data.png when screenshots are asked for."""
-    wanted = request.config.getoption("screenshots", default=False) or \
-        os.environ.get("SCREENSHOTS") == "1"
-
-    def shoot(page, name: str) -> None:
-        if wanted:
-            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-            ui.screenshot(page, SCREENSHOT_DIR / f"{name}.png")
-
-    return shoot
+def screenshots(request: pytest.FixtureRequest) -> Screenshots:
+    """Saves pages for the README when run with ``--screenshots`` or ``SCREENSHOTS=1``."""
+    return Screenshots(bool(request.config.getoption("screenshots", default=False))
+                       or os.environ.get("SCREENSHOTS") == "1")

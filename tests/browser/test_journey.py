@@ -1,6 +1,7 @@
 """A new user's whole journey in a real browser: sample data to a downloaded, loadable model.
 
-With ``--screenshots`` this test also saves each page under docs/screenshots/.
+With ``--screenshots`` (or ``SCREENSHOTS=1``) the same journey saves each page under
+docs/screenshots/, after a somewhat longer search so that the charts have something to show.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.training]
 
 IMAGE_SIZE = 16
 SUBSET = "0.25"  # fraction of the training images each trial sees: short trials
-TRIALS = 2
+TRIALS, EPOCHS = 2, 1
+README_TRIALS, README_EPOCHS = 5, 3  # for screenshots: curves, importance (>= 3 trials)
 SCORE = re.compile(r"^[01]\.\d{4}$")
 
 
@@ -64,6 +66,7 @@ def load_downloaded_model(path: Path):
 
 def test_journey_from_sample_data_to_a_downloaded_model(app_server, page, screenshots,
                                                           tmp_path):
+    trials, epochs = (README_TRIALS, README_EPOCHS) if screenshots.enabled else (TRIALS, EPOCHS)
     ui.open_app(page, app_server.url)
     pick_sample_data(page)
     screenshots(page, "data")
@@ -73,7 +76,7 @@ def test_journey_from_sample_data_to_a_downloaded_model(app_server, page, screen
     screenshots(page, "space")
 
     ui.go_to(page, "Search")
-    launch(page, TRIALS, epochs=1)
+    launch(page, trials, epochs)
     expect(ui.main(page).get_by_role("progressbar")).to_be_visible()
     screenshots(page, "search")
     run = the_run(app_server.workspace)
@@ -83,7 +86,7 @@ def test_journey_from_sample_data_to_a_downloaded_model(app_server, page, screen
     expect(main).to_contain_text(run)
     expect(ui.running(page)).to_be_visible(timeout=TRAIN_TIMEOUT)
     # No reload from here on: the page must fill in by itself.
-    expect(ui.metric(page, "Completed")).to_have_text(str(TRIALS), timeout=TRAIN_TIMEOUT)
+    expect(ui.metric(page, "Completed")).to_have_text(str(trials), timeout=TRAIN_TIMEOUT)
     expect(main).to_contain_text(f"{run}: finished", timeout=UI_TIMEOUT)
     expect(ui.charts(page).filter(has_text="per trial").first).to_be_visible()
     expect(ui.charts(page).filter(has_text="Learning curves").first).to_be_visible()
@@ -92,7 +95,7 @@ def test_journey_from_sample_data_to_a_downloaded_model(app_server, page, screen
     screenshots(page, "monitor")
 
     ui.go_to(page, "Best model")
-    ui.set_number(page, "Epochs", 1)
+    ui.set_number(page, "Epochs", epochs)
     ui.button(page, "Retrain best model").click()
     expect(ui.metric(page, "Test accuracy")).to_have_text(SCORE, timeout=TRAIN_TIMEOUT)
     expect(ui.charts(page).filter(has_text="Confusion matrix").first).to_be_visible()
