@@ -179,7 +179,7 @@ def new_page(browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(ui.UI_TIMEOUT)
         return page
 
     yield open_page
