@@ -34,7 +34,7 @@ bench: install
 	$(PY) -m bench
 
 screenshots: install browser
-	$(PY) -m pytest tests/browser -m browser -k screenshots --screenshots
+	SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_journey.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -41,7 +41,7 @@ def on_browse() -> None:
 
 def folder_picker() -> None:
     """The folder input, its buttons, and the workspace browser."""
-    left, mid, right = st.columns([5, 1, 2], vertical_alignment="bottom")
+    left, mid, right = st.columns([5, 2, 2], vertical_alignment="bottom")
     left.text_input("Image folder", key=FOLDER_KEY,
                     placeholder="/path/to/images (one subfolder per class)")
     mid.button("Scan folder", on_click=on_scan, type="primary")

@@ -75,3 +75,16 @@ def test_bad_arguments(tmp_path: Path) -> None:
         sample_data.write_digits(tmp_path / "file")
     with pytest.raises(SettingsError, match="size"):
         sample_data.write_digits(tmp_path / "d", size=4)
+
+
+def test_two_writers_at_once_both_succeed(tmp_path: Path) -> None:
+    """Two sessions pressing "Use sample dataset" together must not trip over each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tuning_core.sample_data import write_digits
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: write_digits(tmp_path / "digits"), range(2)))
+    assert results[0] == results[1]
+    assert len(list((tmp_path / "digits").rglob("*.png"))) == 1797
+    assert not list((tmp_path / "digits").rglob("*.partial"))

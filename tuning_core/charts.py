@@ -270,8 +270,8 @@ def importance_figure(importance: Importance) -> go.Figure:
     fig = go.Figure(go.Bar(x=importance.values[::-1], y=importance.names[::-1], orientation="h",
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
     height = max(250, 40 + 26 * len(importance.names))
-    return _finish(fig, f"{title} ({importance.n_trials} completed trials)", height=height,
-                   xaxis_title="share of impurity decrease")
+    return _finish(fig, f"{title}<br><sup>from {importance.n_trials} completed trials</sup>",
+                   height=height, xaxis_title="share of impurity decrease")
 
 
 @register("class_counts")

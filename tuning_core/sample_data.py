@@ -8,6 +8,7 @@ grayscale PNG class folders, the layout :func:`tuning_core.dataset.scan` expects
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,7 @@ def _enlarge(pixels: np.ndarray, size: int) -> Image.Image:
 def _write_png(path: Path, image: Image.Image) -> None:
     """Write via a temporary name, so an interrupted run leaves no half-written PNG."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    # A name per writer: two sessions may press "Use sample dataset" at the same moment.
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
     image.save(partial, format="PNG")
     os.replace(partial, path)
