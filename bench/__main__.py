@@ -1,7 +1,7 @@
-"""``python -m bench [--quick] [--only 1,2]``: run the figures, print a table, write results.md.
+"""``python -m bench [--quick] [--only 1,2] [--patch NAME]``: run figures, print a table, write results.md.
 
 Each figure runs in its own process (``--figure N``), so one figure's TensorFlow state,
-memory and threads never colour another's; figures 4 and 5 share one sampled search.
+memory and threads never colour another's.
 """
 
 from __future__ import annotations
@@ -15,32 +15,37 @@ import time
 from pathlib import Path
 
 from bench.common import OUT, FigureResult, quiet_tensorflow, write_json
+from bench.patches import apply as apply_patches
 from bench.report import machine, render, text_table
 
 MODULES = {1: "fig1_time_to_model", 2: "fig2_trial_overhead", 3: "fig3_monitoring",
            4: "fig4_disk", 5: "fig5_memory", 6: "fig6_data_path", 7: "fig7_resolution"}
-GROUPS = [(6,), (2,), (3,), (7,), (4, 5), (1,)]  # cheap first; 4 and 5 share a process
+GROUPS = [(6,), (2,), (3,), (7,), (5,), (4,), (1,)]  # the cheap first
 RESULTS = Path(__file__).resolve().parent / "results.md"
 NOTES = Path(__file__).resolve().parent / "notes.md"
 
 
-def run_in_process(numbers: list[int], quick: bool) -> None:
+def run_in_process(numbers: list[int], quick: bool, patches: list[str]) -> None:
     """Measure the figures here and write each as ``bench/out/figN.json``."""
     quiet_tensorflow()
+    apply_patches(patches)
     for n in numbers:
         started = time.perf_counter()
         result = importlib.import_module(f"bench.{MODULES[n]}").measure(quick)
         result.seconds = time.perf_counter() - started
+        if patches:
+            result.notes.append(f"measured with the proposed engine patch(es) {patches}.")
         write_json(OUT / f"fig{n}.json", result.to_dict())
 
 
-def run_group(numbers: tuple[int, ...], quick: bool) -> list[FigureResult]:
+def run_group(numbers: tuple[int, ...], quick: bool, patches: list[str]) -> list[FigureResult]:
     """Run figures in a child process; a failed figure becomes a row saying so."""
     for n in numbers:
         (OUT / f"fig{n}.json").unlink(missing_ok=True)
     args = [sys.executable, "-m", "bench", *(f"--figure={n}" for n in numbers)]
     started = time.perf_counter()
-    done = subprocess.run(args + (["--quick"] if quick else []), capture_output=True, text=True)
+    args += (["--quick"] if quick else []) + [f"--patch={p}" for p in patches]
+    done = subprocess.run(args, capture_output=True, text=True)
     results = []
     for n in numbers:
         path = OUT / f"fig{n}.json"
@@ -57,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
     parser.add_argument("--only", help="comma-separated figure numbers, e.g. 2,3")
+    parser.add_argument("--patch", action="append", default=[],
+                        help="apply a proposed engine change first (see bench/patches.py)")
     parser.add_argument("--figure", type=int, action="append", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.figure:
-        run_in_process(args.figure, args.quick)
+        run_in_process(args.figure, args.quick, args.patch)
         return 0
     wanted = {int(x) for x in args.only.split(",")} if args.only else set(MODULES)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -68,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     for group in GROUPS:
         numbers = tuple(n for n in group if n in wanted)
         if numbers:
-            figures += run_group(numbers, args.quick)
+            figures += run_group(numbers, args.quick, args.patch)
             print("\n".join(text_table(figures[-len(numbers):]).splitlines()[1:]), flush=True)
     figures.sort(key=lambda f: f.number)
     total = time.perf_counter() - started
@@ -76,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     extra = NOTES.read_text().splitlines() if NOTES.is_file() else None
     text = render(figures, machine(), "--quick" if args.quick else "full", total, extra)
     (OUT / "results.md").write_text(text)
-    if not args.only:
+    complete = not args.only and not args.patch  # only a full, unpatched run is the record
+    if complete:
         RESULTS.write_text(text)
-    print(f"\nwrote {RESULTS if not args.only else OUT / 'results.md'} ({total / 60:.1f} min)")
+    print(f"\nwrote {RESULTS if complete else OUT / 'results.md'} ({total / 60:.1f} min)")
     return 0
 
 

@@ -72,15 +72,24 @@ def stopwatch() -> Iterator[Callable[[], float]]:
         end = time.perf_counter()
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (VmHWM), in MiB; 0 where unknown."""
+def _status_mb(field_name: str) -> float:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (VmHWM), in MiB; 0 where unknown."""
+    return _status_mb("VmHWM")
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (VmRSS), in MiB; 0 where unknown."""
+    return _status_mb("VmRSS")
 
 
 def digits_dir(root: Path = OUT / "data") -> Path:

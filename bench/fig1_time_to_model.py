@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -25,18 +26,26 @@ GOAL = "held-out accuracy >= the anchor's, in <= 0.5x its wall time"
 RETRAIN_EPOCHS = 30  # the Best page's default
 FULL = {"trials": 10, "epochs": 10, "repeats": 1}
 QUICK = {"trials": 2, "epochs": 2, "repeats": 1}
+# Defaults proposed to the lead (TunerSettings fields), run beside the current ones until adopted.
+PROPOSED: dict[str, Any] = {"objective": "val_loss"}
 
 
 def default_config(data_dir: Path, **tuner: Any):
-    """The RunConfig the pages build when the user changes nothing (``tuner`` overrides)."""
+    """The RunConfig the pages build when the user changes nothing.
+
+    ``tuner`` overrides TunerSettings fields, and also takes ``preset`` (a name), ``space``
+    (a SearchSpace dict), ``image_size`` and ``split`` (SplitConfig fields).
+    """
     from tuning_core.dataset import ImageConfig, SplitConfig, scan
     from tuning_core.settings import RunConfig, TunerSettings
-    from tuning_core.space import DEFAULT_PRESET, get_preset
+    from tuning_core.space import DEFAULT_PRESET, SearchSpace, get_preset
 
     summary = scan(data_dir)
     image = ImageConfig(summary.suggested_image_size(), summary.suggested_color_mode())
     split = SplitConfig(**tuner.pop("split", {}))
     space = get_preset(tuner.pop("preset", DEFAULT_PRESET))
+    if "space" in tuner:
+        space = SearchSpace.from_dict(tuner.pop("space"))
     if "image_size" in tuner:
         image = ImageConfig(tuner.pop("image_size"), image.color_mode)
     return RunConfig(data_dir=summary.root, space=space, split=split, image=image,
@@ -102,43 +111,67 @@ def scaled_overrides(trials: int, epochs: int) -> dict[str, Any]:
             "epochs": max(1, round(base.epochs * epochs / 10))}
 
 
-def _pair(train: Path, holdout: Path, scale: dict[str, int], overrides: dict[str, Any],
-          retrain_epochs: int, work: Path) -> tuple[dict, dict]:
-    anchor = _child(["-m", "bench.anchor", "--data", str(train), "--holdout", str(holdout),
-                     "--work", str(fresh_dir(work / "anchor")), "--trials", str(scale["trials"]),
-                     "--epochs", str(scale["epochs"])])
-    ours = _child(["-m", "bench.fig1_time_to_model", "--data", str(train), "--holdout",
-                   str(holdout), "--runs", str(fresh_dir(work / "runs")), "--retrain-epochs",
+def _ours(train: Path, holdout: Path, overrides: dict[str, Any], retrain_epochs: int,
+          runs: Path) -> dict:
+    return _child(["-m", "bench.fig1_time_to_model", "--data", str(train), "--holdout",
+                   str(holdout), "--runs", str(fresh_dir(runs)), "--retrain-epochs",
                    str(retrain_epochs), "--overrides", json.dumps(overrides)])
-    return anchor, ours
+
+
+def proposed_overrides() -> dict[str, Any]:
+    """PROPOSED minus what the engine's defaults already are ({} once they are adopted)."""
+    from tuning_core.settings import TunerSettings
+
+    defaults = TunerSettings().to_dict()
+    return {k: v for k, v in PROPOSED.items() if defaults.get(k, object()) != v}
 
 
 def measure(quick: bool) -> FigureResult:
-    """Run the anchor and ours ``repeats`` times, alternating; compare medians."""
+    """Anchor, ours (defaults) and ours (proposed defaults), ``repeats`` times in turn."""
     scale = QUICK if quick else FULL
     train, holdout = hold_out(digits_dir(), OUT / "data")
     overrides = scaled_overrides(scale["trials"], scale["epochs"])
-    retrain = RETRAIN_EPOCHS if not quick else 2
-    pairs = [_pair(train, holdout, scale, overrides, retrain, OUT / "fig1")
-             for _ in range(scale["repeats"])]
-    return summarize(pairs, scale, overrides, retrain, len(labelled_files(holdout)[0]))
+    proposed = proposed_overrides()
+    retrain, work = (RETRAIN_EPOCHS if not quick else 2), OUT / "fig1"
+    results: dict[str, list[dict]] = {"anchor": [], "ours": [], "proposed": []}
+    for _ in range(scale["repeats"]):
+        results["anchor"].append(_child([
+            "-m", "bench.anchor", "--data", str(train), "--holdout", str(holdout), "--work",
+            str(fresh_dir(work / "anchor")), "--trials", str(scale["trials"]),
+            "--epochs", str(scale["epochs"])]))
+        results["ours"].append(_ours(train, holdout, overrides, retrain, work / "runs"))
+        if proposed:
+            results["proposed"].append(_ours(train, holdout, {**overrides, **proposed}, retrain,
+                                             work / "proposed"))
+    return summarize(results, scale, overrides, retrain, len(labelled_files(holdout)[0]), proposed)
 
 
-def summarize(pairs: list[tuple[dict, dict]], scale: dict[str, int], overrides: dict[str, Any],
-              retrain: int, holdout_images: int = 0) -> FigureResult:
-    """The figure from (anchor, ours) result pairs."""
-    anchors, ours = [a for a, _ in pairs], [o for _, o in pairs]
+def _standard_error(accuracy: float, n: int) -> float:
+    return math.sqrt(accuracy * (1 - accuracy) / n) if n else float("nan")
+
+
+def summarize(results: dict[str, list[dict]], scale: dict[str, int], overrides: dict[str, Any],
+              retrain: int, holdout_images: int = 0,
+              proposed: dict[str, Any] | None = None) -> FigureResult:
+    """The figure from the runs of each side; the verdict is for the current defaults."""
+    anchors, ours = results["anchor"], results["ours"]
     a_wall, o_wall = median([a["wall_s"] for a in anchors]), median([o["wall_s"] for o in ours])
     a_acc = median([a["holdout_accuracy"] for a in anchors])
     o_acc = median([o["holdout_accuracy"] for o in ours])
     ratio = o_wall / a_wall
-    rows = [_row("anchor (tutorial)", anchors), _row("ours (defaults)", ours)]
+    rows = [_row("anchor (tutorial)", anchors, a_wall), _row("ours (defaults)", ours, a_wall)]
     notes = [f"anchor: BayesianOptimization {scale['trials']} trials x {scale['epochs']} epochs, "
              f"retrain {scale['epochs']} epochs; ours: {_describe(ours[0])}, retrain up to "
              f"{retrain} epochs with early stopping.",
-             f"{len(pairs)} run(s) of each, medians; {holdout_images} held-out images."]
+             f"{len(ours)} run(s) of each, medians; {holdout_images} held-out images, so one "
+             f"image is {100 / max(1, holdout_images):.2f} points and the standard error of an "
+             f"accuracy near {a_acc:.3f} is {100 * _standard_error(a_acc, holdout_images):.2f} "
+             "points."]
     if overrides:
         notes.append(f"scaled like the anchor: our settings overridden with {overrides}.")
+    if results.get("proposed"):
+        rows.append(_row(f"ours (proposed: {proposed})", results["proposed"], a_wall))
+        notes.append(f"proposed defaults {proposed}: see the last row (not yet the engine's).")
     value = (f"time ratio {ratio:.2f} ({o_wall:.0f} s vs {a_wall:.0f} s); held-out accuracy "
              f"{o_acc:.3f} vs {a_acc:.3f}")
     return FigureResult(1, "Time to a good model", GOAL, value,
@@ -151,9 +184,10 @@ def _describe(result: dict[str, Any]) -> str:
             f"{s['patience']}, {image['image_size']} px {image['color_mode']}")
 
 
-def _row(name: str, results: list[dict]) -> dict[str, Any]:
+def _row(name: str, results: list[dict], anchor_wall: float) -> dict[str, Any]:
     pick = lambda key: median([float(r[key]) for r in results])  # noqa: E731
-    return {"tool": name, "wall s": round(pick("wall_s"), 1), "search s": round(pick("search_s"), 1),
+    return {"tool": name, "wall s": round(pick("wall_s"), 1),
+            "x anchor": round(pick("wall_s") / anchor_wall, 2), "search s": round(pick("search_s"), 1),
             "retrain s": round(pick("retrain_s"), 1), "trials": results[0]["trials"],
             "own test acc": round(pick("test_accuracy"), 4),
             "held-out acc": round(pick("holdout_accuracy"), 4)}

@@ -1,23 +1,21 @@
-"""One long search, sampled as it runs: run-folder bytes and peak memory after each trial.
+"""A long search through the job registry, sampled as it runs (figures 4 and 5).
 
-Figures 4 (disk) and 5 (memory) read the same search, run once per process. A sampler
-thread watches the trial log: at a trial's end it reads the peak resident memory; when
-the next trial starts (after the runner pruned checkpoints) it reads the folder's bytes.
+A sampler thread watches the trial log: at a trial's end it reads the process's peak and
+current resident memory; when the next trial starts (after the runner pruned checkpoints)
+and when the search ends, it reads the run folder's bytes and checkpoint count.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import OUT, digits_dir, fresh_dir, peak_rss_mb
+from bench.common import OUT, fresh_dir, peak_rss_mb, rss_mb
+from tuning_core.jobs import JobRegistry
+from tuning_core.settings import RunConfig
 from tuning_core.triallog import LOG_NAME, TrialLogReader
-
-FULL = {"trials": 20, "epochs": 1, "subset": 0.3}
-QUICK = {"trials": 4, "epochs": 1, "subset": 0.2}
 
 
 @dataclass
@@ -27,6 +25,7 @@ class Samples:
     run_dir: Path
     trials: int
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
+    rss_mb: dict[int, float] = field(default_factory=dict)
     bytes_after: dict[int, int] = field(default_factory=dict)
     checkpoints_after: dict[int, int] = field(default_factory=dict)
     max_bytes: int = 0
@@ -56,6 +55,7 @@ def _watch(samples: Samples, done: threading.Event) -> None:
             if event["event"] == "trial_end":
                 ended += 1
                 samples.peak_rss_mb[ended] = peak_rss_mb()
+                samples.rss_mb[ended] = rss_mb()
             elif event["event"] in ("trial_start", "search_end") and ended:
                 samples.bytes_after[ended] = _bytes(samples.run_dir)
                 samples.checkpoints_after[ended] = checkpoint_count(samples.run_dir / "tuner")
@@ -66,22 +66,14 @@ def _watch(samples: Samples, done: threading.Event) -> None:
         time.sleep(0.05)
 
 
-@functools.cache
-def sampled_search(quick: bool) -> Samples:
-    """Run the tutorial-preset random search once and return its readings."""
-    from tuning_core.dataset import ImageConfig, SplitConfig, scan
-    from tuning_core.jobs import JobRegistry
-    from tuning_core.settings import RunConfig, TunerSettings
-    from tuning_core.space import get_preset
-
-    s = QUICK if quick else FULL
-    tuner = TunerSettings(tuner="random", max_trials=s["trials"], epochs=s["epochs"])
-    config = RunConfig(data_dir=scan(digits_dir()).root, space=get_preset("tutorial"),
-                       split=SplitConfig(subset=s["subset"]), image=ImageConfig(32, "grayscale"),
-                       tuner=tuner, name="growth")
-    registry = JobRegistry(fresh_dir(OUT / "growth"))
+def sampled_search(config: RunConfig, name: str) -> Samples:
+    """Run ``config``'s search under ``bench/out/<name>`` and return its readings."""
+    registry = JobRegistry(fresh_dir(OUT / name))
     run_dir = registry.start_search(config)
-    samples = Samples(run_dir, s["trials"], settings={**s, "keep_top": tuner.keep_top})
+    samples = Samples(run_dir, config.tuner.max_trials, settings={
+        "tuner": config.tuner.tuner, "trials": config.tuner.max_trials,
+        "epochs": config.tuner.epochs, "subset": config.split.subset,
+        "keep_top": config.tuner.keep_top})
     done = threading.Event()
     watcher = threading.Thread(target=_watch, args=(samples, done), daemon=True)
     watcher.start()

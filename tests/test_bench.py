@@ -75,10 +75,14 @@ def test_time_to_model_summary_compares_medians() -> None:
               "holdout_accuracy": 0.95, "trials": 10}
     ours = {**anchor, "wall_s": 40.0, "holdout_accuracy": 0.96, "settings": settings,
             "image": image}
-    figure = summarize([(anchor, ours)], {"trials": 10, "epochs": 10}, {}, 30)
-    assert figure.met and "0.40" in figure.value
+    scale = {"trials": 10, "epochs": 10}
+    figure = summarize({"anchor": [anchor], "ours": [ours]}, scale, {}, 30, 269)
+    assert figure.met and "0.40" in figure.value and len(figure.rows) == 2
     slow = {**ours, "wall_s": 60.0}
-    assert not summarize([(anchor, slow)], {"trials": 10, "epochs": 10}, {}, 30).met
+    assert not summarize({"anchor": [anchor], "ours": [slow]}, scale, {}, 30).met
+    both = summarize({"anchor": [anchor], "ours": [ours], "proposed": [ours]}, scale, {}, 30,
+                     269, {"objective": "val_loss"})
+    assert len(both.rows) == 3 and both.rows[2]["x anchor"] == 0.4
 
 
 def test_scaled_overrides_follow_the_anchor() -> None:
