@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,11 +83,11 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _start(workspace: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def _start(workspace: Path, log: Path, script: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "TUNING_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py",
+    command = [sys.executable, "-m", "streamlit", "run", str(script),
                "--server.headless", "true", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
@@ -125,14 +126,11 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
-@pytest.fixture
-def app_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppServer]:
-    """``streamlit run app.py`` on a free localhost port over an empty workspace."""
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    log = tmp_path / "streamlit.log"
+@contextmanager
+def serve(script: Path, workspace: Path, log: Path) -> Iterator[str]:
+    """``streamlit run script`` on a free localhost port; yields its URL, kills it after."""
     for _attempt in range(3):  # another process may take the free port before streamlit does
-        process, url = _start(workspace, log)
+        process, url = _start(workspace, log, script)
         try:
             if _wait_healthy(process, url):
                 break
@@ -142,13 +140,25 @@ def app_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppSe
     else:
         pytest.fail(f"streamlit exited before answering; its log:\n"
                     f"{AppServer(url, workspace, log).log_tail()}")
-    server = AppServer(url, workspace, log)
     try:
-        yield server
+        yield url
     finally:
         _stop(process)
-        if _failed(request):
-            print(f"--- end of the streamlit log ({log}) ---\n{server.log_tail()}")
+
+
+@pytest.fixture
+def app_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppServer]:
+    """``streamlit run app.py`` on a free localhost port over an empty workspace."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    log = tmp_path / "streamlit.log"
+    with serve(ROOT / "app.py", workspace, log) as url:
+        server = AppServer(url, workspace, log)
+        try:
+            yield server
+        finally:
+            if _failed(request):
+                print(f"--- end of the streamlit log ({log}) ---\n{server.log_tail()}")
 
 
 @pytest.fixture(scope="session")

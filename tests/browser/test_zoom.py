@@ -7,24 +7,17 @@ and one through plain ``st.plotly_chart`` as the control that shows the remount 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from pages._plotly import APPLIES
+from tests.browser.conftest import serve
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP_SECONDS = 120.0
 
 SCRIPT = textwrap.dedent(f"""
     import sys
@@ -61,46 +54,13 @@ REDRAWN = """n => ['kept', 'plain'].every(key => {
 })"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def zoom_app(tmp_path: Path):
     """The tiny live-chart script served on a free localhost port; killed afterwards."""
     script = tmp_path / "zoom_app.py"
     script.write_text(SCRIPT)
-    log = tmp_path / "streamlit.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.25)  # polling a server that is starting
+    with serve(script, tmp_path, tmp_path / "streamlit.log") as url:
         yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def _mark_and_wait_for_redraw(page) -> None:
@@ -116,6 +76,9 @@ def test_zoom_and_legend_survive_data_updates(zoom_app, new_page):
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2",
                            timeout=60_000)
     for key in ("kept", "plain"):
+        page.wait_for_function(  # the fragment remounts the charts: wait for one to exist
+            "key => document.querySelector(`.st-key-${key} .js-plotly-plot`)?.layout",
+            arg=key, timeout=30_000)
         page.evaluate("""key => {
             const g = document.querySelector(`.st-key-${key} .js-plotly-plot`);
             return Plotly.relayout(g, {'xaxis.range': [1, 2]})
