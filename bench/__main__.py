@@ -1,7 +1,9 @@
-"""``python -m bench [--quick] [--only 1,2] [--patch NAME]``: run figures, print a table, write results.md.
+"""``python -m bench [--quick] [--only 1,2] [--patch NAME]``: run figures, write results.md.
 
 Each figure runs in its own process (``--figure N``), so one figure's TensorFlow state,
-memory and threads never colour another's.
+memory and threads never colour another's. After the figures, those an engine change is
+proposed for run again with that change applied (:mod:`bench.patches`), so results.md
+shows its measured effect beside the figure.
 """
 
 from __future__ import annotations
@@ -20,42 +22,48 @@ from bench.report import machine, render, text_table
 
 MODULES = {1: "fig1_time_to_model", 2: "fig2_trial_overhead", 3: "fig3_monitoring",
            4: "fig4_disk", 5: "fig5_memory", 6: "fig6_data_path", 7: "fig7_resolution"}
-GROUPS = [(6,), (2,), (3,), (7,), (5,), (4,), (1,)]  # the cheap first
+ORDER = (6, 2, 3, 7, 5, 4, 1)  # the cheap first
+# Figures measured again with the engine changes proposed for them (bench/patches.py).
+PROPOSED_PATCHES = {2: ["release_gradients", "freeze_gc"], 5: ["release_gradients", "freeze_gc"],
+                    6: ["batch_json"]}
 RESULTS = Path(__file__).resolve().parent / "results.md"
 NOTES = Path(__file__).resolve().parent / "notes.md"
 
 
-def run_in_process(numbers: list[int], quick: bool, patches: list[str]) -> None:
-    """Measure the figures here and write each as ``bench/out/figN.json``."""
+def _json_path(n: int, patches: list[str]) -> Path:
+    return OUT / (f"fig{n}-patched.json" if patches else f"fig{n}.json")
+
+
+def run_in_process(n: int, quick: bool, patches: list[str]) -> None:
+    """Measure figure ``n`` here and write it as ``bench/out/figN[-patched].json``."""
     quiet_tensorflow()
     apply_patches(patches)
-    for n in numbers:
-        started = time.perf_counter()
-        result = importlib.import_module(f"bench.{MODULES[n]}").measure(quick)
-        result.seconds = time.perf_counter() - started
-        if patches:
-            result.notes.append(f"measured with the proposed engine patch(es) {patches}.")
-        write_json(OUT / f"fig{n}.json", result.to_dict())
-
-
-def run_group(numbers: tuple[int, ...], quick: bool, patches: list[str]) -> list[FigureResult]:
-    """Run figures in a child process; a failed figure becomes a row saying so."""
-    for n in numbers:
-        (OUT / f"fig{n}.json").unlink(missing_ok=True)
-    args = [sys.executable, "-m", "bench", *(f"--figure={n}" for n in numbers)]
     started = time.perf_counter()
-    args += (["--quick"] if quick else []) + [f"--patch={p}" for p in patches]
-    done = subprocess.run(args, capture_output=True, text=True)
-    results = []
-    for n in numbers:
-        path = OUT / f"fig{n}.json"
-        if path.is_file():
-            results.append(FigureResult.from_dict(json.loads(path.read_text())))
-        else:
-            tail = (done.stderr or "").strip().splitlines()[-3:]
-            results.append(FigureResult(n, MODULES[n], "-", "failed: " + " / ".join(tail),
-                                        met=False, seconds=time.perf_counter() - started))
-    return results
+    result = importlib.import_module(f"bench.{MODULES[n]}").measure(quick)
+    result.seconds = time.perf_counter() - started
+    if patches:
+        result.notes.append(f"measured with the proposed engine change(s) {', '.join(patches)}.")
+    write_json(_json_path(n, patches), result.to_dict())
+
+
+def run_child(n: int, quick: bool, patches: list[str]) -> FigureResult:
+    """Run figure ``n`` in a child process; a failure becomes a result that says so."""
+    path = _json_path(n, patches)
+    path.unlink(missing_ok=True)
+    args = [sys.executable, "-m", "bench", f"--figure={n}", *(["--quick"] if quick else []),
+            *(f"--patch={p}" for p in patches)]
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if path.is_file():
+        return FigureResult.from_dict(json.loads(path.read_text()))
+    (OUT / f"fig{n}.stderr.txt").write_text(done.stderr or "")
+    tail = " / ".join((done.stderr or "").strip().splitlines()[-2:])
+    return FigureResult(n, MODULES[n], "-", f"failed: {tail}", met=False,
+                        seconds=time.perf_counter() - started)
+
+
+def _print_row(result: FigureResult) -> None:
+    print(text_table([result]).splitlines()[-1], flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,29 +72,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated figure numbers, e.g. 2,3")
     parser.add_argument("--patch", action="append", default=[],
                         help="apply a proposed engine change first (see bench/patches.py)")
-    parser.add_argument("--figure", type=int, action="append", help=argparse.SUPPRESS)
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite results.md from the last whole run's saved figures")
+    parser.add_argument("--figure", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.figure:
         run_in_process(args.figure, args.quick, args.patch)
         return 0
-    wanted = {int(x) for x in args.only.split(",")} if args.only else set(MODULES)
+    if args.render:
+        return rerender()
+    wanted = [n for n in ORDER if not args.only or str(n) in args.only.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
-    started, figures = time.perf_counter(), []
-    for group in GROUPS:
-        numbers = tuple(n for n in group if n in wanted)
-        if numbers:
-            figures += run_group(numbers, args.quick, args.patch)
-            print("\n".join(text_table(figures[-len(numbers):]).splitlines()[1:]), flush=True)
+    started, figures, patched = time.perf_counter(), [], []
+    for n in wanted:
+        figures.append(run_child(n, args.quick, args.patch))
+        _print_row(figures[-1])
+    for n in (n for n in wanted if n in PROPOSED_PATCHES and not args.patch):
+        patched.append(run_child(n, args.quick, PROPOSED_PATCHES[n]))
+        _print_row(patched[-1])
     figures.sort(key=lambda f: f.number)
     total = time.perf_counter() - started
     print("\n" + text_table(figures))
+    run = {"mode": "--quick" if args.quick else "full", "total_s": total, "machine": machine(),
+           "figures": [f.to_dict() for f in figures], "patched": [f.to_dict() for f in patched]}
+    complete = not args.only and not args.patch  # only a whole, unpatched run is the record
+    write_json(OUT / ("run.json" if complete else "partial-run.json"), run)
+    target = RESULTS if complete else OUT / "results.md"
+    target.write_text(_render(run))
+    print(f"\nwrote {target} ({total / 60:.1f} min)")
+    return 0
+
+
+def _render(run: dict) -> str:
     extra = NOTES.read_text().splitlines() if NOTES.is_file() else None
-    text = render(figures, machine(), "--quick" if args.quick else "full", total, extra)
-    (OUT / "results.md").write_text(text)
-    complete = not args.only and not args.patch  # only a full, unpatched run is the record
-    if complete:
-        RESULTS.write_text(text)
-    print(f"\nwrote {RESULTS if complete else OUT / 'results.md'} ({total / 60:.1f} min)")
+    figures = [FigureResult.from_dict(f) for f in run["figures"]]
+    patched = [FigureResult.from_dict(f) for f in run["patched"]]
+    return render(figures, run["machine"], run["mode"], run["total_s"], extra, patched)
+
+
+def rerender() -> int:
+    """Rewrite results.md from bench/out/run.json (after editing bench/notes.md, say)."""
+    path = OUT / "run.json"
+    if not path.is_file():
+        print(f"no whole run saved yet ({path} is missing): run python -m bench first")
+        return 2
+    RESULTS.write_text(_render(json.loads(path.read_text())))
+    print(f"wrote {RESULTS}")
     return 0
 
 

@@ -187,7 +187,8 @@ def _describe(result: dict[str, Any]) -> str:
 def _row(name: str, results: list[dict], anchor_wall: float) -> dict[str, Any]:
     pick = lambda key: median([float(r[key]) for r in results])  # noqa: E731
     return {"tool": name, "wall s": round(pick("wall_s"), 1),
-            "x anchor": round(pick("wall_s") / anchor_wall, 2), "search s": round(pick("search_s"), 1),
+            "x anchor": round(pick("wall_s") / anchor_wall, 2),
+            "search s": round(pick("search_s"), 1),
             "retrain s": round(pick("retrain_s"), 1), "trials": results[0]["trials"],
             "own test acc": round(pick("test_accuracy"), 4),
             "held-out acc": round(pick("holdout_accuracy"), 4)}

@@ -27,7 +27,8 @@ def _trial_lines(rng: np.random.Generator, k: int, epochs: int, t: float) -> lis
     hps = {"conv_blocks": int(rng.integers(1, 4)), "conv_0_filters": int(rng.choice([32, 64, 128])),
            "conv_0_kernel_size": int(rng.choice([3, 5])),
            "conv_0_activation": str(rng.choice(["relu", "tanh"])),
-           "conv_0_batch_norm": bool(rng.integers(2)), "conv_0_dropout": float(rng.integers(6) / 10),
+           "conv_0_batch_norm": bool(rng.integers(2)),
+           "conv_0_dropout": float(rng.integers(6) / 10),
            "dense_0_units": int(rng.choice([64, 128, 256])),
            "learning_rate": float(10 ** rng.uniform(-4, -2)), "batch_size": 32}
     tid = f"{k:04d}"
@@ -36,8 +37,9 @@ def _trial_lines(rng: np.random.Generator, k: int, epochs: int, t: float) -> lis
     acc = 0.5 + 0.45 * rng.random()
     for e in range(epochs):
         grow = 1 - np.exp(-(e + 1) / 4)
-        m = {"loss": 2 * (1 - grow) + 0.1, "accuracy": acc * grow, "val_loss": 2.1 * (1 - grow) + 0.15,
-             "val_accuracy": acc * grow * 0.98, "learning_rate": hps["learning_rate"]}
+        m = {"loss": 2 * (1 - grow) + 0.1, "accuracy": acc * grow,
+             "val_loss": 2.1 * (1 - grow) + 0.15, "val_accuracy": acc * grow * 0.98,
+             "learning_rate": hps["learning_rate"]}
         lines.append({"event": "epoch_end", "time": t + e, "trial_id": tid, "execution": 0,
                       "epoch": e, "seconds": 1.0, "metrics": m})
     lines.append({"event": "trial_end", "time": t + epochs, "trial_id": tid, "status": "completed",

@@ -74,23 +74,33 @@ def text_table(figures: list[FigureResult]) -> str:
 
 
 def render(figures: list[FigureResult], info: dict[str, Any], mode: str, total_s: float,
-           extra: list[str] | None = None) -> str:
-    """The whole results.md text."""
+           extra: list[str] | None = None, patched: list[FigureResult] | None = None) -> str:
+    """The whole results.md text; ``patched``: figures measured with proposed engine changes."""
     met = sum(1 for f in figures if f.met)
     goals = sum(1 for f in figures if f.met is not None)
     parts = ["# Benchmark results", "",
              f"`make bench` ({mode}), {total_s / 60:.1f} min in all. {met} of {goals} goals met. "
              "Machines here are shared and noisy: figures are medians, and each ratio was "
-             "measured within one run.", "", "## Summary", "", markdown_table(summary_rows(figures)),
-             "", "## Machine", "", markdown_table([{"what": k, "value": v} for k, v in info.items()])]
+             "measured within one run.", "", "## Summary", "",
+             markdown_table(summary_rows(figures)), "", "## Machine", "",
+             markdown_table([{"what": k, "value": v} for k, v in info.items()])]
     for f in figures:
         parts += ["", f"## {f.number}. {f.title}: {verdict(f.met)}", "", f"Goal: {f.goal}.",
                   f"Measured: {f.value}.", ""]
         if f.rows:
             parts += [markdown_table(f.rows), ""]
         parts += [f"- {note}" for note in f.notes]
+    if patched:
+        parts += ["", "## With the proposed engine changes (same run)", "",
+                  "Each figure below ran again with the change(s) named in its last note "
+                  "applied as a monkeypatch (`bench/patches.py`); the engine itself is unchanged.",
+                  "", markdown_table(summary_rows(patched))]
+        for f in patched:
+            parts += ["", f"### {f.number}. {f.title}, patched: {verdict(f.met)}", ""]
+            parts += [markdown_table(f.rows), ""] if f.rows else []
+            parts += [f"- {note}" for note in f.notes]
     if extra:
-        parts += ["", "## Notes", ""] + extra
+        parts += [""] + extra
     return "\n".join(parts) + "\n"
 
 

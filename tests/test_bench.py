@@ -34,8 +34,9 @@ def test_markdown_table_escapes_pipes_and_keeps_column_order() -> None:
 
 def test_results_page_says_which_goals_are_met() -> None:
     figures = [_figure(1, True), _figure(2, False), _figure(7, None)]
-    text = report.render(figures, {"cpu cores": 2}, "--quick", 90.0, extra=["extra line"])
-    assert "1 of 2 goals met" in text
+    text = report.render(figures, {"cpu cores": 2}, "--quick", 90.0, extra=["extra line"],
+                         patched=[_figure(2, True)])
+    assert "1 of 2 goals met" in text and "### 2. figure 2, patched: met" in text
     assert "## 2. figure 2: NOT met" in text and "## 7. figure 7: informs" in text
     assert "| cpu cores | 2 |" in text and text.rstrip().endswith("extra line")
     assert "figure 1" in report.text_table(figures)
@@ -100,3 +101,37 @@ def test_fixed_space_is_valid_and_one_model() -> None:
     space = fixed_space()
     check(space)
     assert space_size(space).combinations == 1
+
+
+def test_patches_are_known_by_name() -> None:
+    from bench.patches import PATCHES, apply
+
+    assert {"release_gradients", "freeze_gc", "batch_json"} <= set(PATCHES)
+    with pytest.raises(KeyError, match="unknown patch"):
+        apply(["no-such-patch"])
+
+
+def test_batch_json_reads_the_same_log_and_skips_a_damaged_line(tmp_path: Path) -> None:
+    import json
+
+    from bench import patches
+    from tuning_core.triallog import TrialLogReader
+
+    path = tmp_path / "trials.jsonl"
+    events = [{"event": "search_start", "time": 0}, {"event": "trial_start", "time": 1,
+              "trial_id": "0", "number": 1, "hyperparameters": {"a": 1}}]
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    before = TrialLogReader(path)
+    before.poll()
+    original = TrialLogReader._read_from_offset
+    try:
+        patches.apply(["batch_json"])
+        after = TrialLogReader(path)
+        after.poll()
+        assert after.events() == before.events()
+        with path.open("a") as handle:
+            handle.write("{broken\n" + json.dumps({"event": "search_end", "time": 2,
+                                                   "status": "finished"}) + "\n")
+        assert after.poll() and after.search_status == "finished"
+    finally:
+        TrialLogReader._read_from_offset = original
