@@ -47,6 +47,23 @@ STATE = """key => {
         visible: g.data.map(t => t.visible === undefined ? true : t.visible)} : null;
 }"""
 
+# Zoom in and hide trace "b", as a user would; the fragment remounts the charts every half
+# second, so retry on whichever chart element is current until the calls go through.
+RELAYOUT = """async ([key, layout, hide]) => {
+    for (let attempt = 0; attempt < 200; attempt++) {
+        const g = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+        if (g && g.layout) {
+            try {
+                await Plotly.relayout(g, layout);
+                if (hide) await Plotly.restyle(g, {visible: 'legendonly'}, [1]);
+                return true;
+            } catch (error) { /* replaced mid-call: try the new one */ }
+        }
+        await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    return false;
+}"""
+
 # True once both charts were mounted afresh (the marker is gone) with more points than `n`
 REDRAWN = """n => ['kept', 'plain'].every(key => {
     const g = document.querySelector(`.st-key-${key} .js-plotly-plot`);
@@ -63,10 +80,15 @@ def zoom_app(tmp_path: Path):
         yield url
 
 
+def _state(page, key: str) -> dict:
+    """The chart's zoom, trace visibility and length, once a chart element exists."""
+    return page.wait_for_function(f"key => ({STATE})(key)", arg=key, timeout=30_000).json_value()
+
+
 def _mark_and_wait_for_redraw(page) -> None:
     """Mark both chart divs, then wait until each was replaced by one with more data."""
     n = page.evaluate("""() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')]
-        .map(g => { g.__old = true; return g.data[0].x.length; }))""")
+        .map(g => { g.__old = true; return g.data ? g.data[0].x.length : 0; }))""")
     page.wait_for_function(REDRAWN, arg=n, timeout=30_000)
 
 
@@ -76,19 +98,12 @@ def test_zoom_and_legend_survive_data_updates(zoom_app, new_page):
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2",
                            timeout=60_000)
     for key in ("kept", "plain"):
-        page.wait_for_function(  # the fragment remounts the charts: wait for one to exist
-            "key => document.querySelector(`.st-key-${key} .js-plotly-plot`)?.layout",
-            arg=key, timeout=30_000)
-        page.evaluate("""key => {
-            const g = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-            return Plotly.relayout(g, {'xaxis.range': [1, 2]})
-                .then(() => Plotly.restyle(g, {visible: 'legendonly'}, [1]));
-        }""", key)
-    before = page.evaluate(STATE, "kept")
+        assert page.evaluate(RELAYOUT, [key, {"xaxis.range": [1, 2]}, True]), key
+    before = _state(page, "kept")
     assert before["range"] == [1, 2] and before["visible"] == [True, "legendonly"]
 
     _mark_and_wait_for_redraw(page)
-    kept, plain = page.evaluate(STATE, "kept"), page.evaluate(STATE, "plain")
+    kept, plain = _state(page, "kept"), _state(page, "plain")
     assert kept["n"] > before["n"]
     assert kept["range"] == [1, 2] and not kept["auto"]
     assert kept["visible"] == [True, "legendonly"]
@@ -96,8 +111,7 @@ def test_zoom_and_legend_survive_data_updates(zoom_app, new_page):
         assert plain["auto"] and plain["visible"] == [True, True]
 
     # a reset (Plotly's double-click) is kept too
-    page.evaluate("""() => Plotly.relayout(document.querySelector('.st-key-kept .js-plotly-plot'),
-                                           {'xaxis.autorange': true})""")
+    assert page.evaluate(RELAYOUT, ["kept", {"xaxis.autorange": True}, False])
     _mark_and_wait_for_redraw(page)
-    kept = page.evaluate(STATE, "kept")
+    kept = _state(page, "kept")
     assert kept["auto"] and kept["range"][1] >= kept["n"] - 1
