@@ -13,7 +13,7 @@ from bench.common import OUT, FigureResult, fresh_dir, median
 from tuning_core.triallog import read_log
 
 GOAL = "registry search / bare search <= 1.03"
-FULL = {"trials": 4, "epochs": 3, "pairs": 3}
+FULL = {"trials": 3, "epochs": 3, "pairs": 5}
 QUICK = {"trials": 2, "epochs": 1, "pairs": 1}
 
 

@@ -19,7 +19,7 @@ from tuning_core.importance import hp_importance
 from tuning_core.triallog import LOG_NAME, TrialLogReader
 
 GOAL = "cold read + every Monitor figure < 0.5 s; idle poll < 5 ms"
-FULL = {"trials": 1000, "epochs": 20, "repeats": 5, "polls": 200}
+FULL = {"trials": 1000, "epochs": 20, "repeats": 9, "polls": 200}
 QUICK = {"trials": 1000, "epochs": 20, "repeats": 2, "polls": 50}
 
 
