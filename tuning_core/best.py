@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import tfmemory
 from .errors import RunError
 from .pruning import ranked_trials
 from .runs import BEST_DIR, PROJECT_NAME, load_config
@@ -53,7 +54,8 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1) -> dict[s
         data, test = prepare_data(config, run_dir, full_train=True, with_test=True)
         model = CNNHyperModel(config.space, config.image.image_size, config.image.channels,
                               data.num_classes).build(hp)
-        history = _fit(model, data.training, hp, config, epochs, best_dir, str(run_dir))
+        with tfmemory.released_gradients():
+            history = _fit(model, data.training, hp, config, epochs, best_dir, str(run_dir))
         model.save(best_dir / MODEL_FILE)
         _save_json(best_dir / "hyperparameters.json", {
             "trial_id": record["trial_id"], "rank": rank, "search_score": record.get("score"),

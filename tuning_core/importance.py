@@ -113,7 +113,7 @@ def encode_features(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray
 
 
 def hp_importance(trials: pd.DataFrame, min_trials: int = MIN_TRIALS, seed: int = 0,
-                  n_estimators: int = 64) -> Importance:
+                  n_estimators: int = 32) -> Importance:
     """Importance of each varying hyperparameter for the score of the completed trials.
 
     Returns an empty :class:`Importance` with a reason when there are fewer than

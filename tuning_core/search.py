@@ -7,6 +7,7 @@ background thread has nothing to lose.
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,7 @@ def run_search(run_dir: str | Path) -> str:
         tuner = build_tuner(config.tuner, hypermodel, run_dir)
         if search.should_end():
             raise SearchHalted(search.reason or "stopped")
-        tuner.search(data.training, epochs=config.tuner.epochs, verbose=0)
+        _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     except SearchHalted as halt:
         status = halt.reason
     except TuningError as error:
@@ -104,6 +105,21 @@ def run_search(run_dir: str | Path) -> str:
                      bytes=pruning.folder_bytes(run_dir))
         control.unregister(key)
     return status
+
+
+def _search_with_frozen_gc(tuner, training, epochs: int) -> None:
+    """``tuner.search`` with the objects alive now out of the garbage collector's sight.
+
+    KerasTuner starts every trial with ``clear_session()`` and ``gc.collect()``: two full
+    collections over the ~400,000 objects TensorFlow and Keras keep alive, 0.2 s each here
+    (bench/, figure 2: trial overhead 1.2-1.3x a plain fit, about 1.05x frozen).
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        tuner.search(training, epochs=epochs, verbose=0)
+    finally:
+        gc.unfreeze()
 
 
 def _failure_message(error: Exception) -> str:

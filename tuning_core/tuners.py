@@ -18,7 +18,7 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner import errors as kt_errors
 
-from . import control, pruning
+from . import control, pruning, tfmemory
 from .callbacks import TrialLogCallback
 from .runs import PROJECT_NAME
 from .settings import TunerSettings
@@ -74,6 +74,7 @@ class DashboardHooks:
     def on_trial_begin(self, trial: Any) -> None:
         super().on_trial_begin(trial)
         self._execution, self._trial_started = 0, time.time()
+        self._gradients_before = tfmemory.gradient_names()
         TrialLogWriter(self.hooks.log_path).write(
             "trial_start", trial_id=trial.trial_id,
             number=list(self.oracle.trials).index(trial.trial_id) + 1,
@@ -108,6 +109,7 @@ class DashboardHooks:
             super().on_trial_end(trial)
         finally:
             self._log_trial_end(trial)
+            tfmemory.release_gradients(getattr(self, "_gradients_before", set()))
         if TUNERS[self.hooks.settings.tuner].prunes_during_search:
             pruning.prune_checkpoints(self.project_dir, self.hooks.settings.keep_top,
                                       self.hooks.settings.direction)
