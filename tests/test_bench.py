@@ -103,35 +103,23 @@ def test_fixed_space_is_valid_and_one_model() -> None:
     assert space_size(space).combinations == 1
 
 
-def test_patches_are_known_by_name() -> None:
-    from bench.patches import PATCHES, apply
-
-    assert {"release_gradients", "freeze_gc", "batch_json"} <= set(PATCHES)
-    with pytest.raises(KeyError, match="unknown patch"):
-        apply(["no-such-patch"])
-
-
-def test_batch_json_reads_the_same_log_and_skips_a_damaged_line(tmp_path: Path) -> None:
-    import json
-
+def test_patches_apply_by_name() -> None:
     from bench import patches
-    from tuning_core.triallog import TrialLogReader
 
-    path = tmp_path / "trials.jsonl"
-    events = [{"event": "search_start", "time": 0}, {"event": "trial_start", "time": 1,
-              "trial_id": "0", "number": 1, "hyperparameters": {"a": 1}}]
-    path.write_text("".join(json.dumps(e) + "\n" for e in events))
-    before = TrialLogReader(path)
-    before.poll()
-    original = TrialLogReader._read_from_offset
+    applied: list[str] = []
+    patches.patch("bench-test")(lambda: applied.append("bench-test"))
     try:
-        patches.apply(["batch_json"])
-        after = TrialLogReader(path)
-        after.poll()
-        assert after.events() == before.events()
-        with path.open("a") as handle:
-            handle.write("{broken\n" + json.dumps({"event": "search_end", "time": 2,
-                                                   "status": "finished"}) + "\n")
-        assert after.poll() and after.search_status == "finished"
+        patches.apply(["bench-test"])
+        assert applied == ["bench-test"]
+        with pytest.raises(KeyError, match="unknown patch"):
+            patches.apply(["no-such-patch"])
     finally:
-        TrialLogReader._read_from_offset = original
+        patches.PATCHES.pop("bench-test")
+
+
+def test_proposed_defaults_leave_out_what_the_engine_already_has() -> None:
+    from bench import fig1_time_to_model as fig1
+    from tuning_core.settings import TunerSettings
+
+    defaults = TunerSettings().to_dict()
+    assert all(defaults.get(k) != v for k, v in fig1.proposed_overrides().items())
