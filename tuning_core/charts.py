@@ -1,8 +1,8 @@
 """Plotly figures for the dashboard, one small builder per chart, in one registry.
 
 The builders read the DataFrames of :class:`tuning_core.triallog.TrialLogReader` (trials and
-epochs), a retrain history dict, or an evaluation's matrix, and return a ``go.Figure``. They never
-import streamlit. Every figure carries the same ``layout.uirevision``, so a live redraw keeps the
+epochs), a retrain history dict, or an evaluation's matrix, and return a ``go.Figure``. No
+Streamlit here. Every figure carries the same ``layout.uirevision``, so a live redraw keeps the
 user's zoom, pan and legend choices. Curves are drawn vectorised: all faint trials of one metric
 form a single trace with gaps between trials, so a 1,000-trial log draws in milliseconds.
 """
