@@ -193,13 +193,22 @@ def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
     best = best_trial_id(trials, objective)
     running = running_trial_ids(trials)
     traces = _curve_traces(frame, "all trials", FAINT, 1.0, True)
+    number = _trial_numbers(trials)  # people count trials 1, 2, 3 as the other charts do
     if best is not None:
-        traces += _curve_traces(frame[ids == best], f"best (trial {best})", BEST_COLOR, 3.0, True)
+        traces += _curve_traces(frame[ids == best], f"best (trial {number(best)})", BEST_COLOR,
+                                3.0, True)
     if running:
-        label = f"running (trial {', '.join(running)})"
+        label = f"running (trial {', '.join(number(t) for t in running)})"
         traces += _curve_traces(frame[ids.isin(running)], label, RUNNING_COLOR, 2.5, True)
     fig = _two_panels([p[0] for p in PANELS], frame["epoch"].max() + 1, traces)
     return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=420)
+
+
+def _trial_numbers(trials: pd.DataFrame) -> Callable[[str], str]:
+    """trial_id -> the trial's number as shown on the objective chart (the id when unknown)."""
+    known = {} if trials.empty or "number" not in trials else dict(
+        zip(trials["trial_id"].astype(str), trials["number"]))
+    return lambda trial_id: str(known.get(str(trial_id), trial_id))
 
 
 def _log_scaled(values: np.ndarray) -> bool:
