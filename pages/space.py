@@ -31,7 +31,8 @@ def conv_section(space: SearchSpace) -> tuple:
 def dense_section(space: SearchSpace) -> tuple:
     """Dense block count and table; the blocks and unreadable cells."""
     st.subheader("Dense blocks")
-    st.caption("After global pooling: Dense → activation → dropout, then the softmax output.")
+    st.caption("After the head (flatten; global average pooling when the last map holds over "
+               "8,192 values): Dense → activation → dropout, then the softmax output.")
     count = form.block_range("Number of dense blocks", "space.dense_blocks",
                              space.dense_blocks, 0)
     template = space.dense or [tables.DenseBlockSpace([64], ["relu"], tables.DropoutRange())]
