@@ -58,7 +58,9 @@ def measure(quick: bool) -> FigureResult:
             {"folder": f"ours after {n} trials", "MiB": mb(ours_end),
              "checkpoints": samples.checkpoints_after[n]},
             {"folder": "ours, largest seen during the search", "MiB": mb(samples.max_bytes),
-             "checkpoints": ""}]
+             "checkpoints": ""},
+            {"folder": "bound: keep_top x the largest checkpoint seen", "MiB":
+             mb(samples.settings["keep_top"] * samples.max_checkpoint_bytes), "checkpoints": ""}]
     rss = samples.peak_rss_mb
     notes = [f"ours: {samples.settings}; pruning runs as each trial ends (Hyperband, the "
              "default tuner, prunes only when its search ends, so its folder grows until then).",

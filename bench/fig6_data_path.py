@@ -98,6 +98,6 @@ def measure(quick: bool) -> FigureResult:
     rows.append({"stage": "idle poll + tables", "median ms": round(poll * 1000, 3)})
     notes = [f"{s['trials']} trials x {s['epochs']} epochs, {size / 2**20:.1f} MiB log; "
              f"{s['repeats']} cold loads and {s['polls']} idle polls, medians."]
-    value = f"cold {stage['total']:.3f} s; idle poll {poll * 1000:.2f} ms"
+    value = f"cold {stage['total']:.3f} s; idle poll {poll * 1000:.3f} ms"
     return FigureResult(6, "Dashboard data path", GOAL, value,
                         met=stage["total"] < 0.5 and poll < 0.005, rows=rows, notes=notes)

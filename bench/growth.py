@@ -29,6 +29,7 @@ class Samples:
     bytes_after: dict[int, int] = field(default_factory=dict)
     checkpoints_after: dict[int, int] = field(default_factory=dict)
     max_bytes: int = 0
+    max_checkpoint_bytes: int = 0
     settings: dict = field(default_factory=dict)
 
 
@@ -41,6 +42,16 @@ def _bytes(run_dir: Path) -> int:
         except FileNotFoundError:
             time.sleep(0.01)
     return 0
+
+
+def _largest_checkpoint(run_dir: Path) -> int:
+    sizes = [0]
+    for path in run_dir.glob("tuner/trial_*/checkpoint*"):
+        try:
+            sizes.append(path.stat().st_size)
+        except FileNotFoundError:
+            continue
+    return max(sizes)
 
 
 def _watch(samples: Samples, done: threading.Event) -> None:
@@ -61,6 +72,8 @@ def _watch(samples: Samples, done: threading.Event) -> None:
                 samples.checkpoints_after[ended] = checkpoint_count(samples.run_dir / "tuner")
         seen = len(events)
         samples.max_bytes = max(samples.max_bytes, _bytes(samples.run_dir))
+        samples.max_checkpoint_bytes = max(samples.max_checkpoint_bytes,
+                                           _largest_checkpoint(samples.run_dir))
         if finished:
             return
         time.sleep(0.05)
