@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + text_table(figures))
     run = {"mode": "--quick" if args.quick else "full", "total_s": total, "machine": machine(),
            "figures": [f.to_dict() for f in figures], "patched": [f.to_dict() for f in patched]}
-    complete = not args.only and not args.patch  # only a whole, unpatched run is the record
+    # only a whole, unpatched, full run is the record; the rest go to bench/out/
+    complete = not (args.only or args.patch or args.quick)
     write_json(OUT / ("run.json" if complete else "partial-run.json"), run)
     target = RESULTS if complete else OUT / "results.md"
     target.write_text(_render(run))
