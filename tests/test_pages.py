@@ -107,7 +107,7 @@ def test_pages_with_a_running_search(clean_caches, image_folder: Path, monkeypat
         assert all(not errors for errors in render_all(at).values())
         at.switch_page("pages/monitor.py").run()
         curves = plotly_specs(at)[1]
-        assert any(t["name"].startswith("running (trial 01)") for t in curves["data"])
+        assert any(t["name"].startswith("running (trial 2)") for t in curves["data"])  # id 01
         at.switch_page("pages/search.py").run()
         click(at, "Stop")
         assert not problems(at)
