@@ -152,7 +152,6 @@ def retrain_progress(run_dir: str | Path) -> tuple[int, int, str | None]:
     """(epochs done, epochs planned, status) of the run's latest retrain, from its log."""
     reader = TrialLogReader(Path(run_dir) / BEST_DIR / RETRAIN_LOG)
     reader.poll()
-    starts = [e for e in reader.events() if e["event"] == "search_start"]
-    planned = int(starts[-1].get("max_trials") or 0) if starts else 0
+    planned = int((reader.last_start or {}).get("max_trials") or 0)
     return len(reader.epochs()), planned, reader.search_status
 

@@ -165,8 +165,8 @@ class JobRegistry:
 
 def _progress(run_dir: Path, reader: TrialLogReader, job: _Job | None,
               error: str | None) -> Progress:
-    started = [e for e in reader.events() if e["event"] == "search_start"]
-    max_trials = int(started[-1].get("max_trials") or 0) if started else 0
+    # The reader keeps the latest start and end: no scan of every event on each poll.
+    max_trials = int((reader.last_start or {}).get("max_trials") or 0)
     done = ended_trials(reader)
     trials = reader.trials()
     running = trials[trials["status"] == "running"] if not trials.empty else trials
@@ -178,7 +178,7 @@ def _progress(run_dir: Path, reader: TrialLogReader, job: _Job | None,
     elapsed = time.time() - job.started if job else 0.0
     eta = _eta(trials, done, max_trials) if job and job.kind == "search" else None
     fraction = min(1.0, done / max_trials) if max_trials else 0.0
-    message = error or _end_message(reader)
+    message = error or (reader.last_end or {}).get("message")
     return Progress(run_dir, state, job.kind if job else None, done, max_trials, current,
                     elapsed, eta, fraction, message)
 
@@ -188,11 +188,6 @@ def _eta(trials, done: int, max_trials: int) -> float | None:
         return None
     seconds = trials["seconds"].dropna().tolist()
     return statistics.median(seconds) * max(0, max_trials - done) if seconds else None
-
-
-def _end_message(reader: TrialLogReader) -> str | None:
-    ends = [e for e in reader.events() if e["event"] == "search_end"]
-    return ends[-1].get("message") if ends else None
 
 
 _REGISTRIES: dict[Path, JobRegistry] = {}

@@ -78,6 +78,8 @@ class TrialLogReader:
         self._trials: dict[str, dict[str, Any]] = {}
         self._epoch_rows: list[dict[str, Any]] = []
         self._search_status: str | None = None
+        self.last_start: dict[str, Any] | None = None  # the latest search_start event
+        self.last_end: dict[str, Any] | None = None  # the latest search_end event
         self._frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
     def poll(self) -> bool:
@@ -129,9 +131,11 @@ class TrialLogReader:
 
     def _on_search_start(self, record: dict[str, Any]) -> None:
         self._search_status = "running"
+        self.last_start = record
 
     def _on_search_end(self, record: dict[str, Any]) -> None:
         self._search_status = record.get("status") or "finished"
+        self.last_end = record
         unfinished = "failed" if self._search_status == "failed" else "stopped"
         for trial in self._trials.values():
             if trial["status"] == "running":
