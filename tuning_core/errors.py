@@ -33,5 +33,16 @@ class RunError(TuningError):
     """A run directory is missing, unreadable, or not in the state the action needs."""
 
 
-class JobBusyError(TuningError):
-    """A training job is already running in this process; only one trains at a time."""
+class LockHeldError(RunError):
+    """Another process (here or on another machine) holds the lock that an action needs."""
+
+    def __init__(self, what: str, owner: object | None) -> None:
+        self.owner = owner  # an ownership.OwnerInfo, or None when its record is unreadable
+        who = owner.describe() if owner is not None else "another process"  # type: ignore[attr-defined]
+        target = getattr(owner, "target", "")
+        on = f" (training {target})" if target and target not in what else ""
+        super().__init__(f"{what} is held by {who}{on}. Stop that job or wait for it to end.")
+
+
+class JobBusyError(LockHeldError):
+    """The machine's training slot is taken: one job trains at a time per machine."""
