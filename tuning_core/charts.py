@@ -1,4 +1,4 @@
-"""Plotly figures for the dashboard, one small builder per chart, in one registry.
+"""Plotly figures for the dashboard, one small builder per chart.
 
 The builders read the DataFrames of :class:`tuning_core.triallog.TrialLogReader` (trials and
 epochs), a retrain history dict, or an evaluation's matrix, and return a ``go.Figure``. No
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from tuning_core.errors import SettingsError
+from tuning_core import ranking
 from tuning_core.importance import (
     MISSING_LABEL,
     Importance,
@@ -26,11 +26,9 @@ from tuning_core.importance import (
     is_categorical,
     varying_columns,
 )
+from tuning_core.settings import objective_direction
 
 UIREVISION = "tuning-dashboard"  # constant on purpose: a redraw must not reset zoom or legend
-
-FigureBuilder = Callable[..., go.Figure]
-CHARTS: dict[str, FigureBuilder] = {}
 
 # (panel title, training metric); the validation metric is "val_" + metric
 PANELS: tuple[tuple[str, str], ...] = (("Loss", "loss"), ("Accuracy", "accuracy"))
@@ -39,34 +37,9 @@ BEST_COLOR = "#1f77b4"
 RUNNING_COLOR = "#ff7f0e"
 
 
-def register(name: str) -> Callable[[FigureBuilder], FigureBuilder]:
-    """Decorator: add a figure builder to :data:`CHARTS` under ``name``."""
-    def add(builder: FigureBuilder) -> FigureBuilder:
-        CHARTS[name] = builder
-        return builder
-    return add
-
-
-def build(name: str, **kwargs: Any) -> go.Figure:
-    """Build the chart registered as ``name``; SettingsError for an unknown name."""
-    if name not in CHARTS:
-        raise SettingsError(f"unknown chart {name!r}; known charts: {', '.join(sorted(CHARTS))}")
-    return CHARTS[name](**kwargs)
-
-
-def objective_direction(objective: str) -> str:
-    """``"min"`` for a loss objective (``val_loss``), ``"max"`` otherwise (``val_accuracy``)."""
-    return "min" if "loss" in objective.lower() else "max"
-
-
-def best_trial_id(trials: pd.DataFrame, objective: str = "val_accuracy") -> str | None:
-    """The id of the completed trial with the best score, or None when none has one."""
-    done = completed_with_score(trials)
-    if done.empty:
-        return None
-    scores = done["score"].astype(float)
-    index = scores.idxmin() if objective_direction(objective) == "min" else scores.idxmax()
-    return str(done.loc[index, "trial_id"])
+def best_trial_id(trials: pd.DataFrame, objective: str) -> str | None:
+    """The id of the best trial by the one ranking rule, or None when none competes."""
+    return ranking.best_trial_id(trials, objective_direction(objective))
 
 
 def running_trial_ids(trials: pd.DataFrame) -> list[str]:
@@ -91,7 +64,6 @@ def empty_figure(title: str, message: str) -> go.Figure:
     return _finish(fig, title, height=300)
 
 
-@register("objective")
 def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go.Figure:
     """The score of every scored trial by trial number, with the best-so-far step line."""
     title = f"Objective ({objective}) per trial"
@@ -177,7 +149,6 @@ def _two_panels(titles: Sequence[str], epochs: float, traces: list[dict]) -> go.
         yaxis2=dict(anchor="x2", title=titles[1])))
 
 
-@register("learning_curves")
 def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
                            objective: str = "val_accuracy") -> go.Figure:
     """Loss and accuracy per epoch, train (solid) and validation (dotted), of every trial.
@@ -252,7 +223,6 @@ def _hp_dimension(series: pd.Series, name: str) -> dict:
     return dict(label=name, values=values)
 
 
-@register("parallel")
 def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go.Figure:
     """Parallel coordinates of the varying hyperparameters of completed trials and their score."""
     title = "Hyperparameters against the objective"
@@ -270,7 +240,6 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go
     return _finish(fig, title, height=440, margin=dict(l=60, r=40, t=110, b=30))
 
 
-@register("importance")
 def importance_figure(importance: Importance) -> go.Figure:
     """Horizontal bars of hyperparameter importance, the most important on top."""
     title = "Hyperparameter importance"
@@ -283,7 +252,6 @@ def importance_figure(importance: Importance) -> go.Figure:
                    height=height, xaxis_title="share of impurity decrease")
 
 
-@register("class_counts")
 def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
     """Images per class as bars."""
     title = "Images per class"
@@ -296,7 +264,6 @@ def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
                    xaxis=dict(type="category"))
 
 
-@register("confusion")
 def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
     """Confusion-matrix heatmap: true class down, predicted class across, counts in the cells."""
     title = "Confusion matrix (test split)"
@@ -312,7 +279,6 @@ def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) ->
                    yaxis=dict(title="true", type="category", autorange="reversed"))
 
 
-@register("history")
 def history_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
     """Learning curves of one training (a Keras ``History.history`` dict)."""
     title = "Retraining learning curves"
@@ -329,7 +295,6 @@ def history_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
     return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=380)
 
 
-MONITOR_CHARTS: tuple[str, ...] = ("objective", "learning_curves", "parallel")
 
 
 def monitor_figures(trials: pd.DataFrame, epochs: pd.DataFrame,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import platform
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from typing import Any
@@ -24,7 +25,13 @@ TUNER_HELP = {  # one line each, shown where the tuner is chosen (no TensorFlow 
             "exhaustive, for small spaces.",
 }
 TUNER_NAMES = tuple(TUNER_HELP)
-OBJECTIVES = {"val_accuracy": "max", "val_loss": "min"}
+OBJECTIVES = {"val_accuracy": "max", "val_loss": "min"}  # the one home of each direction
+
+
+def objective_direction(objective: str) -> str:
+    """"max" or "min" for a known objective; SettingsError for any other name."""
+    _one_of("objective", objective, tuple(OBJECTIVES))
+    return OBJECTIVES[objective]
 
 
 @dataclass
@@ -51,7 +58,7 @@ class TunerSettings:
     @property
     def direction(self) -> str:
         """"max" or "min": which way the objective improves."""
-        return OBJECTIVES[self.objective]
+        return objective_direction(self.objective)
 
     def validate(self) -> None:
         """Raise SettingsError naming the first setting out of range."""
@@ -126,6 +133,14 @@ class RunConfig:
         self.split.validate()
         self.image.validate()
         check(self.space)
+
+    def resolve_data_dir(self) -> None:
+        """Store the data folder as an absolute, resolved path (once, at a run's creation).
+
+        Every entry point (a page, the CLI) goes through here, so the split, the gallery of
+        misclassified images and a resume from another working folder all find the images.
+        """
+        self.data_dir = str(Path(self.data_dir).expanduser().resolve())
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,7 +1,9 @@
 """The trial log: ``trials.jsonl``, written by the search, read by every chart.
 
 One JSON object a line, each with ``event`` and ``time`` (unix seconds):
-``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end``.
+``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end``; a retrain's
+log has ``retrain_start``, ``epoch_end`` and ``retrain_end``. Statuses are spelled as
+:mod:`tuning_core.states` spells them.
 The writer opens, appends, flushes and closes for every line, so it holds only a
 path (KerasTuner deep-copies callbacks) and a reader in another thread or process
 never sees more than one half-written line, which it leaves for the next poll.
@@ -12,13 +14,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-LOG_NAME = "trials.jsonl"
+from .states import SearchEnd, TrialStatus
+
 TRIAL_COLUMNS = [
     "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
 ]
@@ -67,10 +71,15 @@ class TrialLogReader:
     """Reads a trial log incrementally: each poll reads only the bytes added since the last.
 
     A half-written last line is kept back until its newline arrives. The DataFrames are
-    rebuilt only when something new came in.
+    rebuilt only when something new came in. One reader may be shared by several threads
+    (every browser session of a run polls the same one): polls and frames are serialised.
     """
 
     def __init__(self, path: str | Path) -> None:
+        self._reset(path)
+        self._lock = threading.RLock()
+
+    def _reset(self, path: str | Path) -> None:
         self.path = Path(path)
         self._offset = 0
         self._inode: int | None = None
@@ -84,12 +93,19 @@ class TrialLogReader:
 
     def poll(self) -> bool:
         """Read what was appended since the last poll; True when there were new events."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> bool:
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
+            if self._inode is not None:
+                self._reset(self.path)  # the file went away (a retrain restarting its log)
+                return True
             return False
         if self._inode is not None and (stat.st_ino != self._inode or stat.st_size < self._offset):
-            self.__init__(self.path)  # the file was replaced: start over
+            self._reset(self.path)  # the file was replaced: start over
         self._inode = stat.st_ino
         if stat.st_size == self._offset:
             return False
@@ -130,24 +146,38 @@ class TrialLogReader:
         return 1
 
     def _on_search_start(self, record: dict[str, Any]) -> None:
+        # A trial still running when a new search starts lost its process: KerasTuner
+        # retries it under the same id, and its trial_start will replace the row.
+        self._mark_running(TrialStatus.INTERRUPTED)
         self._search_status = "running"
         self.last_start = record
 
     def _on_search_end(self, record: dict[str, Any]) -> None:
-        self._search_status = record.get("status") or "finished"
+        end = SearchEnd.parse(record.get("status") or "finished")
+        self._search_status = end.value
         self.last_end = record
-        unfinished = "failed" if self._search_status == "failed" else "stopped"
+        self._mark_running(TrialStatus.FAILED if end is SearchEnd.FAILED else TrialStatus.STOPPED)
+
+    _on_retrain_start = _on_search_start
+    _on_retrain_end = _on_search_end
+
+    def _mark_running(self, status: TrialStatus) -> None:
         for trial in self._trials.values():
-            if trial["status"] == "running":
-                trial["status"] = unfinished
+            if trial["status"] == TrialStatus.RUNNING.value:
+                trial["status"] = status.value
 
     def _on_trial_start(self, record: dict[str, Any]) -> None:
         trial_id = str(record.get("trial_id"))
         previous = self._trials.get(trial_id)
+        if previous is not None and not TrialStatus.parse(previous["status"]).is_ended():
+            # a retry after a killed attempt: its half-trained epochs are not this trial's
+            self._epoch_rows = [r for r in self._epoch_rows if r["trial_id"] != trial_id]
+            previous = None
         row = {
-            "trial_id": trial_id, "number": record.get("number"), "status": "running",
-            "score": None, "seconds": None, "started": record.get("time"), "ended": None,
-            "error": None, "epochs": previous["epochs"] if previous else 0,
+            "trial_id": trial_id, "number": record.get("number"),
+            "status": TrialStatus.RUNNING.value, "score": None, "seconds": None,
+            "started": record.get("time"), "ended": None, "error": None,
+            "epochs": previous["epochs"] if previous else 0,
         }
         for name, value in (record.get("hyperparameters") or {}).items():
             row["hp:" + name] = value
@@ -192,6 +222,10 @@ class TrialLogReader:
         return self._build_frames()[1]
 
     def _build_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        with self._lock:
+            return self._frames or self._make_frames()
+
+    def _make_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._frames is None:
             trials = pd.DataFrame(list(self._trials.values()))
             trials = trials.reindex(columns=_ordered(trials.columns, TRIAL_COLUMNS))
@@ -204,10 +238,3 @@ class TrialLogReader:
 def _ordered(columns: pd.Index, first: list[str]) -> list[str]:
     """The fixed columns first (even when absent), then the rest in their order."""
     return first + [c for c in columns if c not in first]
-
-
-def read_log(run_dir: str | Path) -> TrialLogReader:
-    """A reader for a run folder's trial log, already polled once."""
-    reader = TrialLogReader(Path(run_dir) / LOG_NAME)
-    reader.poll()
-    return reader
