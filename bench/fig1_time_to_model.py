@@ -58,12 +58,12 @@ def holdout_accuracy(run_dir: Path, holdout: Path) -> float:
     import keras
 
     from tuning_core.dataset import ImageCache
-    from tuning_core.runs import load_config
+    from tuning_core.rundir import RunDir
 
-    config = load_config(run_dir)
+    config = RunDir(run_dir).config()
     items, classes = labelled_files(holdout)
     images, labels = ImageCache(holdout, items, len(classes), config.image).arrays()
-    model = keras.models.load_model(run_dir / "best" / "model.keras")
+    model = keras.models.load_model(RunDir(run_dir).model_path)
     predicted = model.predict(images.astype("float32"), batch_size=256, verbose=0).argmax(1)
     return float((predicted == labels).mean())
 

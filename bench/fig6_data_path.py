@@ -16,7 +16,8 @@ import numpy as np
 from bench.common import OUT, FigureResult, fresh_dir, median
 from tuning_core import charts
 from tuning_core.importance import hp_importance
-from tuning_core.triallog import LOG_NAME, TrialLogReader
+from tuning_core.rundir import LOG_FILE
+from tuning_core.triallog import TrialLogReader
 
 GOAL = "cold read + every Monitor figure < 0.5 s; idle poll < 5 ms"
 FULL = {"trials": 1000, "epochs": 20, "repeats": 9, "polls": 200}
@@ -88,7 +89,7 @@ def idle_poll(path: Path, polls: int) -> list[float]:
 
 def measure(quick: bool) -> FigureResult:
     s = QUICK if quick else FULL
-    path = fresh_dir(OUT / "fig6") / LOG_NAME
+    path = fresh_dir(OUT / "fig6") / LOG_FILE
     size = write_log(path, s["trials"], s["epochs"])
     cold(path)  # warm-up: imports and plotly's first figure
     runs = [cold(path) for _ in range(s["repeats"])]

@@ -57,8 +57,12 @@ def prepare(config: RunConfig, run_dir: Path) -> Prepared:
     from tuning_core.hypermodel import CNNHyperModel
     from tuning_core.search import prepare_data
 
+    from tuning_core import atomic
+    from tuning_core.rundir import RUN_FILE, RunDir
+
     run_dir.mkdir(parents=True, exist_ok=True)
-    data, _ = prepare_data(config, run_dir, full_train=False)
+    atomic.write_json(run_dir / RUN_FILE, config.to_dict())
+    data, _ = prepare_data(RunDir(run_dir), full_train=False)
     model = CNNHyperModel(config.space, IMAGE.image_size, IMAGE.channels, data.num_classes)
     return Prepared(data.training, model)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from bench.common import OUT, fresh_dir, peak_rss_mb, rss_mb
 from tuning_core.jobs import JobRegistry
 from tuning_core.settings import RunConfig
-from tuning_core.triallog import LOG_NAME, TrialLogReader
+from tuning_core.rundir import LOG_FILE
+from tuning_core.triallog import TrialLogReader
 
 
 @dataclass
@@ -57,7 +58,7 @@ def _largest_checkpoint(run_dir: Path) -> int:
 def _watch(samples: Samples, done: threading.Event) -> None:
     from tuning_core.pruning import checkpoint_count
 
-    reader, seen, ended = TrialLogReader(samples.run_dir / LOG_NAME), 0, 0
+    reader, seen, ended = TrialLogReader(samples.run_dir / LOG_FILE), 0, 0
     while True:
         finished = done.is_set()
         reader.poll()

@@ -11,29 +11,31 @@ import pandas as pd
 import streamlit as st
 
 from tuning_core import charts
-from tuning_core.best import MODEL_FILE, load_evaluation, load_history
+from tuning_core.best import load_evaluation, load_history, load_hyperparameters
 from tuning_core.dataset import IMAGE_EXTENSIONS
-from tuning_core.importance import completed_with_score
 from tuning_core.predict import load_best_model, predict
-from tuning_core.runs import BEST_DIR
+from tuning_core.ranking import RankedTrial
+from tuning_core.rundir import HYPERPARAMETERS_FILE, RunDir
 
 GALLERY_LIMIT = 24
 RANK_CHOICES = 10
 
 
-def ranked(trials: pd.DataFrame, objective: str) -> pd.DataFrame:
-    """Completed trials, best first."""
-    done = completed_with_score(trials)
-    ascending = charts.objective_direction(objective) == "min"
-    return done.sort_values("score", ascending=ascending, kind="stable").reset_index(drop=True)
-
-
-def rank_label(table: pd.DataFrame, objective: str) -> Any:
-    """Formats rank k as "#k: trial 03 (val_accuracy 0.9312)"."""
+def rank_label(ranked: list[RankedTrial], objective: str) -> Any:
+    """Formats rank k as "#k: trial 4 (val_accuracy 0.9312)", as Monitor numbers trials."""
     def label(rank: int) -> str:
-        row = table.iloc[rank - 1]
-        return f"#{rank}: trial {row['trial_id']} ({objective} {float(row['score']):.4f})"
+        trial = ranked[rank - 1]
+        stopped = ", stopped early" if trial.status.value == "stopped" else ""
+        return f"#{rank}: trial {trial.number} ({objective} {trial.score:.4f}{stopped})"
     return label
+
+
+def retrained_from(run_dir: Path) -> str | None:
+    """"trial 4 (rank #1 when retrained)" for the saved best model, or None."""
+    hps = load_hyperparameters(run_dir)
+    if not hps:
+        return None
+    return f"trial {hps.get('number', hps.get('trial_id'))} (rank #{hps.get('rank')} when retrained)"
 
 
 def show_evaluation(run_dir: Path, data_dir: str) -> None:
@@ -85,7 +87,7 @@ def try_it(run_dir: Path) -> None:
                              type=[e.lstrip(".") for e in IMAGE_EXTENSIONS], key="best_try")
     if not files:
         return
-    model_path = run_dir / BEST_DIR / MODEL_FILE
+    model_path = RunDir(run_dir).model_path
     model = _model(str(model_path), model_path.stat().st_mtime)
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
@@ -102,9 +104,9 @@ def try_it(run_dir: Path) -> None:
 
 def downloads(run_dir: Path, trials: pd.DataFrame) -> None:
     """The .keras model, the hyperparameters as JSON, and all trials as CSV."""
-    best = run_dir / BEST_DIR
+    run = RunDir(run_dir)
     cols = st.columns(3)
-    model, hps = best / MODEL_FILE, best / "hyperparameters.json"
+    model, hps = run.model_path, run.best_dir / HYPERPARAMETERS_FILE
     if model.is_file():
         cols[0].download_button("Download model (.keras)", data=model.read_bytes,
                                 file_name=f"{run_dir.name}.keras", on_click="ignore")

@@ -1,7 +1,9 @@
 """Live status: how a run stands in words, the polling interval, and the sidebar.
 
-Pages poll the job registry from ``st.fragment(run_every=...)`` only while a job trains, and
-rerun the whole page once when it ends, so the finished state is drawn without a reload.
+Pages poll from ``st.fragment(run_every=...)`` only while a job trains in any process that
+shares the workspace (this server, the CLI, another server or machine: their run locks say
+so), and rerun the whole page once when it ends, so the finished state is drawn without a
+reload.
 """
 
 from __future__ import annotations
@@ -11,23 +13,37 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _state
+from tuning_core import workspace
 from tuning_core.best import retrain_progress
-from tuning_core.jobs import Progress
 from tuning_core.errors import TuningError
-from tuning_core.runs import RunStatus, load_config
+from tuning_core.jobs import Progress
+from tuning_core.ownership import OwnerInfo, machine_slot
+from tuning_core.rundir import RunDir
+from tuning_core.runs import active_runs
+from tuning_core.states import JobKind, RunStatus
 
 POLL_SECONDS = 2.0
 _WAS_ACTIVE = "live.was_active"
 
 
+def training_now() -> list[tuple[RunDir, OwnerInfo]]:
+    """The runs being trained now by any process on the workspace, with their owners."""
+    return active_runs(workspace.runs_dir())
+
+
+def training_owner() -> OwnerInfo | None:
+    """Who holds this machine's training slot (any process), or None when it is free."""
+    return machine_slot().holder()
+
+
 def poll_interval() -> float | None:
-    """Seconds between live redraws while any job trains, else None (no polling)."""
-    return POLL_SECONDS if _state.registry().active_run() is not None else None
+    """Seconds between live redraws while any job trains anywhere, else None (no polling)."""
+    return POLL_SECONDS if training_now() else None
 
 
 def rerun_once_when_idle() -> None:
-    """Rerun the whole page once when the job that was training has ended (never loops)."""
-    active = _state.registry().active_run() is not None
+    """Rerun the whole page once when the jobs that were training have ended (never loops)."""
+    active = bool(training_now())
     was_active = st.session_state.get(_WAS_ACTIVE, False)
     st.session_state[_WAS_ACTIVE] = active
     if was_active and not active:
@@ -48,17 +64,21 @@ def duration(seconds: float | None) -> str:
 
 def describe(progress: Progress) -> str:
     """The run's state in words: idle, running trial k/N, retraining, stopped, finished, failed."""
-    if progress.kind == "retrain":
+    if progress.kind is JobKind.RETRAIN:
         done, planned, _ = retrain_progress(progress.run_dir)
-        return f"retraining the best model (epoch {done}/{planned or '?'})"
+        return f"retraining the best model (epoch {done}/{planned or '?'}){_by(progress)}"
     if progress.state == RunStatus.STOPPING:
-        return "stopping after the current batch"
+        return f"stopping after the current batch{_by(progress)}"
     if progress.state == RunStatus.RUNNING:
         current = progress.current_trial or progress.trials_done + 1
-        return f"running trial {current}/{planned_trials(progress)}"
+        return f"running trial {current}/{planned_trials(progress)}{_by(progress)}"
     if progress.state == RunStatus.NEW:
         return "idle (no trial yet)"
-    return progress.state.value
+    return progress.state.label
+
+
+def _by(progress: Progress) -> str:
+    return f" · {progress.owner.describe()}" if progress.owner else ""
 
 
 def planned_trials(progress: Progress) -> int | str:
@@ -66,7 +86,7 @@ def planned_trials(progress: Progress) -> int | str:
     if progress.max_trials:
         return progress.max_trials
     try:
-        return load_config(progress.run_dir).tuner.max_trials
+        return RunDir(progress.run_dir).config().tuner.max_trials
     except TuningError:
         return "?"
 
@@ -81,19 +101,19 @@ def progress_text(progress: Progress) -> str:
 
 def _sidebar_body(run_dir: Path | None) -> None:
     registry = _state.registry()
-    active = registry.active_run()
     if run_dir is None:
         st.caption("No run yet: design a search and launch it.")
     else:
         progress = registry.progress(run_dir)
         st.caption("Current run")
         st.markdown(f"**{run_dir.name}**  \n{describe(progress)}")
-        if progress.kind == "search":
+        if progress.kind is JobKind.SEARCH:
             st.progress(progress.fraction, text=progress_text(progress))
         if progress.state == RunStatus.FAILED and progress.message:
             st.caption(progress.message)
-    if active is not None and active != run_dir:
-        st.caption(f"Training now: {active.name}")
+    for run, owner in training_now():
+        if run_dir is None or run.path != Path(run_dir).resolve():
+            st.caption(f"Training now: {run.name} ({owner.kind}, {owner.describe()})")
     rerun_once_when_idle()
 
 

@@ -1,41 +1,23 @@
-"""Presentation helpers of the Monitor page: shared incremental log readers, table, counts."""
+"""Presentation helpers of the Monitor page: log snapshot, table, counts."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from tuning_core.importance import Importance, hp_columns, hp_importance, hp_name
-from tuning_core.triallog import LOG_NAME, TrialLogReader
+from tuning_core.rundir import RunDir
+from tuning_core.states import TrialStatus
 
-STATES = ("completed", "running", "failed", "stopped")
-
-
-class SharedLog:
-    """One incremental reader per trial log, shared by every browser session (hence the lock)."""
-
-    def __init__(self, path: Path) -> None:
-        self._reader = TrialLogReader(path)
-        self._lock = threading.Lock()
-
-    def snapshot(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Read what was appended since the last poll; the trials and epochs tables."""
-        with self._lock:
-            self._reader.poll()
-            return self._reader.trials(), self._reader.epochs()
+STATES = tuple(s.value for s in TrialStatus)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _shared_log(path: str) -> SharedLog:
-    return SharedLog(Path(path))
-
-
-def shared_log(run_dir: Path) -> SharedLog:
-    """The process-wide reader of ``run_dir``'s trial log."""
-    return _shared_log(str(run_dir / LOG_NAME))
+def snapshot(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trials and epochs tables of a run, from the process's one reader of its log."""
+    reader = RunDir(run_dir).reader()
+    return reader.trials(), reader.epochs()
 
 
 def completed_count(trials: pd.DataFrame) -> int:

@@ -16,7 +16,8 @@ import streamlit as st
 from tuning_core import workspace
 from tuning_core.errors import TuningError
 from tuning_core.jobs import JobRegistry, get_registry
-from tuning_core.runs import RUN_FILE
+from tuning_core.rundir import RUN_FILE, RunDir
+from tuning_core.runs import active_runs
 
 RUN_PARAM = "run"
 RUN = "run.current"
@@ -33,7 +34,7 @@ def registry() -> JobRegistry:
 
 
 def _is_run(path: Path) -> bool:
-    return (path / RUN_FILE).is_file()
+    return RunDir(path).is_run()
 
 
 def run_path(name: str | None) -> Path | None:
@@ -58,6 +59,11 @@ def _newest_run() -> Path | None:
     return runs[-1] if runs else None
 
 
+def _active_elsewhere() -> Path | None:
+    active = active_runs(workspace.runs_dir())
+    return active[0][0].path if active else None
+
+
 def sync_run_with_url() -> Path | None:
     """The current run: from the URL, else the session, else the active one, else the newest.
 
@@ -65,7 +71,7 @@ def sync_run_with_url() -> Path | None:
     reload (URL only) and a page change (session only) both keep it.
     """
     chosen = run_path(st.query_params.get(RUN_PARAM)) or run_path(st.session_state.get(RUN))
-    chosen = chosen or registry().active_run() or _newest_run()
+    chosen = chosen or registry().active_run() or _active_elsewhere() or _newest_run()
     if chosen is not None and (st.session_state.get(RUN) != chosen.name
                                or st.query_params.get(RUN_PARAM) != chosen.name):
         select_run(chosen)

@@ -10,7 +10,7 @@ import streamlit as st
 from pages import _live, _state
 from tuning_core.settings import OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig, TunerSettings
 from tuning_core.space import space_size
-from tuning_core.triallog import read_log
+from tuning_core.rundir import RunDir
 
 OBJECTIVE_HELP = {"val_accuracy": "validation accuracy (higher is better)",
                   "val_loss": "validation loss (lower is better)"}
@@ -83,7 +83,7 @@ def launch_summary(config: RunConfig) -> None:
 
 def trial_time(run_dir: Path) -> str | None:
     """"about 12 s per trial (median of 3)" once a trial of the run has ended."""
-    trials = read_log(run_dir).trials()
+    trials = RunDir(run_dir).reader().trials()
     seconds = trials["seconds"].dropna() if not trials.empty else pd.Series(dtype=float)
     if seconds.empty:
         return None

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from pages import _live, _state
 from pages import _best_view as view
 from pages import _monitor_view as monitor
-from tuning_core.best import MODEL_FILE, retrain_progress
-from tuning_core.runs import BEST_DIR, load_config
+from tuning_core.best import retrain_progress
+from tuning_core.ranking import RankedTrial
+from tuning_core.rundir import RunDir
+from tuning_core.states import JobKind
 
 
-def retrain_form(run_dir: Path, table: pd.DataFrame, objective: str) -> None:
+def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> None:
     """Choose a top trial and the epochs, and start the retrain."""
     registry = _state.registry()
-    busy = registry.active_run() is not None
+    busy = _live.training_owner() is not None
     left, right = st.columns([3, 1])
-    count = min(view.RANK_CHOICES, len(table))
+    count = min(view.RANK_CHOICES, len(ranked))
     rank = left.selectbox("Trial to retrain", list(range(1, count + 1)),
-                          format_func=view.rank_label(table, objective), key="best_rank")
+                          format_func=view.rank_label(ranked, objective), key="best_rank")
     epochs = right.number_input("Epochs", 1, 1000, step=1,
                                 key=_state.widget("best.epochs", 30),
                                 help="Early stopping ends it sooner when validation stalls.")
     st.caption("Retrains the chosen hyperparameters on all training images (early stopping, "
                "best-epoch weights, learning-rate reduction), then tests on the test split.")
     if st.button("Retrain best model", type="primary", disabled=busy,
-                 help="One job trains at a time." if busy else None):
+                 help="One job trains at a time on this machine." if busy else None):
         with _state.engine_errors():
             registry.start_retrain(run_dir, epochs=int(epochs), rank=int(rank))
             st.rerun()
@@ -39,7 +40,7 @@ def retrain_status(run_dir: Path) -> None:
     """The retrain's progress bar (live while it runs) or its error."""
     progress = _state.registry().progress(run_dir)
     done, planned, status = retrain_progress(run_dir)
-    if progress.kind == "retrain":
+    if progress.kind is JobKind.RETRAIN:
         st.progress(min(1.0, done / planned) if planned else 0.0,
                     text=f"Retraining: epoch {done} of at most {planned or '?'}")
     elif status == "failed" and progress.message:
@@ -53,19 +54,23 @@ if run is None:
     st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")
     st.stop()
 with _state.engine_errors():
-    config = load_config(run)
-    trials, _ = monitor.shared_log(run).snapshot()
-    table = view.ranked(trials, config.tuner.objective)
+    run_dir = RunDir(run)
+    config = run_dir.config()
+    trials, _ = monitor.snapshot(run)
+    ranked = run_dir.best_trials()
     st.caption(f"Run {run.name}")
-    if table.empty:
+    if not ranked:
         st.info("No completed trial yet: the best model can be retrained once one completes.")
     else:
-        retrain_form(run, table, config.tuner.objective)
+        retrain_form(run, ranked, config.tuner.objective)
     retrain_status(run)
-    retraining = _state.registry().progress(run).kind == "retrain"
+    retraining = _state.registry().progress(run).kind is JobKind.RETRAIN
+    source = view.retrained_from(run)
+    if not retraining and source:
+        st.caption(f"The model below was retrained from {source}.")
     if not retraining:
-        view.show_evaluation(run, config.data_dir)
-    if not retraining and (run / BEST_DIR / MODEL_FILE).is_file():
+        view.show_evaluation(run, (run_dir.load_split() or {}).get("root", config.data_dir))
+    if not retraining and run_dir.model_path.is_file():
         with _state.engine_errors():  # a bad upload must not hide the downloads below
             view.try_it(run)
     st.subheader("Downloads")

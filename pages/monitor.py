@@ -16,7 +16,7 @@ from pages import _live, _state
 from pages import _monitor_view as view
 from pages._plotly import live_chart
 from tuning_core import charts
-from tuning_core.runs import load_config
+from tuning_core.rundir import RunDir
 
 
 def chart(fig, name: str) -> None:
@@ -26,16 +26,14 @@ def chart(fig, name: str) -> None:
 
 def draw(run_dir: Path, objective: str) -> None:
     """Counts, charts and the trial table of one run."""
-    trials, epochs = view.shared_log(run_dir).snapshot()
+    trials, epochs = view.snapshot(run_dir)
     progress = _state.registry().progress(run_dir)
     st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
     if trials.empty:
         st.info("No trial has started yet. This page fills in as the search runs.")
         return
-    best_id = charts.best_trial_id(trials, objective)
-    best = None if best_id is None else float(
-        trials.loc[trials["trial_id"] == best_id, "score"].iloc[0])
-    view.show_counts(trials, best, objective)
+    ranked = RunDir(run_dir).best_trials()
+    view.show_counts(trials, ranked[0].score if ranked else None, objective)
     figures = charts.monitor_figures(trials, epochs, objective)
     figures["importance"] = charts.importance_figure(view.importance(run_dir, trials))
     chart(figures["objective"], "objective")
@@ -62,4 +60,4 @@ if run is None:
     st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")
 else:
     with _state.engine_errors():
-        live(run, load_config(run).tuner.objective)
+        live(run, RunDir(run).config().tuner.objective)

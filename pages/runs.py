@@ -8,18 +8,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import _state
+from pages import _live, _state
 from tuning_core import workspace
-from tuning_core.runs import RunInfo, delete_run, list_runs, prune_run
+from tuning_core.runs import RunSummary, delete_run, list_runs, prune_run
 
 CONFIRM_DELETE = "runs.confirm_delete"
 FLASH = "runs.flash"
 
 
-def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
+def runs_table(infos: list[RunSummary]) -> pd.DataFrame:
     """One row per run, for people."""
     return pd.DataFrame([{
-        "run": i.run_dir.name, "status": i.status.value, "tuner": i.tuner,
+        "run": i.run.name, "status": i.status.label, "tuner": i.tuner,
+        "trained by": i.owner.describe() if i.owner else "",
         "trials": f"{i.trials_done}/{i.max_trials}",
         "best score": i.best_score, "objective": i.objective,
         "started": datetime.fromtimestamp(i.created), "disk (MB)": i.bytes / 1e6,
@@ -33,56 +34,66 @@ def on_pick() -> None:
     st.session_state[CONFIRM_DELETE] = None
 
 
-def actions(info: RunInfo) -> None:
+def actions(info: RunSummary) -> None:
     """Open, resume, prune or delete the selected run."""
     registry = _state.registry()
-    active = registry.active_run() is not None
+    active = _live.training_owner() is not None
     st.page_link("pages/monitor.py", label="Open in Monitor", icon=":material/monitoring:")
     cols = st.columns(3)
     if cols[0].button("Resume", disabled=active or not info.status.is_resumable(),
                       help="Continues an interrupted or stopped search; completed trials "
                            "are kept."):
         with _state.engine_errors():
-            registry.resume(info.run_dir)
+            registry.resume(info.run.path)
             st.rerun()
     keep = cols[1].number_input("Checkpoints to keep", 1, 100, value=3, key="runs_keep")
     if cols[1].button("Prune checkpoints", disabled=info.status.is_active()):
         with _state.engine_errors():
-            result = prune_run(info.run_dir, int(keep))
+            result = prune_run(info.run.path, int(keep))
         st.session_state[FLASH] = (f"Removed {len(result.removed)} checkpoint(s), freed "
                                    f"{result.bytes_freed / 1e6:.1f} MB; kept {len(result.kept)}.")
         st.rerun()
     delete_section(cols[2], info)
 
 
-def delete_section(col, info: RunInfo) -> None:
+def delete_section(col, info: RunSummary) -> None:
     """The delete button and its confirmation."""
     if col.button("Delete run", disabled=info.status.is_active()):
-        st.session_state[CONFIRM_DELETE] = info.run_dir.name
-    if st.session_state.get(CONFIRM_DELETE) == info.run_dir.name:
-        st.warning(f"Delete {info.run_dir.name} and everything in it "
+        st.session_state[CONFIRM_DELETE] = info.run.name
+    if st.session_state.get(CONFIRM_DELETE) == info.run.name:
+        st.warning(f"Delete {info.run.name} and everything in it "
                    f"({info.bytes / 1e6:.1f} MB)? This cannot be undone.")
         if st.button("Confirm delete", type="primary"):
             with _state.engine_errors():
-                delete_run(info.run_dir, workspace.runs_dir())
+                delete_run(info.run.path, workspace.runs_dir())
                 st.session_state[CONFIRM_DELETE] = None
                 _state.select_run(None)
-                st.session_state[FLASH] = f"Deleted {info.run_dir.name}."
+                st.session_state[FLASH] = f"Deleted {info.run.name}."
                 st.rerun()
 
 
 st.title("Runs")
 if st.session_state.get(FLASH):
     st.success(st.session_state.pop(FLASH))
-infos = list_runs(workspace.runs_dir(), active=_state.registry().active_run())
+infos = list_runs(workspace.runs_dir())
 if not infos:
     st.info("No runs yet. Launch a search on the Search page.")
     st.stop()
-st.dataframe(runs_table(infos), hide_index=True, width="stretch", column_config={
-    "best score": st.column_config.NumberColumn(format="%.4f"),
-    "disk (MB)": st.column_config.NumberColumn(format="%.1f"),
-    "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
-names = [i.run_dir.name for i in infos]
+
+
+@st.fragment(run_every=_live.poll_interval())
+def live_table() -> None:
+    """The runs table, redrawn every few seconds while any process trains a run."""
+    st.dataframe(runs_table(list_runs(workspace.runs_dir())), hide_index=True, width="stretch",
+                 column_config={
+                     "best score": st.column_config.NumberColumn(format="%.4f"),
+                     "disk (MB)": st.column_config.NumberColumn(format="%.1f"),
+                     "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    _live.rerun_once_when_idle()
+
+
+live_table()
+names = [i.run.name for i in infos]
 current: Path | None = _state.current_run()
 index = names.index(current.name) if current is not None and current.name in names else 0
 st.session_state["runs_pick"] = names[index]

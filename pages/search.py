@@ -9,6 +9,7 @@ import streamlit as st
 from pages import _live, _state
 from pages import _search_view as view
 from tuning_core.errors import TuningError
+from tuning_core.states import JobKind
 
 CONFIRM = "search.confirm"
 FLASH = "search.flash"
@@ -40,9 +41,12 @@ def launch_section() -> None:
     if not config.data_dir:
         st.warning("Choose an image folder on the Data page first.")
         return
-    busy = _state.registry().active_run() is not None
-    if st.button("Launch search", type="primary", disabled=busy,
-                 help="One search trains at a time." if busy else None):
+    owner = _live.training_owner()
+    if owner is not None:
+        st.caption(f"This machine is training {owner.target} ({owner.describe()}); one job "
+                   "trains at a time per machine.")
+    if st.button("Launch search", type="primary", disabled=owner is not None,
+                 help="One job trains at a time per machine." if owner else None):
         st.session_state[CONFIRM] = True
     if st.session_state.get(CONFIRM):
         st.info("Start this search? It runs in the background; closing the tab does not stop it.")
@@ -66,11 +70,12 @@ def run_controls(run_dir: Path) -> None:
     if progress.message and not progress.state.is_active():
         st.caption(progress.message)
     left, right = st.columns(2)
-    if progress.state.is_active() and progress.kind == "search":
-        if left.button("Stop", help="The running trial stops after its current batch."):
+    if progress.state.is_active() and progress.kind is JobKind.SEARCH:
+        if left.button("Stop", help="The running trial stops after its current batch, "
+                                    "whichever process trains it."):
             registry.stop(run_dir)
             st.rerun()
-    elif progress.state.is_resumable() and registry.active_run() is None:
+    elif progress.state.is_resumable() and _live.training_owner() is None:
         if right.button("Resume", help="Continues the search; completed trials are kept."):
             with _state.engine_errors():
                 registry.resume(run_dir)

@@ -40,6 +40,15 @@ def write_image_folder(
     return root
 
 
+@pytest.fixture(autouse=True)
+def machine_slot_dir(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A training-slot folder of the test's own, so a dashboard running here cannot block it."""
+    path = tmp_path_factory.mktemp("slot")
+    monkeypatch.setenv("TUNING_SLOT_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Two classes of 12 RGB 16x16 PNGs each."""

@@ -16,7 +16,14 @@ from tuning_core.presets import get_preset
 from tuning_core.pruning import checkpoint_count
 from tuning_core.runs import RunStatus, list_runs
 from tuning_core.settings import RunConfig, TunerSettings
-from tuning_core.triallog import read_log
+from tuning_core.rundir import RunDir
+from tuning_core.triallog import TrialLogReader
+
+
+def read_log(run_dir: Path) -> TrialLogReader:
+    reader = TrialLogReader(RunDir(run_dir).log_path)
+    reader.poll()
+    return reader
 
 pytestmark = pytest.mark.training
 
@@ -61,7 +68,7 @@ def test_two_trial_search_through_the_job_thread(image_folder: Path, tmp_path: P
 def test_second_start_is_refused_while_one_trains(image_folder: Path, tmp_path: Path) -> None:
     registry = JobRegistry(tmp_path / "runs")
     registry.start_search(_config(image_folder, max_trials=1))
-    with pytest.raises(JobBusyError, match="one job trains at a time"):
+    with pytest.raises(JobBusyError, match="training slot is held by pid"):
         registry.start_search(_config(image_folder, max_trials=1))
     registry.wait(timeout=300)
 
@@ -106,7 +113,7 @@ def test_resume_after_restart_keeps_completed_trials(image_folder: Path, tmp_pat
     assert [e["trial_id"] for e in starts].count(done[0]["trial_id"]) == 1  # not trained again
     assert fresh.progress(run_dir).trials_done == 3
     assert fresh.progress(run_dir).state is RunStatus.FINISHED
-    with pytest.raises(RunError, match="only an interrupted, stopped or failed run"):
+    with pytest.raises(RunError, match="only an interrupted, stopped, failed or new run"):
         fresh.resume(run_dir)
 
 

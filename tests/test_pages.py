@@ -21,8 +21,8 @@ from tests.test_pages_support import (
     write_best,
 )
 
-from tuning_core import charts, search
-from tuning_core.jobs import get_registry
+from tuning_core import charts
+from tuning_core.jobs import JobRegistry, install_registry
 from tuning_core.workspace import runs_dir
 
 
@@ -93,10 +93,9 @@ def test_runs_page_deletes_with_confirmation(clean_caches, image_folder: Path):
     assert "Removed 0 checkpoint" in at.success[0].value
 
 
-def test_pages_with_a_running_search(clean_caches, image_folder: Path, monkeypatch):
+def test_pages_with_a_running_search(clean_caches, image_folder: Path):
     fake = FakeSearch()
-    monkeypatch.setattr(search, "run_search", fake)
-    registry = get_registry(runs_dir())
+    registry = install_registry(JobRegistry(runs_dir(), search=fake))
     run_dir = make_run(runs_dir(), image_folder, trials=0, finished=False)
     (run_dir / "trials.jsonl").unlink()
     try:

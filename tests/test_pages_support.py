@@ -13,10 +13,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tuning_core.dataset import ImageConfig
-from tuning_core.runs import BEST_DIR, create_run
+from tuning_core.rundir import RunDir
+from tuning_core.runs import create_run
 from tuning_core.settings import RunConfig, TunerSettings
 from tuning_core.space import get_preset
-from tuning_core.triallog import LOG_NAME, TrialLogWriter
+from tuning_core.triallog import TrialLogWriter
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = {
@@ -63,7 +64,7 @@ def make_run(runs_dir: Path, data_dir: Path, trials: int = 3, finished: bool = T
                        image=ImageConfig(16, "rgb"),
                        tuner=TunerSettings(tuner="random", max_trials=trials + 1, epochs=2))
     run_dir = create_run(runs_dir, config)
-    log = TrialLogWriter(run_dir / LOG_NAME)
+    log = RunDir(run_dir).log_writer()
     log.write("search_start", max_trials=trials + 1, tuner="random")
     for i in range(trials):
         write_trial(log, i, score=0.5 + 0.1 * i)
@@ -89,7 +90,7 @@ def write_trial(log: TrialLogWriter, i: int, score: float | None, epochs: int = 
 
 def write_best(run_dir: Path, data_dir: Path) -> None:
     """A best/ folder as a retrain leaves it (no model file: nothing to load in tests)."""
-    best = run_dir / BEST_DIR
+    best = RunDir(run_dir).best_dir
     best.mkdir()
     some_image = sorted((data_dir / "cats").iterdir())[0].relative_to(data_dir)
     evaluation: dict[str, Any] = {
@@ -104,7 +105,8 @@ def write_best(run_dir: Path, data_dir: Path) -> None:
     (best / "history.json").write_text(json.dumps({"loss": [1.0, 0.5], "val_loss": [1.1, 0.6],
                                                    "accuracy": [0.5, 0.7],
                                                    "val_accuracy": [0.4, 0.75]}))
-    (best / "hyperparameters.json").write_text(json.dumps({"trial_id": "02", "values": {}}))
+    (best / "hyperparameters.json").write_text(json.dumps({"trial_id": "02", "number": 3,
+                                                           "rank": 1, "values": {}}))
 
 
 class FakeSearch:
@@ -115,7 +117,7 @@ class FakeSearch:
         self.started = threading.Event()
 
     def __call__(self, run_dir: Any) -> str:
-        log = TrialLogWriter(Path(run_dir) / LOG_NAME)
+        log = RunDir(run_dir).log_writer()
         log.write("search_start", max_trials=3, tuner="random")
         write_trial(log, 0, score=0.6)
         write_trial(log, 1, score=None, epochs=1)  # still running

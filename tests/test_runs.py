@@ -11,8 +11,10 @@ import pytest
 from tuning_core.dataset import ImageConfig, SplitConfig
 from tuning_core.errors import RunError, SettingsError
 from tuning_core.presets import get_preset
+from tuning_core.ownership import OwnerInfo
+from tuning_core.rundir import RunDir
 from tuning_core.runs import (RunStatus, create_run, delete_run, list_runs, load_config, prune_run,
-                              run_info, status_from_log)
+                              summarize)
 from tuning_core.settings import RunConfig, TunerSettings
 from tuning_core.triallog import TrialLogWriter
 
@@ -56,25 +58,31 @@ def test_unreadable_run_folders(tmp_path: Path) -> None:
 
 def test_status_comes_from_the_log(tmp_path: Path) -> None:
     run_dir = create_run(tmp_path, _config())
-    assert run_info(run_dir).status is RunStatus.NEW
+    assert summarize(run_dir).status is RunStatus.NEW
     writer = TrialLogWriter(run_dir / "trials.jsonl")
     writer.write("search_start", max_trials=30)
-    assert run_info(run_dir).status is RunStatus.INTERRUPTED
-    assert run_info(run_dir, active=True).status is RunStatus.RUNNING
+    assert summarize(run_dir).status is RunStatus.INTERRUPTED
+    lock = RunDir(run_dir).lock()
+    lock.acquire(OwnerInfo.mine("search", "alice", run_dir.name))  # someone trains it
+    try:
+        info = summarize(run_dir)
+        assert info.status is RunStatus.RUNNING and info.owner.user == "alice"
+    finally:
+        lock.release()
     writer.write("trial_start", trial_id="0", number=1, hyperparameters={"lr": 0.1})
     writer.write("trial_end", trial_id="0", status="completed", score=0.8, seconds=1)
     writer.write("search_end", status="budget")
-    info = run_info(run_dir)
+    info = summarize(run_dir)
     assert info.status is RunStatus.BUDGET and info.status.is_resumable()
-    assert info.trials_done == 1 and info.best_score == 0.8
-    assert status_from_log("finished") is RunStatus.FINISHED
+    assert info.status.label == "time budget spent"
+    assert info.trials_done == 1 and info.best_score == 0.8  # val_accuracy: higher is better
     assert not RunStatus.FINISHED.is_resumable()
 
 
 def test_list_and_delete_runs(tmp_path: Path) -> None:
     first = create_run(tmp_path, _config())
     (tmp_path / "not-a-run").mkdir()
-    assert [info.run_dir for info in list_runs(tmp_path)] == [first]
+    assert [info.run.path for info in list_runs(tmp_path)] == [first.resolve()]
     with pytest.raises(RunError, match="nothing was deleted"):
         delete_run(tmp_path / "not-a-run", tmp_path)
     with pytest.raises(RunError):

@@ -1,33 +1,33 @@
 """The best model: retrain a top trial on all training images, save it, test it.
 
 Writes ``best/model.keras`` (self-contained: images at the run's size and colour mode,
-0..255, scaling inside), ``hyperparameters.json``, ``history.json``, ``evaluation.json``
-and ``retrain.jsonl`` (progress, one line per epoch) in the run folder.
+0..255, scaling inside), ``hyperparameters.json``, ``history.json`` and
+``evaluation.json``, and logs progress to the run's retrain log (one line per epoch).
+The new ``best/`` is built beside the old one and swapped in whole, so a retrain that is
+killed or fails leaves the previous best model as it was.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import tfmemory
+from . import atomic, tfmemory
 from .errors import RunError
-from .pruning import ranked_trials
-from .runs import BEST_DIR, PROJECT_NAME, load_config
-from .triallog import TrialLogReader, TrialLogWriter, clean_metrics
-
-RETRAIN_LOG = "retrain.jsonl"
-MODEL_FILE = "model.keras"
+from .ranking import RankedTrial
+from .rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE, MODEL_FILE, RunDir)
+from .triallog import TrialLogWriter, clean_metrics
 
 
-def pick_trial(run_dir: Path, rank: int, direction: str) -> dict[str, Any]:
-    """The rank-th best completed trial's record (trial.json); RunError when there is none."""
-    ranked = ranked_trials(run_dir / PROJECT_NAME, direction)
+def pick_trial(run: RunDir, rank: int) -> RankedTrial:
+    """The rank-th best trial by the one ranking every page shows; RunError when none."""
+    ranked = run.best_trials()
     if rank < 1 or rank > len(ranked):
-        raise RunError(f"{run_dir.name} has {len(ranked)} completed trial(s); "
+        raise RunError(f"{run.name} has {len(ranked)} ranked trial(s); "
                        f"rank must be between 1 and {max(1, len(ranked))}, got {rank}.")
     return ranked[rank - 1]
 
@@ -39,41 +39,47 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1) -> dict[s
     from .hypermodel import CNNHyperModel
     from .search import prepare_data
 
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     if epochs < 1:
         raise RunError(f"epochs must be at least 1; got {epochs}.")
-    config = load_config(run_dir)
-    record = pick_trial(run_dir, rank, config.tuner.direction)
-    best_dir = run_dir / BEST_DIR
-    best_dir.mkdir(exist_ok=True)
-    log = TrialLogWriter(best_dir / RETRAIN_LOG)
-    (best_dir / RETRAIN_LOG).unlink(missing_ok=True)
-    log.write("search_start", max_trials=epochs, trial_id=record["trial_id"], rank=rank)
+    config = run.config()
+    picked = pick_trial(run, rank)
+    record = run.trial_record(picked.trial_id)
+    run.retrain_log_path.unlink(missing_ok=True)
+    log = TrialLogWriter(run.retrain_log_path)
+    log.write("retrain_start", epochs=epochs, trial_id=picked.trial_id, number=picked.number,
+              rank=rank)
+    for leftover in run.path.glob(".best-*"):  # from a retrain that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
+    staged = Path(tempfile.mkdtemp(prefix=".best-", dir=run.path))
     try:
         hp = kt.HyperParameters.from_config(record["hyperparameters"])
-        data, test = prepare_data(config, run_dir, full_train=True, with_test=True)
+        data, test = prepare_data(run, full_train=True, with_test=True)
         model = CNNHyperModel(config.space, config.image.image_size, config.image.channels,
                               data.num_classes).build(hp)
         with tfmemory.released_gradients():
-            history = _fit(model, data.training, hp, config, epochs, best_dir, str(run_dir))
-        model.save(best_dir / MODEL_FILE)
-        _save_json(best_dir / "hyperparameters.json", {
-            "trial_id": record["trial_id"], "rank": rank, "search_score": record.get("score"),
+            history = _fit(model, data.training, hp, config, epochs, staged, run)
+        model.save(staged / MODEL_FILE)
+        atomic.write_json(staged / HYPERPARAMETERS_FILE, {
+            "trial_id": picked.trial_id, "number": picked.number, "rank": rank,
+            "search_score": picked.score,
             "values": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}})
-        _save_json(best_dir / "history.json", {k: [clean_metrics({k: v})[k] for v in vs]
-                                               for k, vs in history.items()})
+        atomic.write_json(staged / HISTORY_FILE, {k: [clean_metrics({k: v})[k] for v in vs]
+                                                  for k, vs in history.items()})
         evaluation = evaluate(model, test, data.split)
-        _save_json(best_dir / "evaluation.json", evaluation)
-    except Exception as error:
-        log.write("search_end", status="failed", message=f"{type(error).__name__}: {error}")
+        atomic.write_json(staged / EVALUATION_FILE, evaluation)
+        atomic.swap_dir(staged, run.best_dir)
+    except BaseException as error:
+        shutil.rmtree(staged, ignore_errors=True)
+        log.write("retrain_end", status="failed", message=f"{type(error).__name__}: {error}")
         raise
-    log.write("search_end", status="finished", test_accuracy=evaluation["test_accuracy"],
+    log.write("retrain_end", status="finished", test_accuracy=evaluation["test_accuracy"],
               test_loss=evaluation["test_loss"])
     return evaluation
 
 
 def _fit(model: Any, training: Any, hp: Any, config: Any, epochs: int, best_dir: Path,
-         key: str) -> dict[str, list[float]]:
+         run: RunDir) -> dict[str, list[float]]:
     import keras
 
     from .callbacks import TrialLogCallback
@@ -81,7 +87,7 @@ def _fit(model: Any, training: Any, hp: Any, config: Any, epochs: int, best_dir:
     monitor, mode = config.tuner.objective, config.tuner.direction
     checkpoint = best_dir / "checkpoint.weights.h5"
     callbacks = [
-        TrialLogCallback(str(best_dir / RETRAIN_LOG), "retrain", 0, key),
+        TrialLogCallback(str(run.retrain_log_path), "retrain", 0, str(run.path)),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=max(3, epochs // 5)),
         keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode,
@@ -130,28 +136,23 @@ def _misclassified(split: Any, labels: np.ndarray, predicted: np.ndarray,
             for i in np.flatnonzero(predicted != labels)]
 
 
-def _save_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)  # readers never see half a file
-
-
 def load_evaluation(run_dir: str | Path) -> dict[str, Any] | None:
     """The saved test evaluation of a run's best model, or None before a retrain."""
-    path = Path(run_dir) / BEST_DIR / "evaluation.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return RunDir(run_dir).best_json(EVALUATION_FILE)
 
 
 def load_history(run_dir: str | Path) -> dict[str, list[float]] | None:
     """The retrain's Keras history (metric -> values per epoch), or None."""
-    path = Path(run_dir) / BEST_DIR / "history.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return RunDir(run_dir).best_json(HISTORY_FILE)
+
+
+def load_hyperparameters(run_dir: str | Path) -> dict[str, Any] | None:
+    """Which trial the best model came from and its hyperparameter values, or None."""
+    return RunDir(run_dir).best_json(HYPERPARAMETERS_FILE)
 
 
 def retrain_progress(run_dir: str | Path) -> tuple[int, int, str | None]:
     """(epochs done, epochs planned, status) of the run's latest retrain, from its log."""
-    reader = TrialLogReader(Path(run_dir) / BEST_DIR / RETRAIN_LOG)
-    reader.poll()
-    planned = int((reader.last_start or {}).get("max_trials") or 0)
+    reader = RunDir(run_dir).retrain_reader()
+    planned = int((reader.last_start or {}).get("epochs") or 0)
     return len(reader.epochs()), planned, reader.search_status
-

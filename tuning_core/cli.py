@@ -1,18 +1,23 @@
 """Command line: the same code path as the dashboard (the job registry and the run folder).
 
-Bad input exits with code 2 and one line on stderr, never a traceback.
+Bad input exits with code 2 and one line on stderr, never a traceback. Ctrl-C or SIGTERM
+stops a search or retrain cleanly (the trial ends at its next batch, the log says stopped,
+exit 0); a second one aborts at once and leaves a run that can be resumed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
 from .errors import SettingsError, TuningError
-from .runs import load_config
+from .rundir import RunDir
 from .settings import TUNER_NAMES
+from .states import RunStatus, TrialStatus
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     best.add_argument("run_dir")
     best.add_argument("--epochs", type=int, default=30)
     best.add_argument("--rank", type=int, default=1)
+    for command in (search, resume, best):
+        command.add_argument("--parallel", action="store_true",
+                             help="train even while another job holds this machine's slot")
     predict = sub.add_parser("predict", help="classify images with a run's best model")
     predict.add_argument("run_dir")
     predict.add_argument("images", nargs="+")
@@ -110,73 +118,110 @@ def _load_space(path: str):
     return SearchSpace.from_json(text)
 
 
-def _follow(registry, run_dir: Path) -> str:
-    """Print a line per ended trial until the job ends; Ctrl-C stops it cleanly."""
-    from .triallog import read_log
+class _Signals:
+    """First Ctrl-C or SIGTERM: stop at the next batch. Second: abort now (still resumable)."""
 
-    reader, printed = read_log(run_dir), 0
-    try:
-        while registry.active_run() is not None:
-            registry.wait(timeout=1.0)
-            printed = _print_new_trials(reader, printed)
-    except KeyboardInterrupt:
-        print("stopping after the current batch...", file=sys.stderr)
-        registry.stop(run_dir)
-        registry.wait()
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> _Signals:
+        self._saved = {sig: signal.signal(sig, self._handle)
+                       for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        from . import control
+
+        self.count += 1
+        if self.count > 1:
+            print("aborted; resume the run to go on", file=sys.stderr, flush=True)
+            os._exit(130)  # the OS frees the run's lock; the log reads as interrupted
+        print("stopping after the current batch (again to abort)...", file=sys.stderr, flush=True)
+        control.request_stop_all()
+
+
+def _follow(registry, run_dir: Path) -> None:
+    """Print a line per ended trial until the job ends."""
+    reader = RunDir(run_dir).reader()
+    printed = _ended(reader.trials()).shape[0]  # a resume prints only the trials it runs
+    while registry.active_run() is not None:
+        registry.wait(timeout=0.5)
+        printed = _print_new_trials(reader, printed)
     _print_new_trials(reader, printed)
-    return registry.progress(run_dir).state.value
 
 
 def _print_new_trials(reader, printed: int) -> int:
     reader.poll()
     trials = reader.trials()
-    ended = trials[trials["status"].isin(["completed", "failed", "stopped"])] if not trials.empty else trials
+    ended = _ended(trials)
     for row in ended.iloc[printed:].itertuples():
         detail = f"score {row.score:.4f}" if row.score is not None and row.score == row.score else (row.error or "")
         print(f"trial {row.number} ({row.trial_id}): {row.status}, {detail}, {row.seconds:.1f}s", flush=True)
     return max(printed, len(ended))
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from .jobs import get_registry
+def _registry(runs_dir: str | Path, args: argparse.Namespace):
+    from .jobs import JobRegistry
 
-    registry = get_registry(args.runs_dir)
+    return JobRegistry(runs_dir, machine_slot=not args.parallel)
+
+
+def _ended(trials):
+    ended_values = [s.value for s in TrialStatus if s.is_ended()]
+    return trials[trials["status"].isin(ended_values)] if not trials.empty else trials
+
+
+def cmd_search(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     config.validate()
+    registry = _registry(args.runs_dir, args)
     _quiet_tensorflow_import()
-    run_dir = registry.start_search(config)
-    return _finish_search(registry, run_dir)
+    with _Signals():
+        run_dir = registry.start_search(config)
+        return _finish_search(registry, run_dir)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .jobs import get_registry
-
-    run_dir = Path(args.run_dir).resolve()
-    registry = get_registry(run_dir.parent)
-    load_config(run_dir)
+    run = RunDir(args.run_dir)
+    run.config()
+    registry = _registry(run.path.parent, args)
     _quiet_tensorflow_import()
-    registry.resume(run_dir)
-    return _finish_search(registry, run_dir)
+    with _Signals():
+        registry.resume(run.path)
+        return _finish_search(registry, run.path)
 
 
 def _finish_search(registry, run_dir: Path) -> int:
     print(f"search started: {run_dir}", flush=True)
-    state = _follow(registry, run_dir)
-    message = registry.progress(run_dir).message
-    print(f"search {state}" + (f": {message}" if message else ""), flush=True)
+    _follow(registry, run_dir)
+    progress = registry.progress(run_dir)
+    message = progress.message
+    print(f"search {progress.state.label}" + (f": {message}" if message else ""), flush=True)
     print(run_dir)
-    return 0 if state in ("finished", "stopped", "budget spent") else 1
+    return 1 if progress.state in (RunStatus.FAILED, RunStatus.INTERRUPTED) else 0
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from .best import retrain_best
-
-    load_config(args.run_dir)
+    run = RunDir(args.run_dir)
+    run.config()
+    registry = _registry(run.path.parent, args)
     _quiet_tensorflow_import()
-    evaluation = retrain_best(Path(args.run_dir), epochs=args.epochs, rank=args.rank)
-    summary = {k: evaluation[k] for k in ("test_accuracy", "test_loss", "test_images")}
-    summary["misclassified"] = len(evaluation["misclassified"])
-    summary["model"] = str(Path(args.run_dir) / "best" / "model.keras")
+    with _Signals():
+        registry.start_retrain(run.path, epochs=args.epochs, rank=args.rank)
+        registry.wait()
+    error = registry.last_error(run.path)
+    if error:
+        raise TuningError(error)
+    from .best import load_evaluation
+
+    evaluation = load_evaluation(run.path) or {}
+    summary = {k: evaluation.get(k) for k in ("test_accuracy", "test_loss", "test_images")}
+    summary["misclassified"] = len(evaluation.get("misclassified", []))
+    summary["model"] = str(run.model_path)
     print(json.dumps(summary))
     return 0
 
@@ -184,7 +229,7 @@ def cmd_best(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import predict
 
-    load_config(args.run_dir)
+    RunDir(args.run_dir).config()
     _quiet_tensorflow_import()
     for p in predict(args.run_dir, args.images):
         print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
@@ -203,8 +248,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     for info in list_runs(args.runs_dir):
         score = "-" if info.best_score is None else f"{info.best_score:.4f}"
-        print(f"{info.run_dir.name}\t{info.status.value}\t{info.tuner}\t"
-              f"{info.trials_done}/{info.max_trials}\t{score}\t{info.bytes / 1e6:.1f} MB")
+        print(f"{info.run.name}\t{info.status.label}\t{info.tuner}\t"
+              f"{info.trials_done}/{info.max_trials}\t{score}\t{info.bytes / 1e6:.1f} MB"
+              + (f"\t{info.owner.describe()}" if info.owner else ""))
     return 0
 
 

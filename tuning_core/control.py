@@ -1,29 +1,38 @@
 """Cooperative stop and time budget, reachable from a deep-copied Keras callback.
 
 KerasTuner deep-copies callbacks for every trial, so a callback cannot hold an
-``Event``. It holds a plain key (the run folder) and looks the event up here.
+``Event``. It holds a plain key (the run folder) and looks the control up here. A stop
+can come from this process (an ``Event``), from a signal, or from any other process or
+machine through the run's stop-request file, which is checked at most every
+``FILE_CHECK_S`` seconds so the per-batch check stays a dictionary look-up.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+FILE_CHECK_S = 0.25
 _LOCK = threading.Lock()
 _CONTROLS: dict[str, SearchControl] = {}
 
 
 @dataclass
 class SearchControl:
-    """Stop flag and optional deadline of one running search."""
+    """Stop flag, stop-request file and optional deadline of one running job."""
 
-    stop: threading.Event
+    stop: threading.Event = field(default_factory=threading.Event)
     deadline: float | None = None
-    reason: str | None = None  # "stopped" or "budget" once the search was asked to end
+    stop_file: str | None = None
+    reason: str | None = None  # "stopped" or "budget" once the job was asked to end
+    _next_file_check: float = 0.0
 
     def should_end(self) -> bool:
         """True once a stop was asked for or the time budget is spent (and records why)."""
+        if not self.stop.is_set():
+            self._check_file()
         if self.stop.is_set():
             self.reason = self.reason or "stopped"
             return True
@@ -33,11 +42,21 @@ class SearchControl:
             return True
         return False
 
+    def _check_file(self) -> None:
+        now = time.monotonic()
+        if self.stop_file is None or now < self._next_file_check:
+            return
+        self._next_file_check = now + FILE_CHECK_S
+        if os.path.exists(self.stop_file):
+            self.reason = self.reason or "stopped"
+            self.stop.set()
 
-def register(key: str, max_minutes: float | None = None) -> SearchControl:
-    """Create (or replace) the control of the search keyed by ``key``."""
+
+def register(key: str, max_minutes: float | None = None,
+             stop_file: str | None = None) -> SearchControl:
+    """Create (or replace) the control of the job keyed by ``key``."""
     deadline = time.time() + 60.0 * max_minutes if max_minutes else None
-    control = SearchControl(stop=threading.Event(), deadline=deadline)
+    control = SearchControl(deadline=deadline, stop_file=stop_file)
     with _LOCK:
         _CONTROLS[key] = control
     return control
@@ -50,7 +69,7 @@ def get(key: str) -> SearchControl | None:
 
 
 def request_stop(key: str) -> bool:
-    """Ask the search keyed by ``key`` to stop; False when no such search is registered."""
+    """Ask the job keyed by ``key`` to stop; False when no such job is registered here."""
     control = get(key)
     if control is None:
         return False
@@ -59,7 +78,14 @@ def request_stop(key: str) -> bool:
     return True
 
 
+def request_stop_all() -> int:
+    """Ask every job of this process to stop (a signal's first blow); returns how many."""
+    with _LOCK:
+        keys = list(_CONTROLS)
+    return sum(request_stop(key) for key in keys)
+
+
 def unregister(key: str) -> None:
-    """Forget the control of a search that has ended."""
+    """Forget the control of a job that has ended."""
     with _LOCK:
         _CONTROLS.pop(key, None)

@@ -1,13 +1,15 @@
-"""The job registry: one per process, thread-safe; runs searches and retrains in the background.
+"""The job registry: starts searches and retrains in background threads, one writer per run.
 
-One job trains at a time in a process (KerasTuner clears the Keras session at every
-trial, so a second model built meanwhile would be wiped): a second start is refused
-with JobBusyError, never queued. Pages and the CLI talk to the registry; the
-background thread only writes the run folder.
+Whoever trains a run holds the run's lock (:mod:`tuning_core.ownership`), across processes
+and machines, and one job trains at a time per machine through the machine's training
+slot (KerasTuner clears the Keras session at every trial, and two trainings would share
+the same cores). A second start is refused with the holder's name, never run beside it.
+Pages and the CLI talk to the registry; the background thread only writes the run folder.
 """
 
 from __future__ import annotations
 
+import atexit
 import statistics
 import threading
 import time
@@ -16,19 +18,38 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import control
-from .errors import JobBusyError, RunError, TuningError
-from .runs import RunStatus, create_run, ended_trials, load_config, status_from_log
+from .errors import RunError, TuningError
+from .ownership import FileLock, OwnerInfo, machine_slot
+from .rundir import RunDir, ended_count
 from .settings import RunConfig
-from .triallog import LOG_NAME, TrialLogReader
+from .states import JobKind, RunStatus
+from .triallog import TrialLogReader
+
+SearchRunner = Callable[[Path], object]
+RetrainRunner = Callable[[Path, int, int], object]
+SHUTDOWN_WAIT_S = 60.0
+
+
+def _default_search(run_dir: Path) -> object:
+    from .search import run_search
+
+    return run_search(run_dir)
+
+
+def _default_retrain(run_dir: Path, epochs: int, rank: int) -> object:
+    from .best import retrain_best
+
+    return retrain_best(run_dir, epochs, rank)
 
 
 @dataclass
 class Progress:
-    """A snapshot of a run's progress for the pages and the CLI."""
+    """A snapshot of a run's progress for the pages and the CLI, whoever trains it."""
 
     run_dir: Path
     state: RunStatus
-    kind: str | None  # "search", "retrain" or None when nothing trains this run
+    kind: JobKind | None  # what the run's owner does now; None when nobody trains it
+    owner: OwnerInfo | None
     trials_done: int
     max_trials: int
     current_trial: int | None
@@ -40,150 +61,195 @@ class Progress:
 
 @dataclass
 class _Job:
-    run_dir: Path
-    kind: str
+    run: RunDir
+    kind: JobKind
     thread: threading.Thread
-    started: float
-    error: str | None = None
+    locks: list[FileLock]
 
 
 class JobRegistry:
-    """Starts, stops and reports the background jobs of one runs folder."""
+    """Starts, stops and reports the background jobs of one runs folder in this process."""
 
-    def __init__(self, runs_dir: str | Path) -> None:
-        self.runs_dir = Path(runs_dir)
+    def __init__(self, runs_dir: str | Path, search: SearchRunner = _default_search,
+                 retrain: RetrainRunner = _default_retrain, machine_slot: bool = True) -> None:
+        self.runs_dir = Path(runs_dir).resolve()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self._search, self._retrain, self._use_slot = search, retrain, machine_slot
         self._lock = threading.Lock()
         self._job: _Job | None = None
         self._last_error: dict[Path, str] = {}
-        self._readers: dict[Path, TrialLogReader] = {}
 
-    def start_search(self, config: RunConfig) -> Path:
+    def start_search(self, config: RunConfig, user: str = "") -> Path:
         """Validate the settings, make a run folder and start its search; returns the folder."""
         config.validate()
+        config.resolve_data_dir()
         with self._lock:
-            self._refuse_if_busy()
-            run_dir = create_run(self.runs_dir, config)
-            self._launch(run_dir, "search", max_minutes=config.tuner.max_minutes)
-        return run_dir
+            slot = self._take_slot(JobKind.SEARCH, user, "a new run")
+            try:
+                run = RunDir.create(self.runs_dir, config)
+                if slot:
+                    slot.update_owner(target=run.name)
+                locks = [slot, *self._take_run(run, JobKind.SEARCH, user)] if slot else \
+                    self._take_run(run, JobKind.SEARCH, user)
+            except BaseException:
+                if slot:
+                    slot.release()
+                raise
+            self._launch(run, JobKind.SEARCH, locks, lambda: self._search(run.path),
+                         config.tuner.max_minutes)
+        return run.path
 
-    def resume(self, run_dir: str | Path) -> None:
+    def resume(self, run_dir: str | Path, user: str = "") -> None:
         """Continue an interrupted or stopped run; completed trials are kept."""
-        run_dir = Path(run_dir)
-        config = load_config(run_dir)
+        run = RunDir(run_dir)
+        config = run.config()
         with self._lock:
-            self._refuse_if_busy()
-            state = status_from_log(self._reader(run_dir).search_status)
+            locks = self._take_all(run, JobKind.SEARCH, user)
+            state = run.logged_status()
             if not state.is_resumable():
-                raise RunError(f"{run_dir.name} is {state.value}; only an interrupted, stopped "
-                               "or failed run can be resumed.")
-            self._launch(run_dir, "search", max_minutes=config.tuner.max_minutes)
+                _release(locks)
+                raise RunError(f"{run.name} is {state.label}; only an interrupted, stopped, "
+                               "failed or new run can be resumed.")
+            self._launch(run, JobKind.SEARCH, locks, lambda: self._search(run.path),
+                         config.tuner.max_minutes)
 
-    def start_retrain(self, run_dir: str | Path, epochs: int = 30, rank: int = 1) -> None:
+    def start_retrain(self, run_dir: str | Path, epochs: int = 30, rank: int = 1,
+                      user: str = "") -> None:
         """Retrain the rank-th best trial of a run on all its training images, then test it."""
-        from .best import retrain_best
-
-        run_dir = Path(run_dir)
-        load_config(run_dir)
+        run = RunDir(run_dir)
+        run.config()
+        if epochs < 1:
+            raise RunError(f"epochs must be at least 1; got {epochs}.")
         with self._lock:
-            self._refuse_if_busy()
-            self._launch(run_dir, "retrain", target=lambda: retrain_best(run_dir, epochs, rank))
+            locks = self._take_all(run, JobKind.RETRAIN, user)
+            self._launch(run, JobKind.RETRAIN, locks,
+                         lambda: self._retrain(run.path, epochs, rank))
 
     def stop(self, run_dir: str | Path) -> bool:
-        """Ask the run's job to stop after the current batch; False when it was not running."""
-        return control.request_stop(str(Path(run_dir)))
+        """Ask the run's job to stop at its next batch, whichever process trains it.
+
+        False when nobody trains the run.
+        """
+        run = RunDir(run_dir)
+        return control.request_stop(str(run.path)) or run.request_stop()
 
     def active_run(self) -> Path | None:
-        """The run folder being trained now, if any."""
-        with self._lock:
-            job = self._job
-            return job.run_dir if job and job.thread.is_alive() else None
+        """The run folder this process trains now, if any."""
+        job = self._alive_job()
+        return job.run.path if job else None
 
-    def active_kind(self) -> str | None:
-        """"search" or "retrain" while a job runs, else None."""
-        with self._lock:
-            job = self._job
-            return job.kind if job and job.thread.is_alive() else None
+    def active_kind(self) -> JobKind | None:
+        """What this process trains now, if anything."""
+        job = self._alive_job()
+        return job.kind if job else None
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current job ends; False on timeout."""
+        """Block until this process's job ends; False on timeout."""
         job = self._job
         if job is None:
             return True
         job.thread.join(timeout)
         return not job.thread.is_alive()
 
-    def _refuse_if_busy(self) -> None:
-        job = self._job
-        if job is not None and job.thread.is_alive():
-            raise JobBusyError(
-                f"A {job.kind} is already training ({job.run_dir.name}); one job trains at a "
-                "time in this process. Stop it or wait for it to end.")
-
-    def _launch(self, run_dir: Path, kind: str, max_minutes: float | None = None,
-                target: Callable[[], object] | None = None) -> None:
-        from .search import run_search
-
-        control.register(str(run_dir), max_minutes)
-        work = target or (lambda: run_search(run_dir))
-        thread = threading.Thread(target=self._guard, args=(run_dir, work), daemon=True,
-                                  name=f"{kind}:{run_dir.name}")
-        self._job = _Job(run_dir=run_dir, kind=kind, thread=thread, started=time.time())
-        self._last_error.pop(run_dir, None)
-        thread.start()
-
-    def _guard(self, run_dir: Path, work: Callable[[], object]) -> None:
-        try:
-            work()
-        except TuningError as error:
-            self._last_error[run_dir] = str(error)
-        except Exception as error:  # a thread's error must reach the pages, not vanish
-            self._last_error[run_dir] = f"{type(error).__name__}: {error}"
-        finally:
-            control.unregister(str(run_dir))
+    def shutdown(self, timeout: float = SHUTDOWN_WAIT_S) -> None:
+        """Stop this process's job at its next batch and wait for it to write its end."""
+        job = self._alive_job()
+        if job is not None:
+            control.request_stop(str(job.run.path))
+            job.thread.join(timeout)
 
     def last_error(self, run_dir: str | Path) -> str | None:
         """The error that ended the last job of this run in this process, if any."""
-        return self._last_error.get(Path(run_dir))
-
-    def _reader(self, run_dir: Path) -> TrialLogReader:
-        reader = self._readers.get(run_dir)
-        if reader is None:
-            reader = self._readers[run_dir] = TrialLogReader(run_dir / LOG_NAME)
-        reader.poll()
-        return reader
+        return self._last_error.get(RunDir(run_dir).path)
 
     def progress(self, run_dir: str | Path) -> Progress:
-        """Where the run stands: state, trial k of N, elapsed and estimated time left."""
-        run_dir = Path(run_dir)
-        with self._lock:
-            job = self._job if self._job and self._job.run_dir == run_dir else None
-            alive = job is not None and job.thread.is_alive()
-            reader = self._reader(run_dir)
-        return _progress(run_dir, reader, job if alive else None, self.last_error(run_dir))
+        """Where the run stands: state, owner, trial k of N, elapsed and estimated time left."""
+        run = RunDir(run_dir)
+        return run_progress(run, self.last_error(run.path))
+
+    def _alive_job(self) -> _Job | None:
+        job = self._job
+        return job if job and job.thread.is_alive() else None
+
+    def _take_slot(self, kind: JobKind, user: str, target: str) -> FileLock | None:
+        if not self._use_slot:
+            return None
+        slot = machine_slot()
+        slot.acquire(OwnerInfo.mine(kind.value, user, target))
+        return slot
+
+    def _take_run(self, run: RunDir, kind: JobKind, user: str) -> list[FileLock]:
+        lock = run.lock()
+        lock.acquire(OwnerInfo.mine(kind.value, user, run.name))
+        run.clear_stop()  # a stop asked of an earlier job must not end this one
+        return [lock]
+
+    def _take_all(self, run: RunDir, kind: JobKind, user: str) -> list[FileLock]:
+        # The run's lock first: "this run is trained by ..." says more than "the slot is busy".
+        locks = self._take_run(run, kind, user)
+        try:
+            slot = self._take_slot(kind, user, run.name)
+        except BaseException:
+            _release(locks)
+            raise
+        return ([slot] if slot else []) + locks
+
+    def _launch(self, run: RunDir, kind: JobKind, locks: list[FileLock],
+                work: Callable[[], object], max_minutes: float | None = None) -> None:
+        key = str(run.path)
+        control.register(key, max_minutes, stop_file=str(run.stop_path))
+        thread = threading.Thread(target=self._guard, args=(run, locks, work), daemon=True,
+                                  name=f"{kind.value}:{run.name}")
+        self._job = _Job(run=run, kind=kind, thread=thread, locks=locks)
+        self._last_error.pop(run.path, None)
+        thread.start()
+
+    def _guard(self, run: RunDir, locks: list[FileLock], work: Callable[[], object]) -> None:
+        try:
+            work()
+        except TuningError as error:
+            self._last_error[run.path] = str(error)
+        except Exception as error:  # a thread's error must reach the pages, not vanish
+            self._last_error[run.path] = f"{type(error).__name__}: {error}"
+        finally:
+            control.unregister(str(run.path))
+            run.clear_stop()
+            _release(reversed(locks))
 
 
-def _progress(run_dir: Path, reader: TrialLogReader, job: _Job | None,
-              error: str | None) -> Progress:
-    # The reader keeps the latest start and end: no scan of every event on each poll.
+def _release(locks) -> None:
+    for lock in locks:
+        lock.release()
+
+
+def run_progress(run: RunDir, error: str | None = None) -> Progress:
+    """A run's progress read from its folder and its owner record (no registry needed)."""
+    owner = run.owner()
+    kind = _kind(owner)
+    reader = run.reader()
     max_trials = int((reader.last_start or {}).get("max_trials") or 0)
-    done = ended_trials(reader)
+    done = ended_count(reader)
     trials = reader.trials()
     running = trials[trials["status"] == "running"] if not trials.empty else trials
-    current = int(running["number"].iloc[-1]) if job and not running.empty else None
-    state = status_from_log(reader.search_status)
-    if job is not None:
-        stopping = control.get(str(run_dir))
-        state = RunStatus.STOPPING if stopping and stopping.stop.is_set() else RunStatus.RUNNING
-    elapsed = time.time() - job.started if job else 0.0
-    eta = _eta(trials, done, max_trials) if job and job.kind == "search" else None
+    searching = kind is JobKind.SEARCH
+    current = int(running["number"].iloc[-1]) if searching and not running.empty else None
+    elapsed = time.time() - owner.started if owner else 0.0
+    eta = _eta(reader, done, max_trials) if searching else None
     fraction = min(1.0, done / max_trials) if max_trials else 0.0
     message = error or (reader.last_end or {}).get("message")
-    return Progress(run_dir, state, job.kind if job else None, done, max_trials, current,
+    return Progress(run.path, run.status(owner), kind, owner, done, max_trials, current,
                     elapsed, eta, fraction, message)
 
 
-def _eta(trials, done: int, max_trials: int) -> float | None:
+def _kind(owner: OwnerInfo | None) -> JobKind | None:
+    try:
+        return JobKind(owner.kind) if owner else None
+    except ValueError:
+        return None  # a delete or prune holds the lock for a moment: not a training job
+
+
+def _eta(reader: TrialLogReader, done: int, max_trials: int) -> float | None:
+    trials = reader.trials()
     if done == 0 or trials.empty:
         return None
     seconds = trials["seconds"].dropna().tolist()
@@ -199,5 +265,28 @@ def get_registry(runs_dir: str | Path) -> JobRegistry:
     key = Path(runs_dir).resolve()
     with _REGISTRIES_LOCK:
         if key not in _REGISTRIES:
+            if not _REGISTRIES:
+                atexit.register(shutdown_all)
             _REGISTRIES[key] = JobRegistry(key)
         return _REGISTRIES[key]
+
+
+def install_registry(registry: JobRegistry) -> JobRegistry:
+    """Make ``registry`` the process's registry of its runs folder (tests hand in fake runners)."""
+    with _REGISTRIES_LOCK:
+        if not _REGISTRIES:
+            atexit.register(shutdown_all)
+        _REGISTRIES[registry.runs_dir] = registry
+    return registry
+
+
+def shutdown_all(timeout: float = SHUTDOWN_WAIT_S) -> None:
+    """Stop every job of this process cleanly: a SIGTERM or Ctrl-C of the server ends here.
+
+    Runs at interpreter exit, while the daemon job threads still live: each trial ends at
+    its next batch and writes its ``trial_end`` and ``search_end`` before the process goes.
+    """
+    with _REGISTRIES_LOCK:
+        registries = list(_REGISTRIES.values())
+    for registry in registries:
+        registry.shutdown(timeout)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .best import MODEL_FILE
 from .errors import DatasetError, RunError
-from .runs import BEST_DIR, SPLIT_FILE, load_config
+from .rundir import RunDir
 
 
 @dataclass
@@ -27,7 +25,7 @@ def load_best_model(run_dir: str | Path):
     """The run's saved best model; RunError before a retrain."""
     import keras
 
-    path = Path(run_dir) / BEST_DIR / MODEL_FILE
+    path = RunDir(run_dir).model_path
     if not path.is_file():
         raise RunError(f"{Path(run_dir).name} has no best model yet: retrain it first "
                        f"(python -m tuning_core best {run_dir}).")
@@ -36,17 +34,17 @@ def load_best_model(run_dir: str | Path):
 
 def class_names(run_dir: str | Path) -> list[str]:
     """The run's class names, in label order."""
-    path = Path(run_dir) / SPLIT_FILE
-    if not path.is_file():
-        raise RunError(f"{run_dir} has no {SPLIT_FILE}: its search never started.")
-    return list(json.loads(path.read_text())["classes"])
+    split = RunDir(run_dir).load_split()
+    if split is None:
+        raise RunError(f"{run_dir} has no file split: its search never started.")
+    return list(split["classes"])
 
 
 def predict(run_dir: str | Path, images: list[str | Path], model=None) -> list[Prediction]:
     """Classify image files; DatasetError names the first file that cannot be read."""
     from .dataset import load_image
 
-    config = load_config(run_dir)
+    config = RunDir(run_dir).config()
     classes = class_names(run_dir)
     model = model or load_best_model(run_dir)
     batch = np.stack([_load(path, config.image, load_image) for path in images])

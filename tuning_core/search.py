@@ -8,27 +8,24 @@ background thread has nothing to lose.
 from __future__ import annotations
 
 import gc
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import control, pruning
 from .dataset import ImageCache, Split, TrainingData, scan, split_files
 from .errors import DatasetError, TuningError
-from .runs import SPLIT_FILE, load_config
+from .rundir import RunDir
 from .settings import RunConfig
-from .triallog import LOG_NAME, TrialLogWriter
-
-CACHE_DIR = "cache"
+from .states import SearchEnd
 
 
-def load_or_make_split(config: RunConfig, run_dir: Path) -> Split:
+def load_or_make_split(run: RunDir) -> Split:
     """The run's file split: made and saved at the first start, read back afterwards."""
-    path = run_dir / SPLIT_FILE
-    if path.is_file():
-        return Split.from_dict(json.loads(path.read_text()))
-    split = split_files(scan(config.data_dir), config.split)
-    path.write_text(json.dumps(split.to_dict()))
+    saved = run.load_split()
+    if saved is not None:
+        return Split.from_dict(saved)
+    split = split_files(scan(run.config().data_dir), run.config().split)
+    run.save_split(split.to_dict())
     return split
 
 
@@ -49,14 +46,15 @@ class PreparedData:
     num_classes: int
 
 
-def prepare_data(config: RunConfig, run_dir: Path, full_train: bool, memory_mb: float = 2048,
+def prepare_data(run: RunDir, full_train: bool, memory_mb: float = 2048,
                  with_test: bool = False) -> tuple[PreparedData, ImageCache | None]:
     """Decode the split once; trials train on the search subset, a retrain on all of train."""
-    split = load_or_make_split(config, run_dir)
+    config: RunConfig = run.config()
+    split = load_or_make_split(run)
     _check_files_exist(split)
     n = len(split.classes)
     items = split.train if full_train else split.search_train(config.split.subset, config.split.seed)
-    cache_dir = run_dir / CACHE_DIR
+    cache_dir = run.cache_dir
 
     def cache(files: list, name: str) -> ImageCache:
         (cache_dir / name).mkdir(parents=True, exist_ok=True)
@@ -69,40 +67,46 @@ def prepare_data(config: RunConfig, run_dir: Path, full_train: bool, memory_mb: 
     return PreparedData(split=split, training=training, num_classes=n), test
 
 
-def run_search(run_dir: str | Path) -> str:
+def run_search(run_dir: str | Path) -> SearchEnd:
     """Run (or resume) the search of ``run_dir`` until it ends; returns the end status.
 
-    The status is "finished", "stopped", "budget" or "failed"; the log says why.
+    The caller should hold the run's lock (the job registry does). The log says why it
+    ended; a trial KerasTuner completed but the log missed (a kill at the wrong moment) is
+    logged first, so every completed trial appears exactly once.
     """
     from .hypermodel import CNNHyperModel
     from .tuners import SearchHalted, build_tuner
 
-    run_dir = Path(run_dir)
-    writer = TrialLogWriter(run_dir / LOG_NAME)
-    key = str(run_dir)
-    config = load_config(run_dir)
-    search = control.get(key) or control.register(key, config.tuner.max_minutes)
-    status, message, tuner = "finished", None, None
-    writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials)
+    run = RunDir(run_dir)
+    writer = run.log_writer()
+    key = str(run.path)
+    config = run.config()
+    search = control.get(key) or control.register(key, config.tuner.max_minutes,
+                                                  stop_file=str(run.stop_path))
+    status, message, tuner = SearchEnd.FINISHED, None, None
+    resumed = run.reader().search_status is not None
+    recovered = run.reconcile()
+    writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
+                 resumed=resumed, recovered=recovered)
     try:
-        data, _ = prepare_data(config, run_dir, full_train=False)
+        data, _ = prepare_data(run, full_train=False)
         hypermodel = CNNHyperModel(config.space, config.image.image_size,
                                    config.image.channels, data.num_classes)
-        tuner = build_tuner(config.tuner, hypermodel, run_dir)
+        tuner = build_tuner(config.tuner, hypermodel, run)
         if search.should_end():
             raise SearchHalted(search.reason or "stopped")
         _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     except SearchHalted as halt:
-        status = halt.reason
+        status = SearchEnd.parse(halt.reason)
     except TuningError as error:
-        status, message = "failed", str(error)
+        status, message = SearchEnd.FAILED, str(error)
     except Exception as error:  # the thread must always log how the search ended
-        status, message = "failed", _failure_message(error)
+        status, message = SearchEnd.FAILED, _failure_message(error)
     finally:
         if tuner is not None:
             pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top, config.tuner.direction)
-        writer.write("search_end", status=status, message=message,
-                     bytes=pruning.folder_bytes(run_dir))
+        writer.write("search_end", status=status.value, message=message,
+                     bytes=pruning.folder_bytes(run.path))
         control.unregister(key)
     return status
 

@@ -18,12 +18,12 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner import errors as kt_errors
 
-from . import control, pruning, tfmemory
+from . import atomic, control, pruning, tfmemory
 from .callbacks import TrialLogCallback
-from .runs import PROJECT_NAME
+from .rundir import PROJECT_DIR, RunDir
 from .settings import TunerSettings
-from .triallog import LOG_NAME, TrialLogWriter
-
+from .states import TrialStatus
+from .triallog import TrialLogWriter
 
 
 class SearchHalted(Exception):
@@ -52,7 +52,7 @@ class HookConfig:
 
     @property
     def log_path(self) -> str:
-        return str(Path(self.run_dir) / LOG_NAME)
+        return str(RunDir(self.run_dir).log_path)
 
 
 class DashboardHooks:
@@ -75,9 +75,10 @@ class DashboardHooks:
         super().on_trial_begin(trial)
         self._execution, self._trial_started = 0, time.time()
         self._gradients_before = tfmemory.gradient_names()
+        # Numbers come from the log, so a resumed search goes on counting where it stopped.
         TrialLogWriter(self.hooks.log_path).write(
             "trial_start", trial_id=trial.trial_id,
-            number=list(self.oracle.trials).index(trial.trial_id) + 1,
+            number=RunDir(self.hooks.run_dir).trial_number(trial.trial_id),
             hyperparameters=active_values(trial.hyperparameters),
         )
 
@@ -116,16 +117,14 @@ class DashboardHooks:
 
     def _log_trial_end(self, trial: Any) -> None:
         ended = self.oracle.trials.get(trial.trial_id, trial)
-        status = str(ended.status).lower()
+        status = TrialStatus.parse(str(ended.status).lower())  # "invalid" reads as failed
         search = control.get(self.hooks.run_dir)
-        if status == "completed" and search is not None and search.stop.is_set():
-            status = "stopped"
-        elif status in ("failed", "invalid"):
-            status = "failed"
+        if status is TrialStatus.COMPLETED and search is not None and search.stop.is_set():
+            status = TrialStatus.STOPPED
         TrialLogWriter(self.hooks.log_path).write(
-            "trial_end", trial_id=trial.trial_id, status=status, score=ended.score,
+            "trial_end", trial_id=trial.trial_id, status=status.value, score=ended.score,
             seconds=round(time.time() - self._trial_started, 3),
-            error=error_summary(ended.message) if status == "failed" else None,
+            error=error_summary(ended.message) if status is TrialStatus.FAILED else None,
         )
 
 
@@ -164,7 +163,7 @@ def _common(settings: TunerSettings, hypermodel: kt.HyperModel, run_dir: Path) -
         hypermodel=hypermodel, objective=kt.Objective(settings.objective, settings.direction),
         executions_per_trial=settings.executions_per_trial, seed=settings.seed,
         max_consecutive_failed_trials=settings.max_consecutive_failed,
-        directory=str(run_dir), project_name=PROJECT_NAME, overwrite=False,
+        directory=str(run_dir), project_name=PROJECT_DIR, overwrite=False,
     )
 
 
@@ -204,10 +203,11 @@ TUNERS: dict[str, TunerKind] = {
 }
 
 
-def build_tuner(settings: TunerSettings, hypermodel: kt.HyperModel, run_dir: Path) -> kt.Tuner:
+def build_tuner(settings: TunerSettings, hypermodel: kt.HyperModel, run: RunDir) -> kt.Tuner:
     """Build (or reload, since overwrite is off) the run's tuner with the dashboard hooks."""
-    tuner = TUNERS[settings.tuner].build(settings, hypermodel, Path(run_dir))
+    atomic.patch_keras_tuner()  # a kill mid-save must leave a project that still reloads
+    tuner = TUNERS[settings.tuner].build(settings, hypermodel, run.path)
     cap = settings.max_trials if settings.tuner == "hyperband" else None
-    tuner.hooks = HookConfig(run_dir=str(run_dir), settings=settings, trial_cap=cap)
+    tuner.hooks = HookConfig(run_dir=str(run.path), settings=settings, trial_cap=cap)
     return tuner
 
