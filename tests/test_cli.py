@@ -98,3 +98,92 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path: Path) -> Non
         assert starts.count(trial_id) == 1  # completed trials are not run again
     statuses = {e["trial_id"]: e["status"] for e in events if e["event"] == "trial_end"}
     assert len(statuses) == 4 and events[-1]["status"] == "finished"
+
+
+def _start_search(data: Path, runs: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "search", "--data", str(data), "--runs-dir",
+         str(runs), "--tuner", "random", "--max-trials", "20", "--epochs", "200", "--patience",
+         "0", "--image-size", "16", *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def _events(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _wait_for_epochs(runs: Path, count: int, timeout: float = 300) -> Path:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        logs = list(runs.glob("*/trials.jsonl"))
+        if logs and logs[0].read_text().count('"epoch_end"') >= count:
+            return logs[0]
+        time.sleep(0.1)
+    raise AssertionError("the search never reached its first epochs")
+
+
+@pytest.mark.training
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_search_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C, or a service manager's SIGTERM: the trial ends at a batch, the log says stopped."""
+    process = _start_search(write_image_folder(tmp_path / "images"), tmp_path / "runs")
+    try:
+        log = _wait_for_epochs(tmp_path / "runs", 2)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "search stopped" in out and "stopping after the current batch" in err
+    events = _events(log)
+    assert events[-1]["event"] == "search_end" and events[-1]["status"] == "stopped"
+    assert [e["status"] for e in events if e["event"] == "trial_end"] == ["stopped"]
+    assert not (log.parent / "owner.json").exists()  # the lock was given back
+
+
+def test_a_second_ctrl_c_aborts_at_once(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Two blows of Ctrl-C within one stop: the first asks for a stop, the second exits 130.
+
+    (Python merges two signals that arrive before its handler runs, so this is tested on the
+    handler; that an abrupt exit leaves a resumable run is what the kill -9 test shows.)
+    """
+    from tuning_core import cli, control
+
+    asked, exits = [], []
+    monkeypatch.setattr(control, "request_stop_all", lambda: asked.append(1) or 1)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: exits.append(code))
+    with cli._Signals() as signals:
+        signals._handle(signal.SIGINT, None)
+        assert asked == [1] and exits == []
+        signals._handle(signal.SIGTERM, None)
+    assert exits == [130]
+    err = capsys.readouterr().err
+    assert "stopping after the current batch" in err and "aborted" in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+@pytest.mark.training
+def test_two_processes_never_train_one_run(tmp_path: Path) -> None:
+    """A resume, a retrain or a second search while a run trains is refused with its owner."""
+    data, runs = write_image_folder(tmp_path / "images"), tmp_path / "runs"
+    process = _start_search(data, runs)
+    try:
+        log = _wait_for_epochs(runs, 1)
+        for args in (("resume", str(log.parent)), ("resume", str(log.parent), "--parallel"),
+                     ("best", str(log.parent), "--epochs", "1")):
+            result = _cli(*args)
+            assert result.returncode == 2, result.stderr
+            assert f"is held by pid {process.pid}" in result.stderr
+        result = _cli("search", "--data", str(data), "--runs-dir", str(runs), "--max-trials", "1")
+        assert result.returncode == 2 and "training slot is held" in result.stderr
+        listed = _cli("runs", "--runs-dir", str(runs)).stdout
+        assert "\trunning\t" in listed and f"pid {process.pid}" in listed
+        from tuning_core.rundir import RunDir
+        assert RunDir(log.parent).request_stop()  # the dashboard's Stop, from another process
+        out, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "search stopped" in out
+    starts = [e for e in _events(log) if e["event"] == "search_start"]
+    assert len(starts) == 1  # nobody else ever started training it
