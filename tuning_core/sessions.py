@@ -27,6 +27,7 @@ from .errors import LabConfigError, SessionError
 from .labfiles import PRIVATE, lab_dir, locked, read_json, write_json
 
 SECRET_BYTES = 32
+COOKIE_NAME = "tuning_lab_session"  # the session cookie, read by the web gate and by the pages
 Clock = Callable[[], float]
 
 
