@@ -76,7 +76,8 @@ class LabGate:
 
         return checked
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int,
+                      text: str) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": POLICY_CLOSE})
             return
@@ -84,7 +85,8 @@ class LabGate:
             target = f"{LOGIN_PATH}?next={quote(scope['path'], safe='/')}"
             await _respond(send, 303, b"", [(b"location", target.encode())])
             return
-        await _respond(send, status, text.encode(), [(b"content-type", b"text/plain; charset=utf-8")])
+        await _respond(send, status, text.encode(),
+                       [(b"content-type", b"text/plain; charset=utf-8")])
 
 
 def _is_page_navigation(scope: Scope) -> bool:
@@ -102,7 +104,8 @@ def _same_origin(conn: HTTPConnection) -> bool:
     return origin.split("://", 1)[-1].rstrip("/").lower() == host.lower()
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+async def _respond(send: Send, status: int, body: bytes,
+                   headers: list[tuple[bytes, bytes]]) -> None:
     headers = headers + SAFE_HEADERS + [(b"cache-control", b"no-store"),
                                         (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})

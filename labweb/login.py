@@ -103,7 +103,8 @@ def login_routes(lab: LabContext) -> list[Route]:
         if form is None:
             return _form_page(lab, request, 400, "expected the login form; got something else.")
         name, next_path = form.get("username", "").strip(), form.get("next", "/")
-        if not _origin_ok(request) or not lab.csrf_ok(request.cookies.get(CSRF_COOKIE), form.get("csrf")):
+        csrf_ok = lab.csrf_ok(request.cookies.get(CSRF_COOKIE), form.get("csrf"))
+        if not _origin_ok(request) or not csrf_ok:
             return _form_page(lab, request, 403, "the form expired or came from another site; "
                               "please log in again.", name, next_path)
         return _try_login(lab, request, name, form.get("password", ""), next_path)
@@ -121,7 +122,8 @@ def login_routes(lab: LabContext) -> list[Route]:
             Route(LOGOUT_PATH, logout, methods=["GET", "POST"])]
 
 
-def _try_login(lab: LabContext, request: Request, name: str, password: str, next_path: str) -> Response:
+def _try_login(lab: LabContext, request: Request, name: str, password: str,
+               next_path: str) -> Response:
     address = _address(request)
     try:
         lab.throttle.check(name, address)

@@ -30,7 +30,13 @@ def current_user() -> User | None:
     """The logged-in user in lab mode; None in local mode or when the session is not valid."""
     if not lab_mode_active():
         return None
-    return _verified(st.context.cookies.get(COOKIE_NAME))
+    return _verified(_session_cookie())
+
+
+def _session_cookie() -> str | None:
+    """The session cookie the browser sent with the websocket handshake (HttpOnly is fine:
+    the server reads it, the page's JavaScript cannot)."""
+    return st.context.cookies.get(COOKIE_NAME)
 
 
 def _verified(token: str | None) -> User | None:
@@ -45,7 +51,8 @@ def require_login() -> User | None:
     user = current_user()
     if lab_mode_active() and user is None:
         st.warning("Your session has ended.")
-        st.markdown(f'<a href="{LOGIN_URL}" target="_self">Log in again</a>', unsafe_allow_html=True)
+        st.markdown(f'<a href="{LOGIN_URL}" target="_self">Log in again</a>',
+                    unsafe_allow_html=True)
         st.stop()
     return user
 

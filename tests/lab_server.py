@@ -66,7 +66,8 @@ class LabServer:
         form = self.get("/_lab/login")
         cookie = form.cookie("tuning_lab_csrf") or ""
         token = re.search(rb'name="csrf" value="([^"]*)"', form.body).group(1).decode()
-        data = {"username": name, "password": password, "next": next_path, "csrf": token if csrf else "x"}
+        data = {"username": name, "password": password, "next": next_path,
+                "csrf": token if csrf else "x"}
         return self.request("POST", "/_lab/login", {
             "Content-Type": "application/x-www-form-urlencoded",
             "Cookie": f"tuning_lab_csrf={cookie}"}, urlencode(data).encode())
@@ -135,10 +136,12 @@ def _wait_healthy(server: LabServer, process: subprocess.Popen) -> bool:
 
 
 @contextmanager
-def lab_server(workspace: Path, log: Path, users: dict[str, tuple[str, str]] = USERS) -> Iterator[LabServer]:
+def lab_server(workspace: Path, log: Path,
+               users: dict[str, tuple[str, str]] = USERS) -> Iterator[LabServer]:
     """``make lab`` on a free loopback port over ``workspace``; killed afterwards."""
     for name, (role, password) in users.items():
-        assert run_cli(workspace, "user", "add", name, "--role", role, stdin=password + "\n").returncode == 0
+        added = run_cli(workspace, "user", "add", name, "--role", role, stdin=password + "\n")
+        assert added.returncode == 0, added.stderr
     env = {**os.environ, "TUNING_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1"}
     for _attempt in range(3):  # another process may take the free port first
         server = LabServer(_free_port(), workspace, log)

@@ -130,8 +130,8 @@ def test_cli_user_commands_and_exit_codes(workspace: Path, monkeypatch: pytest.M
     assert run(["user", "passwd", "bob"], "bob-new-password\n") == 0
     assert user_store(workspace).verify("bob", "bob-new-password")
     assert run(["user", "remove", "bob"]) == 0
-    for argv, stdin in ((["user", "remove", "bob"], ""), (["user", "add", "carl", "--role", "member"], ""),
-                        (["user", "add", "carl", "--role", "member"], "short\n")):
+    add_carl = ["user", "add", "carl", "--role", "member"]
+    for argv, stdin in ((["user", "remove", "bob"], ""), (add_carl, ""), (add_carl, "short\n")):
         capsys.readouterr()
         assert run(argv, stdin) == 2
         err = capsys.readouterr().err

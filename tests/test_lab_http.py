@@ -25,7 +25,8 @@ ROUTES = [  # (method, path, headers) of each kind of thing the server answers
     ("GET", "/_stcore/host-config", {}),
     ("GET", "/_stcore/metrics", {}),
     ("GET", "/media/x.png", {}),
-    ("PUT", "/_stcore/upload_file/session/file", {"Content-Type": "multipart/form-data; boundary=b"}),
+    ("PUT", "/_stcore/upload_file/session/file",
+     {"Content-Type": "multipart/form-data; boundary=b"}),
     ("GET", "/component/some.component/index.html", {}),
     ("GET", "/static/favicon.png", {}),
     ("GET", JS_ASSET, {}),
@@ -55,7 +56,8 @@ def _refused(reply) -> bool:
     return clean and (reply.status in (401, 403) or to_login)
 
 
-@pytest.mark.parametrize(("method", "path", "headers"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+@pytest.mark.parametrize(("method", "path", "headers"), ROUTES,
+                         ids=[f"{m} {p}" for m, p, _ in ROUTES])
 def test_every_route_is_refused_without_a_session(server: LabServer, method, path, headers) -> None:
     reply = server.request(method, path, headers, b"--b--\r\n" if method == "PUT" else None)
     assert _refused(reply), (reply.status, reply.body[:200])
@@ -69,8 +71,10 @@ def test_a_page_navigation_goes_to_the_login_form(server: LabServer) -> None:
     reply = server.get("/monitor", Accept="text/html")
     assert reply.status == 303 and reply.headers["location"] == "/_lab/login?next=/monitor"
     form = server.get(reply.headers["location"])
-    assert form.status == 200 and b'name="username"' in form.body and b'type="password"' in form.body
-    assert b"<script" not in form.body.lower() and "frame-ancestors 'none'" in form.headers["content-security-policy"]
+    assert form.status == 200
+    assert b'name="username"' in form.body and b'type="password"' in form.body
+    assert b"<script" not in form.body.lower()
+    assert "frame-ancestors 'none'" in form.headers["content-security-policy"]
     assert server.get("/_stcore/health").body == b"ok"
 
 
@@ -81,13 +85,15 @@ def test_with_a_session_every_route_answers(server: LabServer, alice: str) -> No
     assert server.get("/favicon.png", alice).status == 200
     for path in ("/media/x.png", "/component/some.component/index.html"):
         assert server.get(path, alice).status == 404  # past the gate: the app says not found
-    upload = server.request("PUT", "/_stcore/upload_file/s/f", {"Cookie": f"tuning_lab_session={alice}"})
+    upload = server.request("PUT", "/_stcore/upload_file/s/f",
+                            {"Cookie": f"tuning_lab_session={alice}"})
     assert upload.status not in (303, 401)  # the app's own XSRF check answers now
     assert server.upgrade("/_stcore/stream", alice) == 101
     assert page.headers["x-frame-options"] == "SAMEORIGIN"
 
 
-def test_a_cross_origin_websocket_is_refused_even_with_a_session(server: LabServer, alice: str) -> None:
+def test_a_cross_origin_websocket_is_refused_even_with_a_session(server: LabServer,
+                                                                 alice: str) -> None:
     assert server.upgrade("/_stcore/stream", alice, origin="http://evil.example") == 403
     assert server.upgrade("/_stcore/stream", alice, origin=f"http://127.0.0.1:{server.port}") == 101
 
@@ -95,12 +101,14 @@ def test_a_cross_origin_websocket_is_refused_even_with_a_session(server: LabServ
 def test_login_sets_a_strict_httponly_cookie_and_goes_back(server: LabServer) -> None:
     reply = server.login("bob", "bob-password", next_path="/monitor")
     assert reply.status == 303 and reply.headers["location"] == "/monitor"
-    header = next(h for h in reply.headers.get_all("set-cookie") if h.startswith("tuning_lab_session="))
+    header = next(h for h in reply.headers.get_all("set-cookie")
+                  if h.startswith("tuning_lab_session="))
     assert "HttpOnly" in header and "SameSite=strict" in header and "Max-Age=43200" in header
     token = reply.cookie("tuning_lab_session")
     assert server.get("/", token, Accept="text/html").status == 200  # a reload keeps the login
     assert server.get("/", token, Accept="text/html").status == 200
-    assert server.login("bob", "bob-password", next_path="//evil.example/").headers["location"] == "/"
+    elsewhere = server.login("bob", "bob-password", next_path="//evil.example/")
+    assert elsewhere.headers["location"] == "/"
 
 
 def test_wrong_password_and_unknown_user_fail_alike(server: LabServer) -> None:
@@ -116,7 +124,8 @@ def test_wrong_password_and_unknown_user_fail_alike(server: LabServer) -> None:
 def test_a_login_without_the_forms_token_is_refused(server: LabServer) -> None:
     reply = server.login("alice", "alice-password", csrf=False)
     assert reply.status == 403 and reply.cookie("tuning_lab_session") is None
-    posted = server.request("POST", "/_lab/login", {"Content-Type": "application/x-www-form-urlencoded"},
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    posted = server.request("POST", "/_lab/login", form_type,
                             b"username=alice&password=alice-password&csrf=x")
     assert posted.status == 403
 
@@ -124,12 +133,15 @@ def test_a_login_without_the_forms_token_is_refused(server: LabServer) -> None:
 def _forge(server: LabServer, **changes) -> str:
     account = user_store(server.workspace).get("alice")
     now = time.time()
-    fields = {"user": "alice", "issued": now, "expires": now + 3600, "sid": "forged", "stamp": account.stamp}
-    return Signer(load_secret(server.workspace / "lab")).sign(SessionClaims(**{**fields, **changes}))
+    fields = {"user": "alice", "issued": now, "expires": now + 3600, "sid": "forged",
+              "stamp": account.stamp}
+    signer = Signer(load_secret(server.workspace / "lab"))
+    return signer.sign(SessionClaims(**{**fields, **changes}))
 
 
 def test_an_expired_session_is_refused(server: LabServer) -> None:
-    assert server.get("/_stcore/host-config", _forge(server)).status == 200  # the forgery itself is sound
+    sound = _forge(server)  # the forgery itself is sound
+    assert server.get("/_stcore/host-config", sound).status == 200
     old = _forge(server, issued=time.time() - 13 * 3600, expires=time.time() - 3600)
     assert _refused(server.get("/_stcore/host-config", old))
     assert server.upgrade("/_stcore/stream", old) == 403
@@ -137,7 +149,9 @@ def test_an_expired_session_is_refused(server: LabServer) -> None:
 
 def test_a_tampered_cookie_is_refused(server: LabServer, alice: str) -> None:
     body, mac = alice.split(".")
-    for bad in (body + "." + mac[::-1], body[:-4] + "AAAA." + mac, "x" + alice, _forge(server, user="bob")[:-3] + "abc"):
+    as_bob = _forge(server, user="bob")
+    for bad in (body + "." + mac[::-1], body[:-4] + "AAAA." + mac, "x" + alice,
+                as_bob, as_bob[:-3] + "abc"):
         assert _refused(server.get("/_stcore/host-config", bad))
     other_key = Signer(b"k" * 32).sign(SessionClaims("alice", 0, time.time() + 99, "s", "x"))
     assert _refused(server.get("/_stcore/host-config", other_key))
@@ -153,7 +167,8 @@ def test_logout_clears_the_cookie_and_revokes_the_session(server: LabServer) -> 
 
 
 def test_a_password_change_or_removal_ends_the_users_sessions(server: LabServer) -> None:
-    assert server.cli("user", "add", "carl", "--role", "viewer", stdin="carl-password\n").returncode == 0
+    added = server.cli("user", "add", "carl", "--role", "viewer", stdin="carl-password\n")
+    assert added.returncode == 0
     token = server.login("carl", "carl-password").cookie("tuning_lab_session")
     assert server.get("/_stcore/host-config", token).status == 200
     assert server.cli("user", "passwd", "carl", stdin="carl-new-password\n").returncode == 0
@@ -175,3 +190,25 @@ def test_failed_logins_lock_the_user_and_the_address(tmp_path: Path) -> None:
     assert locked.status == 429 and locked.cookie("tuning_lab_session") is None
     assert b"too many failed logins" in locked.body and int(locked.headers["retry-after"]) > 0
     assert other.status == 429
+
+
+def test_an_open_websocket_closes_once_its_session_is_logged_out(server: LabServer) -> None:
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from labweb.gate import RECHECK_SECONDS
+
+    token = server.session("bob")
+    heartbeat = BackMsg(app_heartbeat=True).SerializeToString()
+    with connect(f"ws://127.0.0.1:{server.port}/_stcore/stream", open_timeout=10,
+                 additional_headers={"Cookie": f"tuning_lab_session={token}"}) as socket:
+        socket.send(heartbeat)
+        time.sleep(RECHECK_SECONDS + 0.5)
+        socket.send(heartbeat)  # rechecked: still valid, still open
+        assert server.get("/_lab/logout", token).status == 303
+        time.sleep(RECHECK_SECONDS + 0.5)
+        socket.send(heartbeat)
+        with pytest.raises(ConnectionClosed):
+            while True:  # streamlit may still have queued messages for us; then the close
+                socket.recv(timeout=10)

@@ -64,7 +64,8 @@ def test_lab_flags_pin_the_security_settings(workspace: Path, tmp_path: Path) ->
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("lab_app.py")
     flags = dict(zip(command[5::2], command[6::2]))
     assert flags["--server.address"] == "0.0.0.0" and flags["--server.port"] == "8600"
-    assert flags["--server.enableXsrfProtection"] == "true" and flags["--server.enableCORS"] == "true"
+    assert flags["--server.enableXsrfProtection"] == "true"
+    assert flags["--server.enableCORS"] == "true"
     assert flags["--server.maxUploadSize"] == "20" and flags["--server.sslCertFile"] == str(cert)
     assert flags["--server.enableAgentApi"] == "false"
     assert command.count("--server.allowedHosts") == 2

@@ -55,7 +55,8 @@ def cmd_user(args: argparse.Namespace) -> int:
         return 0
     if args.verb == "add":
         user = store.add(args.name, Role.parse(args.role), read_password())
-        log.record(AuditAction.USER_ADD, target=f"{user.name} ({user.role.value})", detail="command line")
+        log.record(AuditAction.USER_ADD, target=f"{user.name} ({user.role.value})",
+                   detail="command line")
         print(f"added {user}")
     elif args.verb == "remove":
         user = store.remove(args.name)

@@ -77,7 +77,8 @@ class LabConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise LabConfigError(f"unknown lab config keys {unknown}; expected some of {sorted(known)}.")
+            raise LabConfigError(f"unknown lab config keys {unknown}; "
+                                 f"expected some of {sorted(known)}.")
         for key in ("allowed_hosts", "data_roots"):
             if key in data:
                 data[key] = tuple(str(v) for v in data[key])

@@ -71,7 +71,8 @@ def read_json(path: Path, default: Any) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise LabConfigError(f"expected JSON in {path}; line {error.lineno}: {error.msg}.") from error
+        raise LabConfigError(f"expected JSON in {path}; line {error.lineno}: "
+                             f"{error.msg}.") from error
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -43,7 +43,8 @@ class LoginThrottle:
         """Raise LoginError (with ``retry_after``) when the user or the address is locked."""
         now = self.clock()
         with self._lock:
-            waits = [r.locked_until - now for r in self._both(user, address) if r.locked_until > now]
+            waits = [r.locked_until - now for r in self._both(user, address)
+                     if r.locked_until > now]
         if waits:
             wait = max(waits)
             raise LoginError(f"too many failed logins for this user or from this address; "

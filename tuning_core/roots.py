@@ -21,7 +21,8 @@ from .labconfig import LabConfig
 from .workspace import data_dir
 
 # Characters that look like '.', '/' or '\' to a person but are not (NFKC folds some of them).
-LOOK_ALIKES = frozenset("\uff0e\uff0f\uff3c\u2024\u2025\u2026\u2215\u2044\u29f8\u29f9\ufe52\u3002\u2027\u00b7\\")
+LOOK_ALIKES = frozenset("\uff0e\uff0f\uff3c\u2024\u2025\u2026\u2215\u2044"
+                        "\u29f8\u29f9\ufe52\u3002\u2027\u00b7\\")
 
 
 class Expect(Enum):
@@ -48,8 +49,9 @@ def list_roots(config: LabConfig | None = None, workspace: Path | None = None) -
 
 
 def _kind_name(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
     return next((name for test, name in kinds if test(mode)), "a special file")
 
 
@@ -85,7 +87,8 @@ def resolve_inside(path: str | Path, roots: Sequence[Path], expect: Expect = Exp
     _check_text(text)
     real_roots = [Path(os.path.realpath(r)) for r in roots]
     if not real_roots:
-        raise AccessDeniedError("no data roots are configured; an admin lists them in the lab config.")
+        raise AccessDeniedError("no data roots are configured; "
+                                "an admin lists them in the lab config.")
     given = Path(os.path.normpath(real_roots[0] / text))  # an absolute ``text`` replaces the root
     names = ", ".join(map(str, real_roots))
     if _root_of(given, real_roots) is None and _root_of(given, [Path(r) for r in roots]) is None:
@@ -97,7 +100,8 @@ def resolve_inside(path: str | Path, roots: Sequence[Path], expect: Expect = Exp
     try:
         mode = os.stat(real).st_mode
     except OSError as error:
-        raise AccessDeniedError(f"expected an existing {expect.value}; {text}: {error.strerror}.") from error
+        raise AccessDeniedError(f"expected an existing {expect.value}; "
+                                f"{text}: {error.strerror}.") from error
     if not expect.accepts(mode):
         raise AccessDeniedError(f"expected a {expect.value}; {text} is {_kind_name(mode)}.")
     return real

@@ -77,7 +77,8 @@ def streamlit_flags(options: ServeOptions, config: LabConfig | None) -> list[str
     for host in config.allowed_hosts:
         flags += ["--server.allowedHosts", host]
     if config.tls:
-        flags += ["--server.sslCertFile", str(config.tls_cert), "--server.sslKeyFile", str(config.tls_key)]
+        flags += ["--server.sslCertFile", str(config.tls_cert),
+                  "--server.sslKeyFile", str(config.tls_key)]
     return flags
 
 

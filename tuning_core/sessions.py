@@ -71,8 +71,9 @@ class SessionClaims:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> SessionClaims:
-        return cls(str(data["user"]), float(data["issued"]), float(data["expires"]),  # type: ignore[arg-type]
-                   str(data["sid"]), str(data["stamp"]))
+        return cls(str(data["user"]), float(data["issued"]),  # type: ignore[arg-type]
+                   float(data["expires"]), str(data["sid"]),  # type: ignore[arg-type]
+                   str(data["stamp"]))
 
 
 class Signer:
@@ -96,7 +97,8 @@ class Signer:
             body_text, mac_text = token.split(".")
             body, mac = _unb64(body_text), _unb64(mac_text)
         except (ValueError, AttributeError):
-            raise SessionError("expected a session token 'claims.signature'; got something else.") from None
+            raise SessionError("expected a session token 'claims.signature'; "
+                               "got something else.") from None
         if not hmac.compare_digest(self.mac(body), mac):
             raise SessionError("the session token's signature does not match; it was altered.")
         try:
