@@ -15,6 +15,6 @@ from __future__ import annotations
 
 from .context import LabContext
 from .gate import LabGate
-from .login import lab_routes, login_routes
+from .login import lab_routes
 
-__all__ = ["LabContext", "LabGate", "lab_routes", "login_routes"]
+__all__ = ["LabContext", "LabGate", "lab_routes"]

@@ -89,7 +89,7 @@ def _origin_ok(request: Request) -> bool:
     return origin.split("://", 1)[-1].rstrip("/").lower() == request.headers.get("host", "").lower()
 
 
-def login_routes(lab: LabContext) -> list[Route]:
+def lab_routes(lab: LabContext) -> list[Route]:
     """GET/POST ``/_lab/login`` and GET/POST ``/_lab/logout`` bound to ``lab``."""
 
     async def show(request: Request) -> Response:
@@ -149,5 +149,3 @@ def _try_login(lab: LabContext, request: Request, name: str, password: str,
         response.headers[key.decode()] = value.decode()
     return response
 
-
-lab_routes = login_routes

@@ -79,3 +79,12 @@ def test_check_launch_refuses_in_process_too(workspace: Path) -> None:
     with pytest.raises(LabConfigError, match="needs an admin"):
         user_store().add("bob", Role.MEMBER, "bob-password")
         check_launch(ServeOptions(lab=True))
+
+
+def test_starlette_has_the_upload_fix() -> None:
+    """CVE-2025-54121 (a blocking multipart upload) is fixed in starlette 0.47.2;
+    constraints.txt pins a later release, and this says so if someone lowers it."""
+    from importlib.metadata import version
+
+    installed = tuple(int(p) for p in version("starlette").split(".")[:3])
+    assert installed >= (0, 47, 2), f"starlette {installed} has CVE-2025-54121; pin >= 0.47.2"

@@ -168,7 +168,7 @@ class UserStore:
         self.path = path
         self.params = params
         self._cache: tuple[tuple[int, int], dict[str, Account]] | None = None
-        self._dummy = PasswordHash.create(secrets.token_hex(8), params)
+        self._dummy: PasswordHash | None = None  # hashed against for unknown users
 
     def accounts(self) -> dict[str, Account]:
         """Every account by name (a fresh dict; the accounts are immutable)."""
@@ -240,6 +240,7 @@ class UserStore:
         password or an unknown user, which also costs one hash so timing does not tell."""
         account = self.get(name)
         if account is None:
+            self._dummy = self._dummy or PasswordHash.create(secrets.token_hex(8), self.params)
             self._dummy.verify(password)
             raise LoginError(WRONG_LOGIN)
         if not account.password.verify(password):
