@@ -139,6 +139,7 @@ def _try_login(lab: LabContext, request: Request, name: str, password: str,
             response.headers["retry-after"] = str(int(error.retry_after) + 1)
         return response
     lab.throttle.success(name)
+    lab.sessions.store.upgrade_hash(account, password)  # parameters raised since: rehash now
     token, _claims = lab.sessions.issue(account)
     lab.audit.record(AuditAction.LOGIN, user=account.user, address=address)
     response = RedirectResponse(safe_next(next_path), status_code=303)

@@ -83,6 +83,18 @@ def test_hash_round_trips_and_knows_weaker_parameters() -> None:
     assert digest.needs_upgrade(ScryptParams()) and not digest.needs_upgrade(FAST)
 
 
+def test_a_weak_hash_is_raised_at_the_next_right_password(tmp_path: Path) -> None:
+    old = UserStore(tmp_path / "users.json", FAST)
+    old.add("alice", Role.MEMBER, "alice-password")
+    stronger = UserStore(old.path, ScryptParams(n=2**11))
+    account = stronger.verify("alice", "alice-password")
+    assert stronger.upgrade_hash(account, "alice-password")
+    upgraded = stronger.get("alice")
+    assert upgraded.password.params.n == 2**11 and upgraded.stamp == account.stamp
+    assert not stronger.upgrade_hash(upgraded, "alice-password")
+    assert stronger.verify("alice", "alice-password")
+
+
 def test_role_parse_and_order() -> None:
     assert Role.parse(" Admin ") is Role.ADMIN
     assert Role.ADMIN.at_least(Role.MEMBER) and not Role.VIEWER.at_least(Role.MEMBER)

@@ -247,6 +247,23 @@ class UserStore:
             raise LoginError(WRONG_LOGIN)
         return account
 
+    def upgrade_hash(self, account: Account, password: str) -> bool:
+        """After a right password: rehash it if its parameters are weaker than the store's.
+
+        The stamp stays, so the user's sessions go on. True when it was rehashed.
+        """
+        if not account.password.needs_upgrade(self.params):
+            return False
+        with locked(self.path):
+            accounts = self._load()
+            current = accounts.get(account.user.name)
+            if current is None or current.password != account.password:
+                return False  # removed or changed meanwhile: leave it
+            accounts[account.user.name] = replace(
+                current, password=PasswordHash.create(password, self.params))
+            self._save(accounts)
+        return True
+
     def _known(self, accounts: dict[str, Account], name: str) -> Account:
         if name not in accounts:
             known = ", ".join(sorted(accounts)) or "none"
