@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
-ADDRESS ?= 127.0.0.1
+# ADDRESS: 127.0.0.1 for `make run`, 0.0.0.0 for `make lab`, unless given.
 
-.PHONY: install run test test-fast bench screenshots browser clean
+.PHONY: install run lab test test-fast bench screenshots browser clean
 
 install: $(STAMP)
 
@@ -17,8 +17,13 @@ $(STAMP): requirements.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $(STAMP)
 
+# The launcher refuses a non-loopback ADDRESS here: the network needs lab mode's logins.
 run: install
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(PY) -m tuning_core serve --port $(PORT) --address $(or $(ADDRESS),127.0.0.1)
+
+# Lab mode: on the network, every request behind a login (see README, "Lab mode").
+lab: install
+	$(PY) -m tuning_core serve --lab --port $(PORT) --address $(or $(ADDRESS),0.0.0.0)
 
 # Browser tests need Debian's Chromium (Playwright cannot download its own here).
 browser:

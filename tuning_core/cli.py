@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from . import cli_lab
 from .errors import SettingsError, TuningError
 from .rundir import RunDir
 from .settings import TUNER_NAMES
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+")
     runs = sub.add_parser("runs", help="list the runs of a runs folder")
     runs.add_argument("--runs-dir", required=True)
+    cli_lab.add_parsers(sub)
     return parser
 
 
@@ -255,7 +257,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
-            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs}
+            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **cli_lab.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,3 +46,34 @@ class LockHeldError(RunError):
 
 class JobBusyError(LockHeldError):
     """The machine's training slot is taken: one job trains at a time per machine."""
+
+
+class LabConfigError(SettingsError):
+    """Lab mode is not set up, or its config file or secret cannot be used."""
+
+
+class AccountError(TuningError):
+    """A lab account cannot be added, changed or found (bad name, unknown user...)."""
+
+
+class LoginError(TuningError):
+    """A login failed: wrong user name or password, or too many recent failures.
+
+    ``retry_after`` is the number of seconds to wait when logins are locked, else 0.
+    """
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SessionError(TuningError):
+    """A session cookie is missing, forged, expired or revoked."""
+
+
+class PermissionDeniedError(TuningError):
+    """The logged-in user's role does not allow the action (the message names the role needed)."""
+
+
+class AccessDeniedError(TuningError):
+    """A path is outside every data root, or is not the kind of file the action expects."""

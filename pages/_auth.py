@@ -1,0 +1,70 @@
+"""Who is logged in, for the pages (lab mode); nobody in local mode.
+
+The web gate already refused every request without a valid session before a page runs;
+the page script re-verifies the same signed cookie (``st.context.cookies``, from the
+websocket handshake) with the same code (:mod:`tuning_core.sessions`), so it trusts
+nothing it did not check itself. A session that ends while the page is open (logout
+elsewhere, expiry, the user removed or their password changed) reads as None here.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tuning_core.accounts import User
+from tuning_core.errors import SessionError
+from tuning_core.labconfig import lab_mode_active, load_lab_config
+from tuning_core.sessions import COOKIE_NAME, SessionManager, session_manager
+
+LOGIN_URL = "/_lab/login"
+LOGOUT_URL = "/_lab/logout"
+
+
+@st.cache_resource(show_spinner=False)
+def _sessions() -> SessionManager:
+    """One session manager per server process (it caches the accounts file by mtime)."""
+    return session_manager(session_seconds=load_lab_config().session_seconds)
+
+
+def current_user() -> User | None:
+    """The logged-in user in lab mode; None in local mode or when the session is not valid."""
+    if not lab_mode_active():
+        return None
+    return _verified(_session_cookie())
+
+
+def _session_cookie() -> str | None:
+    """The session cookie the browser sent with the websocket handshake (HttpOnly is fine:
+    the server reads it, the page's JavaScript cannot)."""
+    return st.context.cookies.get(COOKIE_NAME)
+
+
+def _verified(token: str | None) -> User | None:
+    try:
+        return _sessions().verify(token)
+    except SessionError:
+        return None
+
+
+def require_login() -> User | None:
+    """``current_user()``; in lab mode without a valid session, a login link and ``st.stop()``."""
+    user = current_user()
+    if lab_mode_active() and user is None:
+        st.warning("Your session has ended.")
+        st.markdown(f'<a href="{LOGIN_URL}" target="_self">Log in again</a>',
+                    unsafe_allow_html=True)
+        st.stop()
+    return user
+
+
+def logout_button() -> None:
+    """In lab mode, who is logged in and a "Log out" link (same tab); nothing in local mode.
+
+    The link goes to ``/_lab/logout``, which revokes the session server-side, clears the
+    HttpOnly cookie (a script cannot) and shows the login form.
+    """
+    user = current_user()
+    if user is None:
+        return
+    st.caption(f"Logged in as **{user.name}** ({user.role.value})")
+    st.markdown(f'<a href="{LOGOUT_URL}" target="_self">Log out</a>', unsafe_allow_html=True)

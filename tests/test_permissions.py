@@ -1,0 +1,58 @@
+"""Roles in the engine: the whole role x action x own/other-run matrix."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuning_core.accounts import Role, User
+from tuning_core.errors import PermissionDeniedError, TuningError
+from tuning_core.permissions import Action, allowed, require
+
+A = Action
+EVERY_ROLE_MAY = {A.VIEW}
+MEMBER_MAY = EVERY_ROLE_MAY | {A.SCAN_DATA, A.LAUNCH, A.RETRAIN, A.UPLOAD}
+MEMBER_MAY_ON_OWN_RUN = {A.STOP, A.RESUME, A.DELETE, A.PRUNE}
+EXPECTED = {  # (role, run is own) -> allowed actions
+    (Role.VIEWER, True): EVERY_ROLE_MAY, (Role.VIEWER, False): EVERY_ROLE_MAY,
+    (Role.MEMBER, True): MEMBER_MAY | MEMBER_MAY_ON_OWN_RUN, (Role.MEMBER, False): MEMBER_MAY,
+    (Role.ADMIN, True): set(Action), (Role.ADMIN, False): set(Action),
+}
+
+
+@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.name)
+@pytest.mark.parametrize("own", [True, False], ids=["own", "other"])
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_matrix(role: Role, own: bool, action: Action) -> None:
+    user = User("alice", role)
+    owner = "alice" if own else "bob"
+    expected = action in EXPECTED[(role, own)]
+    assert allowed(user, action, owner) is expected
+    if expected:
+        require(user, action, owner)
+    else:
+        with pytest.raises(PermissionDeniedError) as denied:
+            require(user, action, owner)
+        assert isinstance(denied.value, TuningError)
+        assert f"you are {role.value} alice" in str(denied.value)
+
+
+@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.name)
+def test_local_mode_has_no_user_and_may_everything(action: Action) -> None:
+    require(None, action, owner="anyone")
+    require(None, action)
+
+
+def test_messages_name_the_role_needed() -> None:
+    with pytest.raises(PermissionDeniedError, match="^stopping another member's run needs the "
+                       "admin role; you are member alice.$"):
+        require(User("alice", Role.MEMBER), Action.STOP, owner="bob")
+    with pytest.raises(PermissionDeniedError, match="^launching a search needs the member role; "
+                       "you are viewer carl.$"):
+        require(User("carl", Role.VIEWER), Action.LAUNCH)
+    with pytest.raises(PermissionDeniedError, match="deleting your own run needs the member role"):
+        require(User("carl", Role.VIEWER), Action.DELETE, owner="carl")
+
+
+def test_a_run_without_an_owner_is_not_a_members_own() -> None:
+    assert not allowed(User("alice", Role.MEMBER), Action.DELETE, owner=None)
+    assert allowed(User("root", Role.ADMIN), Action.DELETE, owner=None)

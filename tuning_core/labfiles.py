@@ -1,0 +1,80 @@
+"""Files of lab mode: the ``lab/`` folder of the workspace, atomic writes and a file lock.
+
+Every lab file (accounts, config, revoked sessions, the signing secret) is written whole
+to a temporary file in the same folder and moved into place with ``os.replace``, so a
+reader never sees half a file; writers of one file take an ``fcntl`` lock on a sibling
+``.lock`` file, so two processes (the server and ``python -m tuning_core user ...``)
+never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import LabConfigError
+from .workspace import workspace_dir
+
+PRIVATE = 0o600
+
+
+def lab_dir(workspace: Path | None = None) -> Path:
+    """``<workspace>/lab``, created readable by its owner only."""
+    path = (workspace or workspace_dir()) / "lab"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str, mode: int = PRIVATE) -> None:
+    """Replace ``path`` with ``text`` in one step (temp file, fsync, ``os.replace``)."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``fcntl`` lock on ``<path>.lock`` (across processes) while inside."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def read_json(path: Path, default: Any) -> Any:
+    """The JSON in ``path``, or ``default`` when the file does not exist.
+
+    Raises LabConfigError when the file exists but is not JSON.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LabConfigError(f"expected JSON in {path}; line {error.lineno}: "
+                             f"{error.msg}.") from error
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically, readable by the owner only."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

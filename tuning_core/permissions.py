@@ -1,0 +1,77 @@
+"""What each role may do, checked by the engine (not only by hiding buttons).
+
+viewer: sees runs and charts. member: also scans data, launches searches, retrains and
+uploads; stops, resumes, deletes and prunes the runs they own. admin: everything,
+including other people's runs, accounts and the audit log. No user (local mode, where
+there are no logins) may do everything.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from .accounts import Role, User
+from .errors import PermissionDeniedError
+
+
+class Action(Enum):
+    """Something a user asks the engine to do; ``value`` is the verb used in messages."""
+
+    VIEW = "viewing runs"
+    SCAN_DATA = "scanning a data folder"
+    LAUNCH = "launching a search"
+    RETRAIN = "retraining a model"
+    STOP = "stopping"
+    RESUME = "resuming"
+    DELETE = "deleting"
+    PRUNE = "pruning"
+    UPLOAD = "uploading files"
+    MANAGE_USERS = "managing users"
+    VIEW_AUDIT = "reading the audit log"
+
+    @property
+    def on_a_run(self) -> bool:
+        """True for actions on an existing run, where owning the run matters."""
+        return self in _ON_A_RUN
+
+    def needed_role(self, own: bool) -> Role:
+        """The least role allowed this action (``own``: the run is the user's own)."""
+        if self.on_a_run:
+            return Role.MEMBER if own else Role.ADMIN
+        return _NEEDS[self]
+
+    def describe(self, own: bool) -> str:
+        """A phrase for messages: "stopping another member's run", "launching a search"."""
+        if not self.on_a_run:
+            return self.value
+        return f"{self.value} {'your own' if own else 'another member' + chr(39) + 's'} run"
+
+
+_ON_A_RUN = frozenset({Action.STOP, Action.RESUME, Action.DELETE, Action.PRUNE})
+_NEEDS = {Action.VIEW: Role.VIEWER, Action.SCAN_DATA: Role.MEMBER, Action.LAUNCH: Role.MEMBER,
+          Action.RETRAIN: Role.MEMBER, Action.UPLOAD: Role.MEMBER,
+          Action.MANAGE_USERS: Role.ADMIN, Action.VIEW_AUDIT: Role.ADMIN}
+
+
+def _owns(user: User, owner: str | None) -> bool:
+    return owner is not None and owner == user.name
+
+
+def allowed(user: User | None, action: Action, owner: str | None = None) -> bool:
+    """True when ``user`` may do ``action`` (on a run owned by ``owner``); None may all."""
+    if user is None:
+        return True
+    return user.role.at_least(action.needed_role(_owns(user, owner)))
+
+
+def require(user: User | None, action: Action, owner: str | None = None) -> None:
+    """Return when allowed; else PermissionDeniedError naming the role needed.
+
+    A run without an owner (made before lab mode) counts as another member's.
+    """
+    if allowed(user, action, owner):
+        return
+    assert user is not None
+    own = _owns(user, owner)
+    needed = action.needed_role(own).value
+    raise PermissionDeniedError(f"{action.describe(own)} needs the {needed} role; you are {user}.")
