@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # so pages can import tuning_core and their helpe
 
 import streamlit as st  # noqa: E402
 
-from pages import _live, _state  # noqa: E402
+from pages import _auth, _live, _state  # noqa: E402
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/folder_open:", default=True),
@@ -31,6 +31,9 @@ PAGES = [
 
 st.set_page_config(page_title="Keras tuning dashboard", page_icon=":material/tune:",
                    layout="wide")
-page = st.navigation(PAGES)
+_auth.require_login()  # lab mode: the gate let only sessions in; a page re-checks its own
+page = st.navigation(PAGES + _auth.admin_pages())
+with st.sidebar:
+    _auth.logout_button()
 _live.sidebar(_state.sync_run_with_url())
 page.run()

@@ -12,8 +12,12 @@ from __future__ import annotations
 import streamlit as st
 
 from tuning_core.accounts import User
+from tuning_core.actor import Actor
+from tuning_core.audit import audit_log
 from tuning_core.errors import SessionError
 from tuning_core.labconfig import lab_mode_active, load_lab_config
+from tuning_core.permissions import Action
+from tuning_core.roots import data_roots
 from tuning_core.sessions import COOKIE_NAME, SessionManager, session_manager
 
 LOGIN_URL = "/_lab/login"
@@ -31,6 +35,15 @@ def current_user() -> User | None:
     if not lab_mode_active():
         return None
     return _verified(_session_cookie())
+
+
+def actor() -> Actor:
+    """Who is asking, for the engine: nobody in local mode; in lab mode the logged-in user,
+    their address, the audit log and the data roots the server may read images from."""
+    if not lab_mode_active():
+        return Actor()
+    return Actor(user=current_user(), address=st.context.ip_address, audit=audit_log(),
+                 roots=tuple(data_roots(load_lab_config())))
 
 
 def _session_cookie() -> str | None:
@@ -68,3 +81,20 @@ def logout_button() -> None:
         return
     st.caption(f"Logged in as **{user.name}** ({user.role.value})")
     st.markdown(f'<a href="{LOGOUT_URL}" target="_self">Log out</a>', unsafe_allow_html=True)
+
+
+def admin_pages() -> list:
+    """The pages only an admin sees (lab mode): the audit log and the accounts."""
+    user = current_user()
+    if user is None or not actor().may(Action.VIEW_AUDIT):
+        return []
+    return [st.Page("pages/audit.py", title="Audit log", icon=":material/policy:")]
+
+
+def refused(action: Action, owner: str | None = None) -> str | None:
+    """Why the current user may not do ``action`` (None when they may): a button's help."""
+    who = actor()
+    if who.may(action, owner):
+        return None
+    role = action.needed_role(who.user is not None and owner == who.user.name).value
+    return f"Needs the {role} role (you are {who.user.role.value})."

@@ -10,7 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from pages import _auth
 from tuning_core import charts
+from tuning_core.errors import TuningError
 from tuning_core.best import load_evaluation, load_history, load_hyperparameters
 from tuning_core.dataset import IMAGE_EXTENSIONS
 from tuning_core.predict import load_best_model, predict
@@ -68,11 +70,20 @@ def show_misclassified(items: list[dict], root: Path) -> None:
     if not items:
         st.caption("None: every test image was classified correctly.")
         return
-    shown = [i for i in items if (root / i["path"]).is_file()][:GALLERY_LIMIT]
-    st.image([str(root / i["path"]) for i in shown], width=96, caption=[
-        f"true {i['true']} → {i['predicted']} ({i['confidence']:.0%})" for i in shown])
+    shown = [(i, path) for i in items if (path := _showable(root / i["path"]))][:GALLERY_LIMIT]
+    st.image([str(path) for _, path in shown], width=96, caption=[
+        f"true {i['true']} → {i['predicted']} ({i['confidence']:.0%})" for i, _ in shown])
     if len(items) > len(shown):
         st.caption(f"Showing {len(shown)} of {len(items)}.")
+
+
+def _showable(path: Path) -> Path | None:
+    """The image file if the server may show it (lab mode: inside a data root), else None."""
+    try:
+        path = _auth.actor().data_file(path)
+    except TuningError:
+        return None
+    return path if path.is_file() else None
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")

@@ -78,6 +78,14 @@ def sync_run_with_url() -> Path | None:
     return chosen
 
 
+def run_owner(run_dir: Path) -> str:
+    """Who launched the run (lab mode), "" for runs made in local mode or unreadable ones."""
+    try:
+        return RunDir(run_dir).config().owner
+    except TuningError:
+        return ""
+
+
 def current_run() -> Path | None:
     """The run the pages follow (set by :func:`sync_run_with_url` or :func:`select_run`)."""
     return run_path(st.session_state.get(RUN))

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from pages._run_state import (  # noqa: F401  (the pages reach these through _state)
-    RUN, RUN_PARAM, current_run, engine_errors, registry, run_path, select_run,
+    RUN, RUN_PARAM, current_run, engine_errors, registry, run_owner, run_path, select_run,
     sync_run_with_url)
 from tuning_core.dataset import ImageConfig, SplitConfig
 from tuning_core.settings import TunerSettings

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _live, _state
+from pages import _auth, _live, _state
 from pages import _best_view as view
 from pages import _monitor_view as monitor
 from tuning_core.best import retrain_progress
 from tuning_core.ranking import RankedTrial
 from tuning_core.rundir import RunDir
+from tuning_core.permissions import Action
 from tuning_core.states import JobKind
 
 
@@ -19,6 +20,7 @@ def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> No
     """Choose a top trial and the epochs, and start the retrain."""
     registry = _state.registry()
     busy = _live.training_owner() is not None
+    refused = _auth.refused(Action.RETRAIN, _state.run_owner(run_dir))
     left, right = st.columns([3, 1])
     count = min(view.RANK_CHOICES, len(ranked))
     rank = left.selectbox("Trial to retrain", list(range(1, count + 1)),
@@ -28,10 +30,11 @@ def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> No
                                 help="Early stopping ends it sooner when validation stalls.")
     st.caption("Retrains the chosen hyperparameters on all training images (early stopping, "
                "best-epoch weights, learning-rate reduction), then tests on the test split.")
-    if st.button("Retrain best model", type="primary", disabled=busy,
-                 help="One job trains at a time on this machine." if busy else None):
+    if st.button("Retrain best model", type="primary", disabled=busy or bool(refused),
+                 help=refused or ("One job trains at a time on this machine." if busy else None)):
         with _state.engine_errors():
-            registry.start_retrain(run_dir, epochs=int(epochs), rank=int(rank))
+            registry.start_retrain(run_dir, epochs=int(epochs), rank=int(rank),
+                                   actor=_auth.actor())
             st.rerun()
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages import _auth, _state
 from pages import _data_view as view
-from pages import _state
 from tuning_core import workspace
 from tuning_core.dataset import DatasetSummary, ImageConfig, SplitConfig, split_files
 from tuning_core.errors import TuningError
+from tuning_core.permissions import Action
 from tuning_core.sample_data import write_digits
 
 FOLDER_KEY = _state.widget("data.folder", _state.data_folder())
@@ -45,9 +46,12 @@ def folder_picker() -> None:
     left.text_input("Image folder", key=FOLDER_KEY,
                     placeholder="/path/to/images (one subfolder per class)")
     mid.button("Scan folder", on_click=on_scan, type="primary")
-    right.button("Use sample dataset", on_click=on_sample,
-                 help="Writes scikit-learn's handwritten digits (10 classes) into the workspace.")
-    options = view.browse_folders(workspace.data_dir())
+    refused = _auth.refused(Action.SCAN_DATA)
+    right.button("Use sample dataset", on_click=on_sample, disabled=bool(refused),
+                 help=refused or "Writes scikit-learn's handwritten digits (10 classes) into "
+                                 "the workspace.")
+    roots = _auth.actor().roots or [workspace.data_dir()]
+    options = [f for root in roots for f in view.browse_folders(root)]
     if options:
         st.selectbox("Or pick a folder in the workspace", options, index=None,
                      key="data_browse", on_change=on_browse, placeholder="Browse…")
@@ -123,7 +127,8 @@ if not folder:
     st.info("Type a folder and press **Scan folder**, or press **Use sample dataset**.")
 else:
     with _state.engine_errors():
-        summary = view.scan_folder(folder)
+        _auth.actor().check(Action.SCAN_DATA)
+        summary = view.scan_folder(str(_auth.actor().data_folder(folder)))
         apply_suggestions(summary)
         view.show_summary(summary)
         settings(summary)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import _live, _state
+from pages import _auth, _live, _state
 from tuning_core import workspace
+from tuning_core.permissions import Action
 from tuning_core.runs import RunSummary, delete_run, list_runs, prune_run
 
 CONFIRM_DELETE = "runs.confirm_delete"
@@ -19,7 +20,7 @@ FLASH = "runs.flash"
 def runs_table(infos: list[RunSummary]) -> pd.DataFrame:
     """One row per run, for people."""
     return pd.DataFrame([{
-        "run": i.run.name, "status": i.status.label, "tuner": i.tuner,
+        "run": i.run.name, "owner": i.user, "status": i.status.label, "tuner": i.tuner,
         "trained by": i.owner.describe() if i.owner else "",
         "trials": f"{i.trials_done}/{i.max_trials}",
         "best score": i.best_score, "objective": i.objective,
@@ -40,16 +41,19 @@ def actions(info: RunSummary) -> None:
     active = _live.training_owner() is not None
     st.page_link("pages/monitor.py", label="Open in Monitor", icon=":material/monitoring:")
     cols = st.columns(3)
-    if cols[0].button("Resume", disabled=active or not info.status.is_resumable(),
-                      help="Continues an interrupted or stopped search; completed trials "
-                           "are kept."):
+    refused = _auth.refused(Action.RESUME, info.user)
+    if cols[0].button("Resume", disabled=active or not info.status.is_resumable() or bool(refused),
+                      help=refused or "Continues an interrupted or stopped search; completed "
+                                      "trials are kept."):
         with _state.engine_errors():
-            registry.resume(info.run.path)
+            registry.resume(info.run.path, _auth.actor())
             st.rerun()
     keep = cols[1].number_input("Checkpoints to keep", 1, 100, value=3, key="runs_keep")
-    if cols[1].button("Prune checkpoints", disabled=info.status.is_active()):
+    refused = _auth.refused(Action.PRUNE, info.user)
+    if cols[1].button("Prune checkpoints", disabled=info.status.is_active() or bool(refused),
+                      help=refused):
         with _state.engine_errors():
-            result = prune_run(info.run.path, int(keep))
+            result = prune_run(info.run.path, int(keep), _auth.actor())
         st.session_state[FLASH] = (f"Removed {len(result.removed)} checkpoint(s), freed "
                                    f"{result.bytes_freed / 1e6:.1f} MB; kept {len(result.kept)}.")
         st.rerun()
@@ -58,14 +62,15 @@ def actions(info: RunSummary) -> None:
 
 def delete_section(col, info: RunSummary) -> None:
     """The delete button and its confirmation."""
-    if col.button("Delete run", disabled=info.status.is_active()):
+    refused = _auth.refused(Action.DELETE, info.user)
+    if col.button("Delete run", disabled=info.status.is_active() or bool(refused), help=refused):
         st.session_state[CONFIRM_DELETE] = info.run.name
     if st.session_state.get(CONFIRM_DELETE) == info.run.name:
         st.warning(f"Delete {info.run.name} and everything in it "
                    f"({info.bytes / 1e6:.1f} MB)? This cannot be undone.")
         if st.button("Confirm delete", type="primary"):
             with _state.engine_errors():
-                delete_run(info.run.path, workspace.runs_dir())
+                delete_run(info.run.path, workspace.runs_dir(), _auth.actor())
                 st.session_state[CONFIRM_DELETE] = None
                 _state.select_run(None)
                 st.session_state[FLASH] = f"Deleted {info.run.name}."

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _live, _state
+from pages import _auth, _live, _state
 from pages import _search_view as view
 from tuning_core.errors import TuningError
+from tuning_core.permissions import Action
 from tuning_core.states import JobKind
 
 CONFIRM = "search.confirm"
@@ -18,7 +19,7 @@ FLASH = "search.flash"
 def launch(config) -> None:
     """Start the search and follow it (engine errors become messages)."""
     with _state.engine_errors():
-        run_dir = _state.registry().start_search(config)
+        run_dir = _state.registry().start_search(config, _auth.actor())
         _state.select_run(run_dir)
         st.session_state[CONFIRM] = False
         st.session_state[FLASH] = f"Search started: {run_dir.name}. Watch it on the Monitor page."
@@ -45,8 +46,9 @@ def launch_section() -> None:
     if owner is not None:
         st.caption(f"This machine is training {owner.target} ({owner.describe()}); one job "
                    "trains at a time per machine.")
-    if st.button("Launch search", type="primary", disabled=owner is not None,
-                 help="One job trains at a time per machine." if owner else None):
+    refused = _auth.refused(Action.LAUNCH)
+    if st.button("Launch search", type="primary", disabled=owner is not None or bool(refused),
+                 help=refused or ("One job trains at a time per machine." if owner else None)):
         st.session_state[CONFIRM] = True
     if st.session_state.get(CONFIRM):
         st.info("Start this search? It runs in the background; closing the tab does not stop it.")
@@ -70,15 +72,19 @@ def run_controls(run_dir: Path) -> None:
     if progress.message and not progress.state.is_active():
         st.caption(progress.message)
     left, right = st.columns(2)
+    owner = _state.run_owner(run_dir)
     if progress.state.is_active() and progress.kind is JobKind.SEARCH:
-        if left.button("Stop", help="The running trial stops after its current batch, "
-                                    "whichever process trains it."):
-            registry.stop(run_dir)
-            st.rerun()
-    elif progress.state.is_resumable() and _live.training_owner() is None:
+        if _auth.actor().may(Action.STOP, owner) and left.button(
+                "Stop", help="The running trial stops after its current batch, whichever "
+                             "process trains it."):
+            with _state.engine_errors():
+                registry.stop(run_dir, _auth.actor())
+                st.rerun()
+    elif (progress.state.is_resumable() and _live.training_owner() is None
+          and _auth.actor().may(Action.RESUME, owner)):
         if right.button("Resume", help="Continues the search; completed trials are kept."):
             with _state.engine_errors():
-                registry.resume(run_dir)
+                registry.resume(run_dir, _auth.actor())
                 st.rerun()
     _live.rerun_once_when_idle()
 

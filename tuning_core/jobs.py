@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import control
+from .actor import Actor
 from .errors import RunError, TuningError
 from .ownership import FileLock, OwnerInfo, machine_slot
+from .permissions import Action
 from .rundir import RunDir, ended_count
 from .settings import RunConfig
 from .states import JobKind, RunStatus
@@ -79,10 +81,17 @@ class JobRegistry:
         self._job: _Job | None = None
         self._last_error: dict[Path, str] = {}
 
-    def start_search(self, config: RunConfig, user: str = "") -> Path:
-        """Validate the settings, make a run folder and start its search; returns the folder."""
+    def start_search(self, config: RunConfig, actor: Actor | None = None) -> Path:
+        """Validate the settings, make a run folder and start its search; returns the folder.
+
+        The run is owned by the actor; PermissionDeniedError when their role may not launch.
+        """
+        actor = actor or Actor()
+        actor.check(Action.LAUNCH, target=config.name or None)
         config.validate()
-        config.resolve_data_dir()
+        config.data_dir = str(actor.data_folder(config.data_dir))  # resolved once, confined
+        config.owner = actor.name
+        user = actor.name
         with self._lock:
             slot = self._take_slot(JobKind.SEARCH, user, "a new run")
             try:
@@ -97,14 +106,17 @@ class JobRegistry:
                 raise
             self._launch(run, JobKind.SEARCH, locks, lambda: self._search(run.path),
                          config.tuner.max_minutes)
+        actor.record(Action.LAUNCH, target=run.name)
         return run.path
 
-    def resume(self, run_dir: str | Path, user: str = "") -> None:
+    def resume(self, run_dir: str | Path, actor: Actor | None = None) -> None:
         """Continue an interrupted or stopped run; completed trials are kept."""
+        actor = actor or Actor()
         run = RunDir(run_dir)
         config = run.config()
+        actor.check(Action.RESUME, owner=config.owner, target=run.name)
         with self._lock:
-            locks = self._take_all(run, JobKind.SEARCH, user)
+            locks = self._take_all(run, JobKind.SEARCH, actor.name)
             state = run.logged_status()
             if not state.is_resumable():
                 _release(locks)
@@ -112,26 +124,34 @@ class JobRegistry:
                                "failed or new run can be resumed.")
             self._launch(run, JobKind.SEARCH, locks, lambda: self._search(run.path),
                          config.tuner.max_minutes)
+        actor.record(Action.RESUME, target=run.name)
 
     def start_retrain(self, run_dir: str | Path, epochs: int = 30, rank: int = 1,
-                      user: str = "") -> None:
+                      actor: Actor | None = None) -> None:
         """Retrain the rank-th best trial of a run on all its training images, then test it."""
+        actor = actor or Actor()
         run = RunDir(run_dir)
-        run.config()
+        actor.check(Action.RETRAIN, owner=run.config().owner, target=run.name)
         if epochs < 1:
             raise RunError(f"epochs must be at least 1; got {epochs}.")
         with self._lock:
-            locks = self._take_all(run, JobKind.RETRAIN, user)
+            locks = self._take_all(run, JobKind.RETRAIN, actor.name)
             self._launch(run, JobKind.RETRAIN, locks,
                          lambda: self._retrain(run.path, epochs, rank))
+        actor.record(Action.RETRAIN, target=run.name, detail=f"rank {rank}, {epochs} epochs")
 
-    def stop(self, run_dir: str | Path) -> bool:
+    def stop(self, run_dir: str | Path, actor: Actor | None = None) -> bool:
         """Ask the run's job to stop at its next batch, whichever process trains it.
 
-        False when nobody trains the run.
+        False when nobody trains the run; PermissionDeniedError when the actor may not.
         """
+        actor = actor or Actor()
         run = RunDir(run_dir)
-        return control.request_stop(str(run.path)) or run.request_stop()
+        actor.check(Action.STOP, owner=run.config().owner, target=run.name)
+        stopped = control.request_stop(str(run.path)) or run.request_stop()
+        if stopped:
+            actor.record(Action.STOP, target=run.name)
+        return stopped
 
     def active_run(self) -> Path | None:
         """The run folder this process trains now, if any."""

@@ -47,9 +47,10 @@ class Action(Enum):
         return f"{self.value} {'your own' if own else 'another member' + chr(39) + 's'} run"
 
 
-_ON_A_RUN = frozenset({Action.STOP, Action.RESUME, Action.DELETE, Action.PRUNE})
+# A retrain replaces the run's best model: it writes someone's run like a resume does.
+_ON_A_RUN = frozenset({Action.STOP, Action.RESUME, Action.RETRAIN, Action.DELETE, Action.PRUNE})
 _NEEDS = {Action.VIEW: Role.VIEWER, Action.SCAN_DATA: Role.MEMBER, Action.LAUNCH: Role.MEMBER,
-          Action.RETRAIN: Role.MEMBER, Action.UPLOAD: Role.MEMBER,
+          Action.UPLOAD: Role.MEMBER,
           Action.MANAGE_USERS: Role.ADMIN, Action.VIEW_AUDIT: Role.ADMIN}
 
 

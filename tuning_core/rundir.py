@@ -276,8 +276,9 @@ class RunSummary:
 
     run: RunDir
     name: str
+    user: str  # who launched it (lab mode), "" otherwise
     status: RunStatus
-    owner: OwnerInfo | None
+    owner: OwnerInfo | None  # the process training it now, if any
     tuner: str
     objective: str
     trials_done: int

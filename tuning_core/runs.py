@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from .actor import Actor
 from .errors import RunError
 from .ownership import OwnerInfo
+from .permissions import Action
 from .pruning import PruneResult, folder_bytes, prune_checkpoints
 from .ranking import best_score
 from .rundir import RUN_FILE, RunDir, RunSummary, ended_count
@@ -34,7 +36,8 @@ def summarize(run: RunDir | str | Path) -> RunSummary:
     owner = run.owner()
     reader = run.reader()
     return RunSummary(
-        run=run, name=config.name or run.name, status=run.status(owner), owner=owner,
+        run=run, name=config.name or run.name, user=config.owner, status=run.status(owner),
+        owner=owner,
         tuner=config.tuner.tuner, objective=config.tuner.objective,
         trials_done=ended_count(reader), max_trials=config.tuner.max_trials,
         best_score=best_score(reader.trials(), run.direction), created=config.created,
@@ -66,29 +69,44 @@ def active_runs(runs_dir: str | Path) -> list[tuple[RunDir, OwnerInfo]]:
     return active
 
 
-def delete_run(run_dir: str | Path, runs_dir: str | Path) -> None:
+def delete_run(run_dir: str | Path, runs_dir: str | Path, actor: Actor | None = None) -> None:
     """Delete a run folder; refuses anything that is not an idle run folder inside ``runs_dir``."""
+    actor = actor or Actor()
     run, runs_dir = RunDir(run_dir), Path(runs_dir).resolve()
     if run.path.parent != runs_dir or not run.is_run():
         raise RunError(f"{run.path} is not a run folder inside {runs_dir}; nothing was deleted.")
+    actor.check(Action.DELETE, owner=_owner(run), target=run.name)
     lock = run.lock()
     lock.acquire(OwnerInfo.mine("delete", target=run.name))  # refuses while anyone trains it
     try:
         shutil.rmtree(run.path)
     finally:
         lock.release()
+    actor.record(Action.DELETE, target=run.name)
 
 
-def prune_run(run_dir: str | Path, keep_top: int | None = None) -> PruneResult:
+def _owner(run: RunDir) -> str | None:
+    try:
+        return run.config().owner
+    except RunError:
+        return None  # an unreadable run counts as somebody else's
+
+
+def prune_run(run_dir: str | Path, keep_top: int | None = None,
+              actor: Actor | None = None) -> PruneResult:
     """Keep only the best ``keep_top`` trial checkpoints of a run (default: its own setting)."""
+    actor = actor or Actor()
     run = RunDir(run_dir)
     config = run.config()
+    actor.check(Action.PRUNE, owner=config.owner, target=run.name)
     keep = config.tuner.keep_top if keep_top is None else keep_top
     if keep < 1:
         raise RunError(f"keep at least 1 checkpoint; got {keep}.")
     lock = run.lock()
     lock.acquire(OwnerInfo.mine("prune", target=run.name))  # Hyperband reloads checkpoints
     try:
-        return prune_checkpoints(run.project_dir, keep, config.tuner.direction)
+        result = prune_checkpoints(run.project_dir, keep, config.tuner.direction)
     finally:
         lock.release()
+    actor.record(Action.PRUNE, target=run.name, detail=f"freed {result.bytes_freed} bytes")
+    return result

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import platform
 import time
-from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from typing import Any
@@ -116,6 +115,7 @@ class RunConfig:
     image: Any = None  # ImageConfig
     tuner: TunerSettings = field(default_factory=TunerSettings)
     name: str = ""
+    owner: str = ""  # the lab user who launched it ("" in local mode)
     created: float = field(default_factory=time.time)
     versions: dict[str, str] = field(default_factory=library_versions)
 
@@ -134,17 +134,10 @@ class RunConfig:
         self.image.validate()
         check(self.space)
 
-    def resolve_data_dir(self) -> None:
-        """Store the data folder as an absolute, resolved path (once, at a run's creation).
-
-        Every entry point (a page, the CLI) goes through here, so the split, the gallery of
-        misclassified images and a resume from another working folder all find the images.
-        """
-        self.data_dir = str(Path(self.data_dir).expanduser().resolve())
-
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema_version": SCHEMA_VERSION, "name": self.name, "created": self.created,
+            "schema_version": SCHEMA_VERSION, "name": self.name, "owner": self.owner,
+            "created": self.created,
             "data_dir": self.data_dir, "split": self.split.to_dict(),
             "image": self.image.to_dict(), "space": self.space.to_dict(),
             "tuner": self.tuner.to_dict(), "versions": self.versions,
@@ -163,5 +156,6 @@ class RunConfig:
             data_dir=data["data_dir"], space=SearchSpace.from_dict(data["space"]),
             split=SplitConfig.from_dict(data["split"]), image=ImageConfig.from_dict(data["image"]),
             tuner=TunerSettings.from_dict(data["tuner"]), name=data.get("name", ""),
+            owner=data.get("owner", ""),
             created=data.get("created", 0.0), versions=data.get("versions", {}),
         )
