@@ -294,3 +294,8 @@ def test_two_users_queuing_at_once_lose_and_duplicate_nothing(tmp_path: Path) ->
     for owner in ("ann", "bob"):  # each user's jobs keep the order they were queued in
         mine = [job for job in jobs if job.owner == owner]
         assert [job.run_dir.rsplit("-", 1)[1] for job in mine] == [str(i) for i in range(20)]
+
+
+def test_default_path_is_in_the_workspace(workspace: Path) -> None:
+    assert JobQueue().path == workspace / "queue.sqlite3"
+    assert (workspace / "queue.sqlite3").is_file()

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TuningError
+from .workspace import workspace_dir
 
 QUEUE_FILE = "queue.sqlite3"
 SCHEMA_VERSION = 1
@@ -136,8 +137,6 @@ class QueuedJob:
 
 def default_path() -> Path:
     """``queue.sqlite3`` in the workspace folder."""
-    from .workspace import workspace_dir
-
     return workspace_dir() / QUEUE_FILE
 
 
@@ -150,25 +149,27 @@ def process_alive(job: QueuedJob) -> bool:
     if job.host != socket.gethostname() or job.pid is None:
         return True
     try:
-        os.kill(job.pid, 0)
+        os.kill(job.pid, 0)  # signal 0 only checks; PermissionError: alive, another user's
     except ProcessLookupError:
         return False
-    except PermissionError:  # exists, owned by another user
-        return True
+    except PermissionError:
+        pass
     return True
 
 
 class JobQueue:
     """The FIFO queue of training jobs in one SQLite file, shared by processes."""
 
-    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
-        """Open (and on first use create) the queue database at ``path``.
+    def __init__(self, path: str | Path | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """Open (and on first use create) the queue database at ``path`` (by default
+        :func:`default_path`); ``clock`` gives the times stored in jobs.
 
         Raises:
             QueueError: the file is not a queue database, or was written by a newer
                 schema version.
         """
-        self.path = Path(path)
+        self.path = Path(path) if path is not None else default_path()
         self._clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._create_schema()
@@ -209,11 +210,7 @@ class JobQueue:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._use_wal()
-
-    def _use_wal(self) -> None:
-        """WAL lets pages read while a writer writes; the mode is stored in the file."""
-        try:
+        try:  # WAL: pages read while a writer writes; the mode is stored in the file
             with closing(self._connect()) as conn:
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode=WAL")
@@ -418,14 +415,10 @@ class JobQueue:
             _refuse_passing(job, passed, user, is_admin)
             order = [j for j in waiting if j.id != job_id]
             order.insert(new, job)
-            self._renumber(conn, order, sorted(j.position for j in waiting))
+            positions = sorted(j.position for j in waiting)  # reused in the new order
+            conn.executemany("UPDATE jobs SET position = ? WHERE id = ?",
+                             [(pos, j.id) for pos, j in zip(positions, order)])
             return new + 1
-
-    def _renumber(self, conn: sqlite3.Connection, order: list[QueuedJob],
-                  positions: list[int]) -> None:
-        """Give the jobs, in their new order, the positions the waiting jobs held."""
-        conn.executemany("UPDATE jobs SET position = ? WHERE id = ?",
-                         [(pos, job.id) for pos, job in zip(positions, order)])
 
     def recover(self, is_alive: Callable[[QueuedJob], bool]) -> list[QueuedJob]:
         """After a restart: mark running jobs whose process is gone as interrupted.
