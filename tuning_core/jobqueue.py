@@ -282,8 +282,9 @@ class JobQueue:
         """Seconds from now until each waiting job starts, by job id.
 
         The running job ends in ``running_left_s`` (when None: its budget minus the time
-        it has run, or ``default_budget_s`` without a budget); each waiting job then runs
-        for its own budget, or ``default_budget_s`` when it has none.
+        it has run, or ``default_budget_s`` without a budget; with no running job the
+        first waiting job starts at 0); each waiting job then runs for its own budget,
+        or ``default_budget_s`` when it has none.
         """
         with self._tx(write=False) as conn:
             running, waiting = self._running(conn), self._waiting(conn)
