@@ -114,6 +114,9 @@ def _sidebar_body(run_dir: Path | None) -> None:
     for run, owner in training_now():
         if run_dir is None or run.path != Path(run_dir).resolve():
             st.caption(f"Training now: {run.name} ({owner.kind}, {owner.describe()})")
+    from pages import _queue_view  # imports this module: import it once both exist
+
+    _queue_view.sidebar_summary()
     rerun_once_when_idle()
 
 

@@ -25,7 +25,7 @@ RUN = "run.current"
 
 @st.cache_resource(show_spinner=False)
 def _registry(runs_dir: str) -> JobRegistry:
-    return get_registry(Path(runs_dir))
+    return get_registry(Path(runs_dir), queued=True)
 
 
 def registry() -> JobRegistry:

@@ -30,8 +30,8 @@ def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> No
                                 help="Early stopping ends it sooner when validation stalls.")
     st.caption("Retrains the chosen hyperparameters on all training images (early stopping, "
                "best-epoch weights, learning-rate reduction), then tests on the test split.")
-    if st.button("Retrain best model", type="primary", disabled=busy or bool(refused),
-                 help=refused or ("One job trains at a time on this machine." if busy else None)):
+    if st.button("Retrain best model", type="primary", disabled=bool(refused),
+                 help=refused or ("Queued: starts when the machine is free." if busy else None)):
         with _state.engine_errors():
             registry.start_retrain(run_dir, epochs=int(epochs), rank=int(rank),
                                    actor=_auth.actor())

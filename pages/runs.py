@@ -38,11 +38,10 @@ def on_pick() -> None:
 def actions(info: RunSummary) -> None:
     """Open, resume, prune or delete the selected run."""
     registry = _state.registry()
-    active = _live.training_owner() is not None
     st.page_link("pages/monitor.py", label="Open in Monitor", icon=":material/monitoring:")
     cols = st.columns(3)
     refused = _auth.refused(Action.RESUME, info.user)
-    if cols[0].button("Resume", disabled=active or not info.status.is_resumable() or bool(refused),
+    if cols[0].button("Resume", disabled=not info.status.is_resumable() or bool(refused),
                       help=refused or "Continues an interrupted or stopped search; completed "
                                       "trials are kept."):
         with _state.engine_errors():

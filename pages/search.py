@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _auth, _live, _state
+from pages import _queue_view as _queue
 from pages import _search_view as view
 from tuning_core.errors import TuningError
 from tuning_core.permissions import Action
@@ -42,13 +43,13 @@ def launch_section() -> None:
     if not config.data_dir:
         st.warning("Choose an image folder on the Data page first.")
         return
-    owner = _live.training_owner()
-    if owner is not None:
-        st.caption(f"This machine is training {owner.target} ({owner.describe()}); one job "
-                   "trains at a time per machine.")
+    owner, waiting = _live.training_owner(), _queue.waiting_count()
+    if owner is not None or waiting:
+        st.caption(f"This machine is busy ({owner.target if owner else 'starting a job'}); "
+                   f"the search will wait behind {waiting} queued job(s) and start by itself.")
     refused = _auth.refused(Action.LAUNCH)
-    if st.button("Launch search", type="primary", disabled=owner is not None or bool(refused),
-                 help=refused or ("One job trains at a time per machine." if owner else None)):
+    label = "Queue search" if owner is not None or waiting else "Launch search"
+    if st.button(label, type="primary", disabled=bool(refused), help=refused):
         st.session_state[CONFIRM] = True
     if st.session_state.get(CONFIRM):
         st.info("Start this search? It runs in the background; closing the tab does not stop it.")
@@ -80,9 +81,9 @@ def run_controls(run_dir: Path) -> None:
             with _state.engine_errors():
                 registry.stop(run_dir, _auth.actor())
                 st.rerun()
-    elif (progress.state.is_resumable() and _live.training_owner() is None
-          and _auth.actor().may(Action.RESUME, owner)):
-        if right.button("Resume", help="Continues the search; completed trials are kept."):
+    elif progress.state.is_resumable() and _auth.actor().may(Action.RESUME, owner):
+        if right.button("Resume", help="Continues the search; completed trials are kept "
+                                       "(queued when the machine is busy)."):
             with _state.engine_errors():
                 registry.resume(run_dir, _auth.actor())
                 st.rerun()
@@ -105,4 +106,6 @@ if st.session_state.get(FLASH):
     st.success(st.session_state.pop(FLASH))
 st.subheader("Current run")
 current_run_panel()
+st.subheader("Queue")
+_queue.queue_panel()
 launch_section()

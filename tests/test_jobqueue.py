@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tuning_core.jobqueue import (
-    JobKind,
+    QueueKind,
     JobQueue,
     JobState,
     QueuedJob,
@@ -59,9 +59,9 @@ def test_states_have_behaviour() -> None:
 
 
 def test_job_round_trips_json(queue: JobQueue, tmp_path: Path) -> None:
-    job = queue.enqueue(JobKind.RETRAIN, tmp_path / "run", "ann", {"epochs": 3}, 90.0)
+    job = queue.enqueue(QueueKind.RETRAIN, tmp_path / "run", "ann", {"epochs": 3}, 90.0)
     again = QueuedJob.from_dict(json.loads(json.dumps(job.to_dict())))
-    assert again == job and again.kind is JobKind.RETRAIN and again.params == {"epochs": 3}
+    assert again == job and again.kind is QueueKind.RETRAIN and again.params == {"epochs": 3}
 
 
 # --- order and the slot ---------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_duplicate_enqueue_for_a_run_is_refused(queue: JobQueue, tmp_path: Path)
     with pytest.raises(QueueError, match="running"):
         queue.enqueue("retrain", tmp_path / "run", "ann")
     queue.finish(job.id, JobState.FINISHED)
-    assert queue.enqueue("retrain", tmp_path / "run", "ann").kind is JobKind.RETRAIN
+    assert queue.enqueue("retrain", tmp_path / "run", "ann").kind is QueueKind.RETRAIN
 
 
 def test_bad_job_fields_are_refused(queue: JobQueue, tmp_path: Path) -> None:

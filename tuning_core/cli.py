@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (search, resume, best):
         command.add_argument("--parallel", action="store_true",
                              help="train even while another job holds this machine's slot")
+        command.add_argument("--queue", action="store_true",
+                             help="wait in the workspace's job queue (the dashboard's) instead "
+                                  "of refusing when the machine is busy")
     predict = sub.add_parser("predict", help="classify images with a run's best model")
     predict.add_argument("run_dir")
     predict.add_argument("images", nargs="+")
@@ -150,7 +153,7 @@ def _follow(registry, run_dir: Path) -> None:
     """Print a line per ended trial until the job ends."""
     reader = RunDir(run_dir).reader()
     printed = _ended(reader.trials()).shape[0]  # a resume prints only the trials it runs
-    while registry.active_run() is not None:
+    while _pending(registry, run_dir):
         registry.wait(timeout=0.5)
         printed = _print_new_trials(reader, printed)
     _print_new_trials(reader, printed)
@@ -167,9 +170,29 @@ def _print_new_trials(reader, printed: int) -> int:
 
 
 def _registry(runs_dir: str | Path, args: argparse.Namespace):
+    from .dispatch import queue_for, serving_dashboard
     from .jobs import JobRegistry
 
-    return JobRegistry(runs_dir, machine_slot=not args.parallel)
+    registry = JobRegistry(runs_dir, machine_slot=not args.parallel)
+    queue = queue_for(runs_dir)
+    if args.queue:
+        registry.attach_queue(queue)  # serves the queue too until its own job has ended
+        return registry
+    dashboard = serving_dashboard(queue) if Path(queue.path).exists() else None
+    if dashboard is not None:
+        print(f"note: a dashboard ({dashboard.describe()}) serves this workspace's job queue; "
+              "this job runs alongside it, not through it (--queue joins the queue).",
+              file=sys.stderr, flush=True)
+    return registry
+
+
+def _pending(registry, run_dir: Path) -> bool:
+    """True while this process trains the run, or its job waits in the queue."""
+    if registry.active_run() is not None:
+        return True
+    dispatcher = registry.dispatcher
+    return dispatcher is not None and any(
+        Path(job.run_dir) == Path(run_dir).resolve() for job in dispatcher.queue.jobs())
 
 
 def _ended(trials):
@@ -198,7 +221,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _finish_search(registry, run_dir: Path) -> int:
-    print(f"search started: {run_dir}", flush=True)
+    waiting = registry.active_run() is None and registry.dispatcher is not None
+    print(f"search {'queued' if waiting else 'started'}: {run_dir}", flush=True)
     _follow(registry, run_dir)
     progress = registry.progress(run_dir)
     message = progress.message
@@ -214,7 +238,8 @@ def cmd_best(args: argparse.Namespace) -> int:
     _quiet_tensorflow_import()
     with _Signals():
         registry.start_retrain(run.path, epochs=args.epochs, rank=args.rank)
-        registry.wait()
+        while _pending(registry, run.path):
+            registry.wait(timeout=0.5)
     error = registry.last_error(run.path)
     if error:
         raise TuningError(error)

@@ -47,6 +47,11 @@ class LockHeldError(RunError):
 class JobBusyError(LockHeldError):
     """The machine's training slot is taken: one job trains at a time per machine."""
 
+    def __init__(self, what: str, owner: object | None) -> None:
+        super().__init__(what, owner)
+        self.args = (f"{self.args[0]} On the command line, --queue waits in the workspace's "
+                     "queue and --parallel trains alongside.",)
+
 
 class LabConfigError(SettingsError):
     """Lab mode is not set up, or its config file or secret cannot be used."""

@@ -19,22 +19,15 @@ also means a :class:`JobQueue` object is safe to share between threads.
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .errors import TuningError
-from .workspace import workspace_dir
-
-QUEUE_FILE = "queue.sqlite3"
+from .queue_model import (QUEUE_FILE, JobState, QueuedJob, QueueError, QueueKind, _checked,
+                          _names, default_path, process_alive)
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
 
@@ -60,101 +53,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_running_job ON jobs (state) WHERE state = 
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_job_per_run ON jobs (run_dir)
     WHERE state IN ('queued', 'running');
 """
-
-
-class QueueError(TuningError):
-    """The queue refused a change (not allowed, wrong state, duplicate) or is unreadable."""
-
-
-class JobKind(str, Enum):
-    """What a queued job does when it gets the slot."""
-
-    SEARCH = "search"
-    RESUME = "resume"
-    RETRAIN = "retrain"
-
-
-class JobState(str, Enum):
-    """Where a queued job stands; a job is waiting, running, or done."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-    def is_waiting(self) -> bool:
-        """True while the job waits for the slot (it can be moved or cancelled)."""
-        return self is JobState.QUEUED
-
-    def is_active(self) -> bool:
-        """True while the job waits or runs (a run may have one active job at most)."""
-        return self in (JobState.QUEUED, JobState.RUNNING)
-
-    def is_done(self) -> bool:
-        """True once the job has ended, whatever the outcome."""
-        return not self.is_active()
-
-    def is_resumable(self) -> bool:
-        """True when the run was cut short and a "resume" job may continue it."""
-        return self in (JobState.INTERRUPTED, JobState.FAILED, JobState.CANCELLED)
-
-
-@dataclass(frozen=True)
-class QueuedJob:
-    """One job of the queue, as stored; ``position`` sorts the waiting jobs."""
-
-    id: int
-    kind: JobKind
-    run_dir: str
-    owner: str
-    params: dict[str, Any] = field(default_factory=dict)
-    budget_s: float | None = None
-    state: JobState = JobState.QUEUED
-    position: int = 0
-    created: float = 0.0
-    started: float | None = None
-    ended: float | None = None
-    host: str | None = None
-    pid: int | None = None
-    message: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_dict` reverses it."""
-        return {**asdict(self), "kind": self.kind.value, "state": self.state.value}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> QueuedJob:
-        """Rebuild a job written by :meth:`to_dict`."""
-        return cls(**{**d, "kind": JobKind(d["kind"]), "state": JobState(d["state"]),
-                      "params": dict(d.get("params") or {})})
-
-    @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> QueuedJob:
-        return cls.from_dict({**dict(row), "params": json.loads(row["params"])})
-
-
-def default_path() -> Path:
-    """``queue.sqlite3`` in the workspace folder."""
-    return workspace_dir() / QUEUE_FILE
-
-
-def process_alive(job: QueuedJob) -> bool:
-    """For :meth:`JobQueue.recover`: is the job's process still running?
-
-    Only a process on this host can be checked; a job of another host counts as alive,
-    so a restart never interrupts what it cannot see.
-    """
-    if job.host != socket.gethostname() or job.pid is None:
-        return True
-    try:
-        os.kill(job.pid, 0)  # signal 0 only checks; PermissionError: alive, another user's
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 class JobQueue:
@@ -305,7 +203,7 @@ class JobQueue:
 
     # --- changing -------------------------------------------------------------------
 
-    def enqueue(self, kind: JobKind | str, run_dir: str | Path, owner: str,
+    def enqueue(self, kind: QueueKind | str, run_dir: str | Path, owner: str,
                 params: dict[str, Any] | None = None,
                 budget_s: float | None = None) -> QueuedJob:
         """Add a job at the end of the queue and return it.
@@ -373,6 +271,23 @@ class JobQueue:
         conn.execute("UPDATE jobs SET state = ?, ended = ?, message = ? WHERE id = ?",
                      (state.value, self._clock(), message, job.id))
         return self._get(conn, job.id)
+
+    def requeue(self, job_id: int, message: str | None = None) -> QueuedJob:
+        """Put a running job back at the head of the queue (it could not get the slot).
+
+        Raises:
+            QueueError: the job is not running.
+        """
+        with self._tx() as conn:
+            job = self._get(conn, job_id)
+            if job.state is not JobState.RUNNING:
+                raise QueueError(f"Job {job_id} is {job.state.value}; only a running job "
+                                 "can go back to the queue.")
+            first = conn.execute("SELECT MIN(position) FROM jobs").fetchone()[0] or 0
+            conn.execute("UPDATE jobs SET state = 'queued', position = ?, started = NULL, "
+                         "host = NULL, pid = NULL, message = ? WHERE id = ?",
+                         (first - 1, message, job_id))
+            return self._get(conn, job_id)
 
     def cancel(self, job_id: int, user: str, is_admin: bool = False) -> QueuedJob:
         """Take a waiting job out of the queue (it stays in the history as cancelled).
@@ -442,24 +357,6 @@ class JobQueue:
             return [self._end(conn, now, JobState.INTERRUPTED, note)]
 
 
-def _checked(kind: JobKind | str, owner: str, params: dict[str, Any] | None,
-             budget_s: float | None) -> tuple[JobKind, str]:
-    """The kind as an enum and the params as JSON, or QueueError saying what is wrong."""
-    try:
-        kind = JobKind(kind)
-    except ValueError:
-        raise QueueError(f"A job kind is one of {_names(JobKind)}; got {kind!r}.") from None
-    if not owner or not isinstance(owner, str):
-        raise QueueError(f"A job needs the name of the user who queues it; got {owner!r}.")
-    if budget_s is not None and not budget_s >= 0:
-        raise QueueError(f"A job's time budget is seconds >= 0 or None; got {budget_s!r}.")
-    try:
-        return kind, json.dumps(params or {}, sort_keys=True)
-    except (TypeError, ValueError) as error:
-        raise QueueError(f"A job's params must be JSON data; got {params!r} ({error}).") \
-            from None
-
-
 def _refuse_other(job: QueuedJob, user: str, is_admin: bool, action: str) -> None:
     if not is_admin and job.owner != user:
         raise QueueError(f"Job {job.id} belongs to {job.owner}; {user} may not {action} it "
@@ -475,10 +372,6 @@ def _refuse_passing(job: QueuedJob, passed: list[QueuedJob], user: str,
                          "share of the queue (an admin can move any job).")
 
 
-def _names(members: Any) -> str:
-    return ", ".join(repr(m.value) for m in members)
-
-
-__all__ = ["QUEUE_FILE", "QueueError", "JobKind", "JobState", "QueuedJob", "JobQueue",
+__all__ = ["QUEUE_FILE", "QueueError", "QueueKind", "JobState", "QueuedJob", "JobQueue",
            "default_path", "process_alive"]
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import control
 from .actor import Actor
@@ -26,6 +27,10 @@ from .rundir import RunDir, ended_count
 from .settings import RunConfig
 from .states import JobKind, RunStatus
 from .triallog import TrialLogReader
+
+if TYPE_CHECKING:
+    from .dispatch import QueueDispatcher
+    from .jobqueue import JobQueue
 
 SearchRunner = Callable[[Path], object]
 RetrainRunner = Callable[[Path, int, int], object]
@@ -80,6 +85,15 @@ class JobRegistry:
         self._lock = threading.Lock()
         self._job: _Job | None = None
         self._last_error: dict[Path, str] = {}
+        self.dispatcher: QueueDispatcher | None = None  # set by attach_queue
+
+    def attach_queue(self, queue: JobQueue) -> QueueDispatcher:
+        """Send every start through ``queue`` (FIFO) and start queued jobs as the slot frees."""
+        from .dispatch import QueueDispatcher
+
+        self.dispatcher = QueueDispatcher(self, queue)
+        self.dispatcher.start()
+        return self.dispatcher
 
     def start_search(self, config: RunConfig, actor: Actor | None = None) -> Path:
         """Validate the settings, make a run folder and start its search; returns the folder.
@@ -91,6 +105,11 @@ class JobRegistry:
         config.validate()
         config.data_dir = str(actor.data_folder(config.data_dir))  # resolved once, confined
         config.owner = actor.name
+        if self.dispatcher is not None:
+            run = RunDir.create(self.runs_dir, config)
+            self.dispatcher.submit(JobKind.SEARCH, run, actor, budget_s=_budget(config))
+            actor.record(Action.LAUNCH, target=run.name)
+            return run.path
         user = actor.name
         with self._lock:
             slot = self._take_slot(JobKind.SEARCH, user, "a new run")
@@ -115,16 +134,24 @@ class JobRegistry:
         run = RunDir(run_dir)
         config = run.config()
         actor.check(Action.RESUME, owner=config.owner, target=run.name)
-        with self._lock:
-            locks = self._take_all(run, JobKind.SEARCH, actor.name)
-            state = run.logged_status()
-            if not state.is_resumable():
-                _release(locks)
-                raise RunError(f"{run.name} is {state.label}; only an interrupted, stopped, "
-                               "failed or new run can be resumed.")
-            self._launch(run, JobKind.SEARCH, locks, lambda: self._search(run.path),
-                         config.tuner.max_minutes)
+        if self.dispatcher is not None:
+            _check_resumable(run)
+            self.dispatcher.submit(JobKind.SEARCH, run, actor, budget_s=_budget(config))
+        else:
+            self.resume_now(run, actor.name)
         actor.record(Action.RESUME, target=run.name)
+
+    def resume_now(self, run: RunDir, user: str = "") -> None:
+        """Take the run's lock and the slot and resume it at once (no permission check)."""
+        with self._lock:
+            locks = self._take_all(run, JobKind.SEARCH, user)
+            try:
+                _check_resumable(run)
+            except RunError:
+                _release(locks)
+                raise
+            self._launch(run, JobKind.SEARCH, locks, lambda: self._search(run.path),
+                         run.config().tuner.max_minutes)
 
     def start_retrain(self, run_dir: str | Path, epochs: int = 30, rank: int = 1,
                       actor: Actor | None = None) -> None:
@@ -134,11 +161,19 @@ class JobRegistry:
         actor.check(Action.RETRAIN, owner=run.config().owner, target=run.name)
         if epochs < 1:
             raise RunError(f"epochs must be at least 1; got {epochs}.")
+        if self.dispatcher is not None:
+            self.dispatcher.submit(JobKind.RETRAIN, run, actor,
+                                   params={"epochs": epochs, "rank": rank})
+        else:
+            self.retrain_now(run, epochs, rank, actor.name)
+        actor.record(Action.RETRAIN, target=run.name, detail=f"rank {rank}, {epochs} epochs")
+
+    def retrain_now(self, run: RunDir, epochs: int, rank: int, user: str = "") -> None:
+        """Take the run's lock and the slot and retrain at once (no permission check)."""
         with self._lock:
-            locks = self._take_all(run, JobKind.RETRAIN, actor.name)
+            locks = self._take_all(run, JobKind.RETRAIN, user)
             self._launch(run, JobKind.RETRAIN, locks,
                          lambda: self._retrain(run.path, epochs, rank))
-        actor.record(Action.RETRAIN, target=run.name, detail=f"rank {rank}, {epochs} epochs")
 
     def stop(self, run_dir: str | Path, actor: Actor | None = None) -> bool:
         """Ask the run's job to stop at its next batch, whichever process trains it.
@@ -172,7 +207,12 @@ class JobRegistry:
         return not job.thread.is_alive()
 
     def shutdown(self, timeout: float = SHUTDOWN_WAIT_S) -> None:
-        """Stop this process's job at its next batch and wait for it to write its end."""
+        """Stop this process's job at its next batch and wait for it to write its end.
+
+        The queue's dispatcher stops first, so no queued job starts while the process goes.
+        """
+        if self.dispatcher is not None:
+            self.dispatcher.close()
         job = self._alive_job()
         if job is not None:
             control.request_stop(str(job.run.path))
@@ -235,6 +275,20 @@ class JobRegistry:
             control.unregister(str(run.path))
             run.clear_stop()
             _release(reversed(locks))
+            if self.dispatcher is not None:
+                self.dispatcher.job_ended(run, self._last_error.get(run.path))
+
+
+def _check_resumable(run: RunDir) -> None:
+    state = run.logged_status()
+    if not state.is_resumable():
+        raise RunError(f"{run.name} is {state.label}; only an interrupted, stopped, failed or "
+                       "new run can be resumed.")
+
+
+def _budget(config: RunConfig) -> float | None:
+    """Seconds a search is expected to take, when its settings bound it (for queue estimates)."""
+    return 60.0 * config.tuner.max_minutes if config.tuner.max_minutes else None
 
 
 def _release(locks) -> None:
@@ -280,15 +334,23 @@ _REGISTRIES: dict[Path, JobRegistry] = {}
 _REGISTRIES_LOCK = threading.Lock()
 
 
-def get_registry(runs_dir: str | Path) -> JobRegistry:
-    """The process's registry for ``runs_dir`` (created on first use)."""
+def get_registry(runs_dir: str | Path, queued: bool = False) -> JobRegistry:
+    """The process's registry for ``runs_dir`` (created on first use).
+
+    ``queued``: starts go through the workspace's job queue (the dashboard server's way).
+    """
+    from .dispatch import queue_for
+
     key = Path(runs_dir).resolve()
     with _REGISTRIES_LOCK:
         if key not in _REGISTRIES:
             if not _REGISTRIES:
                 atexit.register(shutdown_all)
             _REGISTRIES[key] = JobRegistry(key)
-        return _REGISTRIES[key]
+        registry = _REGISTRIES[key]
+        if queued and registry.dispatcher is None:
+            registry.attach_queue(queue_for(key))
+        return registry
 
 
 def install_registry(registry: JobRegistry) -> JobRegistry:

@@ -1,0 +1,86 @@
+"""The job queue on the pages: who waits for the training slot, in which order, until when."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import _auth, _live, _state
+from tuning_core.dispatch import QueueEntry, queue_entries
+from tuning_core.errors import TuningError
+from tuning_core.queue_model import QueueKind
+
+
+def entries() -> list[QueueEntry]:
+    """The running job and the waiting ones ([] without a queue or when it cannot be read)."""
+    dispatcher = _state.registry().dispatcher
+    if dispatcher is None:
+        return []
+    try:
+        running = dispatcher.queue.running()
+        left = None
+        if running is not None:
+            left = _state.registry().progress(Path(running.run_dir)).eta_s
+        return queue_entries(dispatcher.queue, left)
+    except TuningError as error:
+        st.caption(f"The job queue cannot be read: {error}")
+        return []
+
+
+def waiting_count() -> int:
+    """How many jobs wait for the slot."""
+    return sum(1 for e in entries() if e.position is not None)
+
+
+def describe(entry: QueueEntry) -> str:
+    """"#2 · search of 20261128-…-random by alice · starts in about 4 min"."""
+    job = entry.job
+    what = "retrain" if job.kind is QueueKind.RETRAIN else "search"
+    text = f"{what} of {Path(job.run_dir).name} by {job.owner}"
+    if entry.position is None:
+        return f"training now · {text}"
+    when = _live.duration(entry.starts_in_s)
+    return f"#{entry.position} · {text} · starts in about {when}{'+' if entry.assumed else ''}"
+
+
+def sidebar_summary() -> None:
+    """One line per waiting job, in the sidebar."""
+    waiting = [e for e in entries() if e.position is not None]
+    if waiting:
+        st.caption("Queue: " + " · ".join(f"#{e.position} {Path(e.job.run_dir).name} "
+                                          f"({e.job.owner})" for e in waiting[:5]))
+
+
+def _mine(entry: QueueEntry) -> bool:
+    actor = _auth.actor()
+    return actor.user is None or entry.job.owner == actor.name or actor.user.role.value == "admin"
+
+
+def queue_panel() -> None:
+    """The queue with Cancel, Up and Down for the user's own waiting jobs (any, for an admin)."""
+    shown = entries()
+    if not shown:
+        st.caption("The queue is empty: a launch starts at once when the machine is free.")
+        return
+    for entry in shown:
+        left, *buttons = st.columns([8, 1, 1, 1], vertical_alignment="center")
+        left.markdown(describe(entry))
+        if entry.position is None or not _mine(entry):
+            continue
+        for col, (label, steps) in zip(buttons, (("↑", -1), ("↓", 1), ("✕", 0))):
+            if col.button(label, key=f"queue_{entry.job.id}_{label}",
+                          help="Cancel this job" if steps == 0 else "Move it in your share"):
+                _change(entry, steps)
+
+
+def _change(entry: QueueEntry, steps: int) -> None:
+    actor = _auth.actor()
+    is_admin = actor.user is None or actor.user.role.value == "admin"
+    queue = _state.registry().dispatcher.queue
+    with _state.engine_errors():
+        if steps == 0:
+            queue.cancel(entry.job.id, actor.name or "local", is_admin)
+        else:
+            queue.move(entry.job.id, steps, actor.name or "local", is_admin)
+        st.rerun()
