@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages import _auth, _state
 from pages import _data_view as view
+from pages import _upload_view as upload
 from tuning_core import workspace
 from tuning_core.dataset import DatasetSummary, ImageConfig, SplitConfig, split_files
 from tuning_core.errors import TuningError
@@ -121,7 +122,13 @@ def settings(summary: DatasetSummary) -> None:
 
 st.title("Data")
 st.caption("A folder with one subfolder per class (jpg, png, bmp or gif images).")
+uploaded = upload.take_uploaded()
+if uploaded:
+    use_folder(uploaded[0])
+    st.success(uploaded[1])
 folder_picker()
+upload.upload_form()
+upload.datasets_table()
 folder = _state.data_folder()
 if not folder:
     st.info("Type a folder and press **Scan folder**, or press **Use sample dataset**.")
