@@ -39,7 +39,8 @@ def default_config(data_dir: Path, **tuner: Any):
     """
     from tuning_core.dataset import ImageConfig, SplitConfig, scan
     from tuning_core.settings import RunConfig, TunerSettings
-    from tuning_core.space import DEFAULT_PRESET, SearchSpace, get_preset
+    from tuning_core.presets import DEFAULT_PRESET, get_preset
+    from tuning_core.space import SearchSpace
 
     summary = scan(data_dir)
     image = ImageConfig(summary.suggested_image_size(), summary.suggested_color_mode())

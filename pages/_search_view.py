@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages import _live, _state
 from tuning_core.settings import OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig, TunerSettings
-from tuning_core.space import space_size
+from tuning_core.space_size import space_size
 from tuning_core.rundir import RunDir
 
 OBJECTIVE_HELP = {"val_accuracy": "validation accuracy (higher is better)",

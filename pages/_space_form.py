@@ -7,10 +7,10 @@ import streamlit as st
 from pages import _space_tables as tables
 from pages import _state
 from tuning_core.errors import TuningError
+from tuning_core.presets import PRESETS
 from tuning_core.space import (
     MAX_BLOCKS,
     OPTIMIZERS,
-    PRESETS,
     IntRange,
     SearchSpace,
     Toggle,

@@ -1,9 +1,10 @@
-"""Typed session state and shared resources of the dashboard pages.
+"""Typed accessors of one browser session's form state, and the pages' one import point.
 
-Every page reads and writes the session through these accessors, never through bare string
-keys. The session holds small values (paths, settings dataclasses, the search space); the job
-registry is one per process (``st.cache_resource``), so a search outlives its browser tab.
-The selected run lives in the URL (``?run=<folder name>``) so a reload returns to it.
+What the pages design before a launch (the data folder, image and split settings, the search
+space, the tuner settings) lives in the session under the keys below, read and written only
+through these functions; ``widget`` keeps a widget's value across page changes. The run
+being followed, the job registry and the engine-error display live in
+:mod:`pages._run_state` and are re-exported here, so a page imports one module.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pages._run_state import (  # noqa: F401  (the pages reach these through _st
     sync_run_with_url)
 from tuning_core.dataset import ImageConfig, SplitConfig
 from tuning_core.settings import TunerSettings
-from tuning_core.space import DEFAULT_PRESET, SearchSpace, get_preset
+from tuning_core.presets import DEFAULT_PRESET, get_preset
+from tuning_core.space import SearchSpace
 
 T = TypeVar("T")
 

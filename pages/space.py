@@ -7,7 +7,8 @@ import streamlit as st
 from pages import _space_form as form
 from pages import _space_tables as tables
 from pages import _state
-from tuning_core.space import SearchSpace, space_size, validate, validate_for_image
+from tuning_core.space import SearchSpace, validate, validate_for_image
+from tuning_core.space_size import space_size
 
 
 def sized(blocks: list, count: int, table_key: str) -> list:

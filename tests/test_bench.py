@@ -96,7 +96,8 @@ def test_scaled_overrides_follow_the_anchor() -> None:
 
 def test_fixed_space_is_valid_and_one_model() -> None:
     from bench.fixed_model import fixed_space
-    from tuning_core.space import check, space_size
+    from tuning_core.space import check
+    from tuning_core.space_size import space_size
 
     space = fixed_space()
     check(space)

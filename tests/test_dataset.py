@@ -127,15 +127,6 @@ def test_scan_skips_bad_files_with_reasons(tmp_path: Path) -> None:
     assert [s.path for s in summary.skipped] == sorted(reasons)
 
 
-def test_summary_round_trips_through_json(tmp_path: Path) -> None:
-    write_image_folder(tmp_path, {"a": 3, "b": 4})
-    (tmp_path / "a" / "x.txt").write_text("x")
-    summary = scan(tmp_path)
-    again = DatasetSummary.from_dict(json.loads(json.dumps(summary.to_dict())))
-    assert again == summary
-    assert again.counts == summary.counts
-
-
 # --- scan: bad folders -----------------------------------------------------------------
 
 

@@ -12,14 +12,13 @@ import tensorflow as tf
 
 from tuning_core.errors import SearchSpaceError, SettingsError
 from tuning_core.hypermodel import OPTIMIZER_FACTORIES, CNNHyperModel
+from tuning_core.presets import PRESETS, get_preset
 from tuning_core.space import (
     ACTIVATIONS,
     OPTIMIZERS,
-    PRESETS,
     DropoutRange,
     IntRange,
     Toggle,
-    get_preset,
 )
 
 

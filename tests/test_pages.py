@@ -146,7 +146,7 @@ def test_space_page_edits_validates_and_shares(clean_caches):
     at.file_uploader(key="space_upload").set_value(
         ("space.json", b'{"schema_version": 99}', "application/json")).run()
     assert any("space.json" in e.value and "version" in e.value for e in at.error)
-    from tuning_core.space import get_preset
+    from tuning_core.presets import get_preset
     text = get_preset("tutorial").to_json().encode()
     at.file_uploader(key="space_upload").set_value(("t.json", text, "application/json")).run()
     assert not problems(at)

@@ -16,7 +16,7 @@ from tuning_core.dataset import ImageConfig
 from tuning_core.rundir import RunDir
 from tuning_core.runs import create_run
 from tuning_core.settings import RunConfig, TunerSettings
-from tuning_core.space import get_preset
+from tuning_core.presets import get_preset
 from tuning_core.triallog import TrialLogWriter
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -10,23 +10,20 @@ from pathlib import Path
 import pytest
 
 from tuning_core.errors import SearchSpaceError, SettingsError
+from tuning_core.presets import DEFAULT_PRESET, PRESETS, get_preset
 from tuning_core.space import (
-    DEFAULT_PRESET,
-    PRESETS,
     ConvBlockSpace,
     DenseBlockSpace,
     DropoutRange,
     IntRange,
     SearchSpace,
-    SpaceSize,
     Toggle,
     TrainingSpace,
     check,
-    get_preset,
-    space_size,
     validate,
     validate_for_image,
 )
+from tuning_core.space_size import SpaceSize, space_size
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -300,7 +297,7 @@ def test_get_preset_returns_a_fresh_copy_and_names_the_known_ones() -> None:
 
 def test_space_module_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, tuning_core.space as s; s.get_preset('large'); "
+        "import sys, tuning_core.presets as p; p.get_preset('large'); "
         "bad = [m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules]; "
         "assert not bad, bad"
     )

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _config_from_args(args: argparse.Namespace):
     from .dataset import ImageConfig, SplitConfig, scan
     from .settings import RunConfig, TunerSettings
-    from .space import DEFAULT_PRESET, get_preset
+    from .presets import DEFAULT_PRESET, get_preset
 
     summary = scan(args.data)
     space = _load_space(args.space) if args.space else get_preset(args.preset or DEFAULT_PRESET)

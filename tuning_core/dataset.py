@@ -97,19 +97,6 @@ class DatasetSummary:
         gray = all(mode in GRAYSCALE_MODES for mode in self.color_modes)
         return "grayscale" if gray and self.color_modes else "rgb"
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_dict` reverses it."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DatasetSummary:
-        """Rebuild a summary written by :meth:`to_dict`."""
-        return cls(root=d["root"], classes=list(d["classes"]),
-                   files={k: list(v) for k, v in d["files"].items()},
-                   size_stats=SizeStats(**d["size_stats"]),
-                   color_modes=dict(d["color_modes"]),
-                   skipped=[SkippedFile(**s) for s in d["skipped"]])
-
 
 @dataclass
 class _ScanState:

@@ -37,16 +37,6 @@ class Importance:
         """A two-column table: hyperparameter, importance."""
         return pd.DataFrame({"hyperparameter": self.names, "importance": self.values})
 
-    def to_dict(self) -> dict:
-        """Plain data for JSON."""
-        return {"names": list(self.names), "values": list(self.values),
-                "n_trials": self.n_trials, "reason": self.reason}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Importance:
-        """The inverse of :meth:`to_dict`."""
-        return cls(list(d.get("names", [])), [float(v) for v in d.get("values", [])],
-                   int(d.get("n_trials", 0)), d.get("reason"))
 
 
 def hp_columns(trials: pd.DataFrame) -> list[str]:

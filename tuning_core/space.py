@@ -2,8 +2,9 @@
 
 A :class:`SearchSpace` says *what to try*; :mod:`tuning_core.hypermodel` turns it into
 KerasTuner hyperparameters. This module never imports TensorFlow, so pages and the
-command line can edit, check and count a space cheaply. The presets live in
-:mod:`tuning_core.presets` and are importable from here (``PRESETS``, ``get_preset``).
+command line can edit and check a space cheaply. The presets live in
+:mod:`tuning_core.presets` and the size count in :mod:`tuning_core.space_size`; both import
+this module, never the other way round.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from tuning_core.errors import SearchSpaceError
 __all__ = [
     "ACTIVATIONS", "OPTIMIZERS", "POOLINGS", "MAX_BLOCKS", "DEFAULT_PRESET", "Toggle",
     "IntRange", "DropoutRange", "ConvBlockSpace", "DenseBlockSpace", "TrainingSpace",
-    "SearchSpace", "SpaceSize", "validate", "check", "validate_for_image", "space_size",
-    "Preset", "PRESETS", "get_preset",
+    "SearchSpace", "validate", "check", "validate_for_image",
 ]  # fmt: skip
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky_relu")
@@ -368,23 +368,3 @@ def validate_for_image(space: SearchSpace, image_size: int) -> list[Issue]:
         "layers that would leave a map smaller than 2x2"
     )
     return [("conv_blocks.max", msg)]
-
-
-# ---------------------------------------------------------------- size
-
-
-def __getattr__(name: str) -> Any:
-    """Presets live in :mod:`tuning_core.presets`, the size in :mod:`tuning_core.space_size`.
-
-    Loaded on first use (PEP 562) because both use SearchSpace and so import this
-    module; a top-level import here would be circular.
-    """
-    if name in ("PRESETS", "Preset", "get_preset"):
-        from tuning_core import presets
-
-        return getattr(presets, name)
-    if name in ("SpaceSize", "space_size"):
-        from tuning_core import space_size as size
-
-        return getattr(size, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
