@@ -48,6 +48,10 @@ class JobBusyError(LockHeldError):
     """The machine's training slot is taken: one job trains at a time per machine."""
 
 
+class NotesError(TuningError):
+    """A run's name, notes or tags break a limit (too long, a malformed tag, too many tags)."""
+
+
 class LabConfigError(SettingsError):
     """Lab mode is not set up, or its config file or secret cannot be used."""
 
