@@ -1,8 +1,8 @@
 """What each role may do, checked by the engine (not only by hiding buttons).
 
 viewer: sees runs and charts. member: also scans data, launches searches, retrains and
-uploads; stops, resumes, deletes, prunes and edits the notes of the runs they own. admin: everything,
-including other people's runs, accounts and the audit log. No user (local mode, where
+uploads; stops, resumes, deletes, prunes and edits the notes of the runs they own. admin:
+everything, including other people's runs, accounts and the audit log. No user (local mode, where
 there are no logins) may do everything.
 """
 
