@@ -117,6 +117,7 @@ def test_bad_notes_write_nothing_and_local_mode_may_edit(tmp_path: Path) -> None
         edit_notes(run, "ok", "", ["bad tag!"])
     assert not RunDir(run).file(NOTES_FILE).exists()
     assert edit_notes(run, "ok", "", []).updated_by == ""  # Actor(): local mode, nobody
+    assert edit_notes(run, "ok", "", "CNN, small").tags == ("cnn", "small")
 
 
 def test_summary_carries_name_tags_notes_and_dataset(tmp_path: Path) -> None:

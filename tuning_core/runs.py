@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .actor import Actor
 from .errors import RunError
-from .notes import RunNotes
+from .notes import RunNotes, parse_tags
 from .ownership import OwnerInfo
 from .permissions import Action
 from .pruning import PruneResult, folder_bytes, prune_checkpoints
@@ -124,17 +124,19 @@ def prune_run(run_dir: str | Path, keep_top: int | None = None,
     return result
 
 
-def edit_notes(run_dir: str | Path, name: str, notes: str, tags: Iterable[str],
+def edit_notes(run_dir: str | Path, name: str, notes: str, tags: Iterable[str] | str,
                actor: Actor | None = None, clock: Callable[[], float] = time.time) -> RunNotes:
     """Set a run's display name, notes and tags; returns what was written.
 
-    Allowed to the run's launcher and to admins (anyone in local mode). Raises
-    PermissionDeniedError (audited) for anyone else, NotesError for a name, notes or tags
-    over their limits, RunError when the folder is not a readable run.
+    ``tags`` is a list, or one line as typed ("cnn, baseline"). Allowed to the run's launcher
+    and to admins (anyone in local mode). Raises PermissionDeniedError (audited) for anyone
+    else, NotesError for a name, notes or tags over their limits, RunError when the folder
+    is not a readable run.
     """
     actor = actor or Actor()
     run = RunDir(run_dir)
     actor.check(Action.EDIT_NOTES, owner=run.config().owner, target=run.name)
+    tags = parse_tags(tags) if isinstance(tags, str) else tags  # not one tag per character
     edited = RunNotes(name, notes, tuple(tags), clock(), actor.name).validated()
     run.write_notes(edited)
     actor.record(Action.EDIT_NOTES, target=run.name,
