@@ -27,6 +27,7 @@ PAGES = [
     st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
     st.Page("pages/best.py", title="Best model", icon=":material/emoji_events:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]
 
 st.set_page_config(page_title="Keras tuning dashboard", page_icon=":material/tune:",

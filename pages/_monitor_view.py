@@ -20,6 +20,17 @@ def snapshot(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return reader.trials(), reader.epochs()
 
 
+def show_notes(run_dir: Path) -> None:
+    """The run's name, tags and notes, under the page title (edited on the Runs page)."""
+    run = RunDir(run_dir)
+    notes = run.notes()
+    st.subheader(run.display_name(notes))
+    if notes.tags:
+        st.caption("Tags: " + ", ".join(notes.tags))
+    if notes.notes:
+        st.markdown(notes.notes)
+
+
 def completed_count(trials: pd.DataFrame) -> int:
     """How many trials completed."""
     return 0 if trials.empty else int((trials["status"] == "completed").sum())

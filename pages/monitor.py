@@ -60,4 +60,6 @@ if run is None:
     st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")
 else:
     with _state.engine_errors():
+        view.show_notes(run)
+    with _state.engine_errors():
         live(run, RunDir(run).config().tuner.objective)

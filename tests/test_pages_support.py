@@ -23,6 +23,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = {
     "pages/data.py": "Data", "pages/space.py": "Search space", "pages/search.py": "Search",
     "pages/monitor.py": "Monitor", "pages/best.py": "Best model", "pages/runs.py": "Runs",
+    "pages/compare.py": "Compare",
 }
 
 

@@ -22,7 +22,7 @@ _AUDITED = {
     Action.LAUNCH: AuditAction.LAUNCH, Action.RESUME: AuditAction.RESUME,
     Action.RETRAIN: AuditAction.RETRAIN, Action.STOP: AuditAction.STOP,
     Action.DELETE: AuditAction.DELETE, Action.PRUNE: AuditAction.PRUNE,
-    Action.UPLOAD: AuditAction.UPLOAD,
+    Action.UPLOAD: AuditAction.UPLOAD, Action.EDIT_NOTES: AuditAction.EDIT_NOTES,
 }
 
 

@@ -34,6 +34,7 @@ class AuditAction(Enum):
     PRUNE = "prune"
     UPLOAD = "upload"
     RETRAIN = "retrain"
+    EDIT_NOTES = "edit notes"
     USER_ADD = "user add"
     USER_REMOVE = "user remove"
     USER_PASSWD = "user passwd"

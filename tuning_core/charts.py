@@ -10,7 +10,7 @@ form a single trace with gaps between trials, so a 1,000-trial log draws in mill
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from tuning_core.importance import (
     varying_columns,
 )
 from tuning_core.settings import objective_direction
+
+if TYPE_CHECKING:
+    from tuning_core.compare import RunSeries
 
 UIREVISION = "tuning-dashboard"  # constant on purpose: a redraw must not reset zoom or legend
 
@@ -295,6 +298,37 @@ def history_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
     return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=380)
 
 
+def compare_objective_figure(runs: Sequence[RunSeries], objective: str) -> go.Figure:
+    """Best score so far by trial number, one step line per run that optimised ``objective``
+    (runs with another objective are left out: a loss and an accuracy never share an axis)."""
+    title = f"Best {objective} so far, by trial"
+    shown = [r for r in runs if r.comparable and r.trial_numbers]
+    if not shown:
+        return empty_figure(title, "No run has a scored trial yet.")
+    fig = go.Figure(data=[dict(
+        type="scatter", x=list(r.trial_numbers), y=list(r.best_so_far), name=r.label,
+        mode="lines+markers", line=dict(shape="hv", width=2),
+        hovertemplate=f"{r.label}<br>trial %{{x}}<br>best %{{y:.4f}}<extra></extra>")
+        for r in shown])
+    last = max(max(r.trial_numbers) for r in shown)
+    return _finish(fig, title, xaxis=dict(title="trial number", dtick=_whole_ticks(last)),
+                   yaxis_title=objective, legend=dict(orientation="h", y=-0.2))
+
+
+def compare_curves_figure(runs: Sequence[RunSeries], metric: str) -> go.Figure:
+    """``metric`` per epoch of each run's best trial (picked by the run's own objective)."""
+    title = f"Learning curves of each run's best trial ({metric})"
+    shown = [r for r in runs if r.curve_epochs]
+    if not shown:
+        return empty_figure(title, "No run has a best trial with epochs yet.")
+    fig = go.Figure(data=[dict(
+        type="scatter", x=list(r.curve_epochs), y=list(r.curve_values), mode="lines+markers",
+        name=f"{r.label} (trial {r.best_number})",
+        hovertemplate=f"{r.label}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>")
+        for r in shown])
+    last = max(max(r.curve_epochs) for r in shown)
+    return _finish(fig, title, xaxis=dict(title="epoch", dtick=_whole_ticks(last)),
+                   yaxis_title=metric, legend=dict(orientation="h", y=-0.2))
 
 
 def monitor_figures(trials: pd.DataFrame, epochs: pd.DataFrame,

@@ -53,6 +53,10 @@ class JobBusyError(LockHeldError):
                      "queue and --parallel trains alongside.",)
 
 
+class NotesError(TuningError):
+    """A run's name, notes or tags break a limit (too long, a malformed tag, too many tags)."""
+
+
 class LabConfigError(SettingsError):
     """Lab mode is not set up, or its config file or secret cannot be used."""
 

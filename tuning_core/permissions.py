@@ -1,8 +1,8 @@
 """What each role may do, checked by the engine (not only by hiding buttons).
 
 viewer: sees runs and charts. member: also scans data, launches searches, retrains and
-uploads; stops, resumes, deletes and prunes the runs they own. admin: everything,
-including other people's runs, accounts and the audit log. No user (local mode, where
+uploads; stops, resumes, deletes, prunes and edits the notes of the runs they own. admin:
+everything, including other people's runs, accounts and the audit log. No user (local mode, where
 there are no logins) may do everything.
 """
 
@@ -25,6 +25,7 @@ class Action(Enum):
     RESUME = "resuming"
     DELETE = "deleting"
     PRUNE = "pruning"
+    EDIT_NOTES = "editing the notes of"
     UPLOAD = "uploading files"
     MANAGE_USERS = "managing users"
     VIEW_AUDIT = "reading the audit log"
@@ -48,7 +49,9 @@ class Action(Enum):
 
 
 # A retrain replaces the run's best model: it writes someone's run like a resume does.
-_ON_A_RUN = frozenset({Action.STOP, Action.RESUME, Action.RETRAIN, Action.DELETE, Action.PRUNE})
+# Notes are the launcher's own words about their run: only they (or an admin) change them.
+_ON_A_RUN = frozenset({Action.STOP, Action.RESUME, Action.RETRAIN, Action.DELETE, Action.PRUNE,
+                       Action.EDIT_NOTES})
 _NEEDS = {Action.VIEW: Role.VIEWER, Action.SCAN_DATA: Role.MEMBER, Action.LAUNCH: Role.MEMBER,
           Action.UPLOAD: Role.MEMBER,
           Action.MANAGE_USERS: Role.ADMIN, Action.VIEW_AUDIT: Role.ADMIN}

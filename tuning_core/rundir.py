@@ -4,6 +4,7 @@ Every file name of a run lives here; pages, the command line and the engine ask 
 :class:`RunDir` rather than joining paths. Layout::
 
     run.json        settings (written once, atomically)
+    notes.json      what people call the run and say about it: name, notes, tags (editable)
     split.json      the file split, fixed at the first start so a resume trains on the same files
     trials.jsonl    the trial log (search_start, trial_start, epoch_end, trial_end, search_end)
     retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
-from .errors import RunError, TuningError
+from .errors import NotesError, RunError, TuningError
+from .notes import RunNotes
 from .ownership import FileLock, OwnerInfo
 from .ranking import RankedTrial, ranked_trials
 from .settings import RunConfig
@@ -32,6 +34,7 @@ from .states import JobKind, RunStatus, SearchEnd, TrialStatus
 from .triallog import TrialLogReader, TrialLogWriter
 
 RUN_FILE = "run.json"
+NOTES_FILE = "notes.json"
 SPLIT_FILE = "split.json"
 LOG_FILE = "trials.jsonl"
 RETRAIN_LOG = "retrain.jsonl"
@@ -123,6 +126,32 @@ class RunDir:
     def direction(self) -> str:
         """"max" or "min": which way the run's objective improves."""
         return self.config().tuner.direction
+
+    # --- notes -------------------------------------------------------------------------
+    def notes(self) -> RunNotes:
+        """The run's name, notes and tags (empty ones before any edit); RunError when
+        notes.json cannot be read."""
+        path = self.file(NOTES_FILE)
+        if not path.is_file():
+            return RunNotes()
+        try:
+            return RunNotes.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError, NotesError) as error:
+            raise RunError(f"{path} cannot be read: {error}") from error
+
+    def write_notes(self, notes: RunNotes) -> None:
+        """Replace notes.json atomically (checks and audit are the caller's: runs.edit_notes)."""
+        atomic.write_json(self.file(NOTES_FILE), notes.to_dict(), indent=1)
+
+    def display_name(self, notes: RunNotes | None = None) -> str:
+        """What people call the run: its notes' name, else run.json's name, else the folder."""
+        notes = notes if notes is not None else self.notes()
+        return notes.name or self.config().name or self.name
+
+    @property
+    def dataset(self) -> str:
+        """The name of the data folder the run trains on (the last part of its path)."""
+        return Path(self.config().data_dir).name
 
     # --- files ---------------------------------------------------------------------------
     @property
@@ -275,7 +304,7 @@ class RunSummary:
     """A run's headline numbers for the Runs page, the sidebar and the CLI."""
 
     run: RunDir
-    name: str
+    name: str  # what people call it: notes name, else run.json's name, else the folder
     user: str  # who launched it (lab mode), "" otherwise
     status: RunStatus
     owner: OwnerInfo | None  # the process training it now, if any
@@ -287,6 +316,9 @@ class RunSummary:
     created: float
     bytes: int
     has_best: bool
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    dataset: str = ""  # the data folder's name
 
 
 def ended_count(reader: TrialLogReader) -> int:

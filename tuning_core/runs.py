@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .actor import Actor
 from .errors import RunError
+from .notes import RunNotes, parse_tags
 from .ownership import OwnerInfo
 from .permissions import Action
 from .pruning import PruneResult, folder_bytes, prune_checkpoints
@@ -15,8 +18,8 @@ from .rundir import RUN_FILE, RunDir, RunSummary, ended_count
 from .settings import RunConfig
 from .states import RunStatus
 
-__all__ = ["RunStatus", "RunSummary", "active_runs", "create_run", "delete_run", "list_runs",
-           "load_config", "prune_run", "summarize"]
+__all__ = ["RunStatus", "RunSummary", "active_runs", "create_run", "delete_run", "edit_notes",
+           "filter_runs", "list_runs", "load_config", "prune_run", "summarize"]
 
 
 def create_run(runs_dir: str | Path, config: RunConfig) -> Path:
@@ -35,13 +38,22 @@ def summarize(run: RunDir | str | Path) -> RunSummary:
     config = run.config()
     owner = run.owner()
     reader = run.reader()
+    notes = _notes_or_none(run)
     return RunSummary(
-        run=run, name=config.name or run.name, user=config.owner, status=run.status(owner),
+        run=run, name=run.display_name(notes), user=config.owner, status=run.status(owner),
         owner=owner,
         tuner=config.tuner.tuner, objective=config.tuner.objective,
         trials_done=ended_count(reader), max_trials=config.tuner.max_trials,
         best_score=best_score(reader.trials(), run.direction), created=config.created,
-        bytes=folder_bytes(run.path), has_best=run.has_best())
+        bytes=folder_bytes(run.path), has_best=run.has_best(), tags=notes.tags,
+        notes=notes.notes, dataset=run.dataset)
+
+
+def _notes_or_none(run: RunDir) -> RunNotes:
+    try:
+        return run.notes()
+    except RunError:
+        return RunNotes()  # a hand-broken notes.json must not hide the run from the list
 
 
 def _run_dirs(runs_dir: str | Path) -> list[RunDir]:
@@ -110,3 +122,43 @@ def prune_run(run_dir: str | Path, keep_top: int | None = None,
         lock.release()
     actor.record(Action.PRUNE, target=run.name, detail=f"freed {result.bytes_freed} bytes")
     return result
+
+
+def edit_notes(run_dir: str | Path, name: str, notes: str, tags: Iterable[str] | str,
+               actor: Actor | None = None, clock: Callable[[], float] = time.time) -> RunNotes:
+    """Set a run's display name, notes and tags; returns what was written.
+
+    ``tags`` is a list, or one line as typed ("cnn, baseline"). Allowed to the run's launcher
+    and to admins (anyone in local mode). Raises PermissionDeniedError (audited) for anyone
+    else, NotesError for a name, notes or tags over their limits, RunError when the folder
+    is not a readable run.
+    """
+    actor = actor or Actor()
+    run = RunDir(run_dir)
+    actor.check(Action.EDIT_NOTES, owner=run.config().owner, target=run.name)
+    tags = parse_tags(tags) if isinstance(tags, str) else tags  # not one tag per character
+    edited = RunNotes(name, notes, tuple(tags), clock(), actor.name).validated()
+    run.write_notes(edited)
+    actor.record(Action.EDIT_NOTES, target=run.name,
+                 detail=f"name {edited.name!r}, tags {', '.join(edited.tags) or 'none'}")
+    return edited
+
+
+def filter_runs(summaries: Sequence[RunSummary], owner: str | None = None,
+                status: RunStatus | None = None, dataset: str | None = None,
+                tag: str | None = None, text: str | None = None) -> list[RunSummary]:
+    """The runs matching every filter given, in the order given (None means any).
+
+    ``owner`` "" matches the runs made in local mode; an empty ``dataset``, ``tag`` or
+    ``text`` means any. ``text`` matches, ignoring case, the display name, folder name,
+    notes and tags.
+    """
+    needle = (text or "").strip().lower()
+    return [s for s in summaries
+            if (owner is None or s.user == owner) and (status is None or s.status is status)
+            and (not dataset or s.dataset == dataset) and (not tag or tag.lower() in s.tags)
+            and (not needle or needle in _searchable(s))]
+
+
+def _searchable(summary: RunSummary) -> str:
+    return "\n".join([summary.name, summary.run.name, summary.notes, *summary.tags]).lower()

@@ -1,0 +1,53 @@
+"""Presentation helpers of the Compare page: the default pick, scores, settings, charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from tuning_core import charts
+from tuning_core.compare import Comparison
+
+
+def default_pick(names: list[str], current: Path | None) -> list[str]:
+    """The current run and the newest other one (``names`` newest first)."""
+    first = current.name if current is not None and current.name in names else names[0]
+    others = [n for n in names if n != first]
+    return [first] + others[:1]
+
+
+def show_scores(result: Comparison) -> None:
+    """Each run's best score and objective; a warning when objectives differ."""
+    if result.mixed_objectives:
+        others = ", ".join(r.label for r in result.runs if not r.comparable)
+        st.warning(f"These runs optimised different objectives. The comparison uses "
+                   f"{result.objective} (the first run's); {others} optimised another one, "
+                   f"so their scores are not comparable and the objective chart leaves them "
+                   f"out.")
+    st.dataframe(pd.DataFrame([{
+        "run": r.label, "folder": r.run, "objective": r.objective,
+        "better": "higher" if r.direction == "max" else "lower",
+        "best score": r.best_score, "best trial": r.best_number,
+        "comparable": "yes" if r.comparable else f"no ({r.objective})",
+    } for r in result.runs]), hide_index=True, width="stretch", key="compare_scores",
+        column_config={"best score": st.column_config.NumberColumn(format="%.4f")})
+
+
+def show_settings(result: Comparison) -> None:
+    """The settings that differ, one column per run."""
+    st.caption(f"{result.same_count} settings are the same in every run.")
+    if not result.differing:
+        st.info("Every setting is the same in these runs.")
+        return
+    st.dataframe(pd.DataFrame(result.settings_rows()), hide_index=True, width="stretch",
+                 key="compare_settings")
+
+
+def show_charts(result: Comparison) -> None:
+    """Best-so-far per trial and the best trials' learning curves, every run on one chart."""
+    st.plotly_chart(charts.compare_objective_figure(result.runs, result.objective),
+                    key="compare_objective", width="stretch")
+    st.plotly_chart(charts.compare_curves_figure(result.runs, result.objective),
+                    key="compare_curves", width="stretch")

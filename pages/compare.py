@@ -1,0 +1,34 @@
+"""Compare page: two or more runs side by side (settings that differ, best scores, charts)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _state
+from pages import _compare_view as view
+from pages._runs_view import labels
+from tuning_core import workspace
+from tuning_core.compare import compare_runs
+from tuning_core.rundir import RunDir
+from tuning_core.runs import list_runs
+
+st.title("Compare")
+infos = list_runs(workspace.runs_dir())
+if len(infos) < 2:
+    st.info("Comparing needs at least two runs. Launch searches on the Search page.")
+    st.stop()
+names = [i.run.name for i in infos]
+shown = labels(infos)
+picked = st.multiselect("Runs to compare (the first is the reference)", names,
+                        default=view.default_pick(names, _state.current_run()),
+                        format_func=shown.get, key="compare_pick")
+if len(picked) < 2:
+    st.info("Pick at least two runs.")
+    st.stop()
+with _state.engine_errors():
+    result = compare_runs([RunDir(workspace.runs_dir() / name) for name in picked])
+    st.subheader("Best scores")
+    view.show_scores(result)
+    st.subheader("Settings that differ")
+    view.show_settings(result)
+    view.show_charts(result)
