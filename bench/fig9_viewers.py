@@ -1,0 +1,475 @@
+"""Figure 9: many browsers watching Monitor during a search.
+
+One real dashboard (``streamlit run app.py`` on a free 127.0.0.1 port, its own workspace
+and training-slot folder) watches searches run as separate ``python -m tuning_core
+search`` processes. Each pair runs the same search twice, once with no browser open and
+once with N headless Chromium pages on ``/monitor?run=<run>``; the order alternates from
+pair to pair. The viewers are N contexts of one Chromium: each context is its own
+Streamlit session (its own websocket and fragment timer), as N people would be, while
+the browser process itself is paid for once, so less of this 2-core machine goes to
+Chromium and the server's share can be seen.
+
+A script installed in every page records ``Date.now()`` whenever the Monitor's
+"Completed" metric or the number of points of its learning curves grows; the latency of
+a ``trial_end`` (``epoch_end``) line is the first time a page shows that many completed
+trials (epochs) minus the line's ``time`` (one machine, one clock). Server and browser
+CPU come from ``/proc/<pid>/stat`` of their process trees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import OUT, FigureResult, digits_dir, fresh_dir, median
+
+GOAL = ("search with N viewers on Monitor / with none <= 1.10 (median of alternating pairs); "
+        "every live update on every page within 2 s")
+FULL = {"viewers": 10, "pairs": 3, "trials": 6, "epochs": 3}
+QUICK = {"viewers": 2, "pairs": 1, "trials": 3, "epochs": 2}
+MAX_RATIO, MAX_LATENCY_S = 1.10, 2.0
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+START_S, SEARCH_S, SETTLE_S = 120.0, 600.0, 20.0
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# Runs in every page before its own scripts: the largest "Completed" value and
+# learning-curve point count seen so far, with Date.now() each time one grows.
+OBSERVER = """
+(() => {
+  if (window.__fig9) return;
+  const seen = window.__fig9 = [];
+  let completed = -1, points = -1;
+  // the curves' first trace ("all trials · train"): one point per epoch_end, NaN between
+  // trials; _fullData holds it decoded (data holds Plotly's base64 "bdata" form)
+  const count = gd => { const t = (gd._fullData || [])[0], x = t && t.x; let n = 0;
+    if (x && typeof x[Symbol.iterator] === "function")
+      for (const v of x) if (typeof v === "number" && Number.isFinite(v)) n++;
+    return n; };
+  const read = () => {
+    for (const box of document.querySelectorAll("[data-testid='stMetric']")) {
+      const label = box.querySelector("[data-testid='stMetricLabel']");
+      const value = box.querySelector("[data-testid='stMetricValue']");
+      if (label && value && label.textContent.trim() === "Completed"
+          && /^\\d+$/.test(value.textContent.trim()))
+        completed = Math.max(completed, Number(value.textContent.trim()));
+    }
+    for (const gd of document.querySelectorAll(".st-key-monitor_learning_curves .js-plotly-plot"))
+      if (gd._fullData) points = Math.max(points, count(gd));
+    const last = seen[seen.length - 1];
+    if (!last || last[1] !== completed || last[2] !== points)
+      seen.push([Date.now(), completed, points]);
+  };
+  new MutationObserver(read).observe(document, {subtree: true, childList: true,
+                                               characterData: true});
+})();
+"""
+
+
+# --- pure parts (tested in tests/test_fig9.py) ---------------------------------------------
+
+def parse_stat(text: str) -> tuple[int, float]:
+    """(parent pid, CPU seconds: utime + stime + cutime + cstime) from a /proc/<pid>/stat line.
+
+    The command name may hold spaces and parentheses, so fields are counted after the last ')'.
+    """
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), sum(int(v) for v in fields[11:15]) / TICKS
+
+
+def tree_cpu(root: int, stats: dict[int, str], skip: Iterable[int] = ()) -> float:
+    """CPU seconds of ``root`` and its live descendants (reaped ones are in their parent's
+    cutime/cstime), not descending into the pids in ``skip``; ``stats``: pid -> stat text."""
+    parsed = {pid: parse_stat(text) for pid, text in stats.items()}
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in parsed.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo, skip = 0.0, [root], set(skip)
+    while todo:
+        pid = todo.pop()
+        if pid in skip or pid not in parsed:
+            continue
+        total += parsed[pid][1]
+        todo += children.get(pid, [])
+    return total
+
+
+def read_stats(proc: Path = Path("/proc")) -> dict[int, str]:
+    """pid -> /proc/<pid>/stat text of every process readable now."""
+    stats = {}
+    for path in proc.glob("[0-9]*/stat"):
+        try:
+            stats[int(path.parent.name)] = path.read_text()
+        except (OSError, ValueError):
+            continue  # the process ended while we looked
+    return stats
+
+
+def log_events(lines: Iterable[str]) -> dict[str, list[float]]:
+    """The times of the k-th ``epoch_end`` ("points") and completed ``trial_end``
+    ("completed") lines of a trial log, in order; a torn last line is skipped."""
+    events: dict[str, list[float]] = {"completed": [], "points": []}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") == "epoch_end":
+            events["points"].append(float(record["time"]))
+        elif record.get("event") == "trial_end" and record.get("status") == "completed":
+            events["completed"].append(float(record["time"]))
+    return events
+
+
+def latencies(events: dict[str, list[float]],
+              seen: list[tuple[float, int, int]]) -> tuple[list[float], int]:
+    """Seconds from each logged event to the page's first showing of it, and how many it never
+    showed. ``seen``: (Date.now() ms, completed, points) rows, growing. Events logged before
+    the page first showed the Monitor's counts are not the page's to show late, so skipped."""
+    shown = [(t / 1000, c, p) for t, c, p in seen if c >= 0 and p >= 0]
+    if not shown:
+        return [], sum(len(times) for times in events.values())
+    first = shown[0][0]
+    found, missed = [], 0
+    for key, column in (("completed", 1), ("points", 2)):
+        for k, logged in enumerate(events[key], start=1):
+            if logged < first:
+                continue
+            when = next((row[0] for row in shown if row[column] >= k), None)
+            if when is None:
+                missed += 1
+            else:
+                found.append(max(0.0, when - logged))
+    return found, missed
+
+
+def ratio_summary(alone: list[float], watched: list[float]) -> tuple[list[float], float, float,
+                                                                     float]:
+    """Per-pair ratios watched / alone, their median, min and max."""
+    if len(alone) != len(watched) or not alone:
+        raise ValueError(f"expected as many watched as unwatched searches (at least one); "
+                         f"got {len(watched)} and {len(alone)}")
+    ratios = [w / a for a, w in zip(alone, watched)]
+    return ratios, median(ratios), min(ratios), max(ratios)
+
+
+def order(pairs: int) -> list[tuple[int, bool]]:
+    """(pair, with viewers?) in run order: none first in even pairs, viewers first in odd."""
+    return [(i, v) for i in range(pairs) for v in ((False, True) if i % 2 == 0 else (True, False))]
+
+
+# --- the measurement -----------------------------------------------------------------------
+
+@dataclass
+class Condition:
+    """One search, watched by ``viewers`` pages (0: none), and what it cost whom."""
+
+    pair: int
+    viewers: int
+    span_s: float = 0.0  # search_start -> search_end in its log
+    wall_s: float = 0.0  # the search process, start to exit
+    search_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+    browser_cpu_s: float = 0.0
+    window_s: float = 0.0  # the CPU readings' interval
+    viewing_s: float = 0.0  # pages open, first opened to last closed
+    latencies: list[float] = field(default_factory=list)
+    missed: int = 0
+
+
+@dataclass
+class Setup:
+    url: str
+    server: subprocess.Popen
+    data: Path
+    runs: Path
+    env: dict[str, str]
+    log: Path
+
+
+def _env(workspace: Path, slot: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TUNING_LAB_MODE"}
+    return {**env, "TUNING_WORKSPACE": str(workspace), "TUNING_SLOT_DIR": str(slot),
+            "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode().strip() == "ok"
+    except OSError:
+        return False
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """SIGTERM then SIGKILL to the process's group (it was started in a session of its own)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=5)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextmanager
+def dashboard(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``streamlit run app.py`` on a free loopback port; its process group is killed after."""
+    url = ""
+    for _attempt in range(3):  # another process may take the free port first
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        with log.open("ab") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                 "--server.port", str(port), "--server.address", "127.0.0.1",
+                 "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + START_S
+            while server.poll() is None and not _healthy(url) and time.monotonic() < deadline:
+                time.sleep(0.25)  # polling a server that is starting
+            if server.poll() is None and _healthy(url):
+                break
+        except BaseException:
+            _kill(server)
+            raise
+        _kill(server)
+    else:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"streamlit did not answer {url}/_stcore/health; its log:\n{tail}")
+    try:
+        yield server, url
+    finally:
+        _kill(server)
+
+
+def _start_search(setup: Setup, trials: int, epochs: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "tuning_core", "search", "--data", str(setup.data),
+               "--runs-dir", str(setup.runs), "--tuner", "random", "--max-trials", str(trials),
+               "--epochs", str(epochs), "--image-size", "16", "--seed", "0"]
+    with setup.log.with_name("searches.log").open("ab") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=setup.env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _exited(pid: int) -> bool:
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _wait_search(search: subprocess.Popen) -> float:
+    """Reaps the search; returns its CPU seconds (wait4's rusage). RuntimeError if it failed."""
+    deadline = time.monotonic() + SEARCH_S
+    while time.monotonic() < deadline:
+        pid, status, usage = os.wait4(search.pid, os.WNOHANG)
+        if pid:
+            search.returncode = os.waitstatus_to_exitcode(status)
+            if search.returncode:
+                raise RuntimeError(f"the search exited {search.returncode}; see searches.log")
+            return usage.ru_utime + usage.ru_stime
+        time.sleep(0.05)  # waiting on a child process, not on the page
+    _kill(search)
+    raise TimeoutError(f"the search took longer than {SEARCH_S:.0f} s")
+
+
+def _new_run(runs: Path, before: set[Path], search: subprocess.Popen) -> Path:
+    """The run folder the search made, once its run lock is held (so Monitor polls)."""
+    from tuning_core.rundir import RunDir
+
+    deadline = time.monotonic() + START_S
+    while time.monotonic() < deadline and not _exited(search.pid):
+        for path in set(runs.iterdir()) - before:
+            if RunDir(path).is_run() and RunDir(path).owner() is not None:
+                return path
+        time.sleep(0.1)  # waiting for another process's lock file
+    raise RuntimeError(f"no run started training in {runs} within {START_S:.0f} s")
+
+
+def _cpu(setup: Setup) -> tuple[float, float]:
+    """(server tree, browser tree) CPU seconds now; the browsers are this process's other
+    descendants (Playwright's driver and Chromium), this process itself left out."""
+    stats, me = read_stats(), os.getpid()
+    own = parse_stat(stats[me])[1]
+    return (tree_cpu(setup.server.pid, stats),
+            tree_cpu(me, stats, skip=[setup.server.pid]) - own)
+
+
+def _open(browser, url: str, run: str, viewers: int) -> list:
+    contexts = []
+    for _ in range(viewers):
+        context = browser.new_context(viewport={"width": 1280, "height": 1800})
+        context.add_init_script(OBSERVER)
+        context.new_page().goto(f"{url}/monitor?run={run}", wait_until="commit")
+        contexts.append(context)
+    return contexts
+
+
+def _collect(contexts: list, events: dict[str, list[float]]) -> tuple[list[float], int]:
+    """Waits (bounded) until every page shows the run's final counts, then matches."""
+    final = [len(events["completed"]), len(events["points"])]
+    deadline, found, missed = time.monotonic() + SETTLE_S, [], 0
+    for context in contexts:
+        page = context.pages[0]
+        try:
+            page.wait_for_function(
+                "([c, p]) => { const s = window.__fig9 || []; const l = s[s.length - 1];"
+                " return !!l && l[1] >= c && l[2] >= p; }", arg=final,
+                timeout=max(1.0, deadline - time.monotonic()) * 1000)
+        except Exception:  # noqa: BLE001 - a page that never caught up counts as missed below
+            pass
+        seen = page.evaluate("() => window.__fig9 || []")
+        more, lost = latencies(events, [tuple(row) for row in seen])
+        found += more
+        missed += lost
+    return found, missed
+
+
+def _span(run: Path) -> tuple[dict[str, list[float]], float]:
+    lines = (run / "trials.jsonl").read_text().splitlines()
+    times = {json.loads(x)["event"]: json.loads(x)["time"] for x in lines if '"search_' in x}
+    return log_events(lines), times["search_end"] - times["search_start"]
+
+
+def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
+                  epochs: int) -> Condition:
+    """One search with ``viewers`` Monitor pages open on it while it trains."""
+    result, contexts = Condition(pair, viewers), []
+    before = set(setup.runs.iterdir())
+    server0, browser0 = _cpu(setup)
+    started = time.monotonic()
+    search = _start_search(setup, trials, epochs)
+    try:
+        run = _new_run(setup.runs, before, search)
+        opened = time.monotonic()
+        contexts = _open(browser, setup.url, run.name, viewers)
+        result.search_cpu_s = _wait_search(search)
+        result.wall_s = time.monotonic() - started
+        events, result.span_s = _span(run)
+        if contexts:
+            result.latencies, result.missed = _collect(contexts, events)
+    finally:
+        if search.returncode is None:  # reaped searches keep no group to signal
+            _kill(search)
+        for context in contexts:
+            context.close()
+    result.viewing_s = time.monotonic() - opened if viewers else 0.0
+    result.window_s = time.monotonic() - started
+    server1, browser1 = _cpu(setup)
+    result.server_cpu_s, result.browser_cpu_s = server1 - server0, browser1 - browser0
+    return result
+
+
+def per_viewer_minute(watched: Condition, alone: Condition, kind: str) -> float:
+    """Extra CPU seconds (``kind``: "server" or "browser") per viewer-minute of a pair: the
+    watched search's CPU less the unwatched one's rate over the same interval."""
+    rate = getattr(alone, f"{kind}_cpu_s") / alone.window_s
+    extra = getattr(watched, f"{kind}_cpu_s") - rate * watched.window_s
+    return extra / (watched.viewers * watched.viewing_s / 60)
+
+
+def _row(c: Condition, position: int) -> dict:
+    return {"pair": c.pair + 1, "viewers": c.viewers, "ran": "first" if position == 0 else
+            "second", "search s (log)": round(c.span_s, 2), "process s": round(c.wall_s, 2),
+            "search CPU s": round(c.search_cpu_s, 1), "server CPU s": round(c.server_cpu_s, 2),
+            "browsers CPU s": round(c.browser_cpu_s, 1),
+            "latency median / max s": (f"{median(c.latencies):.2f} / {max(c.latencies):.2f}"
+                                       if c.latencies else "-"),
+            "updates seen / missed": f"{len(c.latencies)} / {c.missed}" if c.viewers else "-"}
+
+
+def _launch(playwright):
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("figure 9 needs Debian's Chromium: run `make browser`")
+    return playwright.chromium.launch(executable_path=executable, headless=True,
+                                      args=CHROMIUM_ARGS)
+
+
+def _first_visit(browser, url: str) -> None:
+    """Opens the app's root once. Until a session has run app.py (whose st.navigation switches
+    streamlit to its page list), /monitor is served from pages/ discovery: pages/monitor.py
+    alone, without app.py's run selection, so it would show "No run yet"."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_role("heading", name="Data", level=1).wait_for(timeout=START_S * 1000)
+    finally:
+        context.close()
+
+
+def measure(quick: bool) -> FigureResult:
+    s = QUICK if quick else FULL
+    work = fresh_dir(OUT / "fig9")
+    env = _env(work / "workspace", fresh_dir(work / "slot"))
+    runs = work / "workspace" / "runs"
+    runs.mkdir(parents=True)
+    data = digits_dir(work / "data")
+    from playwright.sync_api import sync_playwright
+
+    conditions: list[tuple[int, Condition]] = []
+    with dashboard(env, work / "streamlit.log") as (server, url), \
+            sync_playwright() as playwright:
+        browser = _launch(playwright)
+        _first_visit(browser, url)
+        setup = Setup(url, server, data, runs, env, work / "streamlit.log")
+        run_condition(setup, browser, -1, 1, 2, 1)  # warm-up: imports, caches, first page
+        for position, (pair, watched) in enumerate(order(s["pairs"])):
+            conditions.append((position % 2, run_condition(
+                setup, browser, pair, s["viewers"] if watched else 0, s["trials"],
+                s["epochs"])))
+        browser.close()
+    return _result(s, conditions)
+
+
+def _result(s: dict, conditions: list[tuple[int, Condition]]) -> FigureResult:
+    alone = [c for _, c in conditions if not c.viewers]
+    watched = [c for _, c in conditions if c.viewers]
+    ratios, ratio, low, high = ratio_summary([c.span_s for c in alone],
+                                             [c.span_s for c in watched])
+    wall = ratio_summary([c.wall_s for c in alone], [c.wall_s for c in watched])[1]
+    seen = [x for c in watched for x in c.latencies]
+    missed = sum(c.missed for c in watched)
+    server = median([per_viewer_minute(w, a, "server") for w, a in zip(watched, alone)])
+    browsers = median([per_viewer_minute(w, a, "browser") for w, a in zip(watched, alone)])
+    late = max(seen) if seen else float("inf")
+    value = (f"ratio {ratio:.3f} (pairs {low:.3f}-{high:.3f}); latency median "
+             f"{median(seen) if seen else float('nan'):.2f} s, max {late:.2f} s, {missed} missed; "
+             f"server {server:.2f} CPU s per viewer-minute (browsers {browsers:.2f})")
+    notes = [f"{s['viewers']} viewers, {s['pairs']} alternating pairs; each search: random "
+             f"tuner, {s['trials']} trials x {s['epochs']} epochs, digits at 16 px, as a "
+             "`python -m tuning_core search` process; the ratio is of search_start -> "
+             f"search_end in its log (process wall time: median ratio {wall:.3f}).",
+             "viewers: one headless Chromium, one context (one Streamlit session) per viewer, "
+             "opened on /monitor?run=<run> once the run lock is held; a warm-up search with "
+             "one viewer ran first and is not counted.",
+             "latency: Date.now() when a page's 'Completed' metric (trial_end) or its "
+             "learning-curve point count (epoch_end) first reached the k-th event, minus the "
+             f"line's time; {len(seen)} updates matched, {missed} never shown within "
+             f"{SETTLE_S:.0f} s of the search's end.",
+             "CPU per viewer-minute: the watched search's CPU less the unwatched one's rate "
+             "over the same interval, divided by viewers x minutes the pages were open; "
+             "from /proc/<pid>/stat (utime+stime+cutime+cstime) of each process tree."]
+    rows = [_row(c, position) for position, c in conditions]
+    met = ratio <= MAX_RATIO and late <= MAX_LATENCY_S and missed == 0
+    return FigureResult(9, "Many viewers", GOAL, value, met=met, rows=rows, notes=notes)
