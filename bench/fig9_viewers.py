@@ -20,19 +20,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import OUT, FigureResult, digits_dir, fresh_dir, median
+from bench.viewers_browser import (SETTLE_S, START_S, collect_latencies, first_visit,
+                                   launch_chromium, open_viewers)
+# TICKS and latencies are not used here: imported so `fig9_viewers.<name>` keeps working.
+from bench.viewers_measure import (TICKS, Condition, latencies, log_events,  # noqa: F401
+                                   order, parse_stat, per_viewer_minute, ratio_summary,
+                                   read_stats, tree_cpu)
 
 GOAL = ("search with N viewers on Monitor / with none <= 1.10 (median of alternating pairs); "
         "every live update on every page within 2 s")
@@ -40,153 +45,7 @@ FULL = {"viewers": 10, "pairs": 3, "trials": 6, "epochs": 3}
 QUICK = {"viewers": 2, "pairs": 1, "trials": 3, "epochs": 2}
 MAX_RATIO, MAX_LATENCY_S = 1.10, 2.0
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-START_S, SEARCH_S, SETTLE_S = 120.0, 600.0, 20.0
-TICKS = os.sysconf("SC_CLK_TCK")
-
-# Runs in every page before its own scripts: the largest "Completed" value and
-# learning-curve point count seen so far, with Date.now() each time one grows.
-OBSERVER = """
-(() => {
-  if (window.__fig9) return;
-  const seen = window.__fig9 = [];
-  let completed = -1, points = -1;
-  // the curves' first trace ("all trials · train"): one point per epoch_end, NaN between
-  // trials; _fullData holds it decoded (data holds Plotly's base64 "bdata" form)
-  const count = gd => { const t = (gd._fullData || [])[0], x = t && t.x; let n = 0;
-    if (x && typeof x[Symbol.iterator] === "function")
-      for (const v of x) if (typeof v === "number" && Number.isFinite(v)) n++;
-    return n; };
-  const read = () => {
-    for (const box of document.querySelectorAll("[data-testid='stMetric']")) {
-      const label = box.querySelector("[data-testid='stMetricLabel']");
-      const value = box.querySelector("[data-testid='stMetricValue']");
-      if (label && value && label.textContent.trim() === "Completed"
-          && /^\\d+$/.test(value.textContent.trim()))
-        completed = Math.max(completed, Number(value.textContent.trim()));
-    }
-    for (const gd of document.querySelectorAll(".st-key-monitor_learning_curves .js-plotly-plot"))
-      if (gd._fullData) points = Math.max(points, count(gd));
-    const last = seen[seen.length - 1];
-    if (!last || last[1] !== completed || last[2] !== points)
-      seen.push([Date.now(), completed, points]);
-  };
-  new MutationObserver(read).observe(document, {subtree: true, childList: true,
-                                               characterData: true});
-})();
-"""
-
-
-# --- pure parts (tested in tests/test_fig9.py) ---------------------------------------------
-
-def parse_stat(text: str) -> tuple[int, float]:
-    """(parent pid, CPU seconds: utime + stime + cutime + cstime) from a /proc/<pid>/stat line.
-
-    The command name may hold spaces and parentheses, so fields are counted after the last ')'.
-    """
-    fields = text[text.rindex(")") + 2:].split()
-    return int(fields[1]), sum(int(v) for v in fields[11:15]) / TICKS
-
-
-def tree_cpu(root: int, stats: dict[int, str], skip: Iterable[int] = ()) -> float:
-    """CPU seconds of ``root`` and its live descendants (reaped ones are in their parent's
-    cutime/cstime), not descending into the pids in ``skip``; ``stats``: pid -> stat text."""
-    parsed = {pid: parse_stat(text) for pid, text in stats.items()}
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in parsed.items():
-        children.setdefault(ppid, []).append(pid)
-    total, todo, skip = 0.0, [root], set(skip)
-    while todo:
-        pid = todo.pop()
-        if pid in skip or pid not in parsed:
-            continue
-        total += parsed[pid][1]
-        todo += children.get(pid, [])
-    return total
-
-
-def read_stats(proc: Path = Path("/proc")) -> dict[int, str]:
-    """pid -> /proc/<pid>/stat text of every process readable now."""
-    stats = {}
-    for path in proc.glob("[0-9]*/stat"):
-        try:
-            stats[int(path.parent.name)] = path.read_text()
-        except (OSError, ValueError):
-            continue  # the process ended while we looked
-    return stats
-
-
-def log_events(lines: Iterable[str]) -> dict[str, list[float]]:
-    """The times of the k-th ``epoch_end`` ("points") and completed ``trial_end``
-    ("completed") lines of a trial log, in order; a torn last line is skipped."""
-    events: dict[str, list[float]] = {"completed": [], "points": []}
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("event") == "epoch_end":
-            events["points"].append(float(record["time"]))
-        elif record.get("event") == "trial_end" and record.get("status") == "completed":
-            events["completed"].append(float(record["time"]))
-    return events
-
-
-def latencies(events: dict[str, list[float]],
-              seen: list[tuple[float, int, int]]) -> tuple[list[float], int]:
-    """Seconds from each logged event to the page's first showing of it, and how many it never
-    showed. ``seen``: (Date.now() ms, completed, points) rows, growing. Events logged before
-    the page first showed the Monitor's counts are not the page's to show late, so skipped."""
-    shown = [(t / 1000, c, p) for t, c, p in seen if c >= 0 and p >= 0]
-    if not shown:
-        return [], sum(len(times) for times in events.values())
-    first = shown[0][0]
-    found, missed = [], 0
-    for key, column in (("completed", 1), ("points", 2)):
-        for k, logged in enumerate(events[key], start=1):
-            if logged < first:
-                continue
-            when = next((row[0] for row in shown if row[column] >= k), None)
-            if when is None:
-                missed += 1
-            else:
-                found.append(max(0.0, when - logged))
-    return found, missed
-
-
-def ratio_summary(alone: list[float], watched: list[float]) -> tuple[list[float], float, float,
-                                                                     float]:
-    """Per-pair ratios watched / alone, their median, min and max."""
-    if len(alone) != len(watched) or not alone:
-        raise ValueError(f"expected as many watched as unwatched searches (at least one); "
-                         f"got {len(watched)} and {len(alone)}")
-    ratios = [w / a for a, w in zip(alone, watched)]
-    return ratios, median(ratios), min(ratios), max(ratios)
-
-
-def order(pairs: int) -> list[tuple[int, bool]]:
-    """(pair, with viewers?) in run order: none first in even pairs, viewers first in odd."""
-    return [(i, v) for i in range(pairs) for v in ((False, True) if i % 2 == 0 else (True, False))]
-
-
-# --- the measurement -----------------------------------------------------------------------
-
-@dataclass
-class Condition:
-    """One search, watched by ``viewers`` pages (0: none), and what it cost whom."""
-
-    pair: int
-    viewers: int
-    span_s: float = 0.0  # search_start -> search_end in its log
-    wall_s: float = 0.0  # the search process, start to exit
-    search_cpu_s: float = 0.0
-    server_cpu_s: float = 0.0
-    browser_cpu_s: float = 0.0
-    window_s: float = 0.0  # the CPU readings' interval
-    viewing_s: float = 0.0  # pages open, first opened to last closed
-    latencies: list[float] = field(default_factory=list)
-    missed: int = 0
+SEARCH_S = 600.0
 
 
 @dataclass
@@ -314,36 +173,6 @@ def _cpu(setup: Setup) -> tuple[float, float]:
             tree_cpu(me, stats, skip=[setup.server.pid]) - own)
 
 
-def _open(browser, url: str, run: str, viewers: int) -> list:
-    contexts = []
-    for _ in range(viewers):
-        context = browser.new_context(viewport={"width": 1280, "height": 1800})
-        context.add_init_script(OBSERVER)
-        context.new_page().goto(f"{url}/monitor?run={run}", wait_until="commit")
-        contexts.append(context)
-    return contexts
-
-
-def _collect(contexts: list, events: dict[str, list[float]]) -> tuple[list[float], int]:
-    """Waits (bounded) until every page shows the run's final counts, then matches."""
-    final = [len(events["completed"]), len(events["points"])]
-    deadline, found, missed = time.monotonic() + SETTLE_S, [], 0
-    for context in contexts:
-        page = context.pages[0]
-        try:
-            page.wait_for_function(
-                "([c, p]) => { const s = window.__fig9 || []; const l = s[s.length - 1];"
-                " return !!l && l[1] >= c && l[2] >= p; }", arg=final,
-                timeout=max(1.0, deadline - time.monotonic()) * 1000)
-        except Exception:  # noqa: BLE001 - a page that never caught up counts as missed below
-            pass
-        seen = page.evaluate("() => window.__fig9 || []")
-        more, lost = latencies(events, [tuple(row) for row in seen])
-        found += more
-        missed += lost
-    return found, missed
-
-
 def _span(run: Path) -> tuple[dict[str, list[float]], float]:
     lines = (run / "trials.jsonl").read_text().splitlines()
     times = {json.loads(x)["event"]: json.loads(x)["time"] for x in lines if '"search_' in x}
@@ -361,12 +190,12 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
     try:
         run = _new_run(setup.runs, before, search)
         opened = time.monotonic()
-        contexts = _open(browser, setup.url, run.name, viewers)
+        contexts = open_viewers(browser, setup.url, run.name, viewers)
         result.search_cpu_s = _wait_search(search)
         result.wall_s = time.monotonic() - started
         events, result.span_s = _span(run)
         if contexts:
-            result.latencies, result.missed = _collect(contexts, events)
+            result.latencies, result.missed = collect_latencies(contexts, events)
     finally:
         if search.returncode is None:  # reaped searches keep no group to signal
             _kill(search)
@@ -379,14 +208,6 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
     return result
 
 
-def per_viewer_minute(watched: Condition, alone: Condition, kind: str) -> float:
-    """Extra CPU seconds (``kind``: "server" or "browser") per viewer-minute of a pair: the
-    watched search's CPU less the unwatched one's rate over the same interval."""
-    rate = getattr(alone, f"{kind}_cpu_s") / alone.window_s
-    extra = getattr(watched, f"{kind}_cpu_s") - rate * watched.window_s
-    return extra / (watched.viewers * watched.viewing_s / 60)
-
-
 def _row(c: Condition, position: int) -> dict:
     return {"pair": c.pair + 1, "viewers": c.viewers, "ran": "first" if position == 0 else
             "second", "search s (log)": round(c.span_s, 2), "process s": round(c.wall_s, 2),
@@ -395,27 +216,6 @@ def _row(c: Condition, position: int) -> dict:
             "latency median / max s": (f"{median(c.latencies):.2f} / {max(c.latencies):.2f}"
                                        if c.latencies else "-"),
             "updates seen / missed": f"{len(c.latencies)} / {c.missed}" if c.viewers else "-"}
-
-
-def _launch(playwright):
-    executable = shutil.which("chromium")
-    if executable is None:
-        raise RuntimeError("figure 9 needs Debian's Chromium: run `make browser`")
-    return playwright.chromium.launch(executable_path=executable, headless=True,
-                                      args=CHROMIUM_ARGS)
-
-
-def _first_visit(browser, url: str) -> None:
-    """Opens the app's root once. Until a session has run app.py (whose st.navigation switches
-    streamlit to its page list), /monitor is served from pages/ discovery: pages/monitor.py
-    alone, without app.py's run selection, so it would show "No run yet"."""
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(url)
-        page.get_by_role("heading", name="Data", level=1).wait_for(timeout=START_S * 1000)
-    finally:
-        context.close()
 
 
 def measure(quick: bool) -> FigureResult:
@@ -430,8 +230,8 @@ def measure(quick: bool) -> FigureResult:
     conditions: list[tuple[int, Condition]] = []
     with dashboard(env, work / "streamlit.log") as (server, url), \
             sync_playwright() as playwright:
-        browser = _launch(playwright)
-        _first_visit(browser, url)
+        browser = launch_chromium(playwright)
+        first_visit(browser, url)
         setup = Setup(url, server, data, runs, env, work / "streamlit.log")
         run_condition(setup, browser, -1, 1, 2, 1)  # warm-up: imports, caches, first page
         for position, (pair, watched) in enumerate(order(s["pairs"])):

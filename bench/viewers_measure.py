@@ -1,0 +1,134 @@
+"""Figure 9's measuring helpers, pure apart from reading /proc (tested in tests/test_fig9.py).
+
+Holds ``/proc/<pid>/stat`` parsing (``parse_stat``, ``read_stats``, ``tree_cpu``: CPU seconds of
+a process tree), the trial-log times a page should show (``log_events``) and their matching to
+what a page showed (``latencies``), the per-pair ratio summary and run order, and ``Condition``
+(one search and what it cost) with ``per_viewer_minute``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import median
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def parse_stat(text: str) -> tuple[int, float]:
+    """(parent pid, CPU seconds: utime + stime + cutime + cstime) from a /proc/<pid>/stat line.
+
+    The command name may hold spaces and parentheses, so fields are counted after the last ')'.
+    """
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), sum(int(v) for v in fields[11:15]) / TICKS
+
+
+def tree_cpu(root: int, stats: dict[int, str], skip: Iterable[int] = ()) -> float:
+    """CPU seconds of ``root`` and its live descendants (reaped ones are in their parent's
+    cutime/cstime), not descending into the pids in ``skip``; ``stats``: pid -> stat text."""
+    parsed = {pid: parse_stat(text) for pid, text in stats.items()}
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in parsed.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo, skip = 0.0, [root], set(skip)
+    while todo:
+        pid = todo.pop()
+        if pid in skip or pid not in parsed:
+            continue
+        total += parsed[pid][1]
+        todo += children.get(pid, [])
+    return total
+
+
+def read_stats(proc: Path = Path("/proc")) -> dict[int, str]:
+    """pid -> /proc/<pid>/stat text of every process readable now."""
+    stats = {}
+    for path in proc.glob("[0-9]*/stat"):
+        try:
+            stats[int(path.parent.name)] = path.read_text()
+        except (OSError, ValueError):
+            continue  # the process ended while we looked
+    return stats
+
+
+def log_events(lines: Iterable[str]) -> dict[str, list[float]]:
+    """The times of the k-th ``epoch_end`` ("points") and completed ``trial_end``
+    ("completed") lines of a trial log, in order; a torn last line is skipped."""
+    events: dict[str, list[float]] = {"completed": [], "points": []}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") == "epoch_end":
+            events["points"].append(float(record["time"]))
+        elif record.get("event") == "trial_end" and record.get("status") == "completed":
+            events["completed"].append(float(record["time"]))
+    return events
+
+
+def latencies(events: dict[str, list[float]],
+              seen: list[tuple[float, int, int]]) -> tuple[list[float], int]:
+    """Seconds from each logged event to the page's first showing of it, and how many it never
+    showed. ``seen``: (Date.now() ms, completed, points) rows, growing. Events logged before
+    the page first showed the Monitor's counts are not the page's to show late, so skipped."""
+    shown = [(t / 1000, c, p) for t, c, p in seen if c >= 0 and p >= 0]
+    if not shown:
+        return [], sum(len(times) for times in events.values())
+    first = shown[0][0]
+    found, missed = [], 0
+    for key, column in (("completed", 1), ("points", 2)):
+        for k, logged in enumerate(events[key], start=1):
+            if logged < first:
+                continue
+            when = next((row[0] for row in shown if row[column] >= k), None)
+            if when is None:
+                missed += 1
+            else:
+                found.append(max(0.0, when - logged))
+    return found, missed
+
+
+def ratio_summary(alone: list[float], watched: list[float]) -> tuple[list[float], float, float,
+                                                                     float]:
+    """Per-pair ratios watched / alone, their median, min and max."""
+    if len(alone) != len(watched) or not alone:
+        raise ValueError(f"expected as many watched as unwatched searches (at least one); "
+                         f"got {len(watched)} and {len(alone)}")
+    ratios = [w / a for a, w in zip(alone, watched)]
+    return ratios, median(ratios), min(ratios), max(ratios)
+
+
+def order(pairs: int) -> list[tuple[int, bool]]:
+    """(pair, with viewers?) in run order: none first in even pairs, viewers first in odd."""
+    return [(i, v) for i in range(pairs) for v in ((False, True) if i % 2 == 0 else (True, False))]
+
+
+@dataclass
+class Condition:
+    """One search, watched by ``viewers`` pages (0: none), and what it cost whom."""
+
+    pair: int
+    viewers: int
+    span_s: float = 0.0  # search_start -> search_end in its log
+    wall_s: float = 0.0  # the search process, start to exit
+    search_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+    browser_cpu_s: float = 0.0
+    window_s: float = 0.0  # the CPU readings' interval
+    viewing_s: float = 0.0  # pages open, first opened to last closed
+    latencies: list[float] = field(default_factory=list)
+    missed: int = 0
+
+
+def per_viewer_minute(watched: Condition, alone: Condition, kind: str) -> float:
+    """Extra CPU seconds (``kind``: "server" or "browser") per viewer-minute of a pair: the
+    watched search's CPU less the unwatched one's rate over the same interval."""
+    rate = getattr(alone, f"{kind}_cpu_s") / alone.window_s
+    extra = getattr(watched, f"{kind}_cpu_s") - rate * watched.window_s
+    return extra / (watched.viewers * watched.viewing_s / 60)
