@@ -7,7 +7,7 @@ were served; it never sees ``/media/...`` (images and downloads the app made),
 ``st.login`` is OIDC only: it needs an identity provider and HTTPS, which a lab network
 usually lacks. The middleware sees every HTTP request and every websocket handshake.
 
-This package imports starlette but never streamlit; ``lab_app.py`` at the top of the
+This package imports starlette but never streamlit; ``serve_app.py`` at the top of the
 checkout puts it in front of the pages.
 """
 

@@ -42,7 +42,8 @@ def actor() -> Actor:
     their address, the audit log and the data roots the server may read images from."""
     if not lab_mode_active():
         return Actor()
-    return Actor(user=current_user(), address=st.context.ip_address, audit=audit_log(),
+    # In lab mode nobody is never "everybody": without a valid session the page stops here.
+    return Actor(user=require_login(), address=st.context.ip_address, audit=audit_log(),
                  roots=tuple(data_roots(load_lab_config())))
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from tuning_core import charts
 from tuning_core.importance import Importance, hp_columns, hp_importance, hp_name
 from tuning_core.rundir import RunDir
 from tuning_core.states import TrialStatus
@@ -44,6 +46,25 @@ def _importance(run: str, completed: int, _trials: pd.DataFrame) -> Importance:
 def importance(run_dir: Path, trials: pd.DataFrame) -> Importance:
     """Importance of the hyperparameters, recomputed only when another trial completes."""
     return _importance(str(run_dir), completed_count(trials), trials)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _figures(run: str, version: tuple, objective: str, _trials: pd.DataFrame,
+             _epochs: pd.DataFrame) -> dict[str, go.Figure]:
+    figures = charts.monitor_figures(_trials, _epochs, objective)
+    figures["importance"] = charts.importance_figure(importance(Path(run), _trials))
+    return figures
+
+
+def figures(run_dir: Path, objective: str) -> tuple[pd.DataFrame, dict[str, go.Figure]]:
+    """The run's trials and Monitor figures, built once per new log line for every viewer.
+
+    Ten browsers on one run share one build (``cache_resource``: the same objects, no copy;
+    ``st.plotly_chart`` only reads a figure), so a viewer costs the server its own redraw.
+    """
+    reader = RunDir(run_dir).reader()
+    trials, epochs = reader.trials(), reader.epochs()
+    return trials, _figures(str(run_dir), reader.version, objective, trials, epochs)
 
 
 def state_counts(trials: pd.DataFrame) -> dict[str, int]:

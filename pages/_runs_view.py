@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _live, _state
+from pages import _auth, _state
 from tuning_core import workspace
 from tuning_core.notes import MAX_NAME, MAX_NOTES, RunNotes, parse_tags
 from tuning_core.permissions import Action

@@ -15,7 +15,6 @@ import streamlit as st
 from pages import _live, _state
 from pages import _monitor_view as view
 from pages._plotly import live_chart
-from tuning_core import charts
 from tuning_core.rundir import RunDir
 
 
@@ -26,7 +25,7 @@ def chart(fig, name: str) -> None:
 
 def draw(run_dir: Path, objective: str) -> None:
     """Counts, charts and the trial table of one run."""
-    trials, epochs = view.snapshot(run_dir)
+    trials, figures = view.figures(run_dir, objective)
     progress = _state.registry().progress(run_dir)
     st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
     if trials.empty:
@@ -34,8 +33,6 @@ def draw(run_dir: Path, objective: str) -> None:
         return
     ranked = RunDir(run_dir).best_trials()
     view.show_counts(trials, ranked[0].score if ranked else None, objective)
-    figures = charts.monitor_figures(trials, epochs, objective)
-    figures["importance"] = charts.importance_figure(view.importance(run_dir, trials))
     chart(figures["objective"], "objective")
     chart(figures["learning_curves"], "learning_curves")
     left, right = st.columns([3, 2])

@@ -153,14 +153,21 @@ def test_a_second_ctrl_c_aborts_at_once(monkeypatch: pytest.MonkeyPatch, capsys)
     asked, exits = [], []
     monkeypatch.setattr(control, "request_stop_all", lambda: asked.append(1) or 1)
     monkeypatch.setattr(cli.os, "_exit", lambda code: exits.append(code))
-    with cli._Signals() as signals:
-        signals._handle(signal.SIGINT, None)
-        assert asked == [1] and exits == []
-        signals._handle(signal.SIGTERM, None)
-    assert exits == [130]
-    err = capsys.readouterr().err
-    assert "stopping after the current batch" in err and "aborted" in err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        with cli._Signals() as signals:
+            signals._handle(signal.SIGINT, None)
+            assert asked == [1] and exits == []
+        signals._handle(signal.SIGTERM, None)  # after the clean stop ended: still an abort
+        assert exits == [130]
+        err = capsys.readouterr().err
+        assert "stopping after the current batch" in err and "aborted" in err
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    with cli._Signals():
+        pass
+    assert signal.getsignal(signal.SIGINT) is saved[0]  # no signal came: handlers restored
 
 
 @pytest.mark.training

@@ -135,6 +135,8 @@ class _Signals:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.count:
+            return  # a stop was asked: the next blow must still abort (exit 130), not crash
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
 

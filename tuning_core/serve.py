@@ -1,8 +1,8 @@
 """The launcher behind ``make run`` and ``make lab``: checks, then hands over to streamlit.
 
-Local mode serves ``app.py`` on a loopback address only, with no login. Lab mode serves
-``lab_app.py`` (the same pages behind the login gate) and refuses to start without an
-admin account. Listening on any other address without lab mode is refused, so the
+Both modes serve ``serve_app.py`` (the pages of ``app.py`` as an ASGI app). Local mode
+listens on a loopback address only, with no login. Lab mode puts the pages behind the login
+gate and refuses to start without an admin account. Listening on any other address without lab mode is refused, so the
 dashboard is never on the network without logins.
 """
 
@@ -34,8 +34,8 @@ class ServeOptions:
 
     @property
     def script(self) -> Path:
-        """The script streamlit runs: the gated ASGI app in lab mode, else the pages."""
-        return ROOT / ("lab_app.py" if self.lab else "app.py")
+        """The script streamlit runs (it reads the mode from the environment serve() sets)."""
+        return ROOT / "serve_app.py"
 
 
 def is_loopback(address: str) -> bool:

@@ -205,6 +205,11 @@ class TrialLogReader:
         )
 
     @property
+    def version(self) -> tuple[int | None, int]:
+        """Changes whenever new events were read (the file and how far it was read)."""
+        return self._inode, self._offset
+
+    @property
     def search_status(self) -> str | None:
         """The last search's state: "running" after a start without end, else its end status."""
         return self._search_status

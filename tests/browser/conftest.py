@@ -62,6 +62,7 @@ class AppServer:
     url: str
     workspace: Path
     log: Path
+    process: subprocess.Popen | None = None  # the ``streamlit run`` process (group leader)
 
     def log_tail(self, lines: int = 60) -> str:
         """The last lines the server wrote (for failure reports)."""
@@ -129,6 +130,14 @@ def _stop(process: subprocess.Popen) -> None:
 @contextmanager
 def serve(script: Path, workspace: Path, log: Path) -> Iterator[str]:
     """``streamlit run script`` on a free localhost port; yields its URL, kills it after."""
+    with serve_process(script, workspace, log) as (url, _process):
+        yield url
+
+
+@contextmanager
+def serve_process(script: Path, workspace: Path,
+                  log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As :func:`serve`, also yielding the server process (to signal it)."""
     for _attempt in range(3):  # another process may take the free port before streamlit does
         process, url = _start(workspace, log, script)
         try:
@@ -141,19 +150,20 @@ def serve(script: Path, workspace: Path, log: Path) -> Iterator[str]:
         pytest.fail(f"streamlit exited before answering; its log:\n"
                     f"{AppServer(url, workspace, log).log_tail()}")
     try:
-        yield url
+        yield url, process
     finally:
         _stop(process)
 
 
 @pytest.fixture
 def app_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppServer]:
-    """``streamlit run app.py`` on a free localhost port over an empty workspace."""
+    """The dashboard as ``make run`` serves it (``serve_app.py``) on a free localhost port,
+    over an empty workspace."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     log = tmp_path / "streamlit.log"
-    with serve(ROOT / "app.py", workspace, log) as url:
-        server = AppServer(url, workspace, log)
+    with serve_process(ROOT / "serve_app.py", workspace, log) as (url, process):
+        server = AppServer(url, workspace, log, process)
         try:
             yield server
         finally:
