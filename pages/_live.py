@@ -114,7 +114,8 @@ def _sidebar_body(run_dir: Path | None) -> None:
         st.caption("No run yet: design a search and launch it.")
     else:
         progress = registry.progress(run_dir)
-        st.caption("Current run")
+        launcher = _state.run_owner(run_dir)
+        st.caption("Current run" + (f" · launched by {launcher}" if launcher else ""))
         st.markdown(f"**{run_dir.name}**  \n{describe(progress)}")
         if progress.kind is JobKind.SEARCH:
             st.progress(progress.fraction, text=progress_text(progress))

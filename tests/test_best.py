@@ -91,3 +91,33 @@ def test_retrain_through_the_registry(finished_run: Path) -> None:
     assert registry.wait(timeout=300)
     assert registry.last_error(finished_run) is None
     assert json.loads((finished_run / "best" / "hyperparameters.json").read_text())["rank"] == 2
+
+
+def test_a_failed_retrain_leaves_the_previous_best_model_intact(
+        finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuning_core import best
+
+    if not (finished_run / "best" / "model.keras").is_file():
+        retrain_best(finished_run, epochs=1)
+    before = {p.name: p.read_bytes() for p in (finished_run / "best").iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full while testing")  # fails after the model was trained
+
+    monkeypatch.setattr(best, "evaluate", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        retrain_best(finished_run, epochs=1)
+    after = {p.name: p.read_bytes() for p in (finished_run / "best").iterdir()}
+    assert after == before  # the old model, history and evaluation, byte for byte
+    assert not list(finished_run.glob(".best-*"))  # nothing half-made left behind
+    assert retrain_progress(finished_run)[2] == "failed"
+
+
+def test_the_retrained_trial_is_the_one_ranked(finished_run: Path) -> None:
+    from tuning_core.rundir import RunDir
+
+    retrain_best(finished_run, epochs=1, rank=1)
+    saved = json.loads((finished_run / "best" / "hyperparameters.json").read_text())
+    top = RunDir(finished_run).best_trials()[0]
+    assert (saved["trial_id"], saved["number"], saved["search_score"]) == \
+        (top.trial_id, top.number, top.score)
