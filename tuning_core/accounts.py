@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AccountError, LoginError
-from .labfiles import lab_dir, locked, read_json, write_json
+from .labfiles import FileCache, lab_dir, locked, read_json, write_json
 
 FORMAT_VERSION = 1
 MIN_PASSWORD = 8
@@ -167,19 +167,12 @@ class UserStore:
     def __init__(self, path: Path, params: ScryptParams = ScryptParams()) -> None:
         self.path = path
         self.params = params
-        self._cache: tuple[tuple[int, int], dict[str, Account]] | None = None
+        self._cache = FileCache(path, self._load, {})
         self._dummy: PasswordHash | None = None  # hashed against for unknown users
 
     def accounts(self) -> dict[str, Account]:
         """Every account by name (a fresh dict; the accounts are immutable)."""
-        try:
-            info = self.path.stat()
-        except FileNotFoundError:
-            return {}
-        key = (info.st_mtime_ns, info.st_size)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self._load())
-        return dict(self._cache[1])
+        return dict(self._cache.get())
 
     def _load(self) -> dict[str, Account]:
         data = read_json(self.path, {"version": FORMAT_VERSION, "users": []})

@@ -13,15 +13,16 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .errors import LabConfigError
 from .workspace import workspace_dir
 
 PRIVATE = 0o600
+T = TypeVar("T")
 
 
 def lab_dir(workspace: Path | None = None) -> Path:
@@ -78,3 +79,26 @@ def read_json(path: Path, default: Any) -> Any:
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically, readable by the owner only."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+class FileCache(Generic[T]):
+    """What ``load`` made of a file, kept until the file changes (its mtime or size).
+
+    Lab files are read on every request; they change only when someone edits an account
+    or logs out, so each process parses them once per change.
+    """
+
+    def __init__(self, path: Path, load: Callable[[], T], empty: T) -> None:
+        self.path, self._load, self._empty = path, load, empty
+        self._cache: tuple[tuple[int, int], T] | None = None
+
+    def get(self) -> T:
+        """The loaded value (``empty`` while the file does not exist)."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return self._empty
+        key = (info.st_mtime_ns, info.st_size)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self._load())
+        return self._cache[1]

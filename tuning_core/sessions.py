@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .accounts import Account, User, UserStore, user_store
 from .errors import LabConfigError, SessionError
-from .labfiles import PRIVATE, lab_dir, locked, read_json, write_json
+from .labfiles import PRIVATE, FileCache, lab_dir, locked, read_json, write_json
 
 SECRET_BYTES = 32
 COOKIE_NAME = "tuning_lab_session"  # the session cookie, read by the web gate and by the pages
@@ -113,7 +113,7 @@ class Revocations:
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
         self.path = path
         self.clock = clock
-        self._cache: tuple[tuple[int, int], dict[str, float]] | None = None
+        self._cache = FileCache(path, lambda: dict(read_json(path, {})), {})
 
     def revoked(self, sid: str) -> bool:
         """True when ``sid`` was revoked."""
@@ -128,14 +128,7 @@ class Revocations:
             write_json(self.path, kept)
 
     def _current(self) -> dict[str, float]:
-        try:
-            info = self.path.stat()
-        except FileNotFoundError:
-            return {}
-        key = (info.st_mtime_ns, info.st_size)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, dict(read_json(self.path, {})))
-        return self._cache[1]
+        return self._cache.get()
 
 
 class SessionManager:
