@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -20,27 +21,36 @@ def folder_signature(folder: str) -> tuple[float, ...]:
     root = Path(folder).expanduser()
     try:
         subfolders = sorted(p for p in root.iterdir() if p.is_dir())
-        return (root.stat().st_mtime, *(p.stat().st_mtime for p in subfolders))
+        return (root.stat().st_mtime, *(p.lstat().st_mtime for p in subfolders))
     except OSError:
         return ()
 
 
 @st.cache_data(show_spinner="Scanning the folder…", max_entries=16)
-def _cached_scan(folder: str, signature: tuple[float, ...]) -> DatasetSummary:
-    return scan(folder)
+def _cached_scan(folder: str, signature: tuple[float, ...],
+                 roots: tuple[str, ...] | None) -> DatasetSummary:
+    return scan(folder, [Path(r) for r in roots] if roots else None)
 
 
-def scan_folder(folder: str) -> DatasetSummary:
-    """The scan of ``folder``, cached until a file in it changes; DatasetError when unusable."""
-    return _cached_scan(str(Path(folder).expanduser()), folder_signature(folder))
+def scan_folder(folder: str, roots: Sequence[Path] | None = None) -> DatasetSummary:
+    """The scan of ``folder``, cached until a file in it changes; DatasetError when unusable.
+
+    ``roots`` (lab mode): files and class folders that links lead out of them are skipped.
+    """
+    return _cached_scan(str(Path(folder).expanduser()), folder_signature(folder),
+                        tuple(str(r) for r in roots) if roots else None)
 
 
-def browse_folders(root: Path, depth: int = 2) -> list[str]:
-    """Folders below ``root`` (up to ``depth`` levels) that hold subfolders: dataset candidates."""
+def browse_folders(root: Path, depth: int = 2, confine: bool = False) -> list[str]:
+    """Folders below ``root`` (up to ``depth`` levels) that hold subfolders: dataset candidates.
+
+    ``confine`` (lab mode): a folder that a link leads out of ``root`` is not listed.
+    """
     found: list[str] = []
-    level = [root]
+    level, real = [root], root.resolve()
     for _ in range(depth):
-        level = [c for p in level for c in _subfolders(p)]
+        level = [c for p in level for c in _subfolders(p)
+                 if not confine or c.resolve().is_relative_to(real)]
         found += [str(p) for p in level if _subfolders(p)]
         if len(found) > MAX_BROWSE:
             break

@@ -51,8 +51,9 @@ def folder_picker() -> None:
     right.button("Use sample dataset", on_click=on_sample, disabled=bool(refused),
                  help=refused or "Writes scikit-learn's handwritten digits (10 classes) into "
                                  "the workspace.")
-    roots = _auth.actor().roots or [workspace.data_dir()]
-    options = [f for root in roots for f in view.browse_folders(root)]
+    roots = _auth.actor().roots
+    options = [f for root in roots or [workspace.data_dir()]
+               for f in view.browse_folders(root, confine=roots is not None)]
     if options:
         st.selectbox("Or pick a folder in the workspace", options, index=None,
                      key="data_browse", on_change=on_browse, placeholder="Browse…")
@@ -135,7 +136,7 @@ if not folder:
 else:
     with _state.engine_errors():
         _auth.actor().check(Action.SCAN_DATA)
-        summary = view.scan_folder(str(_auth.actor().data_folder(folder)))
+        summary = view.scan_folder(str(_auth.actor().data_folder(folder)), _auth.actor().roots)
         apply_suggestions(summary)
         view.show_summary(summary)
         settings(summary)

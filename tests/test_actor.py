@@ -97,3 +97,22 @@ def test_local_mode_is_nobody_and_may_everything(image_folder: Path) -> None:
     assert local.name == "" and local.data_folder(image_folder) == image_folder.resolve()
     assert all(local.may(action, owner="somebody") for action in Action)
     local.record(Action.STOP)  # no audit log in local mode: nothing to write, nothing raised
+
+
+def test_a_lab_search_scans_inside_the_data_roots_only(image_folder: Path, tmp_path: Path) -> None:
+    """A link inside a dataset that leads out of the roots is skipped by the job's own scan."""
+    from tuning_core.search import load_or_make_split
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.png"
+    secret.write_bytes((image_folder / "cats" / "cats_000.png").read_bytes())
+    (image_folder / "cats" / "linked.png").symlink_to(secret)
+    alice = _actor("alice", Role.MEMBER, tmp_path, [image_folder.resolve()])
+    registry = JobRegistry(tmp_path / "runs", search=lambda run_dir: None)
+    run = RunDir(registry.start_search(_config(image_folder), alice))
+    assert registry.wait(10)
+    assert run.config().data_roots == [str(image_folder.resolve())]
+    split = load_or_make_split(run)
+    files = [path for path, _ in split.train + split.val + split.test]
+    assert "cats/linked.png" not in files and len(files) == 24

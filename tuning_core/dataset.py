@@ -15,6 +15,7 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -106,24 +107,38 @@ class _ScanState:
     sizes: list[tuple[int, int]] = field(default_factory=list)
     modes: Counter[str] = field(default_factory=Counter)
     skipped: list[SkippedFile] = field(default_factory=list)
+    roots: tuple[Path, ...] | None = None  # lab mode: nothing outside these is opened
+
+    def outside(self, path: Path) -> bool:
+        """True when ``path`` leads (through links) out of every data root."""
+        if self.roots is None:
+            return False
+        real = path.resolve()
+        return not any(real == root or real.is_relative_to(root) for root in self.roots)
 
 
-def scan(folder: str | Path) -> DatasetSummary:
+LEADS_OUT = "a link leading outside the data roots (not opened)"
+
+
+def scan(folder: str | Path, roots: Sequence[Path] | None = None) -> DatasetSummary:
     """Scan a folder with one subfolder per class and summarise its usable images.
 
     Hidden files and folders are ignored; images in nested folders count for their
     class; files directly in the root, non-images, empty files and files that do not
-    decode are listed in ``skipped`` with their reason.
+    decode are listed in ``skipped`` with their reason. With ``roots`` (lab mode), a class
+    folder or file that a link leads out of every root is skipped unopened.
 
     Raises:
         DatasetError: the path is missing or a file, it has no class subfolders, or
             fewer than two subfolders hold usable images.
     """
     root = _check_root(folder)
-    state = _ScanState()
+    state = _ScanState(roots=tuple(Path(r).resolve() for r in roots) if roots else None)
     subfolders = []
     for entry in _visible(root.iterdir()):
-        if entry.is_dir():
+        if state.outside(entry):
+            state.skipped.append(SkippedFile(entry.name, LEADS_OUT))
+        elif entry.is_dir():
             subfolders.append(entry)
             _scan_class(root, entry, state)
         elif entry.is_file():
@@ -163,7 +178,7 @@ def _scan_class(root: Path, folder: Path, state: _ScanState) -> None:
     usable = []
     for path in _class_files(folder):
         rel = path.relative_to(root).as_posix()
-        probe = _probe(path)
+        probe = LEADS_OUT if state.outside(path) else _probe(path)
         if isinstance(probe, str):
             state.skipped.append(SkippedFile(rel, probe))
             continue

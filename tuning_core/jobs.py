@@ -104,6 +104,7 @@ class JobRegistry:
         actor.check(Action.LAUNCH, target=config.name or None)
         config.validate()
         config.data_dir = str(actor.data_folder(config.data_dir))  # resolved once, confined
+        config.data_roots = [str(root) for root in actor.roots or []]  # the job's scan, too
         config.owner = actor.name
         if self.dispatcher is not None:
             run = RunDir.create(self.runs_dir, config)

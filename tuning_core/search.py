@@ -24,7 +24,9 @@ def load_or_make_split(run: RunDir) -> Split:
     saved = run.load_split()
     if saved is not None:
         return Split.from_dict(saved)
-    split = split_files(scan(run.config().data_dir), run.config().split)
+    config = run.config()
+    split = split_files(scan(config.data_dir, [Path(r) for r in config.data_roots] or None),
+                        config.split)
     run.save_split(split.to_dict())
     return split
 

@@ -116,6 +116,7 @@ class RunConfig:
     tuner: TunerSettings = field(default_factory=TunerSettings)
     name: str = ""
     owner: str = ""  # the lab user who launched it ("" in local mode)
+    data_roots: list[str] = field(default_factory=list)  # lab mode: images only from inside
     created: float = field(default_factory=time.time)
     versions: dict[str, str] = field(default_factory=library_versions)
 
@@ -137,6 +138,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION, "name": self.name, "owner": self.owner,
+            "data_roots": list(self.data_roots),
             "created": self.created,
             "data_dir": self.data_dir, "split": self.split.to_dict(),
             "image": self.image.to_dict(), "space": self.space.to_dict(),
@@ -156,6 +158,6 @@ class RunConfig:
             data_dir=data["data_dir"], space=SearchSpace.from_dict(data["space"]),
             split=SplitConfig.from_dict(data["split"]), image=ImageConfig.from_dict(data["image"]),
             tuner=TunerSettings.from_dict(data["tuner"]), name=data.get("name", ""),
-            owner=data.get("owner", ""),
+            owner=data.get("owner", ""), data_roots=list(data.get("data_roots") or []),
             created=data.get("created", 0.0), versions=data.get("versions", {}),
         )
