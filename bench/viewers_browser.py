@@ -1,8 +1,8 @@
 """Figure 9's browser side: headless Chromium viewers on Monitor, and what their pages showed.
 
 Holds ``OBSERVER`` (the script installed in every page that records when the Monitor's counts
-grow), Chromium's launch, the first visit that makes app.py's navigation current, opening one
-context (one Streamlit session) per viewer, and collecting each page's latencies at the end.
+grow), Chromium's launch, opening one context (one Streamlit session) per viewer, and
+collecting each page's latencies at the end.
 """
 
 from __future__ import annotations
@@ -86,15 +86,3 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=executable, headless=True,
                                       args=CHROMIUM_ARGS)
 
-
-def first_visit(browser, url: str) -> None:
-    """Opens the app's root once. Until a session has run app.py (whose st.navigation switches
-    streamlit to its page list), /monitor is served from pages/ discovery: pages/monitor.py
-    alone, without app.py's run selection, so it would show "No run yet"."""
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(url)
-        page.get_by_role("heading", name="Data", level=1).wait_for(timeout=START_S * 1000)
-    finally:
-        context.close()
