@@ -374,8 +374,11 @@ def validate_for_image(space: SearchSpace, image_size: int) -> list[Issue]:
 
     Counts the pooling layers of the deepest model (every block up to conv_blocks.max
     that may pool) and halves the size once per layer. The model itself skips a
-    pooling layer that would leave a map smaller than 2x2, so this is a warning.
+    pooling layer that would leave a map smaller than 2x2, so this is a warning. [] when
+    no trial builds conv blocks (every backbone choice is a pretrained one).
     """
+    if NONE not in space.backbone.choices:
+        return []
     blocks = space.conv[: space.conv_blocks.max]
     pools = sum(1 for b in blocks if any(p != "none" for p in b.pooling))
     if image_size >= 2**pools:
