@@ -163,19 +163,25 @@ class CNNHyperModel(keras_tuner.HyperModel):
     def build(self, hp: HP) -> keras.Model:
         """A compiled model for the values in ``hp`` (registering the space on first call)."""
         inputs = keras.Input((self.image_size, self.image_size, self.channels), name="image")
-        x = self._augment(hp, inputs)
-        chosen = self._backbone_choice(hp)
-        with self._scope(hp, [NONE]):
-            conv = (self._conv_features(hp, x, chosen == NONE)
-                    if NONE in self.space.backbone.choices else None)
-        with self._scope(hp, self.space.backbone.names):
-            top = _choice(hp, "backbone_trainable_top", self.space.backbone.trainable_top)
-        x = conv if chosen == NONE else self._pretrained(x, chosen, top)
+        x = self._features(hp, self._augment(hp, inputs))
         x = self._dense_blocks(hp, x)
         outputs = layers.Dense(self.num_classes, activation="softmax", name="classes")(x)
         model = keras.Model(inputs, outputs, name="cnn")
         self._compile(hp, model)
         return model
+
+    def _features(self, hp: HP, x: Any) -> Any:
+        """Conv blocks and head, or the trial's pretrained backbone; registers both."""
+        b = self.space.backbone
+        chosen = self._backbone_choice(hp)
+        conv = top = None
+        if NONE in b.choices:
+            with self._scope(hp, [NONE]):
+                conv = self._conv_features(hp, x, build=chosen == NONE)
+        if b.active:
+            with hp.conditional_scope("backbone", b.names):
+                top = _choice(hp, "backbone_trainable_top", b.trainable_top)
+        return conv if chosen == NONE else self._pretrained(x, chosen, top)
 
     def _backbone_choice(self, hp: HP) -> str:
         """The trial's backbone; no hyperparameter at all when only "none" is chosen."""
@@ -238,14 +244,14 @@ class CNNHyperModel(keras_tuner.HyperModel):
     def _compile(self, hp: HP, model: keras.Model) -> None:
         t = self.space.training
         optimizer = _choice(hp, "optimizer", t.optimizers)
-        learning_rate = None
-        with self._scope(hp, [NONE]):
-            if NONE in self.space.backbone.choices:
+        b, learning_rate = self.space.backbone, None
+        if NONE in b.choices:
+            with self._scope(hp, [NONE]):
                 learning_rate = _learning_rate(hp, t)
-        with self._scope(hp, self.space.backbone.names):
-            if self.space.backbone.active:
-                fine_tune = _learning_rate(hp, self.space.backbone, "fine_tune_learning_rate")
-                learning_rate = fine_tune if learning_rate is None else learning_rate
+        if b.active:
+            with hp.conditional_scope("backbone", b.names):
+                fine_tune = _learning_rate(hp, b, "fine_tune_learning_rate")
+            learning_rate = fine_tune if learning_rate is None else learning_rate
         _choice(hp, "batch_size", t.batch_sizes)  # registered here so the oracle sees it
         model.compile(
             optimizer=OPTIMIZER_FACTORIES[optimizer](learning_rate),
