@@ -6,7 +6,8 @@ import streamlit as st
 
 from pages import _space_tables as tables
 from pages import _state
-from tuning_core.backbones import BACKBONES, NONE, WEIGHTS, weights_status
+from tuning_core.backbones import BACKBONES, NONE, WEIGHTS, fetch_weights, weights_status
+from tuning_core.errors import TuningError
 from tuning_core.space import BackboneSpace
 
 FINE_TUNE_LR_GRID = [m * 10.0 ** e for e in range(-7, 0) for m in (1, 2, 5)] + [1.0]
@@ -29,8 +30,21 @@ def weights_notes(b: BackboneSpace) -> None:
         status = weights_status(name)
         if status.available:
             st.success(f"{name}: {status.describe()}")
-        else:
-            st.warning(f"{name}: {status.describe()}")
+            continue
+        st.warning(f"{name}: {status.describe()}")
+        if st.button(f"Download the {name} weights", key=f"space_fetch_{name}",
+                     help="Through Keras' own loader, into its cache; needs the network."):
+            _fetch(name)
+
+
+def _fetch(name: str) -> None:
+    with st.spinner(f"Downloading the {name} weights..."):
+        try:
+            fetch_weights(name)
+        except TuningError as error:
+            st.error(str(error))
+            return
+    st.rerun()
 
 
 def backbone(b: BackboneSpace) -> tuple[BackboneSpace, list[tables.Issue]]:

@@ -72,6 +72,8 @@ def test_missing_or_damaged_weights_are_reported_with_file_folder_and_url(
     (tmp_path / "models" / b.file).write_bytes(b"half a download")
     assert weights_status("MobileNetV3Small").reason == "checksum differs"
     check_weights(["MobileNetV3Small"], "none")  # weights none: nothing to check
+    with pytest.raises(SettingsError, match="checksum differs"):
+        check_weights(["MobileNetV3Small"], "imagenet")
     with pytest.raises(SettingsError, match="unknown backbone 'VGG16'"):
         weights_status("VGG16")
 
@@ -92,6 +94,43 @@ def test_the_engine_refuses_a_search_whose_weights_are_missing(monkeypatch,
     config.image = ImageConfig(16, "rgb")
     with pytest.raises(Exception, match="at least 32x32 pixels; the image size is 16"):
         config.validate()
+
+
+def no_network(monkeypatch) -> None:
+    """Keras' loader fails as it does on a machine without network."""
+    from urllib.error import URLError
+
+    from keras.src.utils import file_utils
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise URLError("no network in this test")
+
+    monkeypatch.setattr(file_utils, "urlretrieve", refuse)
+
+
+def test_a_failed_download_names_the_manual_steps(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    no_network(monkeypatch)
+    with pytest.raises(SettingsError) as info:
+        check_weights(["none", "EfficientNetB0"], "imagenet", download=True)
+    message = str(info.value)
+    assert message.startswith("EfficientNetB0: the ImageNet weights could not be downloaded")
+    assert "no network in this test" in message and BACKBONES["EfficientNetB0"].url in message
+    assert str(tmp_path / "models") in message and "or choose weights: none" in message
+
+
+def test_the_cli_refuses_before_any_training(monkeypatch, tmp_path: Path, image_folder: Path,
+                                             capsys) -> None:
+    from tuning_core import cli
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    no_network(monkeypatch)
+    code = cli.main(["search", "--data", str(image_folder), "--runs-dir", str(tmp_path / "runs"),
+                     "--preset", "pretrained", "--image-size", "32"])
+    err = capsys.readouterr().err
+    assert code == 2 and "could not be downloaded" in err
+    assert BACKBONES["MobileNetV3Small"].file in err and "or choose weights: none" in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_resnet50_preprocessing_layer_matches_keras_preprocess_input() -> None:

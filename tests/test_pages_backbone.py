@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.test_backbones import no_network
 from tests.test_pages_support import clean_caches, click, new_app, problems  # noqa: F401
 
 from tuning_core.backbones import BACKBONES
@@ -33,6 +34,9 @@ def test_the_backbone_section_shows_sizes_and_missing_weights(clean_caches, monk
     assert any("every trial here uses one" in i.value for i in at.info)
     [warning] = [w.value for w in at.warning if FILE in w.value]
     assert str(tmp_path / "models") in warning and "or choose weights: none" in warning
+    no_network(monkeypatch)
+    at.button(key="space_fetch_MobileNetV3Small").click().run()
+    assert any("could not be downloaded" in e.value and FILE in e.value for e in at.error)
     assert {m.label: m.value for m in at.metric}["Combinations"].startswith("6 combinations")
     at.radio(key="w:space.weights").set_value("none").run()
     assert not [w for w in at.warning if FILE in w.value]

@@ -98,11 +98,11 @@ class WeightsStatus:
         """A sentence for people: available, or what to put where."""
         if self.available:
             return f"ImageNet weights available: {self.folder / self.file}"
-        what = ("is in the cache but its checksum differs from the one Keras expects "
+        what = ("is in Keras' cache but its checksum differs from the one Keras expects "
                 "(an incomplete download?)" if self.reason == "checksum differs"
-                else "is not in Keras' cache and could not be downloaded here")
-        return (f"The ImageNet weights file {self.file} {what}. Download it from {self.url} "
-                f"and put it in {self.folder}, or choose weights: none.")
+                else "is not in Keras' cache")
+        return (f"The ImageNet weights file {self.file} {what}. Download {self.url} and put "
+                f"it in {self.folder}, or choose weights: none.")
 
 
 def keras_models_dir() -> Path:
@@ -146,23 +146,29 @@ def weights_status(name: str) -> WeightsStatus:
     return WeightsStatus(good, b.file, folder, b.url, "" if good else "checksum differs")
 
 
-def check_weights(choices: list[str], weights: str) -> None:
-    """Raise SettingsError naming the file, folder and URL of the first missing weights.
+def check_weights(choices: list[str], weights: str, download: bool = False) -> None:
+    """Make sure the ImageNet weights of every chosen backbone are in Keras' cache.
 
-    Called before a search starts, so that no trial fails on a download half-way.
+    With ``download``, missing ones are fetched first through Keras' own loader
+    (:func:`fetch_weights`; the command line does this, pages never do on their own).
+    Raises SettingsError naming the file, the folder and the URL when one is missing
+    or cannot be had, so that no trial fails on a download half-way.
     """
     if weights != "imagenet":
         return
     for name in (c for c in choices if c != NONE):
         status = weights_status(name)
-        if not status.available:
+        if status.available:
+            continue
+        if not download:
             raise SettingsError(f"{name}: {status.describe()}")
+        fetch_weights(name)
 
 
 def fetch_weights(name: str) -> Path:
     """Download ``name``'s ImageNet weights with Keras' own loader into its cache.
 
-    Needs the network; SettingsError (with the manual steps) when the download fails.
+    SettingsError with the manual steps when the download fails (no network...).
     """
     import keras
 
@@ -170,9 +176,10 @@ def fetch_weights(name: str) -> Path:
     try:
         return Path(keras.utils.get_file(b.file, b.url, cache_subdir="models",
                                          file_hash=b.file_hash))
-    except Exception as error:  # urllib, hash and OS errors alike: say what to do instead
-        raise SettingsError(f"{name}: {weights_status(name).describe()} "
-                            f"({type(error).__name__}: {error})") from error
+    except Exception as error:  # URL, hash and OS errors alike: say what to do instead
+        raise SettingsError(f"{name}: the ImageNet weights could not be downloaded "
+                            f"({type(error).__name__}: {error}). "
+                            f"{weights_status(name).describe()}") from error
 
 
 def build_backbone(name: str, size: int, weights: str) -> Any:

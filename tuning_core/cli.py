@@ -219,7 +219,13 @@ def _ended(trials):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .backbones import check_weights
+    from .space import check
+
     config = _config_from_args(args)
+    check(config.space)
+    backbone = config.space.backbone  # fetched through Keras' loader where the network allows
+    check_weights(backbone.names, backbone.weights, download=True)
     config.validate()
     registry = _registry(args.runs_dir, args)
     _quiet_tensorflow_import()
