@@ -169,11 +169,15 @@ def _rate_causes(config: Any) -> list[Cause]:
     return causes
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
 def _training_causes(epochs: pd.DataFrame, config: Any) -> list[Cause]:
     causes, t = [], config.space.training
     counts = [len(v) for v in _per_trial(epochs, "val_loss").values()] or [0]
     if max(counts) <= FEW_EPOCHS or config.tuner.epochs <= FEW_EPOCHS:
-        causes.append(Cause(f"trials trained at most {max(counts)} epochs so far (epochs per "
+        causes.append(Cause(f"trials trained at most {_epochs(max(counts))} so far (epochs per "
                             f"trial: {config.tuner.epochs})",
                             "Search → epochs per trial: 10 or more"))
     losses = _per_trial(epochs, "loss")
