@@ -67,7 +67,8 @@ def backbone(b: BackboneSpace) -> tuple[BackboneSpace, list[tables.Issue]]:
     lr = st.select_slider("Fine-tune learning rate (log scale), used instead of the training "
                           "range when a backbone is active", grid,
                           value=(b.learning_rate_min, b.learning_rate_max),
-                          format_func=lambda v: f"{v:.0e}", key=_state.WIDGET_PREFIX + "space.ft_lr")
+                          format_func=lambda v: f"{v:.0e}",
+                          key=_state.WIDGET_PREFIX + "space.ft_lr")
     chosen = BackboneSpace(list(choices), weights, top, float(lr[0]), float(lr[1]))
     weights_notes(chosen)
     return chosen, issues
