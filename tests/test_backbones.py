@@ -117,6 +117,7 @@ def test_a_failed_download_names_the_manual_steps(monkeypatch, tmp_path: Path) -
     assert message.startswith("EfficientNetB0: the ImageNet weights could not be downloaded")
     assert "no network in this test" in message and BACKBONES["EfficientNetB0"].url in message
     assert str(tmp_path / "models") in message and "or choose weights: none" in message
+    assert (tmp_path / "models").is_dir()  # Keras' loader was pointed at the folder we check
 
 
 def test_the_cli_refuses_before_any_training(monkeypatch, tmp_path: Path, image_folder: Path,

@@ -174,8 +174,12 @@ def fetch_weights(name: str) -> Path:
 
     b = _backbone(name)
     try:
-        return Path(keras.utils.get_file(b.file, b.url, cache_subdir="models",
-                                         file_hash=b.file_hash))
+        # the folder weights_status looks in (Keras reads KERAS_HOME once, at its import,
+        # and falls back to /tmp/.keras for a folder that does not exist yet)
+        folder = keras_models_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(keras.utils.get_file(b.file, b.url, cache_dir=str(folder.parent),
+                                         cache_subdir="models", file_hash=b.file_hash))
     except Exception as error:  # URL, hash and OS errors alike: say what to do instead
         raise SettingsError(f"{name}: the ImageNet weights could not be downloaded "
                             f"({type(error).__name__}: {error}). "
