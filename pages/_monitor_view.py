@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from tuning_core import charts
+from tuning_core.diagnose import ChanceReport, run_chance_report
 from tuning_core.importance import Importance, hp_columns, hp_importance, hp_name
 from tuning_core.rundir import RunDir
 from tuning_core.states import TrialStatus
@@ -46,6 +47,21 @@ def _importance(run: str, completed: int, _trials: pd.DataFrame) -> Importance:
 def importance(run_dir: Path, trials: pd.DataFrame) -> Importance:
     """Importance of the hyperparameters, recomputed only when another trial completes."""
     return _importance(str(run_dir), completed_count(trials), trials)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _chance(run: str, completed: int) -> ChanceReport | None:
+    return run_chance_report(RunDir(run))
+
+
+def show_chance(run_dir: Path, trials: pd.DataFrame) -> None:
+    """A warning when the completed trials sit at chance, with this run's likely causes.
+
+    Checked again only when another trial completes.
+    """
+    report = _chance(str(run_dir), completed_count(trials))
+    if report is not None:
+        st.warning(report.describe(), icon="⚠️")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

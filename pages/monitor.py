@@ -33,6 +33,7 @@ def draw(run_dir: Path, objective: str) -> None:
         return
     ranked = RunDir(run_dir).best_trials()
     view.show_counts(trials, ranked[0].score if ranked else None, objective)
+    view.show_chance(run_dir, trials)
     chart(figures["objective"], "objective")
     chart(figures["learning_curves"], "learning_curves")
     left, right = st.columns([3, 2])

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages import _space_backbone as backbone_form
 from pages import _space_form as form
 from pages import _space_tables as tables
 from pages import _state
-from tuning_core.space import SearchSpace, validate, validate_for_image
+from tuning_core.space import (
+    BackboneSpace,
+    SearchSpace,
+    backbone_issues_for_image,
+    validate,
+    validate_for_image,
+)
 from tuning_core.space_size import space_size
 
 
@@ -18,11 +25,14 @@ def sized(blocks: list, count: int, table_key: str) -> list:
     return tables.resize(blocks, count)
 
 
-def conv_section(space: SearchSpace) -> tuple:
+def conv_section(space: SearchSpace, chosen: BackboneSpace) -> tuple:
     """Conv block count and table; the blocks and unreadable cells."""
     st.subheader("Convolution blocks")
     st.caption("Conv2D → batch norm → activation → pooling → dropout, for each block a "
                "trial builds. Block i's choices apply only in trials with at least i blocks.")
+    if chosen.active:
+        st.info("Skipped in trials that use a pretrained backbone"
+                + ("." if "none" in chosen.choices else ": every trial here uses one."))
     count = form.block_range("Number of conv blocks", "space.conv_blocks", space.conv_blocks, 1)
     frame = tables.conv_frame(sized(space.conv, count.max, form.CONV_TABLE))
     blocks, issues = tables.parse_conv(form.table(frame, form.CONV_TABLE, tables.conv_columns()))
@@ -63,18 +73,22 @@ def summary(space: SearchSpace, issues: list) -> None:
 st.title("Search space")
 form.preset_picker()
 stored = _state.space()
-conv_count, conv, conv_issues = conv_section(stored)
+st.subheader("Backbone")
+chosen, backbone_issues = backbone_form.backbone(stored.backbone)
+backbone_box = st.container()
+conv_count, conv, conv_issues = conv_section(stored, chosen)
 conv_box = st.container()  # this section's problems, filled once the whole space is checked
 dense_count, dense, dense_issues = dense_section(stored)
 dense_box = st.container()
 st.subheader("Training")
 training = form.training(stored.training)
 training_box = st.container()
-designed = SearchSpace(conv_count, conv, dense_count, dense, training)
-unreadable = conv_issues + dense_issues
+designed = SearchSpace(conv_count, conv, dense_count, dense, training, chosen)
+unreadable = conv_issues + dense_issues + backbone_issues
 issues = unreadable + [i for i in validate(designed) if i[0] not in {p for p, _ in unreadable}]
-for box, prefixes in ((conv_box, ("conv",)), (dense_box, ("dense",)),
-                      (training_box, ("training",))):
+issues += backbone_issues_for_image(designed, _state.image_config().image_size)
+for box, prefixes in ((backbone_box, ("backbone",)), (conv_box, ("conv",)),
+                      (dense_box, ("dense",)), (training_box, ("training",))):
     with box:
         form.show_issues(issues, prefixes)
 _state.set_space(designed)

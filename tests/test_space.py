@@ -73,7 +73,7 @@ def test_every_preset_round_trips_through_json(name: str) -> None:
     text = space.to_json()
     assert SearchSpace.from_json(text) == space
     assert SearchSpace.from_dict(json.loads(text)) == space
-    assert json.loads(text)["schema_version"] == 1
+    assert json.loads(text)["schema_version"] == 2
 
 
 def test_toggles_serialize_as_words() -> None:
@@ -91,9 +91,9 @@ def _problems(d: object) -> list[tuple[str, str]]:
 
 
 def test_from_dict_rejects_another_schema_version() -> None:
-    d = make_space().to_dict() | {"schema_version": 2}
+    d = make_space().to_dict() | {"schema_version": 3}
     [(field, message)] = _problems(d)
-    assert field == "schema_version" and "expected 1; got 2" in message
+    assert field == "schema_version" and "expected 1 or 2; got 3" in message
 
 
 def test_from_dict_names_missing_and_unknown_keys() -> None:
@@ -291,7 +291,7 @@ def test_get_preset_returns_a_fresh_copy_and_names_the_known_ones() -> None:
     first.conv[0].filters.append(999)
     assert 999 not in get_preset("small").conv[0].filters
     assert first.conv[0] is not first.conv[1]
-    with pytest.raises(SettingsError, match="'huge'.*small, tutorial, large"):
+    with pytest.raises(SettingsError, match="'huge'.*small, tutorial, large, pretrained"):
         get_preset("huge")
 
 

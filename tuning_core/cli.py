@@ -152,13 +152,29 @@ class _Signals:
 
 
 def _follow(registry, run_dir: Path) -> None:
-    """Print a line per ended trial until the job ends."""
-    reader = RunDir(run_dir).reader()
+    """Print a line per ended trial until the job ends, and once, when the completed
+    trials sit at chance, what that means for this run (tuning_core.diagnose)."""
+    run = RunDir(run_dir)
+    reader = run.reader()
     printed = _ended(reader.trials()).shape[0]  # a resume prints only the trials it runs
+    warned = False
     while _pending(registry, run_dir):
         registry.wait(timeout=0.5)
-        printed = _print_new_trials(reader, printed)
-    _print_new_trials(reader, printed)
+        printed, warned = _print_progress(run, reader, printed, warned)
+    _print_progress(run, reader, printed, warned)
+
+
+def _print_progress(run: RunDir, reader, printed: int, warned: bool) -> tuple[int, bool]:
+    """New trial lines; the chance report once, checked only when a trial has ended."""
+    now = _print_new_trials(reader, printed)
+    if now > printed and not warned:
+        from .diagnose import run_chance_report
+
+        report = run_chance_report(run)
+        if report is not None:
+            print("warning: " + report.describe(), flush=True)
+            warned = True
+    return now, warned
 
 
 def _print_new_trials(reader, printed: int) -> int:
@@ -203,7 +219,13 @@ def _ended(trials):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .backbones import check_weights
+    from .space import check
+
     config = _config_from_args(args)
+    check(config.space)
+    backbone = config.space.backbone  # fetched through Keras' loader where the network allows
+    check_weights(backbone.names, backbone.weights, download=True)
     config.validate()
     registry = _registry(args.runs_dir, args)
     _quiet_tensorflow_import()

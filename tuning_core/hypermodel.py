@@ -3,6 +3,14 @@
 Model: Input (size, size, channels) of float pixels 0..255 -> augmentation (when on or
 tuned to True) -> Rescaling(1/255) -> conv blocks -> head -> dense blocks -> softmax.
 
+With a pretrained backbone (``backbone`` other than "none"), the conv blocks and the head
+are skipped: augmentation -> the grayscale channel repeated to three (Concatenate) -> the
+backbone's own preprocessing (see :mod:`tuning_core.backbones`) -> the application with
+include_top=False and pooling="avg", called with training=False (batch norm keeps its
+ImageNet statistics), all frozen but its last ``backbone_trainable_top`` layers -> dense
+blocks -> softmax. Its learning rate is ``fine_tune_learning_rate``, sampled from the
+backbone's range. Only built-in layers: a saved model loads without this package.
+
 Each conv block is Conv2D(filters, kernel, padding="same") -> BatchNormalization (when
 chosen) -> Activation -> MaxPooling2D(2) / AveragePooling2D(2) (skipped when the map
 would become smaller than 2x2, or "none") -> Dropout (when above 0).
@@ -15,7 +23,9 @@ GlobalAveragePooling2D on a larger map (its size then does not grow with the ima
 Hyperparameters: conv_blocks, conv_{i}_filters, conv_{i}_kernel_size,
 conv_{i}_activation, conv_{i}_batch_norm, conv_{i}_dropout, conv_{i}_pooling,
 dense_blocks, dense_{i}_units, dense_{i}_activation, dense_{i}_dropout, optimizer,
-learning_rate (log scale), batch_size, augment_flip, augment_rotation, augment_zoom.
+learning_rate (log scale), batch_size, augment_flip, augment_rotation, augment_zoom; with
+backbones chosen also backbone, backbone_trainable_top and fine_tune_learning_rate, and the
+conv parameters and learning_rate live in ``conditional_scope("backbone", ["none"])``.
 Block i's parameters live in ``hp.conditional_scope("<kind>_blocks", [counts > i])``,
 so they are active only in trials with more than i blocks. A choice with one value is
 ``hp.Fixed``. Dropout rates are an ordered ``hp.Choice`` of the range's steps, because
@@ -24,6 +34,7 @@ KerasTuner's ``Float(0, 0.5, step=0.1)`` never samples 0.5 (it floors 0.5 // 0.1
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,8 +42,11 @@ import keras
 import keras_tuner
 from keras import layers
 
+from tuning_core import backbones
+from tuning_core.backbones import NONE
 from tuning_core.errors import SettingsError
 from tuning_core.space import (
+    BackboneSpace,
     ConvBlockSpace,
     DenseBlockSpace,
     IntRange,
@@ -40,6 +54,7 @@ from tuning_core.space import (
     Toggle,
     TrainingSpace,
     check,
+    check_for_image,
 )
 
 FLATTEN_MAX_FEATURES = 8192
@@ -75,11 +90,11 @@ def _count(hp: HP, name: str, r: IntRange) -> Any:
     return hp.Fixed(name, r.min) if r.min == r.max else hp.Int(name, r.min, r.max)
 
 
-def _learning_rate(hp: HP, t: TrainingSpace) -> Any:
-    lo, hi = t.learning_rate_min, t.learning_rate_max
+def _learning_rate(hp: HP, r: TrainingSpace | BackboneSpace, name: str = "learning_rate") -> Any:
+    lo, hi = r.learning_rate_min, r.learning_rate_max
     if lo == hi:
-        return hp.Fixed("learning_rate", lo)
-    return hp.Float("learning_rate", lo, hi, sampling="log")
+        return hp.Fixed(name, lo)
+    return hp.Float(name, lo, hi, sampling="log")
 
 
 def _active_from(i: int, r: IntRange) -> list[int]:
@@ -131,8 +146,11 @@ class CNNHyperModel(keras_tuner.HyperModel):
     """Builds and trains one CNN per trial from a search space (see the module docstring)."""
 
     def __init__(self, space: SearchSpace, image_size: int, channels: int, num_classes: int):
-        """Raises SearchSpaceError for an invalid space, SettingsError for bad shapes."""
+        """Raises SearchSpaceError for an invalid space or a backbone needing larger images,
+        SettingsError for bad shapes or ImageNet weights missing from Keras' cache."""
         check(space)
+        check_for_image(space, image_size)
+        backbones.check_weights(space.backbone.names, space.backbone.weights)
         if image_size < 1 or channels not in (1, 3) or num_classes < 2:
             raise SettingsError(
                 "expected image_size >= 1, channels 1 or 3 and num_classes >= 2; got "
@@ -145,16 +163,56 @@ class CNNHyperModel(keras_tuner.HyperModel):
     def build(self, hp: HP) -> keras.Model:
         """A compiled model for the values in ``hp`` (registering the space on first call)."""
         inputs = keras.Input((self.image_size, self.image_size, self.channels), name="image")
-        x = self._augment(hp, inputs)
-        x = layers.Rescaling(1.0 / 255, name="rescale")(x)
-        x, size = self._conv_blocks(hp, x)
-        features = size * size * int(x.shape[-1])
-        head = layers.Flatten if features <= FLATTEN_MAX_FEATURES else layers.GlobalAveragePooling2D
-        x = self._dense_blocks(hp, head(name="head")(x))
+        x = self._features(hp, self._augment(hp, inputs))
+        x = self._dense_blocks(hp, x)
         outputs = layers.Dense(self.num_classes, activation="softmax", name="classes")(x)
         model = keras.Model(inputs, outputs, name="cnn")
         self._compile(hp, model)
         return model
+
+    def _features(self, hp: HP, x: Any) -> Any:
+        """Conv blocks and head, or the trial's pretrained backbone; registers both."""
+        b = self.space.backbone
+        chosen = self._backbone_choice(hp)
+        conv = top = None
+        if NONE in b.choices:
+            with self._scope(hp, [NONE]):
+                conv = self._conv_features(hp, x, build=chosen == NONE)
+        if b.active:
+            with hp.conditional_scope("backbone", b.names):
+                top = _choice(hp, "backbone_trainable_top", b.trainable_top)
+        return conv if chosen == NONE else self._pretrained(x, chosen, top)
+
+    def _backbone_choice(self, hp: HP) -> str:
+        """The trial's backbone; no hyperparameter at all when only "none" is chosen."""
+        if not self.space.backbone.active:
+            return NONE
+        return _choice(hp, "backbone", self.space.backbone.choices)
+
+    def _scope(self, hp: HP, values: list[str]) -> Any:
+        """Parameters active only for these backbone choices (no scope without backbones)."""
+        if not self.space.backbone.active:
+            return contextlib.nullcontext()
+        return hp.conditional_scope("backbone", values)
+
+    def _conv_features(self, hp: HP, x: Any, build: bool) -> Any:
+        """Registers the conv parameters; when ``build``, the rescaled conv blocks and head."""
+        if not build:  # this trial's backbone replaces the conv blocks
+            self._conv_blocks(hp, x, build=False)
+            return None
+        x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+        x, size = self._conv_blocks(hp, x)
+        features = size * size * int(x.shape[-1])
+        head = layers.Flatten if features <= FLATTEN_MAX_FEATURES else layers.GlobalAveragePooling2D
+        return head(name="head")(x)
+
+    def _pretrained(self, x: Any, name: str, top: int) -> Any:
+        if self.channels == 1:
+            x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+        x = backbones.preprocessing_layer(name, x)
+        backbone = backbones.build_backbone(name, self.image_size, self.space.backbone.weights)
+        backbones.set_trainable_top(backbone, top)
+        return backbone(x, training=False)
 
     def _augment(self, hp: HP, x: Any) -> Any:
         t = self.space.training
@@ -163,13 +221,13 @@ class CNNHyperModel(keras_tuner.HyperModel):
                 x = AUGMENTATIONS[name]()(x)
         return x
 
-    def _conv_blocks(self, hp: HP, x: Any) -> tuple[Any, int]:
+    def _conv_blocks(self, hp: HP, x: Any, build: bool = True) -> tuple[Any, int]:
         r, size = self.space.conv_blocks, self.image_size
         count = _count(hp, "conv_blocks", r)
         for i, block in enumerate(self.space.conv):
             with hp.conditional_scope("conv_blocks", _active_from(i, r)):
                 params = _conv_params(hp, i, block)
-            if i < count:
+            if build and i < count:
                 x, size = _conv_block(x, i, params, size)
         return x, size
 
@@ -186,7 +244,14 @@ class CNNHyperModel(keras_tuner.HyperModel):
     def _compile(self, hp: HP, model: keras.Model) -> None:
         t = self.space.training
         optimizer = _choice(hp, "optimizer", t.optimizers)
-        learning_rate = _learning_rate(hp, t)
+        b, learning_rate = self.space.backbone, None
+        if NONE in b.choices:
+            with self._scope(hp, [NONE]):
+                learning_rate = _learning_rate(hp, t)
+        if b.active:
+            with hp.conditional_scope("backbone", b.names):
+                fine_tune = _learning_rate(hp, b, "fine_tune_learning_rate")
+            learning_rate = fine_tune if learning_rate is None else learning_rate
         _choice(hp, "batch_size", t.batch_sizes)  # registered here so the oracle sees it
         model.compile(
             optimizer=OPTIMIZER_FACTORIES[optimizer](learning_rate),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tuning_core.errors import SettingsError
 from tuning_core.space import (
     DEFAULT_PRESET,
+    BackboneSpace,
     ConvBlockSpace,
     DenseBlockSpace,
     DropoutRange,
@@ -125,6 +126,23 @@ def large() -> SearchSpace:
     return SearchSpace(IntRange(2, 4), conv, IntRange(0, 2), dense, training)
 
 
+def pretrained() -> SearchSpace:
+    """A pretrained MobileNetV3Small with ImageNet weights: for few images per class.
+
+    The backbone frozen or its last 20 layers fine-tuned (tuned), learning rate 1e-5 to
+    1e-3, an optional dense block of 128 units, adam, batch 32. Images of at least 32 px;
+    the weights file must be in Keras' cache (the Search space page says where).
+    """
+    space = small()
+    space.dense = [DenseBlockSpace(units=[128], activations=["relu"],
+                                   dropout=DropoutRange(0.0, 0.2, 0.2))]
+    space.training.batch_sizes = [32]
+    space.backbone = BackboneSpace(choices=["MobileNetV3Small"], weights="imagenet",
+                                   trainable_top=[0, 20], learning_rate_min=1e-5,
+                                   learning_rate_max=1e-3)
+    return space
+
+
 def _preset(name: str, title: str, build: Callable[[], SearchSpace]) -> Preset:
     return Preset(name, title, inspect.cleandoc(build.__doc__ or ""), build)
 
@@ -135,6 +153,7 @@ PRESETS: dict[str, Preset] = {
         _preset("small", "Small (fast)", small),
         _preset("tutorial", "KerasTuner tutorial", tutorial),
         _preset("large", "Large", large),
+        _preset("pretrained", "Pretrained (MobileNetV3Small)", pretrained),
     )
 }
 

@@ -127,13 +127,20 @@ class RunConfig:
         self.image = self.image or ImageConfig()
 
     def validate(self) -> None:
-        """Raise SettingsError or SearchSpaceError for anything that cannot run."""
-        from .space import check
+        """Raise SettingsError or SearchSpaceError for anything that cannot run.
+
+        Includes a backbone that needs larger images, and ImageNet weights missing from
+        Keras' cache (SettingsError naming the file, the folder and the URL).
+        """
+        from .backbones import check_weights
+        from .space import check, check_for_image
 
         self.tuner.validate()
         self.split.validate()
         self.image.validate()
         check(self.space)
+        check_for_image(self.space, self.image.image_size)
+        check_weights(self.space.backbone.names, self.space.backbone.weights)
 
     def to_dict(self) -> dict[str, Any]:
         return {

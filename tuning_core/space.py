@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar, Self
 
+from tuning_core._records import Reader, _at, _bad, _float, _int, _keys, _list_of, _plain, _str
+from tuning_core.backbones import BACKBONES, NONE, WEIGHTS
 from tuning_core.errors import SearchSpaceError
 
 __all__ = [
     "ACTIVATIONS", "OPTIMIZERS", "POOLINGS", "MAX_BLOCKS", "DEFAULT_PRESET", "Toggle",
     "IntRange", "DropoutRange", "ConvBlockSpace", "DenseBlockSpace", "TrainingSpace",
-    "SearchSpace", "validate", "check", "validate_for_image",
+    "BackboneSpace", "SearchSpace", "validate", "check", "validate_for_image",
 ]  # fmt: skip
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky_relu")
@@ -31,7 +32,6 @@ MAX_BLOCKS = 8
 DEFAULT_PRESET = "small"
 
 Issue = tuple[str, str]
-Reader = Callable[[Any, str], Any]
 
 
 class Toggle(str, Enum):
@@ -49,65 +49,10 @@ class Toggle(str, Enum):
 # ---------------------------------------------------------------- reading dicts
 
 
-def _at(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _bad(path: str, expected: str, got: Any) -> SearchSpaceError:
-    return SearchSpaceError([(path or "space", f"expected {expected}; got {got!r}")])
-
-
-def _keys(d: Any, names: list[str], path: str) -> dict[str, Any]:
-    """Return ``d`` when it is a dict with exactly the keys ``names``."""
-    if not isinstance(d, dict):
-        raise _bad(path, f"an object with keys {', '.join(names)}", d)
-    issues = [(_at(path, k), "missing") for k in names if k not in d]
-    unknown = [str(k) for k in d if k not in names]
-    issues += [(_at(path, k), f"unknown key; expected only {', '.join(names)}") for k in unknown]
-    if issues:
-        raise SearchSpaceError(issues)
-    return d
-
-
-def _typed(kinds: type | tuple[type, ...], expected: str) -> Reader:
-    def read(v: Any, path: str) -> Any:
-        if isinstance(v, bool) or not isinstance(v, kinds):  # JSON true is not a number
-            raise _bad(path, expected, v)
-        return float(v) if kinds == (int, float) else v
-
-    return read
-
-
-_int, _float = _typed(int, "a whole number"), _typed((int, float), "a number")
-_str = _typed(str, "text")
-
-
 def _toggle(v: Any, path: str) -> Toggle:
     if v not in [t.value for t in Toggle]:
         raise _bad(path, "one of 'off', 'on', 'tuned'", v)
     return Toggle(v)
-
-
-def _list_of(item: Reader) -> Reader:
-    def read(v: Any, path: str) -> list[Any]:
-        if not isinstance(v, list):
-            raise _bad(path, "a list", v)
-        return [item(x, _at(path, i)) for i, x in enumerate(v)]
-
-    return read
-
-
-def _plain(obj: Any) -> Any:
-    """Dataclasses, enums and lists as plain JSON values."""
-    if isinstance(obj, Enum):
-        return obj.value
-    if is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
-    if isinstance(obj, list):
-        return [_plain(x) for x in obj]
-    return obj
 
 
 def _reader(annotation: str) -> Reader:
@@ -207,15 +152,47 @@ class TrainingSpace(_Record):
 
 
 @dataclass
+class BackboneSpace(_Record):
+    """Which pretrained backbones to try before the dense head ("none": the conv blocks).
+
+    ``trainable_top`` lists the fine-tuning choices (0: frozen, k: the last k layers
+    train); a trial with a backbone samples its learning rate from ``learning_rate_min``
+    to ``learning_rate_max`` (log scale) instead of the training range.
+    """
+
+    choices: list[str] = field(default_factory=lambda: [NONE])
+    weights: str = "imagenet"
+    trainable_top: list[int] = field(default_factory=lambda: [0])
+    learning_rate_min: float = 1e-5
+    learning_rate_max: float = 1e-3
+
+    @property
+    def active(self) -> bool:
+        """True when some trial uses a pretrained backbone."""
+        return any(c != NONE for c in self.choices)
+
+    @property
+    def names(self) -> list[str]:
+        """The pretrained backbones chosen ("none" left out)."""
+        return [c for c in self.choices if c != NONE]
+
+
+@dataclass
 class SearchSpace(_Record):
-    """The whole CNN space. ``conv[i]`` holds block i's choices; len(conv) == conv_blocks.max."""
+    """The whole space. ``conv[i]`` holds block i's choices; len(conv) == conv_blocks.max.
+
+    ``backbone`` defaults to "none" (the conv blocks only), which is also what a space
+    written before backbones existed (schema version 1) means.
+    """
 
     conv_blocks: IntRange
     conv: list[ConvBlockSpace]
     dense_blocks: IntRange
     dense: list[DenseBlockSpace]
     training: TrainingSpace
-    SCHEMA_VERSION: ClassVar[int] = 1
+    backbone: BackboneSpace = field(default_factory=BackboneSpace)
+    SCHEMA_VERSION: ClassVar[int] = 2
+    READABLE_VERSIONS: ClassVar[tuple[int, ...]] = (1, 2)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values with a leading ``"schema_version"``."""
@@ -226,13 +203,17 @@ class SearchSpace(_Record):
         """Read what :meth:`to_dict` wrote.
 
         Raises SearchSpaceError naming the field for an unknown schema version,
-        missing or unknown keys, or values of the wrong type. Whether the values make
-        sense is :func:`validate`'s job.
+        missing or unknown keys, or values of the wrong type. A missing ``backbone``
+        (versions 1 and 2) means "none". Whether the values make sense is
+        :func:`validate`'s job.
         """
         version = d.get("schema_version") if isinstance(d, dict) else None
-        if isinstance(d, dict) and "schema_version" in d and version != cls.SCHEMA_VERSION:
-            msg = f"unsupported version: expected {cls.SCHEMA_VERSION}; got {version!r}"
+        if isinstance(d, dict) and "schema_version" in d and version not in cls.READABLE_VERSIONS:
+            known = " or ".join(str(v) for v in cls.READABLE_VERSIONS)
+            msg = f"unsupported version: expected {known}; got {version!r}"
             raise SearchSpaceError([(_at(path, "schema_version"), msg)])
+        if isinstance(d, dict) and "backbone" not in d:  # written before backbones: none
+            d = {**d, "backbone": BackboneSpace().to_dict()}
         _keys(d, ["schema_version", *(f.name for f in fields(cls))], path)
         return super().from_dict({k: v for k, v in d.items() if k != "schema_version"}, path)
 
@@ -319,16 +300,35 @@ def _dense_block(b: DenseBlockSpace, path: str) -> list[Issue]:
     )
 
 
+def _rates(r: TrainingSpace | BackboneSpace, path: str) -> list[Issue]:
+    issues = []
+    for key in ("learning_rate_min", "learning_rate_max"):
+        value = getattr(r, key)
+        if not 0 < value <= 1:
+            issues.append((f"{path}.{key}", f"must be above 0 and at most 1; got {value}"))
+    if r.learning_rate_min > r.learning_rate_max:
+        msg = f"learning_rate_min ({r.learning_rate_min}) is above learning_rate_max"
+        issues.append((f"{path}.learning_rate_min", f"{msg} ({r.learning_rate_max})"))
+    return issues
+
+
 def _training(t: TrainingSpace) -> list[Issue]:
     issues = _known(t.optimizers, "training.optimizers", "optimizer", OPTIMIZERS)
-    for key in ("learning_rate_min", "learning_rate_max"):
-        value = getattr(t, key)
-        if not 0 < value <= 1:
-            issues.append((f"training.{key}", f"must be above 0 and at most 1; got {value}"))
-    if t.learning_rate_min > t.learning_rate_max:
-        msg = f"learning_rate_min ({t.learning_rate_min}) is above learning_rate_max"
-        issues.append(("training.learning_rate_min", f"{msg} ({t.learning_rate_max})"))
+    issues += _rates(t, "training")
     return issues + _positive(t.batch_sizes, "training.batch_sizes", "batch sizes")
+
+
+def _backbone(b: BackboneSpace) -> list[Issue]:
+    issues = _known(b.choices, "backbone.choices", "backbone", (NONE, *BACKBONES))
+    if b.weights not in WEIGHTS:
+        issues.append(("backbone.weights", f"expected one of {', '.join(WEIGHTS)}; "
+                                           f"got {b.weights!r}"))
+    bad = [repr(v) for v in b.trainable_top if isinstance(v, bool) or v < 0]
+    issues += _choices(b.trainable_top, "backbone.trainable_top")
+    if bad:
+        msg = f"layer counts must be 0 (frozen) or more; got {', '.join(bad)}"
+        issues.append(("backbone.trainable_top", msg))
+    return issues + _rates(b, "backbone")
 
 
 def validate(space: SearchSpace) -> list[Issue]:
@@ -341,7 +341,7 @@ def validate(space: SearchSpace) -> list[Issue]:
     issues += _length(space.dense, space.dense_blocks, "dense")
     for i, dense in enumerate(space.dense):
         issues += _dense_block(dense, _at("dense", i))
-    return issues + _training(space.training)
+    return issues + _training(space.training) + _backbone(space.backbone)
 
 
 def check(space: SearchSpace) -> None:
@@ -351,13 +351,34 @@ def check(space: SearchSpace) -> None:
         raise SearchSpaceError(issues)
 
 
+def backbone_issues_for_image(space: SearchSpace, image_size: int) -> list[Issue]:
+    """Errors for one image size: each chosen backbone that needs larger images.
+
+    Grayscale needs no check: the model repeats the channel three times.
+    """
+    small = [BACKBONES[n] for n in space.backbone.names
+             if n in BACKBONES and image_size < BACKBONES[n].min_size]
+    return [("backbone.choices", f"{b.name} needs images of at least {b.min_size}x"
+             f"{b.min_size} pixels; the image size is {image_size}") for b in small]
+
+
+def check_for_image(space: SearchSpace, image_size: int) -> None:
+    """Raise SearchSpaceError when a chosen backbone needs larger images than ``image_size``."""
+    issues = backbone_issues_for_image(space, image_size)
+    if issues:
+        raise SearchSpaceError(issues)
+
+
 def validate_for_image(space: SearchSpace, image_size: int) -> list[Issue]:
     """Warnings for one image size: [] or one issue when pooling would shrink it below 1 pixel.
 
     Counts the pooling layers of the deepest model (every block up to conv_blocks.max
     that may pool) and halves the size once per layer. The model itself skips a
-    pooling layer that would leave a map smaller than 2x2, so this is a warning.
+    pooling layer that would leave a map smaller than 2x2, so this is a warning. [] when
+    no trial builds conv blocks (every backbone choice is a pretrained one).
     """
+    if NONE not in space.backbone.choices:
+        return []
     blocks = space.conv[: space.conv_blocks.max]
     pools = sum(1 for b in blocks if any(p != "none" for p in b.pooling))
     if image_size >= 2**pools:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tuning_core.backbones import NONE
 from tuning_core.space import ConvBlockSpace, DenseBlockSpace, IntRange, SearchSpace
 
 
@@ -37,11 +38,19 @@ def _stacks(per_block: list[int], counts: IntRange) -> int:
 
 
 def space_size(space: SearchSpace) -> SpaceSize:
-    """The exact number of discrete combinations, counting each block only when it exists."""
+    """The exact number of discrete combinations, counting each block only when it exists.
+
+    Each pretrained backbone counts once per trainable-top choice and replaces the conv
+    blocks; "none" among the backbone choices counts the conv stacks.
+    """
     t = space.training
     training = len(set(t.optimizers)) * len(set(t.batch_sizes))
     training *= math.prod(len(x.choices()) for x in (t.flip, t.rotation, t.zoom))
-    conv = _stacks([_conv_choices(b) for b in space.conv], space.conv_blocks)
-    dense = _stacks([_dense_choices(b) for b in space.dense], space.dense_blocks)
-    continuous = t.learning_rate_min < t.learning_rate_max
-    return SpaceSize(combinations=conv * dense * training, continuous=continuous)
+    b = space.backbone
+    with_conv = NONE in b.choices
+    conv = _stacks([_conv_choices(c) for c in space.conv], space.conv_blocks) if with_conv else 0
+    features = conv + len(set(b.names)) * len(set(b.trainable_top))  # a backbone skips conv
+    dense = _stacks([_dense_choices(d) for d in space.dense], space.dense_blocks)
+    continuous = (with_conv and t.learning_rate_min < t.learning_rate_max) or (
+        b.active and b.learning_rate_min < b.learning_rate_max)
+    return SpaceSize(combinations=features * dense * training, continuous=continuous)

@@ -1,0 +1,71 @@
+"""Reading plain JSON values into typed records, with field paths in every error.
+
+The helpers behind :class:`tuning_core.space._Record`: each reader takes a value and
+its field path ("conv[1].filters") and returns the value or raises SearchSpaceError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
+from enum import Enum
+from typing import Any
+
+from tuning_core.errors import SearchSpaceError
+
+Reader = Callable[[Any, str], Any]
+
+
+def _at(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _bad(path: str, expected: str, got: Any) -> SearchSpaceError:
+    return SearchSpaceError([(path or "space", f"expected {expected}; got {got!r}")])
+
+
+def _keys(d: Any, names: list[str], path: str) -> dict[str, Any]:
+    """Return ``d`` when it is a dict with exactly the keys ``names``."""
+    if not isinstance(d, dict):
+        raise _bad(path, f"an object with keys {', '.join(names)}", d)
+    issues = [(_at(path, k), "missing") for k in names if k not in d]
+    unknown = [str(k) for k in d if k not in names]
+    issues += [(_at(path, k), f"unknown key; expected only {', '.join(names)}") for k in unknown]
+    if issues:
+        raise SearchSpaceError(issues)
+    return d
+
+
+def _typed(kinds: type | tuple[type, ...], expected: str) -> Reader:
+    def read(v: Any, path: str) -> Any:
+        if isinstance(v, bool) or not isinstance(v, kinds):  # JSON true is not a number
+            raise _bad(path, expected, v)
+        return float(v) if kinds == (int, float) else v
+
+    return read
+
+
+_int, _float = _typed(int, "a whole number"), _typed((int, float), "a number")
+_str = _typed(str, "text")
+
+
+def _list_of(item: Reader) -> Reader:
+    def read(v: Any, path: str) -> list[Any]:
+        if not isinstance(v, list):
+            raise _bad(path, "a list", v)
+        return [item(x, _at(path, i)) for i, x in enumerate(v)]
+
+    return read
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses, enums and lists as plain JSON values."""
+    if isinstance(obj, Enum):
+        return obj.value
+    if is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, list):
+        return [_plain(x) for x in obj]
+    return obj
