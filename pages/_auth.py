@@ -43,8 +43,13 @@ def actor() -> Actor:
     if not lab_mode_active():
         return Actor()
     # In lab mode nobody is never "everybody": without a valid session the page stops here.
-    return Actor(user=require_login(), address=st.context.ip_address, audit=audit_log(),
+    return Actor(user=require_login(), address=_address(), audit=audit_log(),
                  roots=tuple(data_roots(load_lab_config())))
+
+
+def _address() -> str:
+    """The client's address for the audit log (streamlit reports a loopback client as None)."""
+    return st.context.ip_address or "127.0.0.1"
 
 
 def _session_cookie() -> str | None:
