@@ -68,3 +68,259 @@ def test_worker_ids_are_checked_and_records_carry_device_and_trial(tmp_path: Pat
     from tuning_core.errors import RunError
     with pytest.raises(RunError, match="worker id"):
         run.worker_log_path("../x")
+
+
+# --- the chief's bookkeeping, on a real KerasTuner oracle (no training) -------------------
+def _oracle(project: Path):
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    hp.Int("units", 1, 100)
+    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"),
+                                           max_trials=5, hyperparameters=hp)
+    oracle._set_project_dir(str(project), "tuner")
+    return oracle
+
+
+def test_a_dead_workers_trial_is_requeued_once_then_failed(tmp_path: Path, monkeypatch) -> None:
+    from tuning_core import chief as chief_module, control
+    from tuning_core.chief import Chief
+
+    monkeypatch.setattr(chief_module, "DEAD_GRACE_S", 0.0)
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    oracle = _oracle(run.path)
+    chief = Chief(oracle, run, control.SearchControl())
+    first = oracle.create_trial("tuner0")  # tuner0 holds no lock: it is dead
+    chief._reap_dead(time.time())
+    assert oracle.ongoing_trials == {} and oracle._retry_queue == [first.trial_id]
+    again = oracle.create_trial("tuner1")  # another worker gets the same trial
+    assert again.trial_id == first.trial_id
+    chief._reap_dead(time.time())
+    assert oracle.trials[first.trial_id].status == "FAILED" and oracle.ongoing_trials == {}
+    events = [e["event"] for e in run.reader().events()]
+    assert events == ["trial_lost", "trial_end"]
+    assert run.reader().trials()["status"].tolist() == ["failed"]
+
+
+def test_a_live_workers_trial_is_left_alone(tmp_path: Path) -> None:
+    from tuning_core import control
+    from tuning_core.chief import Chief
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    oracle = _oracle(run.path)
+    chief = Chief(oracle, run, control.SearchControl())
+    lock = run.worker_lock("tuner0")
+    lock.acquire(OwnerInfo.mine("worker"))
+    try:
+        oracle.create_trial("tuner0")
+        chief._reap_dead(time.time() + 60)
+        assert "tuner0" in oracle.ongoing_trials
+    finally:
+        lock.release()
+
+
+def test_an_oracle_error_does_not_leave_its_lock_held(tmp_path: Path) -> None:
+    import threading
+
+    import pytest
+    from keras_tuner.src.engine import oracle as oracle_module
+    from tuning_core.chief import _unlocking
+
+    oracle = _oracle(tmp_path)
+
+    @oracle_module.synchronized
+    def broken(oracle) -> None:
+        raise RuntimeError("Number of consecutive failures exceeded the limit of 3.")
+
+    with pytest.raises(RuntimeError):
+        _unlocking(oracle, broken, oracle)
+    other = threading.Thread(target=lambda: oracle.create_trial("tuner9"))
+    other.start()
+    other.join(5)
+    assert not other.is_alive()  # without the repair it would wait for ever
+
+
+def test_local_workers_one_per_gpu_else_per_core_group() -> None:
+    from tuning_core.distributed import plan_local_workers
+
+    gpus = plan_local_workers(0, gpus=["0", "3"])
+    assert [(w.worker, w.device, w.env) for w in gpus] == [
+        ("tuner0", "GPU 0", {"CUDA_VISIBLE_DEVICES": "0"}),
+        ("tuner1", "GPU 3", {"CUDA_VISIBLE_DEVICES": "3"})]
+    cpus = plan_local_workers(2, gpus=[], cores=[0, 1, 2, 3])
+    assert [(w.device, w.cpus) for w in cpus] == [("CPU 0-1", (0, 1)), ("CPU 2-3", (2, 3))]
+    assert len(plan_local_workers(0, gpus=[], cores=[0, 1])) == 1
+
+
+def test_the_oracle_is_public_only_when_lab_mode_allows_it(workspace: Path) -> None:
+    from tuning_core.distributed import oracle_host
+    from tuning_core.labconfig import LabConfig, save_lab_config
+
+    assert oracle_host(workspace) == "127.0.0.1"
+    save_lab_config(LabConfig(oracle_public=False), workspace)
+    assert oracle_host(workspace) == "127.0.0.1"
+    save_lab_config(LabConfig(oracle_public=True), workspace)
+    assert oracle_host(workspace) == "0.0.0.0"
+
+
+# --- real processes -------------------------------------------------------------------------
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write_image_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+    return subprocess.Popen([sys.executable, "-m", "tuning_core", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """Wait for the process; kill its whole group (its workers too) whatever happens."""
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:  # the group outlives a chief that exited: its workers are in it
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(10)
+
+
+def _run_config(tmp_path: Path) -> RunDir:
+    from tuning_core.dataset import ImageConfig
+    from tuning_core.presets import get_preset
+    from tuning_core.settings import RunConfig, TunerSettings
+
+    data = write_image_folder(tmp_path / "images")
+    config = RunConfig(data_dir=str(data), space=get_preset("small"), image=ImageConfig(16, "rgb"),
+                       tuner=TunerSettings(tuner="random", max_trials=2, epochs=1, patience=0))
+    return RunDir.create(tmp_path / "runs", config)
+
+
+def test_a_worker_pointed_at_a_closed_port_exits_2_with_one_line(tmp_path: Path) -> None:
+    import socket
+
+    run = _run_config(tmp_path)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    proc = _start("worker", str(run.path), "--chief", f"127.0.0.1:{port}",
+                  "--connect-timeout", "3")
+    _, err = _finish(proc, timeout=60)
+    assert proc.returncode == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "Traceback" not in err
+    assert time.monotonic() - started < 30
+    assert not [w for w in run.worker_ids() if run.worker_lock(w).holder() is not None]
+
+
+def _search(tmp_path: Path, *extra: str) -> subprocess.Popen:
+    data = write_image_folder(tmp_path / "images")
+    return _start("search", "--data", str(data), "--runs-dir", str(tmp_path / "runs"),
+                  "--tuner", "random", "--image-size", "16", "--workers", "2",
+                  "--worker-timeout", "90", *extra)
+
+
+def _wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _ends(run: RunDir) -> list[dict]:
+    return [e for e in run.reader().events() if e["event"] == "trial_end"]
+
+
+@pytest.mark.training
+def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) -> None:
+    proc = _search(tmp_path, "--max-trials", "4", "--epochs", "1")
+    out, err = _finish(proc, timeout=420)
+    assert proc.returncode == 0, err[-2000:]
+    lines = out.strip().splitlines()
+    run = RunDir(lines[-1])
+    assert sum(line.startswith("trial ") for line in lines) == 4
+    assert not [line for line in lines if line.strip() in ("1", "2")]  # KerasTuner's stray print
+    ends = _ends(run)
+    assert sorted(e["trial_id"] for e in ends) == ["0", "1", "2", "3"]  # each exactly once
+    trials = run.reader().trials()
+    assert len(trials) == 4 and set(trials["status"]) == {"completed"}
+    assert set(trials["worker"]) <= {"tuner0", "tuner1"}
+    assert sorted(trials["number"]) == [1, 2, 3, 4]
+    assert run.reader().search_status == "finished"
+    for path in run.project_dir.glob("trial_*/trial.json"):
+        assert json.loads(path.read_text())["status"] == "COMPLETED"
+    assert not run.chief_path.exists() and not [w for w in run.worker_ids()
+                                                if run.worker_lock(w).holder() is not None]
+
+
+@pytest.mark.training
+def test_a_killed_worker_does_not_hang_the_search_and_stop_stops_all(tmp_path: Path) -> None:
+    from tuning_core.distributed import workers
+
+    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "4")
+    try:
+        runs = tmp_path / "runs"
+        run = RunDir(_wait_for(lambda: next(runs.glob("*/run.json"), None), 60, "the run").parent)
+        busy = _wait_for(lambda: [w for w in workers(run) if w.trial], 240, "a busy worker")[0]
+        os.kill(busy.pid, signal.SIGKILL)  # mid-trial
+        lost = _wait_for(lambda: [e for e in run.reader().events()
+                                  if e["event"] == "trial_lost"], 30, "the chief to notice")
+        assert lost[0]["trial_id"] == busy.trial and lost[0]["worker"] == busy.worker
+        ended = len(_ends(run))
+        _wait_for(lambda: len(_ends(run)) > ended, 120, "the other worker to go on")
+        assert run.request_stop()
+        stopped_at = time.monotonic()
+        out, err = _finish(proc, timeout=120)
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == 0, err[-2000:]
+    assert time.monotonic() - stopped_at < 90
+    assert run.reader().search_status == "stopped"
+    assert not workers(run)  # every worker is gone
+    rerun = run.reader().trials().set_index("trial_id").loc[busy.trial]
+    assert rerun["status"] != "running"
+
+
+def test_pages_list_live_workers_and_show_who_ran_each_trial(tmp_path: Path) -> None:
+    from pages._monitor_view import trial_table
+    from tuning_core.distributed import worker_command, workers
+
+    run = _run_config(tmp_path)
+    lock = run.worker_lock("tuner1")
+    lock.acquire(OwnerInfo.mine("worker", target=run.name, device="GPU 1"))
+    try:
+        lock.update_owner(trial="7")
+        (info,) = workers(run)
+        assert (info.worker, info.device, info.trial) == ("tuner1", "GPU 1", "7")
+    finally:
+        lock.release()
+    assert workers(run) == []
+    assert worker_command(run).endswith(f"worker {run.path} --chief HOST:PORT")
+    _trial(TrialLogWriter(run.worker_log_path("tuner1")), "0", "tuner1", 0.5)
+    assert list(trial_table(run.reader().trials())["worker"]) == ["tuner1"]
+    plain = TrialLogWriter(tmp_path / "plain.jsonl")
+    plain.write("trial_start", trial_id="0", number=1, hyperparameters={})
+    from tuning_core.triallog import TrialLogReader
+    reader = TrialLogReader(tmp_path / "plain.jsonl")
+    reader.poll()
+    assert "worker" not in trial_table(reader.trials()).columns  # plain searches: no column

@@ -62,6 +62,11 @@ class WorkerInfo:
     heartbeat: float
     started: float
 
+    @property
+    def heartbeat_age(self) -> float:
+        """Seconds since the worker's last heartbeat."""
+        return max(0.0, time.time() - self.heartbeat)
+
 
 @dataclass(frozen=True)
 class LocalWorker:
