@@ -299,6 +299,26 @@ def test_a_killed_worker_does_not_hang_the_search_and_stop_stops_all(tmp_path: P
     assert not workers(run)  # every worker is gone
     rerun = run.reader().trials().set_index("trial_id").loc[busy.trial]
     assert rerun["status"] != "running"
+    _resume_goes_on(run)
+
+
+def _resume_goes_on(run: RunDir) -> None:
+    """Resume with workers: one more trial ends, a stop ends it again, nothing ran twice."""
+    from collections import Counter
+
+    before = len(_ends(run))
+    proc = _start("resume", str(run.path), "--workers", "2", "--worker-timeout", "90")
+    try:
+        _wait_for(lambda: run.reader().search_status == "running", 60, "the resume")
+        _wait_for(lambda: len(_ends(run)) > before, 240, "a trial of the resumed search")
+        assert run.request_stop()
+        _, err = _finish(proc, timeout=120)
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == 0, err[-2000:]
+    assert run.reader().search_status == "stopped"
+    ranked = Counter(e["trial_id"] for e in _ends(run) if e["status"] in ("completed", "stopped"))
+    assert ranked and max(ranked.values()) == 1
 
 
 def test_pages_list_live_workers_and_show_who_ran_each_trial(tmp_path: Path) -> None:

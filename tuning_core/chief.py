@@ -135,7 +135,9 @@ class Chief:
                     "resuming the run.")
             if stop_asked is None and not live and not ongoing and not alive() \
                     and now - idle_since > DEAD_GRACE_S:
-                return SearchEnd.FAILED, "every local worker exited before the search ended."
+                return SearchEnd.FAILED, (
+                    "every local worker exited before the search ended; their output is in "
+                    f"{self.run.path}/worker-*.out.")
 
     def _stopped_end(self, ongoing: dict) -> tuple[SearchEnd, str | None]:
         if self.failure:
@@ -252,6 +254,7 @@ def _servicer(chief: Chief) -> Any:
 
         def CreateTrial(self, request: Any, context: Any) -> Any:
             if chief.ending():
+                chief.stop_triggered = True  # Hyperband's cap: the search is done
                 chief.oracle.tuner_ids.discard(request.tuner_id)
                 stopped = trial_module.Trial(chief.oracle.get_space(),
                                              status=trial_module.TrialStatus.STOPPED)
