@@ -98,6 +98,8 @@ def test_a_dead_workers_trial_is_requeued_once_then_failed(tmp_path: Path, monke
     assert again.trial_id == first.trial_id
     chief._reap_dead(time.time())
     assert oracle.trials[first.trial_id].status == "FAILED" and oracle.ongoing_trials == {}
+    saved = json.loads((run.path / "tuner" / "oracle.json").read_text())
+    assert saved["ongoing_trials"] == {}  # a resume must not run it again
     events = [e["event"] for e in run.reader().events()]
     assert events == ["trial_lost", "trial_end"]
     assert run.reader().trials()["status"].tolist() == ["failed"]

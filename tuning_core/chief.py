@@ -189,6 +189,19 @@ def _drop_trial(oracle: Any, worker: str, trial: Any, requeue: bool) -> None:
     trial.message = f"its worker ({worker}) died during it, twice"
     _unlocking(oracle, oracle.end_trial, trial)
     oracle.ongoing_trials.pop(worker, None)
+    _unlocking(oracle, _save_oracle, oracle)
+
+
+def _save_oracle(oracle: Any) -> None:
+    """Save the oracle once its ended trial is off ``ongoing_trials``.
+
+    ``Oracle.end_trial`` saves before it drops the trial from ``ongoing_trials``; a plain
+    tuner saves again right after, a chief does not, so a resume would rerun the last
+    trial each worker ended.
+    """
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    oracle_module.synchronized(lambda oracle: oracle.save())(oracle)
 
 
 def _unlocking(oracle: Any, call: Callable[..., Any], *args: Any) -> Any:
@@ -266,7 +279,9 @@ def _servicer(chief: Chief) -> Any:
 
         def EndTrial(self, request: Any, context: Any) -> Any:
             try:
-                return _unlocking(chief.oracle, super().EndTrial, request, context)
+                response = _unlocking(chief.oracle, super().EndTrial, request, context)
+                _unlocking(chief.oracle, _save_oracle, chief.oracle)
+                return response
             except Exception as error:  # the oracle's verdict on the search, not a worker's
                 trial_id = request.trial.trial_id
                 for worker, trial in list(chief.oracle.ongoing_trials.items()):
