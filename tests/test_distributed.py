@@ -279,7 +279,7 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) ->
 def test_a_killed_worker_does_not_hang_the_search_and_stop_stops_all(tmp_path: Path) -> None:
     from tuning_core.distributed import workers
 
-    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "4")
+    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "20")  # long enough to kill mid-trial
     try:
         runs = tmp_path / "runs"
         run = RunDir(_wait_for(lambda: next(runs.glob("*/run.json"), None), 60, "the run").parent)
