@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
+from conftest import write_image_folder
+from tests.test_pages_support import clean_caches  # noqa: F401  (fixture)
+
+from tuning_core.errors import RunError
 from tuning_core.ownership import OwnerInfo
 from tuning_core.rundir import RunDir
 from tuning_core.triallog import TrialLogWriter
@@ -64,8 +73,6 @@ def test_worker_ids_are_checked_and_records_carry_device_and_trial(tmp_path: Pat
         assert run.worker_ids() == ["tuner0"]
     finally:
         lock.release()
-    import pytest
-    from tuning_core.errors import RunError
     with pytest.raises(RunError, match="worker id"):
         run.worker_log_path("../x")
 
@@ -126,7 +133,6 @@ def test_a_live_workers_trial_is_left_alone(tmp_path: Path) -> None:
 def test_an_oracle_error_does_not_leave_its_lock_held(tmp_path: Path) -> None:
     import threading
 
-    import pytest
     from keras_tuner.src.engine import oracle as oracle_module
     from tuning_core.chief import _unlocking
 
@@ -168,15 +174,6 @@ def test_the_oracle_is_public_only_when_lab_mode_allows_it(workspace: Path) -> N
 
 
 # --- real processes -------------------------------------------------------------------------
-import os
-import signal
-import subprocess
-import sys
-
-import pytest
-
-from conftest import write_image_folder
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -279,7 +276,8 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) ->
 def test_a_killed_worker_does_not_hang_the_search_and_stop_stops_all(tmp_path: Path) -> None:
     from tuning_core.distributed import workers
 
-    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "20")  # long enough to kill mid-trial
+    # 20 epochs: long enough for the kill to land mid-trial
+    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "20")
     try:
         runs = tmp_path / "runs"
         run = RunDir(_wait_for(lambda: next(runs.glob("*/run.json"), None), 60, "the run").parent)
@@ -346,3 +344,28 @@ def test_pages_list_live_workers_and_show_who_ran_each_trial(tmp_path: Path) -> 
     reader = TrialLogReader(tmp_path / "plain.jsonl")
     reader.poll()
     assert "worker" not in trial_table(reader.trials()).columns  # plain searches: no column
+
+
+def test_search_page_lists_workers_and_monitor_shows_who_ran_each_trial(
+        clean_caches, image_folder: Path) -> None:
+    from tests.test_pages_support import make_run, new_app, problems
+    from tuning_core.workspace import runs_dir
+
+    run = RunDir(make_run(runs_dir(), image_folder))
+    _trial(TrialLogWriter(run.worker_log_path("tuner0")), "7", "tuner0", 0.9)
+    lock = run.worker_lock("tuner0")
+    lock.acquire(OwnerInfo.mine("worker", target=run.name, device="CPU 0-1"))
+    try:
+        lock.update_owner(trial="7")
+        at = new_app().run()
+        at.switch_page("pages/search.py").run()
+        assert not problems(at)
+        assert any(f"worker {run.path} --chief" in c.value for c in at.code)
+        table = next(d.value for d in at.dataframe if "device" in d.value.columns)
+        assert table[["worker", "device", "trial"]].values.tolist() == [["tuner0", "CPU 0-1", "7"]]
+        at.switch_page("pages/monitor.py").run()
+        assert not problems(at)
+        trials = next(d.value for d in at.dataframe if "worker" in d.value.columns)
+        assert "tuner0" in trials["worker"].tolist()
+    finally:
+        lock.release()

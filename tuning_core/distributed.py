@@ -149,7 +149,8 @@ def plan_local_workers(count: int, gpus: list[str] | None = None,
     return plan
 
 
-def start_local_workers(run: RunDir, port: int, options: DistributedOptions) -> list[subprocess.Popen]:
+def start_local_workers(run: RunDir, port: int,
+                        options: DistributedOptions) -> list[subprocess.Popen]:
     """Start the local worker processes; each writes its output to worker-<id>.out."""
     procs = []
     for local in plan_local_workers(options.workers):
@@ -217,7 +218,8 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
         if chief is not None:
             chief.close()
         if tuner is not None:
-            pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top, config.tuner.direction)
+            pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top,
+                                      config.tuner.direction)
         writer.write("search_end", status=status.value, message=message,
                      bytes=pruning.folder_bytes(run.path))
         control.unregister(key)
