@@ -369,3 +369,23 @@ def test_search_page_lists_workers_and_monitor_shows_who_ran_each_trial(
         assert "tuner0" in trials["worker"].tolist()
     finally:
         lock.release()
+
+
+@pytest.mark.training
+def test_workers_of_a_killed_chief_end_their_trial_and_exit(tmp_path: Path) -> None:
+    from tuning_core.distributed import workers
+
+    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "20")
+    try:
+        runs = tmp_path / "runs"
+        run = RunDir(_wait_for(lambda: next(runs.glob("*/run.json"), None), 60, "the run").parent)
+        busy = _wait_for(lambda: [w for w in workers(run) if w.trial], 240, "a busy worker")[0]
+        os.kill(proc.pid, signal.SIGKILL)  # the chief only
+        _wait_for(lambda: not workers(run), 60, "the workers to notice")
+    finally:
+        _kill_group(proc)
+    output = run.worker_output_path(busy.worker).read_text()
+    last = [line for line in output.splitlines() if line.strip()][-1]
+    assert last.startswith("error: ") and "chief" in last  # (KerasTuner prints tracebacks)
+    trial = run.reader().trials().set_index("trial_id").loc[busy.trial]
+    assert trial["status"] == "interrupted"  # the oracle never heard its end: rerun on resume

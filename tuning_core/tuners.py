@@ -140,6 +140,8 @@ class DashboardHooks:
         search = control.get(self.hooks.run_dir)
         if status is TrialStatus.COMPLETED and search is not None and search.stop.is_set():
             status = TrialStatus.STOPPED
+        if search is not None and search.reason == control.CHIEF_GONE:
+            status = TrialStatus.INTERRUPTED  # the oracle never heard its end: rerun on resume
         TrialLogWriter(self.hooks.log_path).write(
             "trial_end", trial_id=trial.trial_id, status=status.value, score=ended.score,
             seconds=round(time.time() - self._trial_started, 3),

@@ -11,6 +11,7 @@ failure). Before loading TensorFlow it waits for the chief with backoff, and giv
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from .ownership import FileLock, OwnerInfo, machine_slot, this_host
 from .rundir import RunDir
 
 CALL_TIMEOUT_S = 120.0  # a gRPC call to the chief (KerasTuner's own: an hour, #990's hang)
+CHIEF_CHECK_S = 1.0
+CHIEF_GRACE_S = 3.0  # the run's lock free this long: the chief is gone
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,17 @@ def run_worker(run_dir: str | Path, options: WorkerOptions) -> str:
         wait_for_chief(options.chief, options.connect_timeout_s)
         os.environ.update(KERASTUNER_TUNER_ID=worker, KERASTUNER_ORACLE_IP=host,
                           KERASTUNER_ORACLE_PORT=str(port))
+        import grpc
+
         search = control.register(key, stop_file=str(run.stop_path))
-        return _search(run, config, worker, lock, search, options)
+        channel = grpc.insecure_channel(options.chief)
+        watch = _ChiefWatch(run, search, channel)
+        watch.start()
+        try:
+            return _search(run, config, worker, lock, search, options, channel)
+        finally:
+            watch.done.set()
+            channel.close()
     finally:
         control.unregister(key)
         if slot is not None:
@@ -117,9 +129,10 @@ def run_worker(run_dir: str | Path, options: WorkerOptions) -> str:
         lock.release()
 
 
-def _search(run: RunDir, config, worker: str, lock: FileLock,
-            search: control.SearchControl, options: WorkerOptions) -> str:
+def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.SearchControl,
+            options: WorkerOptions, channel) -> str:
     import grpc
+    from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_client
 
     from .hypermodel import CNNHyperModel
@@ -137,17 +150,58 @@ def _search(run: RunDir, config, worker: str, lock: FileLock,
                                data.num_classes)
     tuner = build_tuner(config.tuner, hypermodel, run, worker=worker,
                         on_trial=lambda trial_id: lock.update_owner(trial=trial_id))
+    # KerasTuner's client keeps no handle on its channel: talk through one the watch can close
+    tuner.oracle.stub = protos.get_service_grpc().OracleStub(channel)
     try:
         _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     except SearchHalted as halt:
+        if halt.reason == control.CHIEF_GONE and not _search_ended(run):
+            raise _gone(options) from None
         return halt.reason
-    except grpc.RpcError as error:
-        if search.should_end() or _search_ended(run):
+    except (grpc.RpcError, ValueError) as error:  # ValueError: the watch closed the channel
+        if _search_ended(run):
             return search.reason or "finished"
+        if search.reason == control.CHIEF_GONE:
+            raise _gone(options) from None
+        if not isinstance(error, grpc.RpcError):
+            raise
         raise DistributedError(f"lost the chief at {options.chief} during the search "
                                f"({error.code().name}); resume the run and start the worker "
                                "again.") from error
     return "finished"
+
+
+class _ChiefWatch(threading.Thread):
+    """Ends the worker's trial at its next batch once the chief is gone (its run lock is
+    free: at once on this host, after the heartbeat goes stale from another), and closes
+    the channel to it, so a call in flight or to come fails at once instead of waiting
+    ``CALL_TIMEOUT_S``."""
+
+    def __init__(self, run: RunDir, search: control.SearchControl, channel) -> None:
+        super().__init__(daemon=True, name="chief-watch")
+        self.rundir, self.search, self.done = run, search, threading.Event()
+        self.channel = channel
+
+    def run(self) -> None:  # noqa: D102  (Thread.run)
+        gone_since = None
+        while not self.done.wait(CHIEF_CHECK_S):
+            if self.rundir.owner() is not None:
+                gone_since = None
+                continue
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since >= CHIEF_GRACE_S:
+                from keras_tuner.src.distribute import oracle_client
+
+                self.search.reason = control.CHIEF_GONE
+                self.search.stop.set()
+                oracle_client.TIMEOUT = 2.0
+                self.channel.close()  # a call waiting on the dead chief fails now
+                return
+
+
+def _gone(options: WorkerOptions) -> DistributedError:
+    return DistributedError(f"the chief at {options.chief} is gone (its run lock is free); "
+                            "resume the run to go on.")
 
 
 def _search_ended(run: RunDir) -> bool:
