@@ -157,6 +157,9 @@ def test_local_workers_one_per_gpu_else_per_core_group() -> None:
     assert [(w.worker, w.device, w.env) for w in gpus] == [
         ("tuner0", "GPU 0", {"CUDA_VISIBLE_DEVICES": "0"}),
         ("tuner1", "GPU 3", {"CUDA_VISIBLE_DEVICES": "3"})]
+    shared = plan_local_workers(3, gpus=["0", "1"])
+    assert [w.env for w in shared][2] == {"CUDA_VISIBLE_DEVICES": "0",
+                                          "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
     cpus = plan_local_workers(2, gpus=[], cores=[0, 1, 2, 3])
     assert [(w.device, w.cpus) for w in cpus] == [("CPU 0-1", (0, 1)), ("CPU 2-3", (2, 3))]
     assert len(plan_local_workers(0, gpus=[], cores=[0, 1])) == 1

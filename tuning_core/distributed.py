@@ -137,8 +137,11 @@ def plan_local_workers(count: int, gpus: list[str] | None = None,
     gpus = visible_gpus() if gpus is None else gpus
     count = count or len(gpus) or 1
     if gpus:
+        # Workers sharing a GPU must not each take all its memory, as TensorFlow does.
+        shared = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"} if count > len(gpus) else {}
         return [LocalWorker(f"tuner{i}", f"GPU {gpus[i % len(gpus)]}",
-                            {"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]}) for i in range(count)]
+                            {"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)], **shared})
+                for i in range(count)]
     cores = sorted(os.sched_getaffinity(0)) if cores is None else cores
     size = max(1, len(cores) // count)
     plan = []
