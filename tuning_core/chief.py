@@ -123,7 +123,7 @@ class Chief:
             if stop_asked is not None:
                 if not ongoing or now - stop_asked > self.stop_timeout_s:
                     return self._stopped_end(ongoing)
-            elif self.stop_triggered and not ongoing:
+            elif self.stop_triggered and not ongoing and not self.oracle._retry_queue:
                 done_since = done_since or now
                 told = not (set(self.oracle.tuner_ids) & set(live))
                 if told or not alive() or now - done_since > DRAIN_S:
