@@ -158,13 +158,13 @@ class Chief:
         trial_id = str(trial.trial_id)
         self._lost[trial_id] = self._lost.get(trial_id, 0) + 1
         requeue = self._lost[trial_id] == 1 and self.failure is None
+        if requeue:  # logged first: the worker that reruns it logs its start after this
+            self._log.write("trial_lost", trial_id=trial_id, worker=worker, requeued=True)
         try:
             _drop_trial(self.oracle, worker, trial, requeue)
         except Exception as error:  # the oracle's own limit of consecutive failures
             self.fail(_oracle_error(error))
-        if requeue:
-            self._log.write("trial_lost", trial_id=trial_id, worker=worker, requeued=True)
-        else:
+        if not requeue:
             self._log.write("trial_end", trial_id=trial_id, status=TrialStatus.FAILED.value,
                             score=None, seconds=None, worker=worker,
                             error=f"its worker ({worker}) died during it, twice")
