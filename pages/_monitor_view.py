@@ -98,10 +98,13 @@ def show_counts(trials: pd.DataFrame, best: float | None, objective: str) -> Non
 
 
 def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """The trial table for people: number, id, status, score, duration, epochs, error, hps."""
+    """The trial table for people: number, id, status, score, duration, epochs, error, the
+    worker that ran it (distributed searches only), hps."""
     if trials.empty:
         return trials
     base = ["number", "trial_id", "status", "score", "seconds", "epochs", "error"]
+    if "worker" in trials and trials["worker"].notna().any():
+        base.insert(3, "worker")
     table = trials[base + hp_columns(trials)].rename(columns={c: hp_name(c)
                                                               for c in hp_columns(trials)})
     return table.sort_values("number", kind="stable")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import _live, _state
+from tuning_core.distributed import worker_command, workers
 from tuning_core.settings import OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig, TunerSettings
 from tuning_core.space_size import space_size
 from tuning_core.rundir import RunDir
@@ -89,3 +90,21 @@ def trial_time(run_dir: Path) -> str | None:
         return None
     return f"about {_live.duration(float(seconds.median()))} per trial " \
            f"(median of {len(seconds)})"
+
+
+def workers_panel(run_dir: Path) -> None:
+    """A distributed search's workers: how to add one, and who is connected now."""
+    run = RunDir(run_dir)
+    live = workers(run)
+    if not live and not run.chief_path.exists():
+        return
+    st.markdown("**Workers**")
+    st.caption("Add a worker from a machine that mounts this workspace:")
+    st.code(worker_command(run), language="bash")
+    if not live:
+        st.caption("No worker is connected.")
+        return
+    st.dataframe(pd.DataFrame([{
+        "worker": w.worker, "host": w.host, "pid": w.pid, "device": w.device,
+        "trial": w.trial or "–", "heartbeat": f"{_live.duration(w.heartbeat_age)} ago",
+    } for w in live]), hide_index=True, width="stretch")

@@ -72,6 +72,7 @@ def run_controls(run_dir: Path) -> None:
         st.caption(f"Trials of this run took {estimate}.")
     if progress.message and not progress.state.is_active():
         st.caption(progress.message)
+    view.workers_panel(run_dir)
     left, right = st.columns(2)
     owner = _state.run_owner(run_dir)
     if progress.state.is_active() and progress.kind is JobKind.SEARCH:

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import cli_lab
+from . import cli_dist, cli_lab
 from .errors import SettingsError, TuningError
 from .rundir import RunDir
 from .settings import TUNER_NAMES
@@ -56,12 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--queue", action="store_true",
                              help="wait in the workspace's job queue (the dashboard's) instead "
                                   "of refusing when the machine is busy")
+    for command in (search, resume):
+        cli_dist.add_search_flags(command)
     predict = sub.add_parser("predict", help="classify images with a run's best model")
     predict.add_argument("run_dir")
     predict.add_argument("images", nargs="+")
     runs = sub.add_parser("runs", help="list the runs of a runs folder")
     runs.add_argument("--runs-dir", required=True)
     cli_lab.add_parsers(sub)
+    cli_dist.add_parsers(sub)
     return parser
 
 
@@ -191,7 +194,9 @@ def _registry(runs_dir: str | Path, args: argparse.Namespace):
     from .dispatch import queue_for, serving_dashboard
     from .jobs import JobRegistry
 
-    registry = JobRegistry(runs_dir, machine_slot=not args.parallel)
+    runner = cli_dist.search_runner(args)
+    registry = JobRegistry(runs_dir, machine_slot=not args.parallel,
+                           **({"search": runner} if runner else {}))
     queue = queue_for(runs_dir)
     if args.queue:
         registry.attach_queue(queue)  # serves the queue too until its own job has ended
@@ -306,7 +311,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
-            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **cli_lab.COMMANDS}
+            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **cli_lab.COMMANDS,
+            **cli_dist.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 FILE_CHECK_S = 0.25
+CHIEF_GONE = "chief gone"  # a distributed search's worker lost its chief: not a user's stop
 _LOCK = threading.Lock()
 _CONTROLS: dict[str, SearchControl] = {}
 

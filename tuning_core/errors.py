@@ -86,3 +86,7 @@ class PermissionDeniedError(TuningError):
 
 class AccessDeniedError(TuningError):
     """A path is outside every data root, or is not the kind of file the action expects."""
+
+
+class DistributedError(TuningError):
+    """A distributed search cannot go on: its chief is unreachable or gone, or no worker came."""

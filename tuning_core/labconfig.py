@@ -26,8 +26,9 @@ class LabConfig:
     ``allowed_hosts``: host names the server answers to (empty: any; a DNS-rebinding guard).
     ``data_roots``: folders, besides the workspace's data folder, whose images may be read.
     ``session_hours``: how long a login lasts. ``max_upload_mb``: the upload cap.
-    ``tls_cert`` / ``tls_key``: PEM files to serve HTTPS. ``oracle_public``: whether
-    members may read every run's KerasTuner oracle (reserved for the lead's integration).
+    ``tls_cert`` / ``tls_key``: PEM files to serve HTTPS. ``oracle_public``: whether a
+    distributed search's chief serves KerasTuner's oracle on every interface, so workers on
+    other machines can join (its gRPC has no login); otherwise it listens on 127.0.0.1.
     """
 
     allowed_hosts: tuple[str, ...] = ()

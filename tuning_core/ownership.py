@@ -47,6 +47,8 @@ class OwnerInfo:
     kind: str = ""
     user: str = ""
     target: str = ""  # the run folder's name (for the machine slot: the run it trains)
+    device: str = ""  # a distributed search's worker: what it trains on ("GPU 0", "CPU 0-1")
+    trial: str = ""  # a distributed search's worker: the trial it runs now
 
     def heartbeat_age(self, now: float | None = None) -> float:
         """Seconds since the owner last wrote its heartbeat."""
@@ -66,13 +68,15 @@ class OwnerInfo:
         return cls(pid=int(data.get("pid", 0)), host=str(data.get("host", "")),
                    started=float(data.get("started", 0.0)),
                    heartbeat=float(data.get("heartbeat", 0.0)), kind=str(data.get("kind", "")),
-                   user=str(data.get("user", "")), target=str(data.get("target", "")))
+                   user=str(data.get("user", "")), target=str(data.get("target", "")),
+                   device=str(data.get("device", "")), trial=str(data.get("trial", "")))
 
     @classmethod
-    def mine(cls, kind: str = "", user: str = "", target: str = "") -> OwnerInfo:
+    def mine(cls, kind: str = "", user: str = "", target: str = "",
+             device: str = "") -> OwnerInfo:
         """A record for this process, now."""
         now = time.time()
-        return cls(os.getpid(), _HOST, now, now, kind, user, target)
+        return cls(os.getpid(), _HOST, now, now, kind, user, target, device)
 
 
 class FileLock:

@@ -12,6 +12,13 @@ Every file name of a run lives here; pages, the command line and the engine ask 
     best/           the retrained best model and its evaluation (swapped in whole)
     owner.lock      the run's lock; owner.json beside it says who trains the run
     stop.request    present while someone asks the owner to stop
+
+A distributed search (``search --workers``) adds::
+
+    chief.json               where the chief serves KerasTuner's oracle: host, port, pid
+    trials-<worker>.jsonl    each worker's own trial log (merged with trials.jsonl on read)
+    worker-<worker>.lock     each worker's lock; worker-<worker>.json: host, device, trial
+    worker-<worker>.out      a local worker's stdout and stderr
 """
 
 from __future__ import annotations
@@ -47,18 +54,23 @@ MODEL_FILE = "model.keras"
 EVALUATION_FILE = "evaluation.json"
 HISTORY_FILE = "history.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
+CHIEF_FILE = "chief.json"
+WORKER_LOG = "trials-{}.jsonl"
+WORKER_LOCK = "worker-{}.lock"
+WORKER_OUTPUT = "worker-{}.out"
 
 _READERS: dict[Path, TrialLogReader] = {}
 _READERS_LOCK = threading.Lock()
 
 
-def shared_reader(path: Path) -> TrialLogReader:
-    """The process's one incremental reader of a log file, polled (shared by every page)."""
+def shared_reader(path: Path, siblings: str | None = None) -> TrialLogReader:
+    """The process's one incremental reader of a log file (and the ``siblings`` glob of
+    log files merged with it), polled (shared by every page)."""
     key = path.resolve()
     with _READERS_LOCK:
         reader = _READERS.get(key)
         if reader is None:
-            reader = _READERS[key] = TrialLogReader(key)
+            reader = _READERS[key] = TrialLogReader(key, siblings)
     reader.poll()
     return reader
 
@@ -182,12 +194,35 @@ class RunDir:
         return TrialLogWriter(self.log_path)
 
     def reader(self) -> TrialLogReader:
-        """The shared, polled reader of the trial log."""
-        return shared_reader(self.log_path)
+        """The shared, polled reader of the trial log, merged with every worker's log."""
+        return shared_reader(self.log_path, WORKER_LOG.format("*"))
 
     def retrain_reader(self) -> TrialLogReader:
         """The shared, polled reader of the latest retrain's log."""
         return shared_reader(self.retrain_log_path)
+
+    # --- distributed search -------------------------------------------------------------
+    def worker_log_path(self, worker: str) -> Path:
+        """The trial log a worker of a distributed search writes (no two share a file)."""
+        return self.file(WORKER_LOG.format(_safe_id(worker)))
+
+    def worker_lock(self, worker: str) -> FileLock:
+        """A worker's lock: held while it lives; its record says host, device and trial."""
+        return FileLock(self.file(WORKER_LOCK.format(_safe_id(worker))),
+                        f"Worker {worker} of run {self.name}")
+
+    def worker_ids(self) -> list[str]:
+        """The ids of every worker that ever joined this run (their lock files)."""
+        prefix, suffix = WORKER_LOCK.split("{}")
+        return sorted(p.name[len(prefix):-len(suffix)]
+                      for p in self.path.glob(WORKER_LOCK.format("*")))
+
+    def worker_output_path(self, worker: str) -> Path:
+        return self.file(WORKER_OUTPUT.format(_safe_id(worker)))
+
+    @property
+    def chief_path(self) -> Path:
+        return self.file(CHIEF_FILE)
 
     def load_split(self) -> dict[str, Any] | None:
         """The saved split as a dict, or None before the first start."""
@@ -293,6 +328,13 @@ class RunDir:
                                         score=record.get("score"), seconds=None, recovered=True)
                 added += 1
         return added
+
+
+def _safe_id(worker: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", worker) or worker.startswith("."):
+        raise RunError(f"expected a worker id of letters, digits, '_', '-' or '.'; "
+                       f"got {worker!r}.")
+    return worker
 
 
 def _ended_ids(reader: TrialLogReader) -> list[str]:

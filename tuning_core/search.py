@@ -49,14 +49,19 @@ class PreparedData:
 
 
 def prepare_data(run: RunDir, full_train: bool, memory_mb: float = 2048,
-                 with_test: bool = False) -> tuple[PreparedData, ImageCache | None]:
-    """Decode the split once; trials train on the search subset, a retrain on all of train."""
+                 with_test: bool = False,
+                 cache_dir: Path | None = None) -> tuple[PreparedData, ImageCache | None]:
+    """Decode the split once; trials train on the search subset, a retrain on all of train.
+
+    ``cache_dir``: where decoded images too large for memory go (default the run's cache
+    folder; each worker of a distributed search has its own, as two writers of one
+    TensorFlow cache file would clash)."""
     config: RunConfig = run.config()
     split = load_or_make_split(run)
     _check_files_exist(split)
     n = len(split.classes)
     items = split.train if full_train else split.search_train(config.split.subset, config.split.seed)
-    cache_dir = run.cache_dir
+    cache_dir = cache_dir or run.cache_dir
 
     def cache(files: list, name: str) -> ImageCache:
         (cache_dir / name).mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """The trial log: ``trials.jsonl``, written by the search, read by every chart.
 
 One JSON object a line, each with ``event`` and ``time`` (unix seconds):
-``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end``; a retrain's
+``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end`` (and, in a
+distributed search, ``trial_lost`` when a worker died mid-trial); a retrain's
 log has ``retrain_start``, ``epoch_end`` and ``retrain_end``. Statuses are spelled as
 :mod:`tuning_core.states` spells them.
 The writer opens, appends, flushes and closes for every line, so it holds only a
@@ -25,6 +26,7 @@ from .states import SearchEnd, TrialStatus
 
 TRIAL_COLUMNS = [
     "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
+    "worker",
 ]
 EPOCH_COLUMNS = ["trial_id", "execution", "epoch", "seconds", "time"]
 
@@ -67,22 +69,55 @@ def _is_number(value: Any) -> bool:
     return True
 
 
+class _Tail:
+    """How far one log file was read: its inode and the offset past the last whole line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.inode: int | None = None
+
+    def read(self) -> list[bytes] | None:
+        """The whole lines appended since the last read; None when the file was replaced,
+        shrank or went away after being read (the reader must start over)."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None if self.inode is not None else []
+        if self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset):
+            return None
+        self.inode = stat.st_ino
+        if stat.st_size == self.offset:
+            return []
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        return [line for line in chunk[:end].splitlines() if line.strip()]
+
+
 class TrialLogReader:
     """Reads a trial log incrementally: each poll reads only the bytes added since the last.
 
     A half-written last line is kept back until its newline arrives. The DataFrames are
     rebuilt only when something new came in. One reader may be shared by several threads
     (every browser session of a run polls the same one): polls and frames are serialised.
+
+    ``siblings``: a glob of more log files beside ``path`` (a distributed search's workers
+    each write their own, ``trials-<worker>.jsonl``). Their lines are merged with the main
+    log's: each file's lines in file order, what a poll brings from several files in time
+    order (``time`` of each event), so every trial's events stay in the order written.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, siblings: str | None = None) -> None:
+        self._siblings = siblings
         self._reset(path)
         self._lock = threading.RLock()
 
     def _reset(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._offset = 0
-        self._inode: int | None = None
+        self._tails: dict[Path, _Tail] = {}
         self._events: list[dict[str, Any]] = []
         self._trials: dict[str, dict[str, Any]] = {}
         self._epoch_rows: list[dict[str, Any]] = []
@@ -96,38 +131,35 @@ class TrialLogReader:
         with self._lock:
             return self._poll()
 
-    def _poll(self) -> bool:
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            if self._inode is not None:
-                self._reset(self.path)  # the file went away (a retrain restarting its log)
-                return True
-            return False
-        if self._inode is not None and (stat.st_ino != self._inode or stat.st_size < self._offset):
-            self._reset(self.path)  # the file was replaced: start over
-        self._inode = stat.st_ino
-        if stat.st_size == self._offset:
-            return False
-        return self._read_from_offset()
+    def paths(self) -> list[Path]:
+        """The log files this reader merges: the main log first, then its siblings."""
+        extra = sorted(self.path.parent.glob(self._siblings)) if self._siblings else []
+        return [self.path] + [p for p in extra if p != self.path]
 
-    def _read_from_offset(self) -> bool:
-        with open(self.path, "rb") as handle:
-            handle.seek(self._offset)
-            chunk = handle.read()
-        end = chunk.rfind(b"\n") + 1
-        if end == 0:
+    def _poll(self) -> bool:
+        batches = []
+        for path in self.paths():
+            lines = self._tails.setdefault(path, _Tail(path)).read()
+            if lines is None:  # a file was replaced or went away (a retrain restarting its log)
+                had_events = bool(self._events)
+                self._reset(self.path)
+                return self._poll() or had_events
+            if lines:
+                batches.append(self._records(lines))
+        if not batches:
             return False
-        self._offset += end
-        lines = [line for line in chunk[:end].splitlines() if line.strip()]
-        try:  # one parse for the whole chunk: per-call overhead dominates short lines
-            records = json.loads(b"[" + b",".join(lines) + b"]")
-        except ValueError:  # a damaged line: parse one by one, skipping it
-            records = [self._parse(raw) for raw in lines]
+        records = batches[0] if len(batches) == 1 else sorted(
+            (r for batch in batches for r in batch), key=_event_time)
         added = sum(self._ingest(record) for record in records)
         if added:
             self._frames = None
         return added > 0
+
+    def _records(self, lines: list[bytes]) -> list[Any]:
+        try:  # one parse for the whole chunk: per-call overhead dominates short lines
+            return json.loads(b"[" + b",".join(lines) + b"]")
+        except ValueError:  # a damaged line: parse one by one, skipping it
+            return [self._parse(raw) for raw in lines]
 
     @staticmethod
     def _parse(raw: bytes) -> Any:
@@ -178,10 +210,17 @@ class TrialLogReader:
             "status": TrialStatus.RUNNING.value, "score": None, "seconds": None,
             "started": record.get("time"), "ended": None, "error": None,
             "epochs": previous["epochs"] if previous else 0,
+            "worker": record.get("worker"),  # which process ran it (distributed search)
         }
         for name, value in (record.get("hyperparameters") or {}).items():
             row["hp:" + name] = value
         self._trials[trial_id] = row
+
+    def _on_trial_lost(self, record: dict[str, Any]) -> None:
+        # A distributed search's worker died mid-trial; the chief gave the trial to another.
+        trial = self._trials.get(str(record.get("trial_id")))
+        if trial is not None and trial["status"] == TrialStatus.RUNNING.value:
+            trial["status"] = TrialStatus.INTERRUPTED.value
 
     def _on_epoch_end(self, record: dict[str, Any]) -> None:
         trial_id = str(record.get("trial_id"))
@@ -206,8 +245,9 @@ class TrialLogReader:
 
     @property
     def version(self) -> tuple[int | None, int]:
-        """Changes whenever new events were read (the file and how far it was read)."""
-        return self._inode, self._offset
+        """Changes whenever new events were read (the files and how far they were read)."""
+        tails = list(self._tails.values())
+        return hash(tuple(t.inode for t in tails)), sum(t.offset for t in tails)
 
     @property
     def search_status(self) -> str | None:
@@ -238,6 +278,13 @@ class TrialLogReader:
             epochs = epochs.reindex(columns=_ordered(epochs.columns, EPOCH_COLUMNS))
             self._frames = (trials, epochs)
         return self._frames
+
+
+def _event_time(record: Any) -> float:
+    try:
+        return float(record.get("time") or 0.0)
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
 
 
 def _ordered(columns: pd.Index, first: list[str]) -> list[str]:

@@ -49,10 +49,24 @@ class HookConfig:
     run_dir: str
     settings: TunerSettings
     trial_cap: int | None = None  # stop after this many ended trials (Hyperband's max_trials)
+    worker: str = ""  # a distributed search's worker id: it logs to its own file
+    on_trial: Callable[[str], None] | None = None  # told each trial's id as it starts ("" at end)
 
     @property
     def log_path(self) -> str:
-        return str(RunDir(self.run_dir).log_path)
+        run = RunDir(self.run_dir)
+        return str(run.worker_log_path(self.worker) if self.worker else run.log_path)
+
+    def trial_number(self, trial_id: str) -> int:
+        """The trial's number: from the log; a worker numbers a new trial by its id, since
+        workers starting trials at once would all take one past the highest."""
+        run = RunDir(self.run_dir)
+        if self.worker and str(trial_id).isdigit():
+            trials = run.reader().trials()
+            known = trials.loc[trials["trial_id"] == str(trial_id), "number"].dropna() \
+                if not trials.empty else trials
+            return int(known.iloc[0]) if len(known) else int(trial_id) + 1
+        return run.trial_number(trial_id)
 
 
 class DashboardHooks:
@@ -78,9 +92,12 @@ class DashboardHooks:
         # Numbers come from the log, so a resumed search goes on counting where it stopped.
         TrialLogWriter(self.hooks.log_path).write(
             "trial_start", trial_id=trial.trial_id,
-            number=RunDir(self.hooks.run_dir).trial_number(trial.trial_id),
+            number=self.hooks.trial_number(trial.trial_id),
             hyperparameters=active_values(trial.hyperparameters),
+            worker=self.hooks.worker or None,
         )
+        if self.hooks.on_trial is not None:
+            self.hooks.on_trial(str(trial.trial_id))
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -111,21 +128,35 @@ class DashboardHooks:
         finally:
             self._log_trial_end(trial)
             tfmemory.release_gradients(getattr(self, "_gradients_before", set()))
+            if self.hooks.on_trial is not None:
+                self.hooks.on_trial("")
         if TUNERS[self.hooks.settings.tuner].prunes_during_search:
             pruning.prune_checkpoints(self.project_dir, self.hooks.settings.keep_top,
                                       self.hooks.settings.direction)
 
     def _log_trial_end(self, trial: Any) -> None:
-        ended = self.oracle.trials.get(trial.trial_id, trial)
+        ended = _oracle_view(self.oracle, trial)
         status = TrialStatus.parse(str(ended.status).lower())  # "invalid" reads as failed
         search = control.get(self.hooks.run_dir)
         if status is TrialStatus.COMPLETED and search is not None and search.stop.is_set():
             status = TrialStatus.STOPPED
+        if search is not None and search.reason == control.CHIEF_GONE:
+            status = TrialStatus.INTERRUPTED  # the oracle never heard its end: rerun on resume
         TrialLogWriter(self.hooks.log_path).write(
             "trial_end", trial_id=trial.trial_id, status=status.value, score=ended.score,
             seconds=round(time.time() - self._trial_started, 3),
             error=error_summary(ended.message) if status is TrialStatus.FAILED else None,
         )
+
+
+def _oracle_view(oracle: Any, trial: Any) -> Any:
+    """The oracle's record of an ended trial (its score); a worker asks the chief for it."""
+    if hasattr(oracle, "trials"):
+        return oracle.trials.get(trial.trial_id, trial)
+    try:
+        return oracle.get_trial(trial.trial_id)
+    except Exception:  # the chief is gone: log what this worker knows
+        return trial
 
 
 def active_values(hp: kt.HyperParameters) -> dict[str, Any]:
@@ -203,11 +234,18 @@ TUNERS: dict[str, TunerKind] = {
 }
 
 
-def build_tuner(settings: TunerSettings, hypermodel: kt.HyperModel, run: RunDir) -> kt.Tuner:
-    """Build (or reload, since overwrite is off) the run's tuner with the dashboard hooks."""
+def build_tuner(settings: TunerSettings, hypermodel: kt.HyperModel, run: RunDir,
+                worker: str = "", on_trial: Callable[[str], None] | None = None) -> kt.Tuner:
+    """Build (or reload, since overwrite is off) the run's tuner with the dashboard hooks.
+
+    ``worker``: this process is a worker of a distributed search (KerasTuner reads its
+    chief's address from the environment); it logs to its own file, and the chief, which
+    holds the oracle, enforces Hyperband's trial cap.
+    """
     atomic.patch_keras_tuner()  # a kill mid-save must leave a project that still reloads
     tuner = TUNERS[settings.tuner].build(settings, hypermodel, run.path)
-    cap = settings.max_trials if settings.tuner == "hyperband" else None
-    tuner.hooks = HookConfig(run_dir=str(run.path), settings=settings, trial_cap=cap)
+    cap = settings.max_trials if settings.tuner == "hyperband" and not worker else None
+    tuner.hooks = HookConfig(run_dir=str(run.path), settings=settings, trial_cap=cap,
+                             worker=worker, on_trial=on_trial)
     return tuner
 
