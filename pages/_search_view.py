@@ -9,7 +9,8 @@ import streamlit as st
 
 from pages import _live, _state
 from tuning_core.distributed import worker_command, workers
-from tuning_core.settings import OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig, TunerSettings
+from tuning_core.settings import (DISTRIBUTIONS, OBJECTIVES, TUNER_HELP, TUNER_NAMES,
+                                  RunConfig, TunerSettings)
 from tuning_core.space_size import space_size
 from tuning_core.rundir import RunDir
 
@@ -56,9 +57,33 @@ def tuner_form(current: TunerSettings) -> TunerSettings:
     with c[3]:
         minutes = st.number_input("Minutes", 1.0, 10_000.0, step=5.0, disabled=not budget,
                                   key=_state.widget("search.minutes", current.max_minutes or 30.0))
+    workers, distribution, mixed = _hardware_form(current)
     return TunerSettings(tuner=tuner, objective=objective, max_trials=trials, epochs=epochs,
                          executions_per_trial=executions, patience=patience, seed=seed,
-                         keep_top=keep, max_minutes=float(minutes) if budget else None)
+                         keep_top=keep, max_minutes=float(minutes) if budget else None,
+                         workers=workers, distribution=distribution, mixed_precision=mixed)
+
+
+def _hardware_form(current: TunerSettings) -> tuple[int, str, bool]:
+    """Workers, one trial's distribution strategy and mixed precision."""
+    c = st.columns(3)
+    with c[0]:
+        workers = _number("Workers", "workers", current.workers, 0, 64,
+                          "0: one process trains every trial. N: this dashboard serves the "
+                          "search and starts N worker processes, one per visible GPU or per "
+                          "group of CPU cores (as `search --workers N`); Stop stops them all.")
+    with c[1]:
+        distribution = st.selectbox("One trial on", list(DISTRIBUTIONS),
+                                    format_func=DISTRIBUTIONS.get,
+                                    key=_state.widget("search.distribution",
+                                                      current.distribution))
+    with c[2]:
+        mixed = st.checkbox("Mixed precision", help="mixed_float16 on a GPU of compute "
+                            "capability 7.0 or higher; float32 elsewhere (the log says so).",
+                            key=_state.widget("search.mixed_precision", current.mixed_precision))
+    st.caption("Tested here: MirroredStrategy with one CPU device only; mixed precision was "
+               "not tested on a GPU (on a CPU it trains in float32).")
+    return workers, distribution, bool(mixed)
 
 
 def build_config(name: str, settings: TunerSettings) -> RunConfig:
@@ -79,6 +104,9 @@ def launch_summary(config: RunConfig) -> None:
         "Tuner": f"{config.tuner.tuner}, {config.tuner.max_trials} trials max, "
                  f"{config.tuner.epochs} epochs",
     }
+    if config.tuner.workers:
+        rows["Workers"] = f"{config.tuner.workers} local worker process(es), this dashboard " \
+                          "the chief"
     st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows.items()))
 
 

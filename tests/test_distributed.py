@@ -392,3 +392,138 @@ def test_workers_of_a_killed_chief_end_their_trial_and_exit(tmp_path: Path) -> N
     assert last.startswith("error: ") and "chief" in last  # (KerasTuner prints tracebacks)
     trial = run.reader().trials().set_index("trial_id").loc[busy.trial]
     assert trial["status"] == "interrupted"  # the oracle never heard its end: rerun on resume
+
+
+# --- workers, one trial's distribution and mixed precision as run settings ------------------
+def test_workers_distribution_and_precision_validate_and_round_trip() -> None:
+    from tuning_core.errors import SettingsError
+    from tuning_core.settings import TunerSettings
+
+    settings = TunerSettings(workers=2, distribution="mirrored", mixed_precision=True)
+    settings.validate()
+    assert TunerSettings.from_dict(settings.to_dict()) == settings
+    old = {k: v for k, v in settings.to_dict().items()
+           if k not in ("workers", "distribution", "mixed_precision")}
+    assert TunerSettings.from_dict(old) == TunerSettings(**old)  # an older run.json
+    assert (TunerSettings.from_dict(old).workers, TunerSettings.from_dict(old).distribution,
+            TunerSettings.from_dict(old).mixed_precision) == (0, "none", False)
+    for bad, match in ((dict(workers=-1), "workers"), (dict(workers=1.5), "workers"),
+                       (dict(distribution="tpu"), "distribution"),
+                       (dict(mixed_precision="yes"), "mixed_precision")):
+        with pytest.raises(SettingsError, match=match):
+            TunerSettings(**bad).validate()
+
+
+def test_the_registrys_search_goes_distributed_when_the_run_asks(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    from tuning_core import distributed, search
+
+    run = _run_config(tmp_path)
+    calls = []
+    monkeypatch.setattr(search, "run_search", lambda run_dir: calls.append(("plain", None)))
+    monkeypatch.setattr(distributed, "run_distributed_search",
+                        lambda run_dir, options: calls.append(("distributed", options.workers)))
+    search.run_configured_search(run.path)  # workers = 0
+    config = run.config()
+    config.tuner.workers = 3
+    (run.path / "run.json").write_text(json.dumps(config.to_dict()))
+    search.run_configured_search(run.path)  # a resume reads the same run.json
+    assert calls == [("plain", None), ("distributed", 3)]
+
+
+@pytest.mark.training
+def test_the_registry_runs_a_search_with_workers_to_its_end(tmp_path: Path, workspace) -> None:
+    from tuning_core.distributed import workers
+    from tuning_core.jobs import JobRegistry
+
+    config = _run_config(tmp_path).config()
+    config.tuner.workers = 1
+    registry = JobRegistry(tmp_path / "dashboard-runs", machine_slot=False)
+    started = time.monotonic()
+    run = RunDir(registry.start_search(config))
+    try:
+        assert registry.wait(300), "the distributed search did not end"
+    finally:
+        registry.shutdown(60)
+    assert registry.last_error(run.path) is None
+    assert run.reader().search_status == "finished", run.reader().last_end
+    assert run.reader().last_start["workers"] == 1
+    trials = run.reader().trials()
+    assert len(trials) == 2 and set(trials["status"]) == {"completed"}
+    assert set(trials["worker"]) == {"tuner0"}
+    assert not workers(run) and not run.chief_path.exists()
+    assert time.monotonic() - started < 300
+
+
+def test_a_mixed_precision_model_outputs_float32_and_the_policy_is_put_back() -> None:
+    import keras
+    import keras_tuner as kt
+
+    from tuning_core.hypermodel import CNNHyperModel
+    from tuning_core.precision import MIXED, Precision, training_policy
+    from tuning_core.presets import get_preset
+
+    with training_policy(Precision(MIXED)):
+        assert keras.mixed_precision.global_policy().name == MIXED
+        model = CNNHyperModel(get_preset("small"), 16, 3, 2).build(kt.HyperParameters())
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.get_layer("classes").dtype_policy.name == "float32"
+    assert model.outputs[0].dtype == "float32"
+    assert any(layer.compute_dtype == "float16" for layer in model.layers)
+
+
+@pytest.mark.training
+def test_mirrored_and_mixed_precision_on_cpu_train_float32_and_say_so(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    import keras
+    import tensorflow as tf
+
+    from tuning_core import precision, tuners
+
+    real, made = tuners.distribution_strategy, []
+
+    def spy(name: str):
+        made.append(real(name))
+        return made[-1]
+
+    monkeypatch.setattr(tuners, "distribution_strategy", spy)
+    from tuning_core.search import run_search
+
+    if precision.capable_gpus():
+        pytest.skip("a capable GPU is visible: this test is of a CPU-only machine")
+    run = _run_config(tmp_path)
+    config = run.config()
+    config.tuner.max_trials, config.tuner.distribution = 1, "mirrored"
+    config.tuner.mixed_precision = True
+    (run.path / "run.json").write_text(json.dumps(config.to_dict()))
+    assert run_search(run.path).value == "finished", run.reader().last_end
+    start = run.reader().last_start
+    assert start["distribution"] == "mirrored" and start["precision"] == "float32"
+    assert "float32" in start["precision_note"] and "GPU" in start["precision_note"]
+    trials = run.reader().trials()
+    assert trials["status"].tolist() == ["completed"]
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert [type(s) for s in made] == [tf.distribute.MirroredStrategy]
+    assert made[0].num_replicas_in_sync == 1  # the one CPU device
+
+
+@pytest.mark.training
+def test_stop_of_a_dashboard_search_with_workers_stops_them_all(tmp_path: Path,
+                                                                 workspace) -> None:
+    from tuning_core.distributed import workers
+    from tuning_core.jobs import JobRegistry
+
+    config = _run_config(tmp_path).config()
+    config.tuner.workers, config.tuner.max_trials, config.tuner.epochs = 1, 40, 20
+    registry = JobRegistry(tmp_path / "dashboard-runs", machine_slot=False)
+    run = RunDir(registry.start_search(config))
+    try:
+        _wait_for(lambda: [w for w in workers(run) if w.trial], 240, "a busy worker")
+        assert registry.stop(run.path)  # what the Search page's Stop button calls
+        stopped_at = time.monotonic()
+        assert registry.wait(150), "the search did not end after Stop"
+    finally:
+        registry.shutdown(60)
+    assert time.monotonic() - stopped_at < 150
+    assert run.reader().search_status == "stopped"
+    assert not workers(run)

@@ -152,3 +152,27 @@ def test_space_page_edits_validates_and_shares(clean_caches):
     assert not problems(at)
     assert at.session_state["space.space"] == get_preset("tutorial")
     assert "Download space (JSON)" in {b.label for b in at.get("download_button")}
+
+
+def test_search_page_sets_workers_distribution_and_mixed_precision(clean_caches):
+    from tuning_core.settings import RunConfig, TunerSettings
+
+    at = new_app().run()
+    at.switch_page("pages/search.py").run()
+    assert not problems(at)
+    workers = at.number_input(key="w:search.workers")
+    assert workers.label == "Workers" and workers.value == 0  # a plain search by default
+    assert any("MirroredStrategy with one CPU device only" in c.value for c in at.caption)
+    workers.set_value(2)
+    at.selectbox(key="w:search.distribution").set_value("mirrored")
+    at.checkbox(key="w:search.mixed_precision").check()
+    at.run()
+    assert not problems(at)
+    settings = at.session_state["search.tuner"]
+    assert (settings.workers, settings.distribution, settings.mixed_precision) == \
+        (2, "mirrored", True)
+    assert TunerSettings.from_dict(settings.to_dict()) == settings
+    from tuning_core.presets import get_preset
+    config = RunConfig(data_dir="x", space=get_preset("small"), tuner=settings)
+    assert RunConfig.from_dict(config.to_dict()).tuner == settings
+    assert any("2 local worker process" in m.value for m in at.markdown)

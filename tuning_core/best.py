@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import atomic, tfmemory
+from . import atomic, precision, tfmemory
 from .errors import RunError
 from .ranking import RankedTrial
 from .rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE, MODEL_FILE, RunDir)
@@ -47,18 +47,20 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1) -> dict[s
     record = run.trial_record(picked.trial_id)
     run.retrain_log_path.unlink(missing_ok=True)
     log = TrialLogWriter(run.retrain_log_path)
+    chosen = precision.choose(config.tuner)
     log.write("retrain_start", epochs=epochs, trial_id=picked.trial_id, number=picked.number,
-              rank=rank)
+              rank=rank, **chosen.log_fields())
     for leftover in run.path.glob(".best-*"):  # from a retrain that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     staged = Path(tempfile.mkdtemp(prefix=".best-", dir=run.path))
     try:
         hp = kt.HyperParameters.from_config(record["hyperparameters"])
         data, test = prepare_data(run, full_train=True, with_test=True)
-        model = CNNHyperModel(config.space, config.image.image_size, config.image.channels,
-                              data.num_classes).build(hp)
-        with tfmemory.released_gradients():
-            history = _fit(model, data.training, hp, config, epochs, staged, run)
+        with precision.training_policy(chosen):
+            model = CNNHyperModel(config.space, config.image.image_size, config.image.channels,
+                                  data.num_classes).build(hp)
+            with tfmemory.released_gradients():
+                history = _fit(model, data.training, hp, config, epochs, staged, run)
         model.save(staged / MODEL_FILE)
         atomic.write_json(staged / HYPERPARAMETERS_FILE, {
             "trial_id": picked.trial_id, "number": picked.number, "rank": rank,

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import control, pruning
+from . import control, precision, pruning
 from .chief import CHIEF_ID, Chief
 from .errors import TuningError
 from .ownership import OwnerInfo
@@ -200,7 +200,9 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
     status, message, chief, procs, tuner = SearchEnd.FINISHED, None, None, [], None
     resumed = run.reader().search_status is not None
     writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
-                 resumed=resumed, recovered=run.reconcile(), workers=options.workers)
+                 resumed=resumed, recovered=run.reconcile(), workers=options.workers,
+                 distribution=config.tuner.distribution,
+                 **precision.choose(config.tuner).log_fields())  # as this machine's workers
     try:
         tuner = _chief_tuner(run, len(load_or_make_split(run).classes))
         cap = config.tuner.max_trials if config.tuner.tuner == "hyperband" else None

@@ -165,7 +165,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
         inputs = keras.Input((self.image_size, self.image_size, self.channels), name="image")
         x = self._features(hp, self._augment(hp, inputs))
         x = self._dense_blocks(hp, x)
-        outputs = layers.Dense(self.num_classes, activation="softmax", name="classes")(x)
+        # float32 probabilities under mixed precision too (a float16 softmax loses them)
+        outputs = layers.Dense(self.num_classes, activation="softmax", name="classes",
+                               dtype="float32")(x)
         model = keras.Model(inputs, outputs, name="cnn")
         self._compile(hp, model)
         return model

@@ -38,9 +38,9 @@ SHUTDOWN_WAIT_S = 60.0
 
 
 def _default_search(run_dir: Path) -> object:
-    from .search import run_search
+    from .search import run_configured_search
 
-    return run_search(run_dir)
+    return run_configured_search(run_dir)
 
 
 def _default_retrain(run_dir: Path, epochs: int, rank: int) -> object:

@@ -11,7 +11,7 @@ import gc
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import control, pruning
+from . import control, precision, pruning
 from .dataset import ImageCache, Split, TrainingData, scan, split_files
 from .errors import DatasetError, TuningError
 from .rundir import RunDir
@@ -93,16 +93,19 @@ def run_search(run_dir: str | Path) -> SearchEnd:
     status, message, tuner = SearchEnd.FINISHED, None, None
     resumed = run.reader().search_status is not None
     recovered = run.reconcile()
+    chosen = precision.choose(config.tuner)
     writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
-                 resumed=resumed, recovered=recovered)
+                 resumed=resumed, recovered=recovered, distribution=config.tuner.distribution,
+                 **chosen.log_fields())
     try:
         data, _ = prepare_data(run, full_train=False)
         hypermodel = CNNHyperModel(config.space, config.image.image_size,
                                    config.image.channels, data.num_classes)
-        tuner = build_tuner(config.tuner, hypermodel, run)
-        if search.should_end():
-            raise SearchHalted(search.reason or "stopped")
-        _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
+        with precision.training_policy(chosen):
+            tuner = build_tuner(config.tuner, hypermodel, run)
+            if search.should_end():
+                raise SearchHalted(search.reason or "stopped")
+            _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     except SearchHalted as halt:
         status = SearchEnd.parse(halt.reason)
     except TuningError as error:
@@ -116,6 +119,18 @@ def run_search(run_dir: str | Path) -> SearchEnd:
                      bytes=pruning.folder_bytes(run.path))
         control.unregister(key)
     return status
+
+
+def run_configured_search(run_dir: str | Path) -> SearchEnd:
+    """The job registry's search: distributed with the run's ``workers`` local worker
+    processes (this thread the chief) when the settings ask for them, else ``run_search``;
+    a resume from the pages or the queue goes on the way the run started."""
+    workers = RunDir(run_dir).config().tuner.workers
+    if workers > 0:
+        from .distributed import DistributedOptions, run_distributed_search
+
+        return run_distributed_search(run_dir, DistributedOptions(workers=workers))
+    return run_search(run_dir)
 
 
 def _search_with_frozen_gc(tuner, training, epochs: int) -> None:

@@ -25,6 +25,10 @@ TUNER_HELP = {  # one line each, shown where the tuner is chosen (no TensorFlow 
 }
 TUNER_NAMES = tuple(TUNER_HELP)
 OBJECTIVES = {"val_accuracy": "max", "val_loss": "min"}  # the one home of each direction
+DISTRIBUTIONS = {  # how one trial trains (tuners.py turns the name into a tf.distribute strategy)
+    "none": "one device (TensorFlow's default)",
+    "mirrored": "MirroredStrategy: one trial over every visible GPU (or the one CPU device)",
+}
 
 
 def objective_direction(objective: str) -> str:
@@ -39,7 +43,11 @@ class TunerSettings:
 
     ``epochs`` is the per-trial epoch count (Hyperband's maximum epochs);
     ``patience`` stops a trial after that many epochs without improvement (0: never);
-    ``max_minutes`` ends the search like a stop once spent (None: no budget).
+    ``max_minutes`` ends the search like a stop once spent (None: no budget);
+    ``workers``: 0 for a plain search, N for a distributed one with N local worker processes
+    (this process the chief); ``distribution``: a name of ``DISTRIBUTIONS``;
+    ``mixed_precision``: mixed_float16 where a GPU of compute capability 7.0+ is visible,
+    else float32 (the search says so).
     """
 
     tuner: str = "hyperband"
@@ -53,6 +61,9 @@ class TunerSettings:
     max_minutes: float | None = None
     max_consecutive_failed: int = 3
     hyperband_factor: int = 3
+    workers: int = 0
+    distribution: str = "none"
+    mixed_precision: bool = False
 
     @property
     def direction(self) -> str:
@@ -65,8 +76,12 @@ class TunerSettings:
         _one_of("objective", self.objective, tuple(OBJECTIVES))
         for name, low in (("max_trials", 1), ("epochs", 1), ("executions_per_trial", 1),
                           ("patience", 0), ("keep_top", 1), ("max_consecutive_failed", 1),
-                          ("hyperband_factor", 2)):
+                          ("hyperband_factor", 2), ("workers", 0)):
             _at_least(name, getattr(self, name), low)
+        _one_of("distribution", self.distribution, tuple(DISTRIBUTIONS))
+        if not isinstance(self.mixed_precision, bool):
+            raise SettingsError(f"mixed_precision must be true or false; got "
+                                f"{self.mixed_precision!r}.")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise SettingsError(f"max_minutes must be above 0 or empty; got {self.max_minutes}.")
 

@@ -195,7 +195,17 @@ def _common(settings: TunerSettings, hypermodel: kt.HyperModel, run_dir: Path) -
         executions_per_trial=settings.executions_per_trial, seed=settings.seed,
         max_consecutive_failed_trials=settings.max_consecutive_failed,
         directory=str(run_dir), project_name=PROJECT_DIR, overwrite=False,
+        distribution_strategy=distribution_strategy(settings.distribution),
     )
+
+
+def distribution_strategy(name: str) -> Any:
+    """The tf.distribute strategy each trial trains under (None: TensorFlow's default)."""
+    if name == "mirrored":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy()  # every visible GPU, else the one CPU device
+    return None
 
 
 def _hooked(base: type) -> type:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import control
+from . import control, precision
 from .errors import DistributedError, LockHeldError
 from .ownership import FileLock, OwnerInfo, machine_slot, this_host
 from .rundir import RunDir
@@ -153,7 +153,8 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
     # KerasTuner's client keeps no handle on its channel: talk through one the watch can close
     tuner.oracle.stub = protos.get_service_grpc().OracleStub(channel)
     try:
-        _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
+        with precision.training_policy(precision.choose(config.tuner)):
+            _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     except SearchHalted as halt:
         if halt.reason == control.CHIEF_GONE and not _search_ended(run):
             raise _gone(options) from None
