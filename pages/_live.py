@@ -26,18 +26,13 @@ POLL_SECONDS = 1.0  # a new epoch reaches every open page within about a second
 _WAS_ACTIVE = "live.was_active"
 
 
-@st.cache_resource(ttl=1.0, show_spinner=False)
-def _training_now(runs_dir: str) -> list[tuple[RunDir, OwnerInfo]]:
-    return active_runs(runs_dir)
-
-
 def training_now() -> list[tuple[RunDir, OwnerInfo]]:
     """The runs being trained now by any process on the workspace, with their owners.
 
-    One scan of the run locks a second, shared by every session (each tick of every open
-    page asks).
+    Not cached: a page rerun right after a launch must see the new owner, or it would draw
+    its live fragment without polling (a scan of the run locks costs about 0.1 ms).
     """
-    return _training_now(str(workspace.runs_dir()))
+    return active_runs(workspace.runs_dir())
 
 
 def training_owner() -> OwnerInfo | None:

@@ -15,7 +15,11 @@ PICKER = "Run (the other pages follow it)"
 
 
 def picker_options(page):
-    """Opens the run picker; the runs it offers (close it with Escape)."""
+    """Opens the run picker; the runs it offers (close it with Escape).
+
+    Waits for the rerun of the last change first: a click during a rerun can be lost.
+    """
+    ui.settled(page)
     ui.main(page).get_by_role("combobox", name=PICKER).click()
     return page.get_by_role("option")
 
