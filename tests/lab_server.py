@@ -9,8 +9,6 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+from tests.servers import HOST, free_port, stop_group
+
 ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"  # never any other address: these servers must not be on a network
 STARTUP_SECONDS = 90.0
 TIMEOUT = 10.0
 USERS = {"alice": ("admin", "alice-password"), "bob": ("member", "bob-password")}
@@ -105,24 +104,6 @@ def run_cli(workspace: Path, *args: str, stdin: str = "") -> subprocess.Complete
                           input=stdin, capture_output=True, text=True, timeout=60)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=5)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def _wait_healthy(server: LabServer, process: subprocess.Popen) -> bool:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
@@ -144,7 +125,7 @@ def lab_server(workspace: Path, log: Path,
         assert added.returncode == 0, added.stderr
     env = {**os.environ, "TUNING_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1"}
     for _attempt in range(3):  # another process may take the free port first
-        server = LabServer(_free_port(), workspace, log)
+        server = LabServer(free_port(), workspace, log)
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tuning_core", "serve", "--lab", "--address", HOST,
@@ -157,5 +138,5 @@ def lab_server(workspace: Path, log: Path,
             if process.poll() == 2:  # the launcher refused; another port would not help
                 break
         finally:
-            _stop(process)
+            stop_group(process)
     raise RuntimeError(f"the lab server did not start; its log:\n{server.log_tail()}")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import ui
+from tests.servers import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = ROOT / "docs" / "screenshots"
@@ -70,12 +69,6 @@ class AppServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
@@ -85,7 +78,7 @@ def _healthy(url: str) -> bool:
 
 
 def _start(workspace: Path, log: Path, script: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TUNING_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     command = [sys.executable, "-m", "streamlit", "run", str(script),
@@ -111,22 +104,6 @@ def _wait_healthy(process: subprocess.Popen, url: str) -> bool:
                        f"{STARTUP_SECONDS:.0f} s")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """Ends the server and its children (a search thread dies with it)."""
-    if process.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, STOP_SECONDS)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @contextmanager
 def serve(script: Path, workspace: Path, log: Path) -> Iterator[str]:
     """``streamlit run script`` on a free localhost port; yields its URL, kills it after."""
@@ -144,7 +121,7 @@ def serve_process(script: Path, workspace: Path,
             if _wait_healthy(process, url):
                 break
         except BaseException:
-            _stop(process)
+            stop_group(process, STOP_SECONDS)
             raise
     else:
         pytest.fail(f"streamlit exited before answering; its log:\n"
@@ -152,7 +129,7 @@ def serve_process(script: Path, workspace: Path,
     try:
         yield url, process
     finally:
-        _stop(process)
+        stop_group(process, STOP_SECONDS)
 
 
 @pytest.fixture
