@@ -54,7 +54,7 @@ def sidebar_summary() -> None:
 
 def _mine(entry: QueueEntry) -> bool:
     actor = _auth.actor()
-    return actor.user is None or entry.job.owner == actor.name or actor.user.role.value == "admin"
+    return actor.is_admin or entry.job.owner == actor.record_name
 
 
 def queue_panel() -> None:
@@ -76,11 +76,10 @@ def queue_panel() -> None:
 
 def _change(entry: QueueEntry, steps: int) -> None:
     actor = _auth.actor()
-    is_admin = actor.user is None or actor.user.role.value == "admin"
     queue = _state.registry().dispatcher.queue
     with _state.engine_errors():
         if steps == 0:
-            queue.cancel(entry.job.id, actor.name or "local", is_admin)
+            queue.cancel(entry.job.id, actor.record_name, actor.is_admin)
         else:
-            queue.move(entry.job.id, steps, actor.name or "local", is_admin)
+            queue.move(entry.job.id, steps, actor.record_name, actor.is_admin)
         st.rerun()

@@ -54,7 +54,7 @@ def _upload(kind: str, name: str, class_name: str, files) -> None:
     with _state.engine_errors():
         actor.check(Action.UPLOAD, target=name)
         bar = st.progress(0.0, text="Unpacking…")
-        owner = actor.name or "local"
+        owner = actor.record_name
         if kind == ZIP:
             dataset = extract_zip(files, workspace.data_dir(), name, owner,
                                   progress=lambda done, total: bar.progress(
@@ -82,14 +82,12 @@ def datasets_table() -> None:
             "uploaded": datetime.fromtimestamp(d.created) if d.created else None}
             for d in datasets]), hide_index=True, width="stretch")
         actor = _auth.actor()
-        mine = [d.name for d in datasets if actor.user is None or d.owner == actor.name
-                or actor.may(Action.MANAGE_USERS)]
+        mine = [d.name for d in datasets if actor.is_admin or d.owner == actor.name]
         if not mine:
             return
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         picked = left.selectbox("Delete a dataset", mine, index=None, key="datasets_delete")
         if right.button("Delete dataset", disabled=picked is None):
             with _state.engine_errors():
-                is_admin = actor.user is None or actor.may(Action.MANAGE_USERS)
-                delete_dataset(workspace.data_dir(), picked, actor.name or "local", is_admin)
+                delete_dataset(workspace.data_dir(), picked, actor.record_name, actor.is_admin)
                 st.rerun()

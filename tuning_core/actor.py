@@ -55,6 +55,16 @@ class Actor:
         """The user's name, "" in local mode (a run's owner is then nobody in particular)."""
         return self.user.name if self.user else ""
 
+    @property
+    def record_name(self) -> str:
+        """The name queued jobs and uploaded datasets are recorded under ("local" in local mode)."""
+        return self.name or "local"
+
+    @property
+    def is_admin(self) -> bool:
+        """True for an admin, and for nobody-in-particular in local mode (who may everything)."""
+        return self.may(Action.MANAGE_USERS)
+
     def may(self, action: Action, owner: str | None = None) -> bool:
         """True when the role allows ``action`` (on a run owned by ``owner``)."""
         return allowed(self.user, action, owner)

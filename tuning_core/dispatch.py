@@ -85,7 +85,7 @@ class QueueDispatcher:
                params: dict[str, Any] | None = None, budget_s: float | None = None) -> QueuedJob:
         """Queue a job for ``run`` and start it at once when the slot is free."""
         queued_kind = QueueKind.RETRAIN if kind is JobKind.RETRAIN else QueueKind.SEARCH
-        job = self.queue.enqueue(queued_kind, run.path, actor.name or "local", params, budget_s)
+        job = self.queue.enqueue(queued_kind, run.path, actor.record_name, params, budget_s)
         self.dispatch_once()
         return job
 
