@@ -168,10 +168,16 @@ def _healthy(segment: Segment) -> bool:
 
 
 def survived_fault(rec: FaultRecord, audit: LogAudit) -> bool:
-    """A resume after the fault got going; for a refused second writer, the owner went on."""
+    """A resume after the fault got going; for a refused second writer, the owner went on.
+
+    A fault that struck as the search's last trial ended finds the search finished: there is
+    nothing left to go on with, and the search it struck is the proof the run survived.
+    """
+    own = audit.segments[rec.starts_after - 1] if rec.starts_after else None
     if rec.kind == "second_writer":
-        own = audit.segments[rec.starts_after - 1] if rec.starts_after else None
         return rec.refused and own is not None and (own.last_time > rec.at or own.end is not None)
+    if own is not None and own.end == "finished":
+        return True
     return any(_healthy(s) for s in audit.segments[rec.starts_after:])
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.fault_soak import KINDS, audit_log, schedule, soak
+from bench.soak_audit import survived_fault
+from bench.soak_procs import FaultRecord
 
 
 def _log(*events: tuple) -> list[str]:
@@ -79,6 +81,21 @@ def test_recovered_trial_end_between_searches_is_allowed() -> None:
     lines += _log(("search_start", None), ("search_end", "finished"))
     audit = audit_log(lines)
     assert not audit.writer_signs and audit.ended_ids() == {"0"}
+
+
+def test_a_fault_that_lands_as_the_search_finishes_counts_as_survived() -> None:
+    """Nothing is left to resume after a finished search; a stopped one must go on."""
+    finished = audit_log(_log(("search_start", None), ("trial_start", "0"),
+                              ("trial_end", "0"), ("search_end", "finished")))
+    stopped = audit_log(_log(("search_start", None), ("trial_start", "0"),
+                             ("trial_end", "0"), ("search_end", "stopped")))
+    fault = FaultRecord("sigint", injected=True, starts_after=1)
+    assert survived_fault(fault, finished)
+    assert not survived_fault(fault, stopped)
+    resumed = audit_log(_log(("search_start", None), ("trial_start", "0"), ("search_end", "stopped"),
+                             ("search_start", None), ("trial_start", "0"), ("trial_end", "0"),
+                             ("search_end", "finished")))
+    assert survived_fault(fault, resumed)
 
 
 def test_schedule_draws_every_kind_and_never_starts_with_a_second_writer() -> None:
