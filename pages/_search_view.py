@@ -52,7 +52,7 @@ def tuner_form(current: TunerSettings) -> TunerSettings:
     with c[1]:
         seed = _number("Seed", "seed", current.seed, 0, 2**31 - 1)
     with c[2]:
-        budget = st.checkbox("Time budget", key=_state.widget("search.use_budget",
+        budget = st.checkbox("Time limit", key=_state.widget("search.use_budget",
                                                               current.max_minutes is not None))
     with c[3]:
         minutes = st.number_input("Minutes", 1.0, 10_000.0, step=5.0, disabled=not budget,
@@ -93,6 +93,48 @@ def build_config(name: str, settings: TunerSettings) -> RunConfig:
                      name=name.strip())
 
 
+def budget_form() -> float | None:
+    """"Best model in about N minutes": the minutes, or None when not fitting to a budget."""
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    fit = left.checkbox("Fit to a time budget", key=_state.widget("search.fit", False),
+                        help="Chooses the image size (up to the data's own) and the number of "
+                             "trials so that the search and the retrain of the best model take "
+                             "about this long, from the data and the measured cost per image; "
+                             "the search also ends on time. Overrides the image size, Max "
+                             "trials and the time limit above (as `search --minutes N`).")
+    minutes = right.number_input("Best model in about (minutes)", 1.0, 10_000.0, step=5.0,
+                                 disabled=not fit, key=_state.widget("search.fit_minutes", 15.0))
+    return float(minutes) if fit else None
+
+
+def fitted(config: RunConfig, minutes: float | None) -> RunConfig:
+    """``config`` fitted to the budget (with the plan shown), or as it is."""
+    if minutes is None or not config.data_dir:
+        return config
+    from pages import _auth
+    from pages._data_view import scan_folder
+    from tuning_core.planner import plan_for
+
+    summary = scan_folder(config.data_dir, _auth.actor().roots)
+    plan = plan_for(config, minutes, summary)
+    st.info(plan.describe())
+    return plan.apply(config)
+
+
+def plan_panel(run_dir: Path) -> None:
+    """A budget-fitted run: its plan, and the measured pace against it."""
+    from tuning_core.planner import SearchPlan, run_pace
+
+    run = RunDir(run_dir)
+    plan = SearchPlan.from_dict(run.config().plan)
+    if plan is None:
+        return
+    st.caption(f"Planned before launch: {plan.describe()}")
+    report = run_pace(run)
+    if report is not None:
+        st.caption(f"Pace of this search: {report.describe()}")
+
+
 def launch_summary(config: RunConfig) -> None:
     """What will run, in one short table."""
     rows = {
@@ -104,6 +146,8 @@ def launch_summary(config: RunConfig) -> None:
         "Tuner": f"{config.tuner.tuner}, {config.tuner.max_trials} trials max, "
                  f"{config.tuner.epochs} epochs",
     }
+    if config.tuner.max_minutes:
+        rows["Time limit"] = f"the search ends after {config.tuner.max_minutes:g} min"
     if config.tuner.workers:
         rows["Workers"] = f"{config.tuner.workers} local worker process(es), this dashboard " \
                           "the chief"

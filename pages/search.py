@@ -33,9 +33,10 @@ def launch_section() -> None:
     name = st.text_input("Run name (optional)", key=_state.widget("search.name", ""))
     settings = view.tuner_form(_state.tuner_settings())
     _state.set_tuner_settings(settings)
-    config = view.build_config(name, settings)
-    view.launch_summary(config)
+    minutes = view.budget_form()
     try:
+        config = view.fitted(view.build_config(name, settings), minutes)
+        view.launch_summary(config)
         config.validate()
     except TuningError as error:
         st.error(str(error))
@@ -70,6 +71,7 @@ def run_controls(run_dir: Path) -> None:
     estimate = view.trial_time(run_dir)
     if estimate:
         st.caption(f"Trials of this run took {estimate}.")
+    view.plan_panel(run_dir)
     if progress.message and not progress.state.is_active():
         st.caption(progress.message)
     view.workers_panel(run_dir)

@@ -22,6 +22,8 @@ from tests.test_pages_support import (
 )
 
 from tuning_core import charts
+from tuning_core.presets import get_preset
+from tuning_core.settings import RunConfig, TunerSettings
 from tuning_core.jobs import JobRegistry, install_registry
 from tuning_core.workspace import runs_dir
 
@@ -146,7 +148,6 @@ def test_space_page_edits_validates_and_shares(clean_caches):
     at.file_uploader(key="space_upload").set_value(
         ("space.json", b'{"schema_version": 99}', "application/json")).run()
     assert any("space.json" in e.value and "version" in e.value for e in at.error)
-    from tuning_core.presets import get_preset
     text = get_preset("tutorial").to_json().encode()
     at.file_uploader(key="space_upload").set_value(("t.json", text, "application/json")).run()
     assert not problems(at)
@@ -155,8 +156,6 @@ def test_space_page_edits_validates_and_shares(clean_caches):
 
 
 def test_search_page_sets_workers_distribution_and_mixed_precision(clean_caches):
-    from tuning_core.settings import RunConfig, TunerSettings
-
     at = new_app().run()
     at.switch_page("pages/search.py").run()
     assert not problems(at)
@@ -172,7 +171,42 @@ def test_search_page_sets_workers_distribution_and_mixed_precision(clean_caches)
     assert (settings.workers, settings.distribution, settings.mixed_precision) == \
         (2, "mirrored", True)
     assert TunerSettings.from_dict(settings.to_dict()) == settings
-    from tuning_core.presets import get_preset
     config = RunConfig(data_dir="x", space=get_preset("small"), tuner=settings)
     assert RunConfig.from_dict(config.to_dict()).tuner == settings
     assert any("2 local worker process" in m.value for m in at.markdown)
+
+
+def test_search_page_fits_a_search_to_a_time_budget(clean_caches, image_folder: Path):
+    """The plan is shown before launch and is what the launch would run."""
+    at = new_app().run()
+    at.text_input(key="w:data.folder").set_value(str(image_folder))
+    click(at, "Scan folder")
+    at.switch_page("pages/search.py").run()
+    assert not problems(at)
+    fit = at.number_input(key="w:search.fit_minutes")
+    assert fit.disabled and not any("In about" in i.value for i in at.info)
+    at.checkbox(key="w:search.fit").check()
+    at.run()
+    fit = at.number_input(key="w:search.fit_minutes")
+    fit.set_value(3.0).run()
+    assert not problems(at) and not at.error
+    plans = [i.value for i in at.info if i.value.startswith("In about 3 min:")]
+    assert plans and "px images" in plans[0]
+    summary = "\n".join(m.value for m in at.markdown)
+    trials = plans[0].split(" px images, ")[1].split(" trials")[0]
+    assert f"{trials} trials max" in summary and "the search ends after" in summary
+
+
+def test_search_page_shows_a_fitted_runs_plan_and_pace(clean_caches, image_folder: Path):
+    from tuning_core.planner import plan_for
+
+    config = RunConfig(data_dir=str(image_folder), space=get_preset("small"),
+                       tuner=TunerSettings(tuner="random", epochs=2))
+    plan = plan_for(config, 5)
+    make_run(runs_dir(), image_folder, trials=2, finished=False, plan=plan.to_dict())
+    at = new_app().run()
+    at.switch_page("pages/search.py").run()
+    assert not problems(at)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Planned before launch: In about 5 min") for c in captions)
+    assert any(c.startswith("Pace of this search: Epochs take") for c in captions)

@@ -59,10 +59,12 @@ def plotly_specs(at: AppTest) -> list[dict]:
     return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
 
 
-def make_run(runs_dir: Path, data_dir: Path, trials: int = 3, finished: bool = True) -> Path:
-    """A run folder with a hand-written trial log (no training): ``trials`` completed trials."""
+def make_run(runs_dir: Path, data_dir: Path, trials: int = 3, finished: bool = True,
+             plan: dict | None = None) -> Path:
+    """A run folder with a hand-written trial log (no training): ``trials`` completed trials;
+    ``plan``: a time-budget plan as launched with one (planner.SearchPlan.to_dict())."""
     config = RunConfig(data_dir=str(data_dir), space=get_preset("small"),
-                       image=ImageConfig(16, "rgb"),
+                       image=ImageConfig(16, "rgb"), plan=plan,
                        tuner=TunerSettings(tuner="random", max_trials=trials + 1, epochs=2))
     run_dir = create_run(runs_dir, config)
     log = RunDir(run_dir).log_writer()

@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--max-minutes", float), ("--patience", int)):
         search.add_argument(flag, type=kind)
     search.add_argument("--color-mode", choices=["rgb", "grayscale"])
+    search.add_argument("--minutes", type=float,
+                        help="best model in about this many minutes, retrain included: fits "
+                             "the image size and trial count to the data (explicit "
+                             "--image-size/--max-trials win) and ends the search in time")
     resume = sub.add_parser("resume", help="resume an interrupted or stopped run")
     resume.add_argument("run_dir")
     best = sub.add_parser("best", help="retrain the best trial and test it; prints one JSON line")
@@ -84,7 +88,19 @@ def _config_from_args(args: argparse.Namespace):
     image = ImageConfig(image_size=_pick(args.image_size, summary.suggested_image_size()),
                         color_mode=_pick(args.color_mode, summary.suggested_color_mode()))
     split = SplitConfig(seed=_pick(args.seed, 0), subset=_pick(args.subset, 1.0))
-    return RunConfig(data_dir=summary.root, space=space, split=split, image=image, tuner=tuner)
+    config = RunConfig(data_dir=summary.root, space=space, split=split, image=image, tuner=tuner)
+    if args.minutes is None:
+        return config
+    from dataclasses import replace
+
+    from .planner import plan_for
+
+    plan = plan_for(config, args.minutes, summary, image_size=args.image_size)
+    config = plan.apply(config)
+    print(f"plan: {plan.describe()}", flush=True)
+    keep = {"max_trials": args.max_trials, "max_minutes": args.max_minutes}
+    return replace(config, tuner=replace(config.tuner, **{k: v for k, v in keep.items()
+                                                          if v is not None}))
 
 
 def _quiet_tensorflow_import() -> None:
@@ -168,8 +184,15 @@ def _follow(registry, run_dir: Path) -> None:
 
 
 def _print_progress(run: RunDir, reader, printed: int, warned: bool) -> tuple[int, bool]:
-    """New trial lines; the chance report once, checked only when a trial has ended."""
+    """New trial lines; the chance report once, checked only when a trial has ended; with a
+    time budget, the measured pace against the plan after the first trial and every fifth."""
     now = _print_new_trials(reader, printed)
+    if now > printed and (printed == 0 or now // 5 > printed // 5):
+        from .planner import run_pace
+
+        report = run_pace(run)
+        if report is not None:
+            print("pace: " + report.describe(), flush=True)
     if now > printed and not warned:
         from .diagnose import run_chance_report
 

@@ -46,6 +46,7 @@ from tuning_core import backbones
 from tuning_core.backbones import NONE
 from tuning_core.errors import SettingsError
 from tuning_core.space import (
+    FLATTEN_MAX_FEATURES,
     BackboneSpace,
     ConvBlockSpace,
     DenseBlockSpace,
@@ -57,7 +58,6 @@ from tuning_core.space import (
     check_for_image,
 )
 
-FLATTEN_MAX_FEATURES = 8192
 
 OPTIMIZER_FACTORIES: dict[str, Callable[[float], keras.optimizers.Optimizer]] = {
     "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),

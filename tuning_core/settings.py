@@ -132,6 +132,7 @@ class RunConfig:
     name: str = ""
     owner: str = ""  # the lab user who launched it ("" in local mode)
     data_roots: list[str] = field(default_factory=list)  # lab mode: images only from inside
+    plan: dict[str, Any] | None = None  # planner.SearchPlan fitted to a time budget, if any
     created: float = field(default_factory=time.time)
     versions: dict[str, str] = field(default_factory=library_versions)
 
@@ -164,7 +165,7 @@ class RunConfig:
             "created": self.created,
             "data_dir": self.data_dir, "split": self.split.to_dict(),
             "image": self.image.to_dict(), "space": self.space.to_dict(),
-            "tuner": self.tuner.to_dict(), "versions": self.versions,
+            "tuner": self.tuner.to_dict(), "versions": self.versions, "plan": self.plan,
         }
 
     @classmethod
@@ -182,4 +183,5 @@ class RunConfig:
             tuner=TunerSettings.from_dict(data["tuner"]), name=data.get("name", ""),
             owner=data.get("owner", ""), data_roots=list(data.get("data_roots") or []),
             created=data.get("created", 0.0), versions=data.get("versions", {}),
+            plan=data.get("plan"),
         )

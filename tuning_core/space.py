@@ -29,6 +29,9 @@ ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "nadam")
 POOLINGS = ("max", "average", "none")
 MAX_BLOCKS = 8
+# The head: Flatten when the last conv map holds at most this many values, else global
+# average pooling (hypermodel.py builds it; planner.py counts its cost).
+FLATTEN_MAX_FEATURES = 8192
 DEFAULT_PRESET = "small"
 
 Issue = tuple[str, str]
