@@ -37,6 +37,7 @@ from keras import layers  # noqa: E402
 from PIL import Image  # noqa: E402
 
 BATCH_SIZE = 32  # image_dataset_from_directory's default
+MIN_BATCHES = 7  # fewer, and int(0.15 * batches) leaves the split no validation batch
 # the files image_dataset_from_directory reads
 IMAGE_SUFFIXES = {".bmp", ".gif", ".jpeg", ".jpg", ".png"}
 
@@ -92,6 +93,10 @@ def load_split(data_dir: Path, seed: int, image_size: int) -> tuple:
         data_dir, image_size=(image_size, image_size), batch_size=BATCH_SIZE, seed=seed,
         verbose=False)
     batches = int(ds.cardinality())
+    if batches < MIN_BATCHES:
+        raise ValueError(f"{data_dir} holds {batches} batches of {BATCH_SIZE} images; the "
+                         f"tutorial's split needs at least {MIN_BATCHES} to leave a validation "
+                         "batch")
     n_train, n_val = int(0.70 * batches), int(0.15 * batches)
     train = ds.take(n_train)
     val = ds.skip(n_train).take(n_val)

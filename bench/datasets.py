@@ -13,7 +13,11 @@ about 50 minutes, so each anchor run should take about 60-150 s. One epoch of a 
 model from the anchor's space (two 64-filter 5x5 blocks) costs about 1.1 ms per image at
 32 px, 2.2 ms at 48 px, 4.5 ms at 64 px and 9.4 ms at 96 px on this machine (time grows with
 the pixel count), and the whole digits sample (1,530 training images at 32 px) took the
-anchor 230-370 s. Each dataset is therefore sized to about 400-700 "32 px images".
+anchor 230-370 s. Each dataset is therefore sized to about 400-800 "32 px images".
+
+One anchor run per dataset measured the sizes below (shared machine, load average 1.7-3.5):
+digits 90 s, digits_rgb_jpeg 126 s (with a test run beside it, and with the first
+colouring, since changed), photos 109 s, imbalanced_noisy 64 s.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class BenchDataset:
     description: str
     build: Builder
     corrupt_train: Callable[[Path], None] | None = None
+    version: int = 1  # raised when the builder changes, so prepared folders are rebuilt
 
 
 def _digits(scratch: Path, size: int) -> Path:
@@ -81,7 +86,7 @@ def _copy_subsample(source: Path, dest: Path, counts: dict[str, int]) -> None:
 
 
 # digits: 70 of each digit's ~180 images (700 in all, 595 to train). The whole sample took
-# the anchor 230-370 s; 70 a class brings it to about 100-150 s, still 105 held-out images.
+# the anchor 230-370 s; 70 a class brings it to about 90-150 s, still 100 held-out images.
 DIGITS_PER_CLASS = 70
 
 
@@ -95,14 +100,17 @@ def build_digits(dest: Path, scratch: Path) -> None:
 # anchor near the digits' time; 48 px (2x) would leave 35 a class and 50 held-out images.
 RGB_SIZE = 40
 RGB_PER_CLASS = 45
-MIN_TINT_DISTANCE = 160.0  # foreground and background colours at least this far apart (RGB)
+# Ink always lighter than paper, by at least this much luminance (0-255): with the polarity
+# drawn at random too, the anchor's first sizing run learnt next to nothing (held-out 0.16).
+MIN_LUMINANCE_GAP = 100.0
+LUMINANCE = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as PIL's convert("L")
 
 
 def _tints(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A (foreground, background) pair of random colours that stay far enough apart to read."""
+    """A (foreground, background) pair of random colours, the foreground the lighter."""
     while True:
         fg, bg = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-        if np.linalg.norm(fg - bg) >= MIN_TINT_DISTANCE:
+        if (fg - bg) @ LUMINANCE >= MIN_LUMINANCE_GAP:
             return fg.astype(np.float32), bg.astype(np.float32)
 
 
@@ -122,10 +130,12 @@ def build_digits_rgb_jpeg(dest: Path, scratch: Path) -> None:
 
 # photos: the tutorial's ASL set is 37 classes of 400x400 photos, a few dozen a class. At
 # 400 px the anchor (which trains at the native size) would take about an hour a run here,
-# and even 96 px costs 9x 32 px an image: 110 epochs of 12 classes x 16 would take 200-300 s.
-# 64 px (4x) with 12 classes of 16 photos (192 in all, 24 held out) keeps the anchor near 100 s.
+# and even 96 px costs 9x 32 px an image: 110 epochs of 12 classes x 20 would take 5 minutes.
+# 64 px (4x) keeps it near 2 minutes. 20 a class (240 in all, 204 to train, 36 held out) is
+# also the least the anchor can take: its take/skip split of batches of 32 leaves no
+# validation batch below 7 batches (193 training images), and its search then fails.
 PHOTO_SIZE = 64
-PHOTO_PER_CLASS = 16
+PHOTO_PER_CLASS = 20
 PHOTO_GRID = (2, 3)  # rows x columns of regions per photo: 6 classes from each of the two
 PHOTO_CROP = 150  # the side, in source pixels, of a crop before its random scale
 
@@ -152,7 +162,7 @@ def _photo_sample(photo: Image.Image, centre: tuple[float, float],
 
 def build_photos(dest: Path, scratch: Path) -> None:
     """12 classes, each a region of one of scikit-learn's two sample photos (china, flower),
-    16 random jittered 64 px JPEG crops a class."""
+    20 random jittered 64 px JPEG crops a class."""
     from sklearn.datasets import load_sample_images  # lazily: scikit-learn imports slowly
 
     del scratch  # the photos come straight from scikit-learn
@@ -218,17 +228,17 @@ DATASETS: dict[str, BenchDataset] = {
         build_digits),
     "digits_rgb_jpeg": BenchDataset(
         "Digits, 40 px RGB JPEG, random colours",
-        "the same digits at 40 px as RGB JPEG, each image in its own random foreground and "
-        "background colours (seeded), 45 a class (450): colour matters to neither class nor "
-        "reading, but the images are genuinely RGB.",
-        build_digits_rgb_jpeg),
+        "the same digits at 40 px as RGB JPEG, each image in its own random ink and paper "
+        "colours (seeded; the ink the lighter), 45 a class (450): colour tells nothing about "
+        "the class, but the images are genuinely RGB.",
+        build_digits_rgb_jpeg, version=2),
     "photos": BenchDataset(
         "Photo patches, 64 px RGB JPEG",
         "a stand-in for the tutorial's ASL photos (37 classes of 400 px, few a class): 12 "
-        "classes, each a region of one of scikit-learn's two sample photos, 16 jittered crops "
+        "classes, each a region of one of scikit-learn's two sample photos, 20 jittered crops "
         "(shift, scale, turn, flip, brightness, contrast) a class at 64 px. Not 400 px: the "
         "anchor trains at the native size and would take about an hour a run on 2 cores.",
-        build_photos),
+        build_photos, version=2),
     "imbalanced_noisy": BenchDataset(
         "Digits, 10:1 imbalance, 10% label noise",
         "the 32 px digits with 150 of the largest class down to 15 of the smallest (611), "
@@ -251,12 +261,14 @@ def prepare(name: str, root: Path = OUT / "data") -> tuple[Path, Path]:
 
     ``root/name/source`` holds the clean dataset, ``train`` and ``holdout`` the stratified
     split of it (:func:`bench.common.hold_out`), with any label noise applied to ``train``
-    only. A folder that was not finished (no marker) is built again from scratch.
+    only. A folder that was not finished, or was built by another version of the builder (the
+    marker says which), is built again from scratch.
     """
     dataset = get(name)
     home = root / name
     train, holdout = home / "train", home / "holdout"
-    if (home / PREPARED).is_file():
+    marker, stamp = home / PREPARED, f"{name} version {dataset.version}\n"
+    if marker.is_file() and marker.read_text() == stamp:
         return train, holdout
     fresh_dir(home)
     source = fresh_dir(home / "source")
@@ -264,5 +276,5 @@ def prepare(name: str, root: Path = OUT / "data") -> tuple[Path, Path]:
     hold_out(source, home, seed=SEED)
     if dataset.corrupt_train is not None:
         dataset.corrupt_train(train)
-    (home / PREPARED).write_text(name + "\n")
+    marker.write_text(stamp)
     return train, holdout

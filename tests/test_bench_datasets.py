@@ -74,6 +74,13 @@ def test_rgb_digits_are_really_coloured(root: Path) -> None:
     assert sum(max(m) - min(m) > 20 for m in means) >= 15  # and not shades of grey
 
 
+def test_every_train_folder_is_enough_for_the_anchors_split(root: Path) -> None:
+    from bench.anchor import BATCH_SIZE, MIN_BATCHES
+
+    for name in datasets.DATASETS:
+        assert len(_files(_split(root, name)[0])) > (MIN_BATCHES - 1) * BATCH_SIZE, name
+
+
 def test_sizes_per_class(root: Path) -> None:
     source = lambda name: _counts(root / name / "source")  # noqa: E731
     assert set(source("digits").values()) == {datasets.DIGITS_PER_CLASS}
@@ -91,13 +98,15 @@ def test_preparing_is_deterministic_and_idempotent(root: Path, tmp_path: Path) -
     assert _digests(tmp_path / "imbalanced_noisy") == before  # the noise is not applied twice
 
 
-def test_an_unfinished_folder_is_built_again(tmp_path: Path) -> None:
+def test_an_unfinished_or_outdated_folder_is_built_again(tmp_path: Path) -> None:
     train, _ = datasets.prepare("photos", tmp_path)
-    (tmp_path / "photos" / datasets.PREPARED).unlink()
-    stray = train / "stray"
-    stray.mkdir()
-    datasets.prepare("photos", tmp_path)
-    assert not stray.exists() and (tmp_path / "photos" / datasets.PREPARED).is_file()
+    marker = tmp_path / "photos" / datasets.PREPARED
+    for spoil in (marker.unlink, lambda: marker.write_text("photos version 0\n")):
+        spoil()
+        stray = train / "stray"
+        stray.mkdir()
+        datasets.prepare("photos", tmp_path)
+        assert not stray.exists() and marker.is_file()
 
 
 def test_imbalance_is_ten_to_one(root: Path) -> None:
