@@ -183,8 +183,8 @@ def build_photos(dest: Path, scratch: Path) -> None:
 
 
 # imbalanced_noisy: the digits, 150 of the largest class falling geometrically to 15 of the
-# smallest (10:1, 611 in all, about 520 to train: near the digits' time), then 10% of the
-# training images moved to a wrong class folder.
+# smallest (10:1, 613 in all, 522 to train: 64 s measured), then 10% of the training images
+# moved to a wrong class folder.
 IMBALANCE_MAX, IMBALANCE_RATIO = 150, 10
 NOISE_FRACTION = 0.10
 
@@ -224,7 +224,8 @@ DATASETS: dict[str, BenchDataset] = {
     "digits": BenchDataset(
         "Digits, 32 px grayscale PNG",
         "scikit-learn's handwritten digits enlarged to 32 px, 10 classes; 70 of each "
-        "digit's ~180 images (700), so that the anchor takes about 100-150 s a run here.",
+        "digit's ~180 images (700), so that the anchor takes about 1.5 minutes a run here "
+        "(90 s measured).",
         build_digits),
     "digits_rgb_jpeg": BenchDataset(
         "Digits, 40 px RGB JPEG, random colours",
@@ -241,7 +242,7 @@ DATASETS: dict[str, BenchDataset] = {
         build_photos, version=2),
     "imbalanced_noisy": BenchDataset(
         "Digits, 10:1 imbalance, 10% label noise",
-        "the 32 px digits with 150 of the largest class down to 15 of the smallest (611), "
+        "the 32 px digits with 150 of the largest class down to 15 of the smallest (613), "
         "and 10% of the training images moved to a wrong class; the held-out images keep "
         "their true labels.",
         build_imbalanced, add_label_noise),
