@@ -1,7 +1,8 @@
 """The anchor: the plain KerasTuner tutorial workflow, written by hand as a user would.
 
 No tuning_core here on purpose. ``keras.utils.image_dataset_from_directory`` at the
-dataset's native size (colour mode and batch size left at their defaults), a 0.70/0.15/0.15
+dataset's native size (``--image-size``, by default the median side of its images, as a user
+reads it off the files; colour mode and batch size left at their defaults), a 0.70/0.15/0.15
 split by ``take``/``skip`` of the batched dataset (which reshuffles every epoch, so test
 images leak into training: kept, as in the tutorial), a HyperModel with per-layer filters,
 kernels, activations, batch norm and dropout, BayesianOptimization, no caching, no early
@@ -12,6 +13,7 @@ The benchmark adds one thing the tutorial lacks: the final model is also evaluat
 held-out folder that the workflow never saw (``--holdout``); that evaluation is not timed.
 
     python -m bench.anchor --data DIR --holdout DIR --work DIR [--trials 10] [--epochs 10]
+        [--image-size PX]
 
 prints one JSON object (wall time, own test accuracy, held-out accuracy, project bytes).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,9 +34,12 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import keras_tuner as kt  # noqa: E402
 from keras import layers  # noqa: E402
+from PIL import Image  # noqa: E402
 
-IMAGE_SIZE = 32  # the sample digits' native size
 BATCH_SIZE = 32  # image_dataset_from_directory's default
+MIN_BATCHES = 7  # fewer, and int(0.15 * batches) leaves the split no validation batch
+# the files image_dataset_from_directory reads
+IMAGE_SUFFIXES = {".bmp", ".gif", ".jpeg", ".jpg", ".png"}
 
 
 class TutorialHyperModel(kt.HyperModel):
@@ -65,12 +71,32 @@ class TutorialHyperModel(kt.HyperModel):
         return model
 
 
-def load_split(data_dir: Path, seed: int) -> tuple:
+def native_size(data_dir: Path) -> int:
+    """The median side (width and height alike) of the images in a class-folder tree.
+
+    Raises:
+        ValueError: the tree holds no image.
+    """
+    sides: list[int] = []
+    for path in sorted(data_dir.glob("*/*")):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            with Image.open(path) as image:
+                sides += image.size
+    if not sides:
+        raise ValueError(f"no images in the class folders of {data_dir}")
+    return round(statistics.median(sides))
+
+
+def load_split(data_dir: Path, seed: int, image_size: int) -> tuple:
     """(train, val, test, class names) by take/skip of one reshuffling batched dataset."""
     ds = keras.utils.image_dataset_from_directory(
-        data_dir, image_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=BATCH_SIZE, seed=seed,
+        data_dir, image_size=(image_size, image_size), batch_size=BATCH_SIZE, seed=seed,
         verbose=False)
     batches = int(ds.cardinality())
+    if batches < MIN_BATCHES:
+        raise ValueError(f"{data_dir} holds {batches} batches of {BATCH_SIZE} images; the "
+                         f"tutorial's split needs at least {MIN_BATCHES} to leave a validation "
+                         "batch")
     n_train, n_val = int(0.70 * batches), int(0.15 * batches)
     train = ds.take(n_train)
     val = ds.skip(n_train).take(n_val)
@@ -78,11 +104,12 @@ def load_split(data_dir: Path, seed: int) -> tuple:
     return train, val, test, ds.class_names
 
 
-def run(data_dir: Path, work_dir: Path, trials: int, epochs: int, seed: int = 0) -> dict:
+def run(data_dir: Path, work_dir: Path, trials: int, epochs: int, image_size: int,
+        seed: int = 0) -> dict:
     """Search, retrain the best, evaluate on the tutorial's test split; times it all."""
     started = time.perf_counter()
-    train, val, test, classes = load_split(data_dir, seed)
-    hypermodel = TutorialHyperModel((IMAGE_SIZE, IMAGE_SIZE, 3), len(classes))
+    train, val, test, classes = load_split(data_dir, seed, image_size)
+    hypermodel = TutorialHyperModel((image_size, image_size, 3), len(classes))
     tuner = kt.BayesianOptimization(hypermodel, objective="val_accuracy", max_trials=trials,
                                     seed=seed, directory=str(work_dir), project_name="anchor",
                                     overwrite=True)
@@ -96,13 +123,14 @@ def run(data_dir: Path, work_dir: Path, trials: int, epochs: int, seed: int = 0)
     return {"model": model, "classes": classes, "wall_s": ended - started,
             "search_s": searched - started, "retrain_s": ended - searched,
             "test_accuracy": float(test_accuracy), "trials": trials, "epochs": epochs,
-            "best_hyperparameters": best_hp.values}
+            "image_size": image_size, "best_hyperparameters": best_hp.values}
 
 
-def holdout_accuracy(model: keras.Model, holdout_dir: Path, classes: list[str]) -> float:
+def holdout_accuracy(model: keras.Model, holdout_dir: Path, classes: list[str],
+                     image_size: int) -> float:
     """Accuracy on a folder the workflow never saw (same class folders, not shuffled)."""
     ds = keras.utils.image_dataset_from_directory(
-        holdout_dir, image_size=(IMAGE_SIZE, IMAGE_SIZE), batch_size=256, shuffle=False,
+        holdout_dir, image_size=(image_size, image_size), batch_size=256, shuffle=False,
         class_names=classes, verbose=False)
     _, accuracy = model.evaluate(ds, verbose=0)
     return float(accuracy)
@@ -120,10 +148,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int,
+                        help="side in px to resize to (default: the images' median side)")
     args = parser.parse_args(argv)
-    result = run(args.data, args.work, args.trials, args.epochs, args.seed)
+    image_size = args.image_size or native_size(args.data)
+    result = run(args.data, args.work, args.trials, args.epochs, image_size, args.seed)
     model = result.pop("model")
-    result["holdout_accuracy"] = holdout_accuracy(model, args.holdout, result.pop("classes"))
+    result["holdout_accuracy"] = holdout_accuracy(model, args.holdout, result.pop("classes"),
+                                                  image_size)
     result["project_bytes"] = folder_bytes(args.work / "anchor")
     result["checkpoints"] = len(list((args.work / "anchor").glob("trial_*/checkpoint*.h5")))
     sys.stdout.write(json.dumps(result, default=str) + "\n")

@@ -57,6 +57,23 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def figure_tables(rows: list[dict[str, Any]], heading: str = "###") -> list[str]:
+    """A figure's rows as Markdown lines: one table, or, when the rows name a ``dataset``, one
+    table per dataset under its own heading (a table mixing datasets hides each one's ratio)."""
+    if not rows:
+        return []
+    if "dataset" not in rows[0]:
+        return [markdown_table(rows), ""]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        rest = {k: v for k, v in row.items() if k != "dataset"}
+        groups.setdefault(str(row["dataset"]), []).append(rest)
+    lines: list[str] = []
+    for name, group in groups.items():
+        lines += [f"{heading} {name}", "", markdown_table(group), ""]
+    return lines
+
+
 def summary_rows(figures: list[FigureResult]) -> list[dict[str, Any]]:
     return [{"#": f.number, "figure": f.title, "measured": f.value, "goal": f.goal,
              "verdict": verdict(f.met), "took s": round(f.seconds)} for f in figures]
@@ -87,8 +104,7 @@ def render(figures: list[FigureResult], info: dict[str, Any], mode: str, total_s
     for f in figures:
         parts += ["", f"## {f.number}. {f.title}: {verdict(f.met)}", "", f"Goal: {f.goal}.",
                   f"Measured: {f.value}.", ""]
-        if f.rows:
-            parts += [markdown_table(f.rows), ""]
+        parts += figure_tables(f.rows)
         parts += [f"- {note}" for note in f.notes]
     if patched:
         parts += ["", "## With the proposed engine changes (same run)", "",
@@ -97,7 +113,7 @@ def render(figures: list[FigureResult], info: dict[str, Any], mode: str, total_s
                   "", markdown_table(summary_rows(patched))]
         for f in patched:
             parts += ["", f"### {f.number}. {f.title}, patched: {verdict(f.met)}", ""]
-            parts += [markdown_table(f.rows), ""] if f.rows else []
+            parts += figure_tables(f.rows, heading="####")
             parts += [f"- {note}" for note in f.notes]
     if extra:
         parts += [""] + extra

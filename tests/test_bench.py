@@ -67,33 +67,6 @@ def test_synthetic_trial_log_reads_and_draws(tmp_path: Path) -> None:
     assert len(fig6.idle_poll(path, polls=3)) == 3
 
 
-def test_time_to_model_summary_compares_medians() -> None:
-    from bench.fig1_time_to_model import summarize
-
-    settings = {"tuner": "hyperband", "max_trials": 30, "epochs": 12, "patience": 3}
-    image = {"image_size": 32, "color_mode": "grayscale"}
-    anchor = {"wall_s": 100.0, "search_s": 90.0, "retrain_s": 10.0, "test_accuracy": 0.99,
-              "holdout_accuracy": 0.95, "trials": 10}
-    ours = {**anchor, "wall_s": 40.0, "holdout_accuracy": 0.96, "settings": settings,
-            "image": image}
-    scale = {"trials": 10, "epochs": 10}
-    figure = summarize({"anchor": [anchor], "ours": [ours]}, scale, {}, 30, 269)
-    assert figure.met and "0.40" in figure.value and len(figure.rows) == 2
-    slow = {**ours, "wall_s": 60.0}
-    assert not summarize({"anchor": [anchor], "ours": [slow]}, scale, {}, 30).met
-    both = summarize({"anchor": [anchor], "ours": [ours], "proposed": [ours]}, scale, {}, 30,
-                     269, {"objective": "val_loss"})
-    assert len(both.rows) == 3 and both.rows[2]["x anchor"] == 0.4
-
-
-def test_scaled_overrides_follow_the_anchor() -> None:
-    from bench.fig1_time_to_model import scaled_overrides
-
-    assert scaled_overrides(10, 10) == {}
-    scaled = scaled_overrides(5, 10)
-    assert scaled["max_trials"] >= 2 and scaled["epochs"] >= 1
-
-
 def test_fixed_space_is_valid_and_one_model() -> None:
     from bench.fixed_model import fixed_space
     from tuning_core.space import check
@@ -116,11 +89,3 @@ def test_patches_apply_by_name() -> None:
             patches.apply(["no-such-patch"])
     finally:
         patches.PATCHES.pop("bench-test")
-
-
-def test_proposed_defaults_leave_out_what_the_engine_already_has() -> None:
-    from bench import fig1_time_to_model as fig1
-    from tuning_core.settings import TunerSettings
-
-    defaults = TunerSettings().to_dict()
-    assert all(defaults.get(k) != v for k, v in fig1.proposed_overrides().items())
