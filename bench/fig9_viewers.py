@@ -243,7 +243,8 @@ def hold_browsers(split: CpuSplit | None, server: int,
 
     Inherited affinity is not enough for Chromium: its GPU process (software GL here, no GPU)
     pins its two rasterizer workers ("Thread<00>", "Thread<01>") to CPU 0 itself, on the
-    server's side. Moved back once after launch, they stay (checked with a WebGL page drawing).
+    server's side, some time after launch. Moved back, they stay (checked with a WebGL page
+    drawing), so this runs before each search starts and at each check.
     """
     if split is None:
         return 0
@@ -259,20 +260,22 @@ def hold_browsers(split: CpuSplit | None, server: int,
     return moved
 
 
-def check_pinning(setup: Setup, search: subprocess.Popen | None) -> tuple[int, int]:
-    """(processes checked, Chromium renderers among them): every thread of the server's and the
-    live search's trees must be allowed exactly the server's CPUs, and every thread of the
-    browsers' tree exactly the browsers'. RuntimeError naming the first few that are not;
-    (0, 0) when nothing is pinned."""
+def check_pinning(setup: Setup, search: subprocess.Popen | None) -> tuple[int, int, int]:
+    """(processes checked, Chromium renderers among them, browser threads moved back first):
+    every thread of the server's and the live search's trees must be allowed exactly the
+    server's CPUs, and every thread of the browsers' tree exactly the browsers' (strays are
+    moved back first, see ``hold_browsers``). RuntimeError naming the first few that are not;
+    (0, 0, 0) when nothing is pinned."""
     if setup.split is None:
-        return 0, 0
+        return 0, 0, 0
+    moved = hold_browsers(setup.split, setup.server.pid, search)
     sides = _sides(setup.split, setup.server.pid, search)
     wrong = [f"{pid} thread {tid}: CPU {cpu_list(cpus)}, expected {cpu_list(expected)}"
              for pid, expected in sides for tid, cpus in allowed_cpus(pid).items()
              if cpus != expected]
     if wrong:
         raise RuntimeError("figure 9's processes are off their CPUs: " + "; ".join(wrong[:5]))
-    return len(sides), sum(_is_renderer(pid) for pid, _ in sides)
+    return len(sides), sum(_is_renderer(pid) for pid, _ in sides), moved
 
 
 def _span(run: Path) -> tuple[dict[str, list[float]], float]:
@@ -286,22 +289,24 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
     """One search with ``viewers`` Monitor pages open on it while it trains."""
     result, contexts = Condition(pair, viewers), []
     before = set(setup.runs.iterdir())
+    result.moved = hold_browsers(setup.split, setup.server.pid)  # before the search competes
     server0, browser0 = _cpu(setup)
     started = time.monotonic()
     search = _start_search(setup, trials, epochs)
     try:
         run = _new_run(setup.runs, before, search)
-        result.checked = check_pinning(setup, search)[0]  # the search's tree while it trains
+        result.checked, _, moved = check_pinning(setup, search)  # the search's tree, training
+        result.moved += moved
         opened = time.monotonic()
         contexts = open_viewers(browser, setup.url, run.name, viewers)
-        result.moved = hold_browsers(setup.split, setup.server.pid, search)
+        result.moved += hold_browsers(setup.split, setup.server.pid, search)
         result.search_cpu_s = _wait_search(search)
         result.wall_s = time.monotonic() - started
         events, result.span_s = _span(run)
         if contexts:
             result.latencies, result.missed = collect_latencies(contexts, events)
-        checked, result.renderers = check_pinning(setup, None)  # the pages' renderers, live
-        result.checked += checked
+        checked, result.renderers, moved = check_pinning(setup, None)  # the pages' renderers
+        result.checked, result.moved = result.checked + checked, result.moved + moved
     finally:
         if search.returncode is None:  # reaped searches keep no group to signal
             _kill(search)
@@ -343,7 +348,7 @@ def measure(quick: bool) -> FigureResult:
         moved = hold_browsers(split, server.pid)
         setup = Setup(url, server, data, runs, env, work / "streamlit.log", split)
         # warm-up (imports, caches), its page the server's first: a deep link, not the root
-        run_condition(setup, browser, -1, 1, 2, 1)
+        moved += run_condition(setup, browser, -1, 1, 2, 1).moved
         plan = [(pair, s["viewers"] if watched else 0) for pair, watched in order(s["pairs"])]
         plan += [(s["pairs"] + pair, 1 if watched else 0)
                  for pair, watched in order(s["single_pairs"])]
@@ -402,8 +407,9 @@ def _pinning_note(split: CpuSplit | None, conditions: list[Condition], moved: in
                 "deployment (browsers on the members' machines) does not have.")
     return (f"pinned: {split.describe()} (this process, Playwright's client, on the browsers' "
             "CPUs too), in both arms of every pair; affinity inherited from the starting "
-            f"thread, and {moved} threads Chromium's GPU process pinned to CPU 0 itself moved "
-            f"back after launch ({sum(c.moved for c in conditions)} more after pages opened). "
+            f"thread; threads Chromium's GPU process pinned to CPU 0 itself were moved back: "
+            f"{moved} after launch and in the warm-up, {sum(c.moved for c in conditions)} "
+            "later. "
             "Checked in every condition from /proc/<pid>/task/*/status "
             f"Cpus_allowed_list: {sum(c.checked for c in conditions)} process readings, all "
             "threads on their side's CPUs; up to "

@@ -196,7 +196,7 @@ class Condition:
     missed: int = 0
     checked: int = 0  # processes whose threads' CPU lists were read and matched their side's
     renderers: int = 0  # of which Chromium renderers (--type=renderer), the most at one check
-    moved: int = 0  # browser-side threads moved back to the browsers' CPUs after pages opened
+    moved: int = 0  # browser-side threads found off the browsers' CPUs and moved back
 
 
 def per_viewer_minute(watched: Condition, alone: Condition, kind: str) -> float:

@@ -152,4 +152,5 @@ def test_the_notes_say_which_cpus_each_side_had_or_that_nothing_was_pinned() -> 
     note = fig9._pinning_note(split, checked)
     assert note.startswith("pinned: server and searches on CPU 0, Chromium on CPU 1")
     assert "14 process readings" in note and "up to 2 Chromium renderers" in note
+    assert "moved back: 0 after launch and in the warm-up, 0 later" in note
     assert fig9._pinning_note(None, checked).startswith("NOT pinned")
