@@ -16,6 +16,16 @@ A script installed in every page records ``Date.now()`` whenever the Monitor's
 a ``trial_end`` (``epoch_end``) line is the first time a page shows that many completed
 trials (epochs) minus the line's ``time`` (one machine, one clock). Server and browser
 CPU come from ``/proc/<pid>/stat`` of their process trees.
+
+In a lab the browsers run on the members' own machines, so here they must not take CPU from
+the server or the search: on Linux with 2 or more usable CPUs the server and every search (the
+unwatched ones too, so a pair compares like with like) run on one CPU set and Chromium on the
+disjoint rest (``split_cpus``). Affinity is inherited across fork and exec, so each side gets
+its set from the thread that starts it: the server and the searches are started with this
+thread switched to the server's set for the ``Popen``, and Playwright's driver, which starts
+Chromium and so every renderer Chromium starts later, is started with it on the browsers' set,
+where this process then stays. Every condition reads back ``Cpus_allowed_list`` of every thread
+of both trees, renderers included, and stops the figure if one is off its side.
 """
 
 from __future__ import annotations
@@ -37,9 +47,10 @@ from bench.common import OUT, FigureResult, digits_dir, fresh_dir, median
 from bench.viewers_browser import (SETTLE_S, START_S, collect_latencies, launch_chromium,
                                    open_viewers)
 # TICKS and latencies are not used here: imported so `fig9_viewers.<name>` keeps working.
-from bench.viewers_measure import (TICKS, Condition, latencies, log_events,  # noqa: F401
-                                   order, parse_stat, per_viewer_minute, ratio_summary,
-                                   read_stats, tree_cpu)
+from bench.viewers_measure import (TICKS, Condition, CpuSplit, allowed_cpus,  # noqa: F401
+                                   cpu_list, latencies, log_events, order, parse_stat,
+                                   per_viewer_minute, ratio_summary, read_stats, split_cpus,
+                                   tree, tree_cpu)
 
 GOAL = ("search with N viewers (or 1) on Monitor / with none <= 1.10 (median of alternating "
         "pairs); every live update on every page within 2 s")
@@ -48,6 +59,9 @@ QUICK = {"viewers": 2, "pairs": 1, "single_pairs": 1, "trials": 3, "epochs": 2}
 MAX_RATIO, MAX_LATENCY_S = 1.10, 2.0
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_S = 600.0
+# False measures as before pinning (everything on every CPU), the browsers competing with the
+# server and the search; the headline is the pinned measurement.
+PIN = True
 
 
 @dataclass
@@ -58,6 +72,7 @@ class Setup:
     runs: Path
     env: dict[str, str]
     log: Path
+    split: CpuSplit | None  # None: nothing pinned
 
 
 def _env(workspace: Path, slot: Path) -> dict[str, str]:
@@ -94,15 +109,41 @@ def _kill(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def dashboard(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+def pinned(cpus: frozenset[int] | None) -> Iterator[None]:
+    """This thread on ``cpus`` (None: left as it is) while inside; processes started meanwhile
+    inherit them, and so do their children. Only this thread changes (affinity is per thread),
+    so threads started before keep theirs."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def usable_split() -> CpuSplit | None:
+    """The CPU split figure 9 runs under: None when ``PIN`` is off, the platform cannot pin
+    (no ``sched_setaffinity``) or fewer than 2 CPUs are usable."""
+    if not PIN or not hasattr(os, "sched_setaffinity"):
+        return None
+    return split_cpus(os.sched_getaffinity(0))
+
+
+@contextmanager
+def dashboard(env: dict[str, str], log: Path,
+              cpus: frozenset[int] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
     """``streamlit run serve_app.py`` (as ``make run``) on a free loopback port; its process
     group is killed after. serve_app.py routes deep links from the first request on, so the
-    first page opened may be ``/monitor?run=...``."""
+    first page opened may be ``/monitor?run=...``. ``cpus``: the server's CPU set (None: as
+    this thread's)."""
     url = ""
     for _attempt in range(3):  # another process may take the free port first
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        with log.open("ab") as out:
+        with log.open("ab") as out, pinned(cpus):
             server = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "serve_app.py", "--server.headless",
                  "true",
@@ -132,7 +173,8 @@ def _start_search(setup: Setup, trials: int, epochs: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "tuning_core", "search", "--data", str(setup.data),
                "--runs-dir", str(setup.runs), "--tuner", "random", "--max-trials", str(trials),
                "--epochs", str(epochs), "--image-size", "16", "--seed", "0"]
-    with setup.log.with_name("searches.log").open("ab") as out:
+    with setup.log.with_name("searches.log").open("ab") as out, \
+            pinned(setup.split.work if setup.split else None):
         return subprocess.Popen(command, cwd=ROOT, env=setup.env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -178,6 +220,64 @@ def _cpu(setup: Setup) -> tuple[float, float]:
             tree_cpu(me, stats, skip=[setup.server.pid]) - own)
 
 
+def _is_renderer(pid: int) -> bool:
+    try:
+        return b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _sides(split: CpuSplit, server: int,
+           search: subprocess.Popen | None) -> list[tuple[int, frozenset[int]]]:
+    """(pid, the CPUs it must have) of the server's and the live search's trees (the server's
+    set) and of the browsers' tree: this process's other descendants, itself left out."""
+    stats, me = read_stats(), os.getpid()
+    roots = [server] + ([search.pid] if search and search.returncode is None else [])
+    sides = [(pid, split.work) for root in roots for pid in tree(root, stats)]
+    return sides + [(pid, split.browsers) for pid in tree(me, stats, skip=roots) if pid != me]
+
+
+def hold_browsers(split: CpuSplit | None, server: int,
+                  search: subprocess.Popen | None = None) -> int:
+    """Moves back to the browsers' CPUs any browser-side thread that left them; returns how many.
+
+    Inherited affinity is not enough for Chromium: its GPU process (software GL here, no GPU)
+    pins its two rasterizer workers ("Thread<00>", "Thread<01>") to CPU 0 itself, on the
+    server's side, some time after launch. Moved back, they stay (checked with a WebGL page
+    drawing), so this runs before each search starts and at each check.
+    """
+    if split is None:
+        return 0
+    moved = 0
+    for pid, expected in _sides(split, server, search):
+        for tid, cpus in allowed_cpus(pid).items():
+            if expected == split.browsers and cpus != expected:
+                try:
+                    os.sched_setaffinity(tid, expected)
+                    moved += 1
+                except ProcessLookupError:
+                    continue  # the thread ended
+    return moved
+
+
+def check_pinning(setup: Setup, search: subprocess.Popen | None) -> tuple[int, int, int]:
+    """(processes checked, Chromium renderers among them, browser threads moved back first):
+    every thread of the server's and the live search's trees must be allowed exactly the
+    server's CPUs, and every thread of the browsers' tree exactly the browsers' (strays are
+    moved back first, see ``hold_browsers``). RuntimeError naming the first few that are not;
+    (0, 0, 0) when nothing is pinned."""
+    if setup.split is None:
+        return 0, 0, 0
+    moved = hold_browsers(setup.split, setup.server.pid, search)
+    sides = _sides(setup.split, setup.server.pid, search)
+    wrong = [f"{pid} thread {tid}: CPU {cpu_list(cpus)}, expected {cpu_list(expected)}"
+             for pid, expected in sides for tid, cpus in allowed_cpus(pid).items()
+             if cpus != expected]
+    if wrong:
+        raise RuntimeError("figure 9's processes are off their CPUs: " + "; ".join(wrong[:5]))
+    return len(sides), sum(_is_renderer(pid) for pid, _ in sides), moved
+
+
 def _span(run: Path) -> tuple[dict[str, list[float]], float]:
     lines = (run / "trials.jsonl").read_text().splitlines()
     times = {json.loads(x)["event"]: json.loads(x)["time"] for x in lines if '"search_' in x}
@@ -189,18 +289,24 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
     """One search with ``viewers`` Monitor pages open on it while it trains."""
     result, contexts = Condition(pair, viewers), []
     before = set(setup.runs.iterdir())
+    result.moved = hold_browsers(setup.split, setup.server.pid)  # before the search competes
     server0, browser0 = _cpu(setup)
     started = time.monotonic()
     search = _start_search(setup, trials, epochs)
     try:
         run = _new_run(setup.runs, before, search)
+        result.checked, _, moved = check_pinning(setup, search)  # the search's tree, training
+        result.moved += moved
         opened = time.monotonic()
         contexts = open_viewers(browser, setup.url, run.name, viewers)
+        result.moved += hold_browsers(setup.split, setup.server.pid, search)
         result.search_cpu_s = _wait_search(search)
         result.wall_s = time.monotonic() - started
         events, result.span_s = _span(run)
         if contexts:
             result.latencies, result.missed = collect_latencies(contexts, events)
+        checked, result.renderers, moved = check_pinning(setup, None)  # the pages' renderers
+        result.checked, result.moved = result.checked + checked, result.moved + moved
     finally:
         if search.returncode is None:  # reaped searches keep no group to signal
             _kill(search)
@@ -232,13 +338,17 @@ def measure(quick: bool) -> FigureResult:
     data = digits_dir(work / "data")
     from playwright.sync_api import sync_playwright
 
+    split = usable_split()
     conditions: list[tuple[int, Condition]] = []
-    with dashboard(env, work / "streamlit.log") as (server, url), \
-            sync_playwright() as playwright:
+    # this thread stays on the browsers' CPUs from Playwright's start to its end: its driver
+    # (and so Chromium and every renderer) inherits them; the searches switch it back per Popen
+    with dashboard(env, work / "streamlit.log", split.work if split else None) as (server, url), \
+            pinned(split.browsers if split else None), sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        setup = Setup(url, server, data, runs, env, work / "streamlit.log")
+        moved = hold_browsers(split, server.pid)
+        setup = Setup(url, server, data, runs, env, work / "streamlit.log", split)
         # warm-up (imports, caches), its page the server's first: a deep link, not the root
-        run_condition(setup, browser, -1, 1, 2, 1)
+        moved += run_condition(setup, browser, -1, 1, 2, 1).moved
         plan = [(pair, s["viewers"] if watched else 0) for pair, watched in order(s["pairs"])]
         plan += [(s["pairs"] + pair, 1 if watched else 0)
                  for pair, watched in order(s["single_pairs"])]
@@ -246,7 +356,7 @@ def measure(quick: bool) -> FigureResult:
             conditions.append((position % 2, run_condition(
                 setup, browser, pair, viewers, s["trials"], s["epochs"])))
         browser.close()
-    return _result(s, conditions)
+    return _result(s, conditions, split, moved)
 
 
 @dataclass
@@ -286,16 +396,38 @@ def _group(conditions: list[Condition], viewers: int) -> Group:
                  median([per_viewer_minute(w, a, "browser") for a, w in both]))
 
 
-def _result(s: dict, conditions: list[tuple[int, Condition]]) -> FigureResult:
+def _pinning_note(split: CpuSplit | None, conditions: list[Condition], moved: int = 0) -> str:
+    """Which CPUs each side had, and how that was checked; or why nothing was pinned."""
+    if split is None:
+        why = ("PIN is off" if not PIN else
+               f"only {len(os.sched_getaffinity(0))} usable CPU(s)"
+               if hasattr(os, "sched_setaffinity") else "this platform has no CPU affinity")
+        return (f"NOT pinned ({why}): the browsers shared every CPU with the server and the "
+                "searches, so the ratio and latencies include the browsers' load, which a lab "
+                "deployment (browsers on the members' machines) does not have.")
+    return (f"pinned: {split.describe()} (this process, Playwright's client, on the browsers' "
+            "CPUs too), in both arms of every pair; affinity inherited from the starting "
+            f"thread; threads Chromium's GPU process pinned to CPU 0 itself were moved back: "
+            f"{moved} after launch and in the warm-up, {sum(c.moved for c in conditions)} "
+            "later. "
+            "Checked in every condition from /proc/<pid>/task/*/status "
+            f"Cpus_allowed_list: {sum(c.checked for c in conditions)} process readings, all "
+            "threads on their side's CPUs; up to "
+            f"{max((c.renderers for c in conditions), default=0)} Chromium renderers at once.")
+
+
+def _result(s: dict, conditions: list[tuple[int, Condition]],
+            split: CpuSplit | None = None, moved: int = 0) -> FigureResult:
     many = _group([c for _, c in conditions], s["viewers"])
     one = _group([c for _, c in conditions], 1)
-    cores = os.cpu_count() or 1
+    cores = len(split.work) if split else os.cpu_count() or 1
     server_cores = many.server * many.viewers / 60  # CPU s per s: cores busy on the server
     value = (f"ratio {many.ratio:.3f} (pairs {many.low:.3f}-{many.high:.3f}); "
              f"{many.latency()}; server {many.server:.2f} CPU s per viewer-minute "
              f"(browsers {many.browsers:.2f}); 1 viewer: ratio {one.ratio:.3f}, "
              f"{one.latency()}")
-    notes = [f"{s['viewers']} viewers, {s['pairs']} alternating pairs, then 1 viewer, "
+    notes = [_pinning_note(split, [c for _, c in conditions], moved),
+             f"{s['viewers']} viewers, {s['pairs']} alternating pairs, then 1 viewer, "
              f"{s['single_pairs']} alternating pairs; each search: random "
              f"tuner, {s['trials']} trials x {s['epochs']} epochs, digits at 16 px, as a "
              "`python -m tuning_core search` process; the ratio is of search_start -> "
@@ -315,8 +447,10 @@ def _result(s: dict, conditions: list[tuple[int, Condition]]) -> FigureResult:
              "from /proc/<pid>/stat (utime+stime+cutime+cstime) of each process tree; "
              f"1 viewer: server {one.server:.2f}, browser {one.browsers:.2f}.",
              f"the server's own share with {many.viewers} viewers: {server_cores:.2f} of a core "
-             f"({server_cores / cores:.0%} of this machine's {cores} cores), with the browsers "
-             "on the same cores."]
+             f"({server_cores / cores:.0%} of the {cores} CPU(s) it "
+             + (f"and the searches had: {cpu_list(split.work)}), the browsers on "
+                f"{cpu_list(split.browsers)}." if split else
+                "shared with the browsers and the searches).")]
     rows = [_row(c, position) for position, c in conditions]
     met = all(g.ratio <= MAX_RATIO and g.late <= MAX_LATENCY_S and not g.missed
               for g in (many, one))

@@ -1,9 +1,11 @@
 """Figure 9's measuring helpers, pure apart from reading /proc (tested in tests/test_fig9.py).
 
-Holds ``/proc/<pid>/stat`` parsing (``parse_stat``, ``read_stats``, ``tree_cpu``: CPU seconds of
-a process tree), the trial-log times a page should show (``log_events``) and their matching to
-what a page showed (``latencies``), the per-pair ratio summary and run order, and ``Condition``
-(one search and what it cost) with ``per_viewer_minute``.
+Holds ``/proc/<pid>/stat`` parsing (``parse_stat``, ``read_stats``, ``tree``, ``tree_cpu``: CPU
+seconds of a process tree), the CPU sets the two sides are pinned to (``split_cpus``,
+``cpu_list``, ``parse_cpu_list``, ``allowed_cpus``), the trial-log times a page should show
+(``log_events``) and their matching to what a page showed (``latencies``), the per-pair ratio
+summary and run order, and ``Condition`` (one search and what it cost) with
+``per_viewer_minute``.
 """
 
 from __future__ import annotations
@@ -28,21 +30,89 @@ def parse_stat(text: str) -> tuple[int, float]:
     return int(fields[1]), sum(int(v) for v in fields[11:15]) / TICKS
 
 
+def tree(root: int, stats: dict[int, str], skip: Iterable[int] = ()) -> list[int]:
+    """``root`` and its live descendants, not descending into the pids in ``skip``;
+    ``stats``: pid -> stat text."""
+    parents = {pid: parse_stat(text)[0] for pid, text in stats.items()}
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo, skip = [], [root], set(skip)
+    while todo:
+        pid = todo.pop()
+        if pid in skip or pid not in parents:
+            continue
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
 def tree_cpu(root: int, stats: dict[int, str], skip: Iterable[int] = ()) -> float:
     """CPU seconds of ``root`` and its live descendants (reaped ones are in their parent's
     cutime/cstime), not descending into the pids in ``skip``; ``stats``: pid -> stat text."""
-    parsed = {pid: parse_stat(text) for pid, text in stats.items()}
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in parsed.items():
-        children.setdefault(ppid, []).append(pid)
-    total, todo, skip = 0.0, [root], set(skip)
-    while todo:
-        pid = todo.pop()
-        if pid in skip or pid not in parsed:
-            continue
-        total += parsed[pid][1]
-        todo += children.get(pid, [])
-    return total
+    return sum(parse_stat(stats[pid])[1] for pid in tree(root, stats, skip))
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """Disjoint CPU sets: ``work`` for the dashboard server and the searches (the machine a
+    lab deploys on), ``browsers`` for Chromium (standing in for the lab members' machines)."""
+
+    work: frozenset[int]
+    browsers: frozenset[int]
+
+    def describe(self) -> str:
+        return f"server and searches on CPU {cpu_list(self.work)}, " \
+               f"Chromium on CPU {cpu_list(self.browsers)}"
+
+
+def split_cpus(cpus: Iterable[int]) -> CpuSplit | None:
+    """The usable CPUs split in two: the lower half (the larger, when odd) for the server and
+    the searches, the rest for the browsers; None when fewer than 2 (nothing to split).
+
+    The server side gets the larger half because a search alone keeps about 1.4 cores busy.
+    """
+    ordered = sorted(set(cpus))
+    if len(ordered) < 2:
+        return None
+    half = (len(ordered) + 1) // 2
+    return CpuSplit(frozenset(ordered[:half]), frozenset(ordered[half:]))
+
+
+def cpu_list(cpus: Iterable[int]) -> str:
+    """CPUs in the kernel's list form (``Cpus_allowed_list``, taskset -c): "0", "0-3,6"."""
+    ranges: list[list[int]] = []
+    for cpu in sorted(set(cpus)):
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def parse_cpu_list(text: str) -> frozenset[int]:
+    """The CPUs of a kernel CPU list such as "0-3,6" (empty text: none)."""
+    cpus: set[int] = set()
+    for part in filter(None, text.strip().split(",")):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return frozenset(cpus)
+
+
+def allowed_cpus(pid: int, proc: Path = Path("/proc")) -> dict[int, frozenset[int]]:
+    """Thread id -> the CPUs it may run on, for every thread of ``pid`` (affinity is per
+    thread: a thread started before its process was pinned keeps its own); empty when the
+    process has ended."""
+    found = {}
+    for status in (proc / str(pid) / "task").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue  # the thread ended while we looked
+        for line in text.splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                found[int(status.parent.name)] = parse_cpu_list(line.split(":", 1)[1])
+    return found
 
 
 def read_stats(proc: Path = Path("/proc")) -> dict[int, str]:
@@ -124,6 +194,9 @@ class Condition:
     viewing_s: float = 0.0  # pages open, first opened to last closed
     latencies: list[float] = field(default_factory=list)
     missed: int = 0
+    checked: int = 0  # processes whose threads' CPU lists were read and matched their side's
+    renderers: int = 0  # of which Chromium renderers (--type=renderer), the most at one check
+    moved: int = 0  # browser-side threads found off the browsers' CPUs and moved back
 
 
 def per_viewer_minute(watched: Condition, alone: Condition, kind: str) -> float:

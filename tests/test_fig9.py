@@ -1,4 +1,4 @@
-"""Figure 9's pure parts: /proc stat parsing, process-tree CPU, latency matching, ratios.
+"""Figure 9's pure parts: /proc parsing, process trees, CPU pinning, latencies, ratios.
 
 No server, no browser, nothing trained.
 """
@@ -12,6 +12,7 @@ import pytest
 
 from bench import fig9_viewers as fig9
 from bench.fig9_viewers import Condition
+from bench.viewers_measure import parse_cpu_list
 
 TICKS = fig9.TICKS
 
@@ -96,3 +97,60 @@ def test_server_cpu_per_viewer_minute_subtracts_the_idle_rate() -> None:
     alone = Condition(0, 0, server_cpu_s=1.0, window_s=50.0)  # 0.02 CPU s per s idle
     watched = Condition(0, 10, server_cpu_s=13.0, window_s=100.0, viewing_s=60.0)
     assert fig9.per_viewer_minute(watched, alone, "server") == pytest.approx(1.1)
+
+
+def test_tree_lists_a_process_and_its_descendants_but_not_a_skipped_subtree() -> None:
+    stats = {1: _stat(1, 0, 0, 0), 2: _stat(2, 1, 0, 0), 3: _stat(3, 2, 0, 0),
+             4: _stat(4, 1, 0, 0), 5: _stat(5, 4, 0, 0), 6: _stat(6, 99, 0, 0)}
+    assert sorted(fig9.tree(1, stats)) == [1, 2, 3, 4, 5]
+    assert sorted(fig9.tree(1, stats, skip=[4])) == [1, 2, 3]
+    assert fig9.tree(77, stats) == []
+
+
+def test_split_cpus_gives_the_server_the_larger_lower_half_and_the_browsers_the_rest() -> None:
+    two = fig9.split_cpus([1, 0])
+    assert two is not None and (two.work, two.browsers) == ({0}, {1})
+    odd = fig9.split_cpus({4, 5, 6, 7, 9})
+    assert odd is not None and (odd.work, odd.browsers) == ({4, 5, 6}, {7, 9})
+    assert odd.describe() == "server and searches on CPU 4-6, Chromium on CPU 7,9"
+
+
+@pytest.mark.parametrize("cpus", [[], [3]])
+def test_split_cpus_is_none_with_fewer_than_two(cpus: list[int]) -> None:
+    assert fig9.split_cpus(cpus) is None
+
+
+def test_cpu_lists_round_trip_in_the_kernels_form() -> None:
+    assert fig9.cpu_list([3, 0, 1, 2, 6, 8, 9]) == "0-3,6,8-9"
+    assert parse_cpu_list("0-3,6,8-9\n") == {0, 1, 2, 3, 6, 8, 9}
+    assert parse_cpu_list("") == frozenset()
+
+
+def test_allowed_cpus_reads_every_thread_of_a_process(tmp_path) -> None:
+    for tid, cpus in ((10, "0"), (11, "1-3")):
+        (tmp_path / "10" / "task" / str(tid)).mkdir(parents=True)
+        (tmp_path / "10" / "task" / str(tid) / "status").write_text(
+            f"Name:\tchromium\nCpus_allowed:\tf\nCpus_allowed_list:\t{cpus}\n")
+    assert fig9.allowed_cpus(10, tmp_path) == {10: {0}, 11: {1, 2, 3}}
+    assert fig9.allowed_cpus(12, tmp_path) == {}
+    mine = fig9.allowed_cpus(os.getpid())
+    assert mine[os.getpid()] == frozenset(os.sched_getaffinity(0))
+
+
+def test_pinned_switches_this_thread_and_restores_it() -> None:
+    before = os.sched_getaffinity(0)
+    with fig9.pinned(frozenset([min(before)])):
+        assert os.sched_getaffinity(0) == {min(before)}
+    assert os.sched_getaffinity(0) == before
+    with fig9.pinned(None):
+        assert os.sched_getaffinity(0) == before
+
+
+def test_the_notes_say_which_cpus_each_side_had_or_that_nothing_was_pinned() -> None:
+    split = fig9.split_cpus([0, 1])
+    checked = [Condition(0, 0, checked=5), Condition(0, 2, checked=9, renderers=2)]
+    note = fig9._pinning_note(split, checked)
+    assert note.startswith("pinned: server and searches on CPU 0, Chromium on CPU 1")
+    assert "14 process readings" in note and "up to 2 Chromium renderers" in note
+    assert "moved back: 0 after launch and in the warm-up, 0 later" in note
+    assert fig9._pinning_note(None, checked).startswith("NOT pinned")
