@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bench import fixed_model as fm
 from bench.common import OUT, FigureResult, fresh_dir, median
-from tuning_core.triallog import read_log
+from tuning_core.rundir import RunDir
 
 GOAL = "registry search / bare search <= 1.03"
 FULL = {"trials": 3, "epochs": 3, "pairs": 5}
@@ -19,7 +19,7 @@ QUICK = {"trials": 2, "epochs": 1, "pairs": 1}
 
 def _ours(work, trials: int, epochs: int) -> float:
     _, run_dir = fm.job_search(work, trials, epochs)
-    events = read_log(run_dir).events()
+    events = RunDir(run_dir).reader().events()
     start = next(e["time"] for e in events if e["event"] == "search_start")
     end = next(e["time"] for e in reversed(events) if e["event"] == "search_end")
     return end - start

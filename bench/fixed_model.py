@@ -96,12 +96,12 @@ def job_search(runs_dir: Path, trials: int, epochs: int) -> tuple[float, Path]:
     Timed from the first trial's start, so both sides leave out the one-off decode.
     """
     from tuning_core.jobs import JobRegistry
-    from tuning_core.triallog import read_log
+    from tuning_core.rundir import RunDir
 
     registry = JobRegistry(runs_dir)
     run_dir = registry.start_search(fixed_config(trials, epochs))
     registry.wait()
-    events = read_log(run_dir).events()
+    events = RunDir(run_dir).reader().events()
     first = next(e["time"] for e in events if e["event"] == "trial_start")
     last = next(e["time"] for e in reversed(events) if e["event"] == "search_end")
     return last - first, run_dir
@@ -109,7 +109,7 @@ def job_search(runs_dir: Path, trials: int, epochs: int) -> tuple[float, Path]:
 
 def trial_cycle_seconds(run_dir: Path) -> list[float]:
     """Seconds between consecutive trial ends: everything one trial costs in the runner."""
-    from tuning_core.triallog import read_log
+    from tuning_core.rundir import RunDir
 
-    ends = [e["time"] for e in read_log(run_dir).events() if e["event"] == "trial_end"]
+    ends = [e["time"] for e in RunDir(run_dir).reader().events() if e["event"] == "trial_end"]
     return [b - a for a, b in zip(ends, ends[1:])]

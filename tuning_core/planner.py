@@ -363,7 +363,6 @@ def run_pace(run: Any, now: float | None = None) -> Pace | None:
     two epochs of this search have ended). ``run``: a :class:`~tuning_core.rundir.RunDir`."""
     plan = SearchPlan.from_dict(run.config().plan)
     reader = run.reader()
-    reader.poll()
     start = reader.last_start
     if plan is None or start is None:
         return None

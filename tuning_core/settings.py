@@ -52,7 +52,7 @@ class TunerSettings:
 
     tuner: str = "hyperband"
     objective: str = "val_loss"  # smoother than accuracy on small validation splits (bench/notes.md)
-    max_trials: int = 30
+    max_trials: int = 20  # Hyperband's first bracket and a start on the second (bench/notes.md)
     epochs: int = 12
     executions_per_trial: int = 1
     patience: int = 3
