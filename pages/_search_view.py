@@ -121,20 +121,6 @@ def fitted(config: RunConfig, minutes: float | None) -> RunConfig:
     return plan.apply(config)
 
 
-def plan_panel(run_dir: Path) -> None:
-    """A budget-fitted run: its plan, and the measured pace against it."""
-    from tuning_core.planner import SearchPlan, run_pace
-
-    run = RunDir(run_dir)
-    plan = SearchPlan.from_dict(run.config().plan)
-    if plan is None:
-        return
-    st.caption(f"Planned before launch: {plan.describe()}")
-    report = run_pace(run)
-    if report is not None:
-        st.caption(f"Pace of this search: {report.describe()}")
-
-
 def launch_summary(config: RunConfig) -> None:
     """What will run, in one short table."""
     rows = {

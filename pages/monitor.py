@@ -34,6 +34,7 @@ def draw(run_dir: Path, objective: str) -> None:
     ranked = RunDir(run_dir).best_trials()
     view.show_counts(trials, ranked[0].score if ranked else None, objective)
     view.show_chance(run_dir, trials)
+    _live.plan_panel(run_dir)
     chart(figures["objective"], "objective")
     chart(figures["learning_curves"], "learning_curves")
     left, right = st.columns([3, 2])

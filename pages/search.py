@@ -71,7 +71,7 @@ def run_controls(run_dir: Path) -> None:
     estimate = view.trial_time(run_dir)
     if estimate:
         st.caption(f"Trials of this run took {estimate}.")
-    view.plan_panel(run_dir)
+    _live.plan_panel(run_dir)
     if progress.message and not progress.state.is_active():
         st.caption(progress.message)
     view.workers_panel(run_dir)

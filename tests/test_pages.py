@@ -197,7 +197,8 @@ def test_search_page_fits_a_search_to_a_time_budget(clean_caches, image_folder: 
     assert f"{trials} trials max" in summary and "the search ends after" in summary
 
 
-def test_search_page_shows_a_fitted_runs_plan_and_pace(clean_caches, image_folder: Path):
+@pytest.mark.parametrize("page", ["pages/search.py", "pages/monitor.py"])
+def test_a_fitted_runs_plan_and_pace_are_shown(clean_caches, image_folder: Path, page: str):
     from tuning_core.planner import plan_for
 
     config = RunConfig(data_dir=str(image_folder), space=get_preset("small"),
@@ -205,7 +206,7 @@ def test_search_page_shows_a_fitted_runs_plan_and_pace(clean_caches, image_folde
     plan = plan_for(config, 5)
     make_run(runs_dir(), image_folder, trials=2, finished=False, plan=plan.to_dict())
     at = new_app().run()
-    at.switch_page("pages/search.py").run()
+    at.switch_page(page).run()
     assert not problems(at)
     captions = [c.value for c in at.caption]
     assert any(c.startswith("Planned before launch: In about 5 min") for c in captions)
