@@ -51,6 +51,8 @@ from bench.viewers_measure import (TICKS, Condition, CpuSplit, allowed_cpus,  # 
                                    cpu_list, latencies, log_events, order, parse_stat,
                                    per_viewer_minute, ratio_summary, read_stats, split_cpus,
                                    tree, tree_cpu)
+from bench.viewers_pinning import (check_pinning, hold_browsers, pinned,  # noqa: F401
+                                   pinning_note, usable_split)
 
 GOAL = ("search with N viewers (or 1) on Monitor / with none <= 1.10 (median of alternating "
         "pairs); every live update on every page within 2 s")
@@ -59,9 +61,6 @@ QUICK = {"viewers": 2, "pairs": 1, "single_pairs": 1, "trials": 3, "epochs": 2}
 MAX_RATIO, MAX_LATENCY_S = 1.10, 2.0
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_S = 600.0
-# False measures as before pinning (everything on every CPU), the browsers competing with the
-# server and the search; the headline is the pinned measurement.
-PIN = True
 
 
 @dataclass
@@ -106,30 +105,6 @@ def _kill(process: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-@contextmanager
-def pinned(cpus: frozenset[int] | None) -> Iterator[None]:
-    """This thread on ``cpus`` (None: left as it is) while inside; processes started meanwhile
-    inherit them, and so do their children. Only this thread changes (affinity is per thread),
-    so threads started before keep theirs."""
-    if cpus is None:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, cpus)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
-
-
-def usable_split() -> CpuSplit | None:
-    """The CPU split figure 9 runs under: None when ``PIN`` is off, the platform cannot pin
-    (no ``sched_setaffinity``) or fewer than 2 CPUs are usable."""
-    if not PIN or not hasattr(os, "sched_setaffinity"):
-        return None
-    return split_cpus(os.sched_getaffinity(0))
 
 
 @contextmanager
@@ -220,64 +195,6 @@ def _cpu(setup: Setup) -> tuple[float, float]:
             tree_cpu(me, stats, skip=[setup.server.pid]) - own)
 
 
-def _is_renderer(pid: int) -> bool:
-    try:
-        return b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-
-
-def _sides(split: CpuSplit, server: int,
-           search: subprocess.Popen | None) -> list[tuple[int, frozenset[int]]]:
-    """(pid, the CPUs it must have) of the server's and the live search's trees (the server's
-    set) and of the browsers' tree: this process's other descendants, itself left out."""
-    stats, me = read_stats(), os.getpid()
-    roots = [server] + ([search.pid] if search and search.returncode is None else [])
-    sides = [(pid, split.work) for root in roots for pid in tree(root, stats)]
-    return sides + [(pid, split.browsers) for pid in tree(me, stats, skip=roots) if pid != me]
-
-
-def hold_browsers(split: CpuSplit | None, server: int,
-                  search: subprocess.Popen | None = None) -> int:
-    """Moves back to the browsers' CPUs any browser-side thread that left them; returns how many.
-
-    Inherited affinity is not enough for Chromium: its GPU process (software GL here, no GPU)
-    pins its two rasterizer workers ("Thread<00>", "Thread<01>") to CPU 0 itself, on the
-    server's side, some time after launch. Moved back, they stay (checked with a WebGL page
-    drawing), so this runs before each search starts and at each check.
-    """
-    if split is None:
-        return 0
-    moved = 0
-    for pid, expected in _sides(split, server, search):
-        for tid, cpus in allowed_cpus(pid).items():
-            if expected == split.browsers and cpus != expected:
-                try:
-                    os.sched_setaffinity(tid, expected)
-                    moved += 1
-                except ProcessLookupError:
-                    continue  # the thread ended
-    return moved
-
-
-def check_pinning(setup: Setup, search: subprocess.Popen | None) -> tuple[int, int, int]:
-    """(processes checked, Chromium renderers among them, browser threads moved back first):
-    every thread of the server's and the live search's trees must be allowed exactly the
-    server's CPUs, and every thread of the browsers' tree exactly the browsers' (strays are
-    moved back first, see ``hold_browsers``). RuntimeError naming the first few that are not;
-    (0, 0, 0) when nothing is pinned."""
-    if setup.split is None:
-        return 0, 0, 0
-    moved = hold_browsers(setup.split, setup.server.pid, search)
-    sides = _sides(setup.split, setup.server.pid, search)
-    wrong = [f"{pid} thread {tid}: CPU {cpu_list(cpus)}, expected {cpu_list(expected)}"
-             for pid, expected in sides for tid, cpus in allowed_cpus(pid).items()
-             if cpus != expected]
-    if wrong:
-        raise RuntimeError("figure 9's processes are off their CPUs: " + "; ".join(wrong[:5]))
-    return len(sides), sum(_is_renderer(pid) for pid, _ in sides), moved
-
-
 def _span(run: Path) -> tuple[dict[str, list[float]], float]:
     lines = (run / "trials.jsonl").read_text().splitlines()
     times = {json.loads(x)["event"]: json.loads(x)["time"] for x in lines if '"search_' in x}
@@ -295,7 +212,7 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
     search = _start_search(setup, trials, epochs)
     try:
         run = _new_run(setup.runs, before, search)
-        result.checked, _, moved = check_pinning(setup, search)  # the search's tree, training
+        result.checked, _, moved = check_pinning(setup.split, setup.server.pid, search)  # the search's tree, training
         result.moved += moved
         opened = time.monotonic()
         contexts = open_viewers(browser, setup.url, run.name, viewers)
@@ -305,7 +222,7 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
         events, result.span_s = _span(run)
         if contexts:
             result.latencies, result.missed = collect_latencies(contexts, events)
-        checked, result.renderers, moved = check_pinning(setup, None)  # the pages' renderers
+        checked, result.renderers, moved = check_pinning(setup.split, setup.server.pid, None)  # the pages' renderers
         result.checked, result.moved = result.checked + checked, result.moved + moved
     finally:
         if search.returncode is None:  # reaped searches keep no group to signal
@@ -396,26 +313,6 @@ def _group(conditions: list[Condition], viewers: int) -> Group:
                  median([per_viewer_minute(w, a, "browser") for a, w in both]))
 
 
-def _pinning_note(split: CpuSplit | None, conditions: list[Condition], moved: int = 0) -> str:
-    """Which CPUs each side had, and how that was checked; or why nothing was pinned."""
-    if split is None:
-        why = ("PIN is off" if not PIN else
-               f"only {len(os.sched_getaffinity(0))} usable CPU(s)"
-               if hasattr(os, "sched_setaffinity") else "this platform has no CPU affinity")
-        return (f"NOT pinned ({why}): the browsers shared every CPU with the server and the "
-                "searches, so the ratio and latencies include the browsers' load, which a lab "
-                "deployment (browsers on the members' machines) does not have.")
-    return (f"pinned: {split.describe()} (this process, Playwright's client, on the browsers' "
-            "CPUs too), in both arms of every pair; affinity inherited from the starting "
-            f"thread; threads Chromium's GPU process pinned to CPU 0 itself were moved back: "
-            f"{moved} after launch and in the warm-up, {sum(c.moved for c in conditions)} "
-            "later. "
-            "Checked in every condition from /proc/<pid>/task/*/status "
-            f"Cpus_allowed_list: {sum(c.checked for c in conditions)} process readings, all "
-            "threads on their side's CPUs; up to "
-            f"{max((c.renderers for c in conditions), default=0)} Chromium renderers at once.")
-
-
 def _result(s: dict, conditions: list[tuple[int, Condition]],
             split: CpuSplit | None = None, moved: int = 0) -> FigureResult:
     many = _group([c for _, c in conditions], s["viewers"])
@@ -426,7 +323,7 @@ def _result(s: dict, conditions: list[tuple[int, Condition]],
              f"{many.latency()}; server {many.server:.2f} CPU s per viewer-minute "
              f"(browsers {many.browsers:.2f}); 1 viewer: ratio {one.ratio:.3f}, "
              f"{one.latency()}")
-    notes = [_pinning_note(split, [c for _, c in conditions], moved),
+    notes = [pinning_note(split, [c for _, c in conditions], moved),
              f"{s['viewers']} viewers, {s['pairs']} alternating pairs, then 1 viewer, "
              f"{s['single_pairs']} alternating pairs; each search: random "
              f"tuner, {s['trials']} trials x {s['epochs']} epochs, digits at 16 px, as a "

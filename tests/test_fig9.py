@@ -149,8 +149,8 @@ def test_pinned_switches_this_thread_and_restores_it() -> None:
 def test_the_notes_say_which_cpus_each_side_had_or_that_nothing_was_pinned() -> None:
     split = fig9.split_cpus([0, 1])
     checked = [Condition(0, 0, checked=5), Condition(0, 2, checked=9, renderers=2)]
-    note = fig9._pinning_note(split, checked)
+    note = fig9.pinning_note(split, checked)
     assert note.startswith("pinned: server and searches on CPU 0, Chromium on CPU 1")
     assert "14 process readings" in note and "up to 2 Chromium renderers" in note
     assert "moved back: 0 after launch and in the warm-up, 0 later" in note
-    assert fig9._pinning_note(None, checked).startswith("NOT pinned")
+    assert fig9.pinning_note(None, checked).startswith("NOT pinned")
