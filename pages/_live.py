@@ -103,20 +103,6 @@ def progress_text(progress: Progress) -> str:
     return text
 
 
-def plan_panel(run_dir: Path) -> None:
-    """A run fitted to a time budget: its plan, and the measured pace against it."""
-    from tuning_core.planner import SearchPlan, run_pace
-
-    run = RunDir(run_dir)
-    plan = SearchPlan.from_dict(run.config().plan)
-    if plan is None:
-        return
-    st.caption(f"Planned before launch: {plan.describe()}")
-    report = run_pace(run)
-    if report is not None:
-        st.caption(f"Pace of this search: {report.describe()}")
-
-
 def _sidebar_body(run_dir: Path | None) -> None:
     registry = _state.registry()
     if run_dir is None:

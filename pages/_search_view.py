@@ -93,34 +93,6 @@ def build_config(name: str, settings: TunerSettings) -> RunConfig:
                      name=name.strip())
 
 
-def budget_form() -> float | None:
-    """"Best model in about N minutes": the minutes, or None when not fitting to a budget."""
-    left, right = st.columns([2, 1], vertical_alignment="bottom")
-    fit = left.checkbox("Fit to a time budget", key=_state.widget("search.fit", False),
-                        help="Chooses the image size (up to the data's own) and the number of "
-                             "trials so that the search and the retrain of the best model take "
-                             "about this long, from the data and the measured cost per image; "
-                             "the search also ends on time. Overrides the image size, Max "
-                             "trials and the time limit above (as `search --minutes N`).")
-    minutes = right.number_input("Best model in about (minutes)", 1.0, 10_000.0, step=5.0,
-                                 disabled=not fit, key=_state.widget("search.fit_minutes", 15.0))
-    return float(minutes) if fit else None
-
-
-def fitted(config: RunConfig, minutes: float | None) -> RunConfig:
-    """``config`` fitted to the budget (with the plan shown), or as it is."""
-    if minutes is None or not config.data_dir:
-        return config
-    from pages import _auth
-    from pages._data_view import scan_folder
-    from tuning_core.planner import plan_for
-
-    summary = scan_folder(config.data_dir, _auth.actor().roots)
-    plan = plan_for(config, minutes, summary)
-    st.info(plan.describe())
-    return plan.apply(config)
-
-
 def launch_summary(config: RunConfig) -> None:
     """What will run, in one short table."""
     rows = {

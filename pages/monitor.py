@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _live, _state
+from pages import _budget_view as budget
 from pages import _monitor_view as view
 from pages._plotly import live_chart
 from tuning_core.rundir import RunDir
@@ -34,7 +35,7 @@ def draw(run_dir: Path, objective: str) -> None:
     ranked = RunDir(run_dir).best_trials()
     view.show_counts(trials, ranked[0].score if ranked else None, objective)
     view.show_chance(run_dir, trials)
-    _live.plan_panel(run_dir)
+    budget.plan_panel(run_dir)
     chart(figures["objective"], "objective")
     chart(figures["learning_curves"], "learning_curves")
     left, right = st.columns([3, 2])

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _auth, _live, _state
+from pages import _budget_view as budget
 from pages import _queue_view as _queue
 from pages import _search_view as view
 from tuning_core.errors import TuningError
@@ -33,9 +34,9 @@ def launch_section() -> None:
     name = st.text_input("Run name (optional)", key=_state.widget("search.name", ""))
     settings = view.tuner_form(_state.tuner_settings())
     _state.set_tuner_settings(settings)
-    minutes = view.budget_form()
+    minutes = budget.budget_form()
     try:
-        config = view.fitted(view.build_config(name, settings), minutes)
+        config = budget.fitted(view.build_config(name, settings), minutes)
         view.launch_summary(config)
         config.validate()
     except TuningError as error:
@@ -71,7 +72,7 @@ def run_controls(run_dir: Path) -> None:
     estimate = view.trial_time(run_dir)
     if estimate:
         st.caption(f"Trials of this run took {estimate}.")
-    _live.plan_panel(run_dir)
+    budget.plan_panel(run_dir)
     if progress.message and not progress.state.is_active():
         st.caption(progress.message)
     view.workers_panel(run_dir)
