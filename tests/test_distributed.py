@@ -275,16 +275,27 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path: Path) ->
                                                 if run.worker_lock(w).holder() is not None]
 
 
+def _long_search(tmp_path: Path):
+    """A distributed search long enough (40 trials x 20 epochs) for a kill to land mid-trial."""
+    return _search(tmp_path, "--max-trials", "40", "--epochs", "20")
+
+
+def _busy_worker(tmp_path: Path):
+    """The run of the search under ``tmp_path``, and a worker of it that is training a trial."""
+    from tuning_core.distributed import workers
+
+    runs = tmp_path / "runs"
+    run = RunDir(_wait_for(lambda: next(runs.glob("*/run.json"), None), 60, "the run").parent)
+    return run, _wait_for(lambda: [w for w in workers(run) if w.trial], 240, "a busy worker")[0]
+
+
 @pytest.mark.training
 def test_a_killed_worker_does_not_hang_the_search_and_stop_stops_all(tmp_path: Path) -> None:
     from tuning_core.distributed import workers
 
-    # 20 epochs: long enough for the kill to land mid-trial
-    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "20")
+    proc = _long_search(tmp_path)
     try:
-        runs = tmp_path / "runs"
-        run = RunDir(_wait_for(lambda: next(runs.glob("*/run.json"), None), 60, "the run").parent)
-        busy = _wait_for(lambda: [w for w in workers(run) if w.trial], 240, "a busy worker")[0]
+        run, busy = _busy_worker(tmp_path)
         os.kill(busy.pid, signal.SIGKILL)  # mid-trial
         lost = _wait_for(lambda: [e for e in run.reader().events()
                                   if e["event"] == "trial_lost"], 30, "the chief to notice")
@@ -378,11 +389,9 @@ def test_search_page_lists_workers_and_monitor_shows_who_ran_each_trial(
 def test_workers_of_a_killed_chief_end_their_trial_and_exit(tmp_path: Path) -> None:
     from tuning_core.distributed import workers
 
-    proc = _search(tmp_path, "--max-trials", "40", "--epochs", "20")
+    proc = _long_search(tmp_path)
     try:
-        runs = tmp_path / "runs"
-        run = RunDir(_wait_for(lambda: next(runs.glob("*/run.json"), None), 60, "the run").parent)
-        busy = _wait_for(lambda: [w for w in workers(run) if w.trial], 240, "a busy worker")[0]
+        run, busy = _busy_worker(tmp_path)
         os.kill(proc.pid, signal.SIGKILL)  # the chief only
         _wait_for(lambda: not workers(run), 60, "the workers to notice")
     finally:
