@@ -3,11 +3,13 @@
 ``make run`` and ``make lab`` (``python -m tuning_core serve [--lab]``) run
 ``streamlit run serve_app.py``; streamlit finds ``app`` below and serves it with uvicorn.
 
-Two things happen here, at server start, that ``app.py`` cannot do (it runs per session):
+A few things happen here, at server start, that ``app.py`` cannot do (it runs per session):
 
 * Lab mode (``TUNING_LAB_MODE=1``, set by the launcher): every HTTP request and websocket
   handshake passes :class:`labweb.LabGate` first (``labweb/__init__.py`` says why this and
   not a check in the page script).
+* The live feed (``/_live/...``, ``labweb/live.py``): what the Monitor page and the sidebar
+  poll every second instead of rerunning their sessions (``pages/_feed.py`` says why).
 * A SIGTERM or Ctrl-C of the server stops its training job cleanly. uvicorn catches the
   signal, shuts down, then raises it again with the default handler, which kills the process
   before any ``atexit`` hook: the lifespan's end below is the last moment the jobs can write
@@ -36,6 +38,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.starlette import App  # noqa: E402
 
+from labweb.live import live_routes  # noqa: E402
 from tuning_core.jobs import shutdown_all  # noqa: E402
 from tuning_core.labconfig import LAB_ENV  # noqa: E402
 
@@ -53,7 +56,7 @@ if os.environ.get(LAB_ENV) == "1":
     from labweb import LabContext, LabGate, lab_routes  # noqa: E402
 
     lab = LabContext.from_workspace()
-    app = App(ROOT / "app.py", routes=lab_routes(lab), middleware=[Middleware(LabGate, lab=lab)],
-              lifespan=stop_jobs_at_shutdown)
+    app = App(ROOT / "app.py", routes=lab_routes(lab) + live_routes(lab_mode=True),
+              middleware=[Middleware(LabGate, lab=lab)], lifespan=stop_jobs_at_shutdown)
 else:
-    app = App(ROOT / "app.py", lifespan=stop_jobs_at_shutdown)
+    app = App(ROOT / "app.py", routes=live_routes(lab_mode=False), lifespan=stop_jobs_at_shutdown)

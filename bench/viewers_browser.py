@@ -30,13 +30,17 @@ OBSERVER = """
       for (const v of x) if (typeof v === "number" && Number.isFinite(v)) n++;
     return n; };
   const read = () => {
+    // the live feed's count (pages/_feed.py), or a Streamlit metric as the page once drew it
+    const values = [...document.querySelectorAll(
+      ".live-metric[data-metric='Completed'] .live-value")];
     for (const box of document.querySelectorAll("[data-testid='stMetric']")) {
       const label = box.querySelector("[data-testid='stMetricLabel']");
       const value = box.querySelector("[data-testid='stMetricValue']");
-      if (label && value && label.textContent.trim() === "Completed"
-          && /^\\d+$/.test(value.textContent.trim()))
-        completed = Math.max(completed, Number(value.textContent.trim()));
+      if (label && value && label.textContent.trim() === "Completed") values.push(value);
     }
+    for (const value of values)
+      if (/^\\d+$/.test(value.textContent.trim()))
+        completed = Math.max(completed, Number(value.textContent.trim()));
     for (const gd of document.querySelectorAll(".st-key-monitor_learning_curves .js-plotly-plot"))
       if (gd._fullData) points = Math.max(points, count(gd));
     const last = seen[seen.length - 1];

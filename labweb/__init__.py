@@ -1,4 +1,7 @@
-"""The web side of lab mode: a login gate in front of every request the server answers.
+"""The server's routes beyond Streamlit's pages: lab mode's login gate, and the live feed.
+
+The gate (lab mode) stands in front of every request the server answers; the live feed
+(``live.py``, both modes) is what watching pages poll instead of rerunning their sessions.
 
 Why an ASGI middleware (around ``streamlit.starlette.App``) and not a check in the page
 script: a page script only runs for the websocket session, after the page and its assets
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from .context import LabContext
 from .gate import LabGate
+from .live import live_routes
 from .login import lab_routes
 
-__all__ = ["LabContext", "LabGate", "lab_routes"]
+__all__ = ["LabContext", "LabGate", "lab_routes", "live_routes"]

@@ -23,7 +23,8 @@ from .context import LabContext
 LOGIN_PATH = "/_lab/login"
 LOGOUT_PATH = "/_lab/logout"
 PUBLIC_PATHS = frozenset({LOGIN_PATH, LOGOUT_PATH, "/_stcore/health"})
-NOT_PAGES = ("/_stcore/", "/media/", "/component/", "/static/", "/app/static/", "/_lab/")
+NOT_PAGES = ("/_stcore/", "/media/", "/component/", "/static/", "/app/static/", "/_lab/",
+             "/_live/")
 RECHECK_SECONDS = 5.0
 POLICY_CLOSE = 1008  # websocket close code: policy violation
 SAFE_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"), (b"x-content-type-options", b"nosniff"),

@@ -44,14 +44,6 @@ def describe(entry: QueueEntry) -> str:
     return f"#{entry.position} · {text} · starts in about {when}{'+' if entry.assumed else ''}"
 
 
-def sidebar_summary() -> None:
-    """One line per waiting job, in the sidebar."""
-    waiting = [e for e in entries() if e.position is not None]
-    if waiting:
-        st.caption("Queue: " + " · ".join(f"#{e.position} {Path(e.job.run_dir).name} "
-                                          f"({e.job.owner})" for e in waiting[:5]))
-
-
 def _mine(entry: QueueEntry) -> bool:
     actor = _auth.actor()
     return actor.is_admin or entry.job.owner == actor.record_name

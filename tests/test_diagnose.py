@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import write_image_folder
-from tests.test_pages_support import clean_caches, make_run, new_app, problems  # noqa: F401
+from tests.test_pages_support import (  # noqa: F401  (clean_caches: a fixture)
+    clean_caches, live_part, live_text, make_run, new_app, problems)
 
 from tuning_core import cli
 from tuning_core.dataset import ImageConfig, SplitConfig, scan, split_files
@@ -204,11 +205,11 @@ def test_monitor_warns_with_the_causes(clean_caches, image_folder: Path) -> None
     make_run(runs_dir(), image_folder)  # older, learning
     at = new_app().run()
     at.switch_page("pages/monitor.py").run()
-    assert not problems(at) and not [w for w in at.warning if "learns nothing" in w.value]
+    assert not problems(at) and "learns nothing" not in live_text(at, "status")
     chance_run(image_folder)  # newer: the one the Monitor opens
     at = new_app().run()
     at.switch_page("pages/monitor.py").run()
     assert not problems(at)
-    [warning] = [w.value for w in at.warning if "learns nothing" in w.value]
+    [warning] = [b for b in live_part(at, "status").blocks if "learns nothing" in b]
     assert "all 3 completed trials sit at chance for 2 classes" in warning
     assert "Search space → Backbone: a pretrained backbone" in warning

@@ -336,7 +336,7 @@ def _resume_goes_on(run: RunDir) -> None:
 
 
 def test_pages_list_live_workers_and_show_who_ran_each_trial(tmp_path: Path) -> None:
-    from pages._monitor_view import trial_table
+    from tuning_core.livefeed import trial_table
     from tuning_core.distributed import worker_command, workers
 
     run = _run_config(tmp_path)
@@ -362,7 +362,7 @@ def test_pages_list_live_workers_and_show_who_ran_each_trial(tmp_path: Path) -> 
 
 def test_search_page_lists_workers_and_monitor_shows_who_ran_each_trial(
         clean_caches, image_folder: Path) -> None:
-    from tests.test_pages_support import make_run, new_app, problems
+    from tests.test_pages_support import live_table, make_run, new_app, problems
     from tuning_core.workspace import runs_dir
 
     run = RunDir(make_run(runs_dir(), image_folder))
@@ -379,8 +379,7 @@ def test_search_page_lists_workers_and_monitor_shows_who_ran_each_trial(
         assert table[["worker", "device", "trial"]].values.tolist() == [["tuner0", "CPU 0-1", "7"]]
         at.switch_page("pages/monitor.py").run()
         assert not problems(at)
-        trials = next(d.value for d in at.dataframe if "worker" in d.value.columns)
-        assert "tuner0" in trials["worker"].tolist()
+        assert "tuner0" in [row["worker"] for row in live_table(at)]
     finally:
         lock.release()
 

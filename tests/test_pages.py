@@ -14,6 +14,9 @@ from tests.test_pages_support import (
     FakeSearch,
     clean_caches,  # noqa: F401  (fixture)
     click,
+    live_part,
+    live_table,
+    live_text,
     make_run,
     new_app,
     plotly_specs,
@@ -73,7 +76,8 @@ def test_pages_with_a_finished_run(clean_caches, image_folder: Path):
     at.switch_page("pages/monitor.py").run()
     specs = plotly_specs(at)
     assert len(specs) == 4 and all(s["layout"]["uirevision"] == charts.UIREVISION for s in specs)
-    assert len(at.dataframe[0].value) == 3
+    assert len(live_table(at)) == 3
+    assert live_part(at, "status").metrics["Completed"] == "3"
     at.switch_page("pages/best.py").run()
     assert {m.label: m.value for m in at.metric}["Test accuracy"] == "0.7500"
     labels = {b.label for b in at.get("download_button")}
@@ -104,7 +108,7 @@ def test_pages_with_a_running_search(clean_caches, image_folder: Path):
         registry.resume(run_dir)
         assert fake.started.wait(10)
         at = new_app().run()
-        assert "running trial 2/3" in at.sidebar.markdown[0].value
+        assert "running trial 2/3" in live_text(at, "sidebar", sidebar=True)
         assert all(not errors for errors in render_all(at).values())
         at.switch_page("pages/monitor.py").run()
         curves = plotly_specs(at)[1]
@@ -118,7 +122,7 @@ def test_pages_with_a_running_search(clean_caches, image_folder: Path):
     at.run()
     assert not problems(at)
     # AppTest drops the entrypoint's sidebar on a second run under st.navigation: use a new one
-    assert "stopped" in new_app().run().sidebar.markdown[0].value
+    assert "stopped" in live_text(new_app().run(), "sidebar", sidebar=True)
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -209,5 +213,7 @@ def test_a_fitted_runs_plan_and_pace_are_shown(clean_caches, image_folder: Path,
     at.switch_page(page).run()
     assert not problems(at)
     captions = [c.value for c in at.caption]
+    if page == "pages/monitor.py":  # the Monitor's status is the live feed's HTML
+        captions = live_part(at, "status").blocks
     assert any(c.startswith("Planned before launch: In about 5 min") for c in captions)
     assert any(c.startswith("Pace of this search: Epochs take") for c in captions)

@@ -10,6 +10,8 @@ import pytest
 from tests.test_pages_support import (
     clean_caches,  # noqa: F401  (fixture)
     click,
+    live_part,
+    live_table,
     new_app,
     problems,
 )
@@ -61,12 +63,11 @@ def test_sample_data_to_tested_best_model(clean_caches):
     registry = get_registry(runs_dir())
     assert registry.active_run() is not None
 
-    poll_until(at, lambda a: a.dataframe and len(a.dataframe[0].value) >= 1,
-               page="pages/monitor.py")
+    poll_until(at, lambda a: len(live_table(a)) >= 1, page="pages/monitor.py")
     assert registry.wait(300)
     at = new_app().run()
     at.switch_page("pages/monitor.py").run()
-    assert {m.label: m.value for m in at.metric}["Completed"] == "2"
+    assert live_part(at, "status").metrics["Completed"] == "2"
 
     at.switch_page("pages/best.py").run()
     set_number(at, "w:best.epochs", 1)

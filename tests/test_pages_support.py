@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from html.parser import HTMLParser
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,76 @@ def click(at: AppTest, label: str) -> AppTest:
 def plotly_specs(at: AppTest) -> list[dict]:
     """The Plotly figures on the page, as the browser would receive them."""
     return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+class _Text(HTMLParser):
+    """Collects the text of an HTML fragment by element: metrics, table cells, paragraphs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics: dict[str, str] = {}
+        self.header: list[str] = []
+        self.rows: list[list[str]] = []
+        self.text: list[str] = []
+        self.blocks: list[str] = []  # the text of each <p> and <div> with no block inside
+        self._block: list[str] | None = None
+        self._metric: str | None = None
+        self._cell: list[str] | None = None
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self._in.append(found.get("class") or tag)
+        if "data-metric" in found:
+            self._metric = found["data-metric"]
+        if tag == "tr" and "tbody" in self._in:
+            self.rows.append([])
+        if tag in ("td", "th"):
+            self._cell = []
+        if tag in ("p", "div"):
+            self._block = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._in:
+            self._in.pop()
+        if tag in ("p", "div") and self._block is not None:
+            self.blocks.append(" ".join("".join(self._block).split()))
+            self._block = None
+        if tag in ("td", "th") and self._cell is not None:
+            text, self._cell = "".join(self._cell), None
+            (self.rows[-1] if tag == "td" else self.header).append(text)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._block is not None:
+            self._block.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._metric is not None and self._in and self._in[-1] == "live-value":
+            self.metrics[self._metric] = data.strip()
+            self._metric = None
+
+
+def live_part(at: AppTest, name: str, sidebar: bool = False) -> _Text:
+    """The live part ``name`` as first drawn (status, table, sidebar), parsed."""
+    where = at.sidebar if sidebar else at.main
+    marker = f'data-live-part="{name}"'
+    bodies = [h.proto.body for h in where.get("html") if marker in h.proto.body]
+    assert bodies, f"no live part {name!r} on the page"
+    parsed = _Text()
+    parsed.feed(bodies[0])
+    return parsed
+
+
+def live_text(at: AppTest, name: str, sidebar: bool = False) -> str:
+    """The text of a live part, e.g. the sidebar's "running trial 2/3"."""
+    return " ".join(" ".join(live_part(at, name, sidebar).text).split())
+
+
+def live_table(at: AppTest) -> list[dict[str, str]]:
+    """The Monitor's trial table, a dict per row by column title."""
+    parsed = live_part(at, "table")
+    return [dict(zip(parsed.header, row)) for row in parsed.rows]
 
 
 def make_run(runs_dir: Path, data_dir: Path, trials: int = 3, finished: bool = True,

@@ -93,13 +93,15 @@ def choose_option(page: Page, label: str, option: str) -> None:
 
 
 def metric(page: Page, label: str) -> Locator:
-    """The value shown by the metric ``label`` (e.g. "Completed").
+    """The value shown by the metric ``label`` (e.g. "Completed"): a Streamlit metric, or one
+    of the Monitor's live counts (pages/_feed.py).
 
     ``first``: while a rerun replaces a live fragment, Streamlit briefly keeps the stale copy.
     """
-    box = main(page).get_by_test_id("stMetric").filter(
+    widget = main(page).get_by_test_id("stMetric").filter(
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
-    return box.get_by_test_id("stMetricValue").first
+    live = main(page).locator(f".live-metric[data-metric='{label}']")  # the Monitor's feed
+    return widget.get_by_test_id("stMetricValue").or_(live.locator(".live-value")).first
 
 
 def running(page: Page) -> Locator:

@@ -1,0 +1,416 @@
+"""The live feed: what a watching page gets every second, without a Streamlit rerun.
+
+Why: Streamlit reruns a polling fragment in each browser session on the server, about 0.1 s
+of one core per rerun here, whether or not anything changed (bench figure 9: a live Monitor
+page cost its session 0.2 of a core at a 1 s poll; ten viewers slowed the search 1.6x).
+So the Monitor body and the sidebar are drawn once by the page script, and a small script in
+the page (``SCRIPT``) asks ``/_live/monitor?run=<name>`` and ``/_live/sidebar?run=<name>``
+(routes in ``labweb/live.py``) once a second, sending the ETag of what it has. Nothing new:
+a 304, no body. Something new: a JSON payload built once for every viewer (the content is
+memoised per log position in :mod:`tuning_core.livefeed`), of named parts, each with a hash:
+
+* ``parts``: HTML for the elements marked ``data-live-part="<name>"`` (status and counts,
+  the trial table, the sidebar), rendered here, by the same functions the page script uses
+  for its first draw, so both always look alike. Every text from a file is escaped.
+* ``figures``: Plotly JSON for the chart under the Streamlit key ``<name>``, applied with
+  ``Plotly.react`` to the chart that is already there: the chart is not remounted, so Plotly's
+  ``uirevision`` keeps the user's zoom and legend (and ``pages/_plotly.py``'s keeper too).
+
+The script applies a part only when its hash changed, so an idle page does no DOM work, and
+skips polling while its tab is hidden. No Streamlit here: the routes run outside any session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from tuning_core import livefeed, workspace
+from tuning_core.dispatch import queue_entries
+from tuning_core.errors import TuningError
+from tuning_core.jobs import Progress, get_registry
+from tuning_core.rundir import RunDir
+from tuning_core.runs import active_runs
+from tuning_core.states import JobKind, RunStatus
+
+MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
+CHART_PREFIX = "monitor_"  # the Streamlit key of a Monitor chart: CHART_PREFIX + figure name
+POLL_MS = 1000
+FRESH_S = 0.3  # one build serves every viewer that asks within this long
+
+
+def registry():
+    """The process's job registry of the workspace (the one the pages use)."""
+    return get_registry(workspace.runs_dir(), queued=True)
+
+
+def run_path(name: str | None) -> Path | None:
+    """The run folder called ``name`` in the workspace, or None (no such run, or not a name)."""
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
+        return None
+    path = workspace.runs_dir() / name
+    return path if RunDir(path).is_run() else None
+
+
+# --- HTML --------------------------------------------------------------------------------
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _metric(label: str, value: object) -> str:
+    return (f'<div class="live-metric" data-metric="{esc(label)}"><div class="live-label">'
+            f'{esc(label)}</div><div class="live-value">{esc(value)}</div></div>')
+
+
+def status_html(content: livefeed.MonitorContent, progress: Progress,
+                pace: str | None) -> str:
+    """The run's state line, counts by state, best score, and the run's notices."""
+    out = [f'<p class="live-status"><b>{esc(content.run)}</b>: '
+           f'{esc(livefeed.describe(progress))}</p>']
+    if content.empty:
+        out.append('<div class="live-note">No trial has started yet. This page fills in as '
+                   'the search runs.</div>')
+        return "".join(out)
+    best = "–" if content.best is None else f"{content.best:.4f}"
+    out.append('<div class="live-metrics">' + "".join(
+        _metric(state.capitalize(), count) for state, count in content.counts.items())
+        + _metric(f"Best {content.objective}", best) + "</div>")
+    if content.chance:
+        out.append(f'<div class="live-warning">⚠️ {esc(content.chance)}</div>')
+    if content.plan:
+        out.append(f'<p class="live-caption">Planned before launch: {esc(content.plan)}</p>')
+    if pace:
+        out.append(f'<p class="live-caption">Pace of this search: {esc(pace)}</p>')
+    return "".join(out)
+
+
+def _cell(value: object, column: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return '<td data-v=""></td>'
+    if isinstance(value, float):
+        shown = f"{value:.1f}" if column == "seconds" else f"{value:.4g}"
+        if column == "score":
+            shown = f"{value:.4f}"
+        return f'<td data-v="{value!r}" class="num">{esc(shown)}</td>'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td data-v="{value}" class="num">{value}</td>'
+    return f'<td data-v="{esc(value)}">{esc(value)}</td>'
+
+
+TABLE_TITLES = {"seconds": "duration (s)", "trial_id": "trial id"}
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """The trial table; a click on a column header sorts by it (the script keeps the order)."""
+    if table.empty:
+        return ""
+    head = "".join(f'<th data-col="{i}" title="Sort">{esc(TABLE_TITLES.get(c, c))}</th>'
+                   for i, c in enumerate(table.columns))
+    rows = "".join("<tr>" + "".join(_cell(v, c) for v, c in zip(row, table.columns)) + "</tr>"
+                   for row in table.astype(object).itertuples(index=False, name=None))
+    return (f'<div class="live-table"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
+
+
+def sidebar_html(run_dir: Path | None) -> str:
+    """The current run and its state, what else trains now, and who waits in the queue."""
+    out = []
+    if run_dir is None:
+        out.append('<p class="live-caption">No run yet: design a search and launch it.</p>')
+    else:
+        progress = registry().progress(run_dir)
+        launcher = _launcher(run_dir)
+        out.append(f'<p class="live-caption">Current run'
+                   f'{" · launched by " + esc(launcher) if launcher else ""}</p>')
+        out.append(f'<p class="live-status"><b>{esc(run_dir.name)}</b><br>'
+                   f'{esc(livefeed.describe(progress))}</p>')
+        if progress.kind is JobKind.SEARCH:
+            out.append(f'<div class="live-progress"><div style="width:'
+                       f'{100 * progress.fraction:.1f}%"></div></div><p class="live-caption">'
+                       f'{esc(livefeed.progress_text(progress))}</p>')
+        if progress.state == RunStatus.FAILED and progress.message:
+            out.append(f'<p class="live-caption">{esc(progress.message)}</p>')
+    for run, owner in active_runs(workspace.runs_dir()):
+        if run_dir is None or run.path != Path(run_dir).resolve():
+            out.append(f'<p class="live-caption">Training now: {esc(run.name)} '
+                       f'({esc(owner.kind)}, {esc(owner.describe())})</p>')
+    queue = queue_text()
+    if queue:
+        out.append(f'<p class="live-caption">{esc(queue)}</p>')
+    return "".join(out)
+
+
+def _launcher(run_dir: Path) -> str:
+    try:
+        return RunDir(run_dir).config().owner
+    except TuningError:
+        return ""
+
+
+def queue_text() -> str | None:
+    """"Queue: #1 run (alice) · #2 ..." for the waiting jobs, or None when none waits."""
+    dispatcher = registry().dispatcher
+    if dispatcher is None:
+        return None
+    try:
+        running = dispatcher.queue.running()
+        left = registry().progress(Path(running.run_dir)).eta_s if running else None
+        waiting = [e for e in queue_entries(dispatcher.queue, left) if e.position is not None]
+    except TuningError as error:
+        return f"The job queue cannot be read: {error}"
+    if not waiting:
+        return None
+    return "Queue: " + " · ".join(f"#{e.position} {Path(e.job.run_dir).name} ({e.job.owner})"
+                                  for e in waiting[:5])
+
+
+def part(name: str, run: str, body: str) -> str:
+    """An element the script keeps up to date: ``body`` now, the feed's part later."""
+    return f'<div data-live-part="{esc(name)}" data-live-run="{esc(run)}">{body}</div>'
+
+
+def anchor(url: str, run: str) -> str:
+    """Tells the page's script to poll ``url`` for the parts of ``run``."""
+    return f'<span data-live-feed="{esc(url)}" data-live-run="{esc(run)}"></span>'
+
+
+def feed_url(base: str, run_dir: Path | None) -> str:
+    from urllib.parse import quote
+
+    return f"{base}?run={quote(run_dir.name if run_dir else '', safe='')}"
+
+
+# --- payloads ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Feed:
+    """One answer of a feed route: the JSON body and its ETag."""
+
+    body: bytes
+    etag: str
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _payload(run: str, active: bool, parts: dict[str, str],
+             figures: dict[str, str] | None = None) -> Feed:
+    hashes = {name: _digest(body) for name, body in parts.items()}
+    pieces = [f'"run":{json.dumps(run)}', f'"active":{json.dumps(active)}',
+              '"parts":{' + ",".join(f"{json.dumps(n)}:[{json.dumps(hashes[n])},{json.dumps(b)}]"
+                                     for n, b in parts.items()) + "}"]
+    if figures is not None:
+        fig_hashes = {name: _digest(spec) for name, spec in figures.items()}
+        hashes.update({"fig:" + n: h for n, h in fig_hashes.items()})
+        pieces.append('"figures":{' + ",".join(
+            f"{json.dumps(CHART_PREFIX + n)}:[{json.dumps(fig_hashes[n])},{spec}]"
+            for n, spec in figures.items()) + "}")
+    etag = '"' + _digest(json.dumps([run, active, sorted(hashes.items())])) + '"'
+    return Feed(("{" + ",".join(pieces) + "}").encode(), etag)
+
+
+class _Fresh:
+    """The last answer per key, reused for ``FRESH_S`` (ten viewers ask within one second)."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple, tuple[float, Feed]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, build) -> Feed:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and now - hit[0] < FRESH_S:
+                return hit[1]
+        feed = build()
+        with self._lock:
+            if len(self._items) > 64:
+                self._items.clear()
+            self._items[key] = (now, feed)
+        return feed
+
+
+_FRESH = _Fresh()
+_FIGURES = livefeed._Memo(16)
+
+
+def figure_specs(content: livefeed.MonitorContent) -> dict[str, str]:
+    """The content's figures as JSON, serialised once per log position."""
+    return _FIGURES.get((content.run, content.version, content.objective), lambda: {
+        name: livefeed.figure_json(fig) for name, fig in content.figures.items()})
+
+
+def _tables(content: livefeed.MonitorContent) -> str:
+    return _FIGURES.get(("table", content.run, content.version), lambda: table_html(content.table))
+
+
+def monitor_parts(run_dir: Path) -> tuple[livefeed.MonitorContent, Progress, dict[str, str]]:
+    """The Monitor's content of a run, its progress, and its HTML parts (status, table)."""
+    content = livefeed.monitor_content(run_dir)
+    progress = registry().progress(run_dir)
+    parts = {"status": status_html(content, progress, livefeed.pace_text(run_dir)),
+             "table": _tables(content)}
+    return content, progress, parts
+
+
+def monitor_feed(run_dir: Path) -> Feed:
+    """The Monitor's payload of a run: status and counts, table, figures."""
+    def build() -> Feed:
+        content, progress, parts = monitor_parts(run_dir)
+        return _payload(run_dir.name, progress.state.is_active(), parts, figure_specs(content))
+    return _FRESH.get(("monitor", str(run_dir)), build)
+
+
+def sidebar_feed(run_dir: Path | None) -> Feed:
+    """The sidebar's payload (the current run may be none)."""
+    name = run_dir.name if run_dir else ""
+
+    def build() -> Feed:
+        return _payload(name, bool(active_runs(workspace.runs_dir())),
+                        {"sidebar": sidebar_html(run_dir)})
+    return _FRESH.get(("sidebar", name), build)
+
+
+# --- the page's script -------------------------------------------------------------------
+
+STYLE = """
+.live-metrics{display:flex;flex-wrap:wrap;gap:.5rem 2rem;margin:.5rem 0 1rem}
+.live-metric .live-label{font-size:.875rem;opacity:.7}
+.live-metric .live-value{font-size:2rem;line-height:1.2}
+.live-caption{font-size:.875rem;opacity:.7;margin:.25rem 0}
+.live-status{margin:.25rem 0 .5rem}
+.live-note,.live-warning{padding:.75rem 1rem;border-radius:.5rem;margin:.5rem 0}
+.live-note{background:rgba(28,131,225,.1)}
+.live-warning{background:rgba(255,193,7,.15)}
+.live-progress{height:.5rem;border-radius:.25rem;background:rgba(128,128,128,.2);margin:.25rem 0}
+.live-progress>div{height:100%;border-radius:.25rem;background:#ff4b4b}
+.live-table{max-height:28rem;overflow:auto;border:1px solid rgba(128,128,128,.25);
+  border-radius:.5rem}
+.live-table table{border-collapse:collapse;width:100%;font-size:.875rem}
+.live-table th{position:sticky;top:0;background:rgba(128,128,128,.18);backdrop-filter:blur(8px);
+  cursor:pointer;text-align:left;white-space:nowrap}
+.live-table th,.live-table td{padding:.25rem .5rem;border-bottom:1px solid rgba(128,128,128,.15)}
+.live-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+.live-table th[data-dir=asc]::after{content:" ▲"}
+.live-table th[data-dir=desc]::after{content:" ▼"}
+"""
+
+SCRIPT = """
+(() => {
+  if (window.__liveFeed) return;
+  const feed = window.__liveFeed = {etags: {}, payloads: {}, sort: null, mine: false};
+  const PERIOD = %(poll)d;
+  const sortTable = box => {
+    const s = feed.sort, table = box.querySelector("table");
+    if (!table) return;
+    for (const th of table.querySelectorAll("th"))
+      th.dataset.dir = s && th.dataset.col === String(s.col) ? s.dir : "";
+    if (!s) return;
+    const body = table.tBodies[0], rows = [...body.rows];
+    const key = r => { const c = r.cells[s.col]; return c ? c.dataset.v : ""; };
+    rows.sort((a, b) => {
+      const x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
+      const cmp = x === "" ? 1 : y === "" ? -1 :
+        (!isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y));
+      return s.dir === "asc" || x === "" || y === "" ? cmp : -cmp;
+    });
+    for (const r of rows) body.appendChild(r);
+  };
+  document.addEventListener("click", ev => {
+    const th = ev.target.closest && ev.target.closest(".live-table th");
+    if (!th) return;
+    const col = Number(th.dataset.col), s = feed.sort;
+    feed.sort = {col, dir: s && s.col === col && s.dir === "asc" ? "desc" : "asc"};
+    sortTable(th.closest(".live-table"));
+  });
+  // Layout keys the page owns: Streamlit's theme (template) and the chart's size.
+  const OWN = ["template", "width", "height", "autosize"];
+  const merged = (page, fig) => {
+    const layout = {...fig.layout};
+    for (const k of OWN) if (page && page[k] !== undefined) layout[k] = page[k];
+    return layout;
+  };
+  const wrap = P => {
+    if (P.__liveFeed) return;
+    P.__liveFeed = true;
+    const react = P.react;
+    P.react = function (gd, ...rest) {
+      // Streamlit redraws a chart from the figure of its last rerun (after a zoom, say):
+      // the feed's newer data goes in instead, inside Streamlit's layout (theme, size).
+      if (feed.mine || !gd || !gd.__liveFig) return react.call(this, gd, ...rest);
+      const whole = rest[0] && !Array.isArray(rest[0]) ? rest[0] : null;
+      const layout = whole ? whole.layout : rest[1], config = whole ? whole.config : rest[2];
+      return react.call(this, gd, {...(whole || {}), data: gd.__liveFig.data,
+                                   layout: merged(layout, gd.__liveFig), config});
+    };
+  };
+  const applyParts = p => {
+    for (const [name, [hash, body]] of Object.entries(p.parts || {}))
+      for (const el of document.querySelectorAll(`[data-live-part="${name}"]`)) {
+        if (el.dataset.liveRun !== p.run || el.dataset.liveHash === hash) continue;
+        el.innerHTML = body;
+        el.dataset.liveHash = hash;
+        const box = el.querySelector(".live-table");
+        if (box) sortTable(box);
+      }
+    const P = window.Plotly;
+    if (!P || !p.figures) return;
+    wrap(P);
+    for (const [key, [hash, fig]] of Object.entries(p.figures)) {
+      const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+      if (!gd || !gd._fullLayout || gd.__liveHash === hash) continue;
+      const owner = document.querySelector(`[data-live-feed][data-live-run="${p.run}"]`);
+      if (!owner) continue;
+      gd.__liveFig = fig;
+      gd.__liveHash = hash;
+      feed.mine = true;
+      try {
+        // one figure object, as Streamlit passes it (pages/_plotly.py's keeper expects that)
+        Promise.resolve(P.react(gd, {data: fig.data, layout: merged(gd.layout, fig),
+                                     config: gd._context})).catch(() => {});
+      } finally { feed.mine = false; }
+    }
+  };
+  const poll = async url => {
+    const headers = feed.etags[url] ? {"If-None-Match": feed.etags[url]} : {};
+    let reply;
+    try {
+      reply = await fetch(url, {headers, cache: "no-store", credentials: "same-origin"});
+    } catch (error) { return; }
+    if (reply.status === 200) {
+      try { feed.payloads[url] = await reply.json(); } catch (error) { return; }
+      feed.etags[url] = reply.headers.get("ETag");
+    } else if (reply.status !== 304) {
+      delete feed.etags[url];
+      return;
+    }
+    const p = feed.payloads[url];
+    if (p) applyParts(p);
+  };
+  const tick = async () => {
+    try {
+      if (!document.hidden) {
+        const urls = new Set([...document.querySelectorAll("[data-live-feed]")]
+          .map(a => a.dataset.liveFeed));
+        await Promise.all([...urls].map(poll));
+      }
+    } finally { setTimeout(tick, PERIOD); }
+  };
+  tick();
+})();
+""" % {"poll": POLL_MS}
+
+
+def script_html() -> str:
+    """The style and the polling script (installs itself once per browser tab)."""
+    return f"<style>{STYLE}</style><script>{SCRIPT}</script>"

@@ -1,0 +1,209 @@
+"""What the live pages show of a run, built once per log position for every viewer.
+
+A page that follows a run (Monitor, the sidebar) asks the server for this every second; ten
+browsers on one run ask ten times a second. So everything here is computed once per new
+log line (the reader's ``version``) and run, whoever asks, and handed out as the same
+objects: the trial table, the counts, the best score, the figures. What depends on the clock
+as well (the owner's heartbeat age, the pace against a plan) is cheap and recomputed.
+
+Also the run's state in words ("running trial 3/20 · pid 12 on lab-1 ..."), so the pages,
+the live feed and the CLI say it the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
+
+from . import charts
+from .best import retrain_progress
+from .diagnose import run_chance_report
+from .errors import TuningError
+from .importance import hp_columns, hp_importance, hp_name
+from .jobs import Progress
+from .planner import SearchPlan, run_pace
+from .rundir import RunDir
+from .states import JobKind, RunStatus, TrialStatus
+
+STATES = tuple(s.value for s in TrialStatus)
+T = TypeVar("T")
+
+
+# --- the run's state in words ------------------------------------------------------------
+
+def duration(seconds: float | None) -> str:
+    """"1 h 02 min", "3 min 05 s", "12 s" or "unknown"."""
+    if seconds is None:
+        return "unknown"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def describe(progress: Progress) -> str:
+    """The run's state in words: idle, running trial k/N, retraining, stopped, finished, failed."""
+    if progress.kind is JobKind.RETRAIN:
+        done, planned, _ = retrain_progress(progress.run_dir)
+        return f"retraining the best model (epoch {done}/{planned or '?'}){_by(progress)}"
+    if progress.state == RunStatus.STOPPING:
+        return f"stopping after the current batch{_by(progress)}"
+    if progress.state == RunStatus.RUNNING:
+        current = progress.current_trial or progress.trials_done + 1
+        return f"running trial {current}/{planned_trials(progress)}{_by(progress)}"
+    if progress.state == RunStatus.NEW:
+        return "idle (no trial yet)"
+    return progress.state.label
+
+
+def _by(progress: Progress) -> str:
+    return f" · {progress.owner.describe()}" if progress.owner else ""
+
+
+def planned_trials(progress: Progress) -> int | str:
+    """N of "trial k/N": from the log once the search started, else from run.json."""
+    if progress.max_trials:
+        return progress.max_trials
+    try:
+        return RunDir(progress.run_dir).config().tuner.max_trials
+    except TuningError:
+        return "?"
+
+
+def progress_text(progress: Progress) -> str:
+    """"3 of 10 trials done · about 2 min 10 s left"."""
+    text = f"{progress.trials_done} of {planned_trials(progress)} trials done"
+    if progress.eta_s is not None and progress.state.is_active():
+        text += f" · about {duration(progress.eta_s)} left"
+    return text
+
+
+# --- the Monitor's content ---------------------------------------------------------------
+
+def completed_count(trials: pd.DataFrame) -> int:
+    """How many trials completed."""
+    return 0 if trials.empty else int((trials["status"] == TrialStatus.COMPLETED.value).sum())
+
+
+def state_counts(trials: pd.DataFrame) -> dict[str, int]:
+    """Trials by state, every state listed (0 when none)."""
+    counts = trials["status"].value_counts() if not trials.empty else pd.Series(dtype=int)
+    return {s: int(counts.get(s, 0)) for s in STATES}
+
+
+def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trial table for people: number, id, status, score, duration, epochs, error, the
+    worker that ran it (distributed searches only), hps."""
+    if trials.empty:
+        return trials
+    base = ["number", "trial_id", "status", "score", "seconds", "epochs", "error"]
+    if "worker" in trials and trials["worker"].notna().any():
+        base.insert(3, "worker")
+    table = trials[base + hp_columns(trials)].rename(columns={c: hp_name(c)
+                                                              for c in hp_columns(trials)})
+    return table.sort_values("number", kind="stable")
+
+
+@dataclass(frozen=True)
+class MonitorContent:
+    """What the Monitor shows of a run at one log position (shared by every viewer)."""
+
+    run: str
+    version: Hashable
+    objective: str
+    counts: dict[str, int]
+    best: float | None
+    chance: str | None  # the warning when the completed trials sit at chance
+    plan: str | None  # the plan of a run fitted to a time budget
+    table: pd.DataFrame
+    figures: dict[str, go.Figure]
+
+    @property
+    def empty(self) -> bool:
+        return self.table.empty
+
+
+class _Memo:
+    """A small thread-safe LRU of built things (the feed is served from a thread pool)."""
+
+    def __init__(self, size: int) -> None:
+        self._size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = build()  # outside the lock: two first askers may both build; both are right
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_CONTENT, _SLOW = _Memo(16), _Memo(64)
+
+
+def _chance(run: RunDir, completed: int) -> str | None:
+    """The chance warning, checked again only when another trial completes."""
+    def build() -> str | None:
+        report = run_chance_report(run)
+        return report.describe() if report is not None else None
+    return _SLOW.get(("chance", str(run.path), completed), build)
+
+
+def _importance_figure(run: RunDir, completed: int, trials: pd.DataFrame) -> go.Figure:
+    """Importance of the hyperparameters, recomputed only when another trial completes."""
+    return _SLOW.get(("importance", str(run.path), completed),
+                     lambda: charts.importance_figure(hp_importance(trials)))
+
+
+def monitor_content(run_dir: str | Path) -> MonitorContent:
+    """The Monitor's content of a run now: built once per new log line, whoever asks."""
+    run = RunDir(run_dir)
+    reader = run.reader()
+    trials, epochs = reader.trials(), reader.epochs()
+    objective = run.config().tuner.objective
+    key = (str(run.path), reader.version, objective)
+    return _CONTENT.get(key, lambda: _build(run, key[1], objective, trials, epochs))
+
+
+def _build(run: RunDir, version: Hashable, objective: str, trials: pd.DataFrame,
+           epochs: pd.DataFrame) -> MonitorContent:
+    completed = completed_count(trials)
+    ranked = run.best_trials() if not trials.empty else []
+    figures = charts.monitor_figures(trials, epochs, objective)
+    figures["importance"] = _importance_figure(run, completed, trials)
+    plan = SearchPlan.from_dict(run.config().plan)
+    return MonitorContent(
+        run=run.name, version=version, objective=objective, counts=state_counts(trials),
+        best=ranked[0].score if ranked else None,
+        chance=_chance(run, completed) if not trials.empty else None,
+        plan=plan.describe() if plan is not None else None,
+        table=trial_table(trials), figures=figures)
+
+
+def pace_text(run_dir: str | Path) -> str | None:
+    """A fitted run's measured pace against its plan, in words (None when there is none)."""
+    report = run_pace(RunDir(run_dir))
+    return report.describe() if report is not None else None
+
+
+def figure_json(figure: go.Figure) -> str:
+    """A figure as JSON for Plotly.js, without its template: the page keeps the theme the
+    chart was first drawn with (Streamlit's), and the template is most of a small figure's
+    bytes."""
+    spec = figure.to_plotly_json()
+    layout = {k: v for k, v in spec.get("layout", {}).items() if k != "template"}
+    return to_json_plotly({"data": spec.get("data", []), "layout": layout})
