@@ -178,9 +178,11 @@ def part(name: str, run: str, body: str) -> str:
     return f'<div data-live-part="{esc(name)}" data-live-run="{esc(run)}">{body}</div>'
 
 
-def anchor(url: str, run: str) -> str:
-    """Tells the page's script to poll ``url`` for the parts of ``run``."""
-    return f'<span data-live-feed="{esc(url)}" data-live-run="{esc(run)}"></span>'
+def anchor(url: str, run: str, covers_sidebar: bool = False) -> str:
+    """Tells the page's script to poll ``url`` for the parts of ``run``. ``covers_sidebar``:
+    the feed has the sidebar's part too (the Monitor's), so the sidebar's own is not polled."""
+    extra = ' data-live-covers="sidebar"' if covers_sidebar else ""
+    return f'<span data-live-feed="{esc(url)}" data-live-run="{esc(run)}"{extra}></span>'
 
 
 def feed_url(base: str, run_dir: Path | None) -> str:
@@ -264,9 +266,11 @@ def monitor_parts(run_dir: Path) -> tuple[livefeed.MonitorContent, Progress, dic
 
 
 def monitor_feed(run_dir: Path) -> Feed:
-    """The Monitor's payload of a run: status and counts, table, figures."""
+    """The Monitor's payload of a run: status and counts, table, figures, and the sidebar of
+    the same run (one request a second per viewer, not two)."""
     def build() -> Feed:
         content, progress, parts = monitor_parts(run_dir)
+        parts["sidebar"] = sidebar_html(run_dir)
         return _payload(run_dir.name, progress.state.is_active(), parts, figure_specs(content))
     return _FRESH.get(("monitor", str(run_dir)), build)
 
@@ -400,15 +404,18 @@ SCRIPT = """
   const tick = async () => {
     try {
       if (!document.hidden) {
-        const urls = new Set([...document.querySelectorAll("[data-live-feed]")]
-          .map(a => a.dataset.liveFeed));
+        const anchors = [...document.querySelectorAll("[data-live-feed]")];
+        const covered = new Set(anchors.filter(a => a.dataset.liveCovers === "sidebar")
+          .map(a => a.dataset.liveRun));
+        const urls = new Set(anchors.filter(a => !(a.dataset.liveFeed.startsWith(
+          "%(sidebar)s?") && covered.has(a.dataset.liveRun))).map(a => a.dataset.liveFeed));
         await Promise.all([...urls].map(poll));
       }
     } finally { setTimeout(tick, PERIOD); }
   };
   tick();
 })();
-""" % {"poll": POLL_MS}
+""" % {"poll": POLL_MS, "sidebar": SIDEBAR_URL}
 
 
 def script_html() -> str:

@@ -22,7 +22,7 @@ def draw(run_dir: Path) -> None:
     content, _, parts = _feed.monitor_parts(run_dir)
     run = run_dir.name
     st.html(_feed.part("status", run, parts["status"])
-            + _feed.anchor(_feed.feed_url(_feed.MONITOR_URL, run_dir), run))
+            + _feed.anchor(_feed.feed_url(_feed.MONITOR_URL, run_dir), run, covers_sidebar=True))
     for name in ("objective", "learning_curves"):
         live_chart(content.figures[name], _feed.CHART_PREFIX + name)
     left, right = st.columns([3, 2])

@@ -1,0 +1,128 @@
+"""The live feed's payloads (pages/_feed.py): parts, figures, ETags, escaping, the sidebar."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from tests.test_dispatch import Gate, _config, _member
+from tests.test_pages_support import make_run, write_trial
+
+from pages import _feed
+from tuning_core.dispatch import queue_for
+from tuning_core.jobs import JobRegistry, install_registry
+from tuning_core.rundir import RunDir
+from tuning_core.workspace import runs_dir
+
+
+def payload(feed: _feed.Feed) -> dict:
+    return json.loads(feed.body)
+
+
+def fresh(build, *args) -> _feed.Feed:
+    """A build past the short reuse window (a new log line shows at the next poll)."""
+    time.sleep(_feed.FRESH_S + 0.05)
+    return build(*args)
+
+
+def test_monitor_payload_has_parts_and_figures_without_template(workspace: Path,
+                                                                image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    body = payload(_feed.monitor_feed(run))
+    assert body["run"] == run.name and body["active"] is False
+    assert set(body["parts"]) == {"status", "table", "sidebar"}
+    assert set(body["figures"]) == {f"{_feed.CHART_PREFIX}{n}" for n in
+                                    ("objective", "learning_curves", "parallel", "importance")}
+    for hash_, figure in body["figures"].values():
+        assert len(hash_) == 16 and "template" not in figure["layout"]
+        assert figure["layout"]["uirevision"]  # the same chart keeps the zoom
+    status = body["parts"]["status"][1]
+    assert f"<b>{run.name}</b>: finished" in status
+    assert '<div class="live-metric" data-metric="Completed"><div class="live-label">Completed' \
+           '</div><div class="live-value">3</div></div>' in status
+    assert body["parts"]["table"][1].count("<tr>") == 4  # header and three trials
+
+
+def test_etag_holds_while_nothing_changes_and_only_changed_parts_get_new_hashes(
+        workspace: Path, image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder, finished=False)
+    first = _feed.monitor_feed(run)
+    assert _feed.monitor_feed(run) is first  # ten viewers within a moment: one build
+    again = fresh(_feed.monitor_feed, run)
+    assert again.etag == first.etag and again.body == first.body
+    log = RunDir(run).log_writer()
+    log.write("trial_start", trial_id="03", number=4, hyperparameters={"conv_blocks": 1})
+    log.write("epoch_end", trial_id="03", execution=0, epoch=0, seconds=0.5,
+              metrics={"loss": 0.9, "accuracy": 0.6, "val_loss": 1.0, "val_accuracy": 0.5})
+    later = fresh(_feed.monitor_feed, run)
+    assert later.etag != first.etag
+    old, new = payload(first), payload(later)
+    changed = {n for n in new["figures"] if new["figures"][n][0] != old["figures"][n][0]}
+    assert f"{_feed.CHART_PREFIX}learning_curves" in changed
+    assert f"{_feed.CHART_PREFIX}importance" not in changed  # no new completed trial
+    assert new["parts"]["table"][0] != old["parts"]["table"][0]
+
+
+def test_text_from_files_is_escaped(workspace: Path, image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder, trials=1, finished=False)
+    hostile = '<img src=x onerror="alert(1)">'
+    log = RunDir(run).log_writer()
+    write_trial(log, 5, score=None)
+    log.write("trial_end", trial_id="05", status="failed", score=None, seconds=1.0,
+              error=hostile)
+    body = payload(fresh(_feed.monitor_feed, run))
+    table = body["parts"]["table"][1]
+    assert "<img" not in table and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in table
+    assert "<img" not in json.dumps(body["figures"])  # hover texts are data, not markup
+
+
+def test_table_cells_carry_sortable_values(workspace: Path, image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    table = _feed.table_html(_feed.livefeed.monitor_content(run).table)
+    assert '<th data-col="4" title="Sort">duration (s)</th>' in table
+    assert '<td data-v="0.5" class="num">0.5000</td>' in table  # score, 4 decimals
+    assert '<td data-v="1.0" class="num">1.0</td>' in table  # seconds, 1 decimal
+
+
+def test_run_names_are_folder_names_in_the_workspace_only(workspace: Path,
+                                                          image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    assert _feed.run_path(run.name) == run
+    outside = make_run(workspace.parent / "elsewhere", image_folder)
+    for name in ("", ".", "..", f"../elsewhere/{outside.name}", str(outside), "a\\b",
+                 run.name + "\0", "no-such-run"):
+        assert _feed.run_path(name) is None, name
+
+
+def test_sidebar_without_a_run_and_with_one(workspace: Path, image_folder: Path) -> None:
+    none = payload(_feed.sidebar_feed(None))
+    assert none["run"] == "" and "No run yet" in none["parts"]["sidebar"][1]
+    run = make_run(runs_dir(), image_folder)
+    html = payload(_feed.sidebar_feed(run))["parts"]["sidebar"][1]
+    assert f"<b>{run.name}</b><br>finished" in html
+
+
+def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> None:
+    gate = Gate()
+    registry = install_registry(JobRegistry(runs_dir(), search=gate))
+    registry.attach_queue(queue_for(runs_dir()))
+    try:
+        first = registry.start_search(_config(image_folder, "a"), _member("alice"))
+        gate.wait_started(1)
+        second = registry.start_search(_config(image_folder, "b"), _member("bob"))
+        assert _feed.queue_text() == f"Queue: #1 {second.name} (bob)"
+        html = payload(fresh(_feed.sidebar_feed, first))["parts"]["sidebar"][1]
+        assert f"Queue: #1 {second.name} (bob)" in html and "running trial" in html
+        assert '<div class="live-progress">' in html
+    finally:
+        for name in list(gate.release) + ["a", "b"]:
+            gate.finish(name)
+        registry.shutdown(10)
+
+
+@pytest.mark.parametrize("value, shown", [(None, ""), (float("nan"), ""), (3, "3"),
+                                          ("<b>", "&lt;b&gt;")])
+def test_cells(value, shown) -> None:
+    assert f">{shown}</td>" in _feed._cell(value, "error")
