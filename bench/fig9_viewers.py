@@ -2,12 +2,14 @@
 
 One real dashboard (``streamlit run serve_app.py``, as ``make run`` starts it, on a free
 127.0.0.1 port, its own workspace and training-slot folder) watches searches run as
-separate ``python -m tuning_core search`` processes. Each pair runs the same search twice,
-once with no browser open and once with N headless Chromium pages on
-``/monitor?run=<run>``; the order alternates from pair to pair. After the N-viewer pairs,
+separate processes: each run folder is made first, and ``python -m tuning_core resume``
+trains it. Each pair runs the same search twice, once with no browser open and once with N
+headless Chromium pages on ``/monitor?run=<run>``, opened and loaded before the search
+starts (people watching a run they launched or queued; loading a page is a one-off cost,
+not watching); the order alternates from pair to pair. After the N-viewer pairs,
 pairs with one viewer give the update latency and cost with no other viewer. The viewers
 are N contexts of one Chromium: each context is its own Streamlit session (its own
-websocket and fragment timer), as N people would be, while the browser process itself is
+websocket, and its own copy of the live feed's polling script), as N people would be, while the browser process itself is
 paid for once, so less of this 2-core machine goes to Chromium and the server's share can
 be seen.
 
@@ -45,7 +47,7 @@ from pathlib import Path
 
 from bench.common import OUT, FigureResult, digits_dir, fresh_dir, median
 from bench.viewers_browser import (SETTLE_S, START_S, collect_latencies, launch_chromium,
-                                   open_viewers)
+                                   open_viewers, wait_loaded)
 # TICKS and latencies are not used here: imported so `fig9_viewers.<name>` keeps working.
 from bench.viewers_measure import (TICKS, Condition, CpuSplit, allowed_cpus,  # noqa: F401
                                    cpu_list, latencies, log_events, order, parse_stat,
@@ -144,10 +146,24 @@ def dashboard(env: dict[str, str], log: Path,
         _kill(server)
 
 
-def _start_search(setup: Setup, trials: int, epochs: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tuning_core", "search", "--data", str(setup.data),
-               "--runs-dir", str(setup.runs), "--tuner", "random", "--max-trials", str(trials),
-               "--epochs", str(epochs), "--image-size", "16", "--seed", "0"]
+def _create_run(setup: Setup, trials: int, epochs: int) -> Path:
+    """A new run folder with the settings ``search`` would give it, not trained yet: the
+    viewers open it first, then ``resume`` trains it (a new run resumes as a first start)."""
+    from tuning_core.dataset import ImageConfig, SplitConfig, scan
+    from tuning_core.presets import DEFAULT_PRESET, get_preset
+    from tuning_core.runs import create_run
+    from tuning_core.settings import RunConfig, TunerSettings
+
+    summary = scan(setup.data)
+    config = RunConfig(
+        data_dir=summary.root, space=get_preset(DEFAULT_PRESET), split=SplitConfig(seed=0),
+        image=ImageConfig(image_size=16, color_mode=summary.suggested_color_mode()),
+        tuner=TunerSettings(tuner="random", max_trials=trials, epochs=epochs, seed=0))
+    return create_run(setup.runs, config)
+
+
+def _start_search(setup: Setup, run: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "tuning_core", "resume", str(run)]
     with setup.log.with_name("searches.log").open("ab") as out, \
             pinned(setup.split.work if setup.split else None):
         return subprocess.Popen(command, cwd=ROOT, env=setup.env, stdout=out,
@@ -173,17 +189,16 @@ def _wait_search(search: subprocess.Popen) -> float:
     raise TimeoutError(f"the search took longer than {SEARCH_S:.0f} s")
 
 
-def _new_run(runs: Path, before: set[Path], search: subprocess.Popen) -> Path:
-    """The run folder the search made, once its run lock is held (so Monitor polls)."""
+def _wait_training(run: Path, search: subprocess.Popen) -> None:
+    """Returns once the search holds the run's lock (its process tree is then complete)."""
     from tuning_core.rundir import RunDir
 
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline and not _exited(search.pid):
-        for path in set(runs.iterdir()) - before:
-            if RunDir(path).is_run() and RunDir(path).owner() is not None:
-                return path
+        if RunDir(run).owner() is not None:
+            return
         time.sleep(0.1)  # waiting for another process's lock file
-    raise RuntimeError(f"no run started training in {runs} within {START_S:.0f} s")
+    raise RuntimeError(f"{run.name} did not start training within {START_S:.0f} s")
 
 
 def _cpu(setup: Setup) -> tuple[float, float]:
@@ -203,20 +218,21 @@ def _span(run: Path) -> tuple[dict[str, list[float]], float]:
 
 def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
                   epochs: int) -> Condition:
-    """One search with ``viewers`` Monitor pages open on it while it trains."""
+    """One search with ``viewers`` Monitor pages open on it, loaded before it starts training
+    (people watching a run they launched, or one in the queue); the counting starts then."""
     result, contexts = Condition(pair, viewers), []
-    before = set(setup.runs.iterdir())
-    result.moved = hold_browsers(setup.split, setup.server.pid)  # before the search competes
-    server0, browser0 = _cpu(setup)
-    started = time.monotonic()
-    search = _start_search(setup, trials, epochs)
+    run = _create_run(setup, trials, epochs)
+    search = None
     try:
-        run = _new_run(setup.runs, before, search)
-        result.checked, _, moved = check_pinning(setup.split, setup.server.pid, search)  # the search's tree, training
-        result.moved += moved
-        opened = time.monotonic()
         contexts = open_viewers(browser, setup.url, run.name, viewers)
-        result.moved += hold_browsers(setup.split, setup.server.pid, search)
+        wait_loaded(contexts, START_S)
+        result.moved = hold_browsers(setup.split, setup.server.pid)  # before the search competes
+        server0, browser0 = _cpu(setup)
+        started = opened = time.monotonic()
+        search = _start_search(setup, run)
+        _wait_training(run, search)
+        result.checked, _, moved = check_pinning(setup.split, setup.server.pid, search)  # the search's tree, training
+        result.moved += moved + hold_browsers(setup.split, setup.server.pid, search)
         result.search_cpu_s = _wait_search(search)
         result.wall_s = time.monotonic() - started
         events, result.span_s = _span(run)
@@ -225,7 +241,7 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
         checked, result.renderers, moved = check_pinning(setup.split, setup.server.pid, None)  # the pages' renderers
         result.checked, result.moved = result.checked + checked, result.moved + moved
     finally:
-        if search.returncode is None:  # reaped searches keep no group to signal
+        if search is not None and search.returncode is None:  # a reaped one has no group
             _kill(search)
         for context in contexts:
             context.close()
@@ -327,13 +343,16 @@ def _result(s: dict, conditions: list[tuple[int, Condition]],
              f"{s['viewers']} viewers, {s['pairs']} alternating pairs, then 1 viewer, "
              f"{s['single_pairs']} alternating pairs; each search: random "
              f"tuner, {s['trials']} trials x {s['epochs']} epochs, digits at 16 px, as a "
-             "`python -m tuning_core search` process; the ratio is of search_start -> "
+             "run folder made first, then trained by a `python -m tuning_core resume` process "
+             "(both arms); the ratio is of search_start -> "
              f"search_end in its log (process wall time: median ratio {many.wall_ratio:.3f} "
              f"with {s['viewers']} viewers, {one.wall_ratio:.3f} with 1).",
              "viewers: one headless Chromium, one context (one Streamlit session) per viewer, "
-             "opened on /monitor?run=<run> once the run lock is held; the dashboard is "
-             "`streamlit run serve_app.py` as `make run` starts it, and its first page is such "
-             "a deep link (a warm-up search with one viewer, not counted).",
+             "opened on /monitor?run=<run> of the new run and loaded (the live feed running) "
+             "before its search starts, as people watch a run they launched or queued; the "
+             "CPU and time counting starts then, so loading the pages is not counted; the "
+             "dashboard is `streamlit run serve_app.py` as `make run` starts it, and its first "
+             "page is such a deep link (a warm-up search with one viewer, not counted).",
              "latency: Date.now() when a page's 'Completed' metric (trial_end) or its "
              "learning-curve point count (epoch_end) first reached the k-th event, minus the "
              f"line's time; {s['viewers']} viewers: {len(many.seen)} updates matched, "

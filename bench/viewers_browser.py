@@ -63,6 +63,16 @@ def open_viewers(browser, url: str, run: str, viewers: int) -> list:
     return contexts
 
 
+def wait_loaded(contexts: list, timeout_s: float) -> None:
+    """Waits (bounded) until every page shows its run's Monitor with the live feed running."""
+    deadline = time.monotonic() + timeout_s
+    for context in contexts:
+        context.pages[0].wait_for_function(
+            "() => !!window.__liveFeed && !!document.querySelector(\"[data-live-part='status']\")"
+            " && !!document.querySelector('.st-key-monitor_learning_curves .js-plotly-plot')",
+            timeout=max(1.0, deadline - time.monotonic()) * 1000)
+
+
 def collect_latencies(contexts: list, events: dict[str, list[float]]) -> tuple[list[float], int]:
     """Waits (bounded) until every page shows the run's final counts, then matches."""
     final = [len(events["completed"]), len(events["points"])]

@@ -1,11 +1,11 @@
-"""The live feed: what a watching page gets every second, without a Streamlit rerun.
+"""The live feed: what a watching page gets twice a second, without a Streamlit rerun.
 
 Why: Streamlit reruns a polling fragment in each browser session on the server, about 0.1 s
 of one core per rerun here, whether or not anything changed (bench figure 9: a live Monitor
 page cost its session 0.2 of a core at a 1 s poll; ten viewers slowed the search 1.6x).
 So the Monitor body and the sidebar are drawn once by the page script, and a small script in
 the page (``SCRIPT``) asks ``/_live/monitor?run=<name>`` and ``/_live/sidebar?run=<name>``
-(routes in ``labweb/live.py``) once a second, sending the ETag of what it has. Nothing new:
+(routes in ``labweb/live.py``) every ``POLL_MS``, sending the ETag of what it has. Nothing new:
 a 304, no body. Something new: a JSON payload built once for every viewer (the content is
 memoised per log position in :mod:`tuning_core.livefeed`), of named parts, each with a hash:
 
@@ -17,7 +17,12 @@ memoised per log position in :mod:`tuning_core.livefeed`), of named parts, each 
   ``uirevision`` keeps the user's zoom and legend (and ``pages/_plotly.py``'s keeper too).
 
 The script applies a part only when its hash changed, so an idle page does no DOM work, and
-skips polling while its tab is hidden. No Streamlit here: the routes run outside any session.
+skips polling while its tab is hidden. The Monitor's payload carries the sidebar of its run,
+so a Monitor page polls once, not twice. Streamlit's own chart component redraws a chart from
+the figure of its last rerun whenever the chart changes (a zoom, our update): the script lets
+only a change of theme or size through (with the feed's data), as the echo would otherwise
+undo the update, or loop (measured: 26 redraws a second, a whole core, once zoomed).
+No Streamlit here: the routes run outside any session.
 """
 
 from __future__ import annotations
@@ -38,13 +43,13 @@ from tuning_core.dispatch import queue_entries
 from tuning_core.errors import TuningError
 from tuning_core.jobs import Progress, get_registry
 from tuning_core.rundir import RunDir
-from tuning_core.runs import active_runs
+from tuning_core.runs import active_runs, run_named
 from tuning_core.states import JobKind, RunStatus
 
 MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
 CHART_PREFIX = "monitor_"  # the Streamlit key of a Monitor chart: CHART_PREFIX + figure name
-POLL_MS = 1000
-FRESH_S = 0.3  # one build serves every viewer that asks within this long
+POLL_MS = 500  # a new epoch shows within about half a second (bench figure 9)
+FRESH_S = 0.2  # one build serves every viewer that asks within this long
 
 
 def registry():
@@ -54,10 +59,7 @@ def registry():
 
 def run_path(name: str | None) -> Path | None:
     """The run folder called ``name`` in the workspace, or None (no such run, or not a name)."""
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
-        return None
-    path = workspace.runs_dir() / name
-    return path if RunDir(path).is_run() else None
+    return run_named(workspace.runs_dir(), name)
 
 
 # --- HTML --------------------------------------------------------------------------------
@@ -93,20 +95,21 @@ def status_html(content: livefeed.MonitorContent, progress: Progress,
     return "".join(out)
 
 
+TABLE_TITLES = {"seconds": "duration (s)", "trial_id": "trial id"}
+FLOAT_FORMATS = {"seconds": "{:.1f}", "score": "{:.4f}"}  # hyperparameters: 4 digits
+
+
 def _cell(value: object, column: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return '<td data-v=""></td>'
     if isinstance(value, float):
-        shown = f"{value:.1f}" if column == "seconds" else f"{value:.4g}"
-        if column == "score":
-            shown = f"{value:.4f}"
+        shown = FLOAT_FORMATS.get(column, "{:.4g}").format(value)
         return f'<td data-v="{value!r}" class="num">{esc(shown)}</td>'
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td data-v="{value}" class="num">{value}</td>'
     return f'<td data-v="{esc(value)}">{esc(value)}</td>'
 
 
-TABLE_TITLES = {"seconds": "duration (s)", "trial_id": "trial id"}
 
 
 def table_html(table: pd.DataFrame) -> str:
@@ -344,16 +347,21 @@ SCRIPT = """
     for (const k of OWN) if (page && page[k] !== undefined) layout[k] = page[k];
     return layout;
   };
+  const own = layout => JSON.stringify(OWN.map(k => layout ? layout[k] : undefined));
   const wrap = P => {
     if (P.__liveFeed) return;
     P.__liveFeed = true;
     const react = P.react;
     P.react = function (gd, ...rest) {
-      // Streamlit redraws a chart from the figure of its last rerun (after a zoom, say):
-      // the feed's newer data goes in instead, inside Streamlit's layout (theme, size).
+      // Streamlit redraws a chart from the figure of its last rerun, and echoes every change
+      // of the chart (a zoom, our own updates) with such a redraw. Redrawn as it asks, our
+      // data would be lost; redrawn with ours, the echo would loop (tens of redraws a
+      // second). So: only a change of the page's own layout keys (theme, size) is redrawn,
+      // with the feed's data; an echo is dropped.
       if (feed.mine || !gd || !gd.__liveFig) return react.call(this, gd, ...rest);
       const whole = rest[0] && !Array.isArray(rest[0]) ? rest[0] : null;
       const layout = whole ? whole.layout : rest[1], config = whole ? whole.config : rest[2];
+      if (own(layout) === own(gd.layout)) return Promise.resolve(gd);
       return react.call(this, gd, {...(whole || {}), data: gd.__liveFig.data,
                                    layout: merged(layout, gd.__liveFig), config});
     };

@@ -17,7 +17,7 @@ from tuning_core import workspace
 from tuning_core.errors import TuningError
 from tuning_core.jobs import JobRegistry, get_registry
 from tuning_core.rundir import RUN_FILE, RunDir
-from tuning_core.runs import active_runs
+from tuning_core.runs import active_runs, run_named
 
 RUN_PARAM = "run"
 RUN = "run.current"
@@ -33,16 +33,9 @@ def registry() -> JobRegistry:
     return _registry(str(workspace.runs_dir()))
 
 
-def _is_run(path: Path) -> bool:
-    return RunDir(path).is_run()
-
-
 def run_path(name: str | None) -> Path | None:
     """The run folder called ``name`` in the workspace, or None when there is none."""
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
-        return None
-    path = workspace.runs_dir() / name
-    return path if _is_run(path) else None
+    return run_named(workspace.runs_dir(), name)
 
 
 def select_run(run_dir: Path | None) -> None:

@@ -1,4 +1,5 @@
-"""A real lab-mode server for the HTTP tests: loopback only, killed with its process group.
+"""A real server for the HTTP tests (lab mode, or local): loopback only, killed with its
+process group.
 
 Users are made with the command line, as an admin would. The helpers speak plain
 ``http.client`` so every status, header and cookie is what the server sent.
@@ -123,12 +124,25 @@ def lab_server(workspace: Path, log: Path,
     for name, (role, password) in users.items():
         added = run_cli(workspace, "user", "add", name, "--role", role, stdin=password + "\n")
         assert added.returncode == 0, added.stderr
+    with _serving(workspace, log, ["--lab"]) as server:
+        yield server
+
+
+@contextmanager
+def local_server(workspace: Path, log: Path) -> Iterator[LabServer]:
+    """``make run`` (local mode, no accounts) on a free loopback port over ``workspace``."""
+    with _serving(workspace, log, []) as server:
+        yield server
+
+
+@contextmanager
+def _serving(workspace: Path, log: Path, mode: list[str]) -> Iterator[LabServer]:
     env = {**os.environ, "TUNING_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1"}
     for _attempt in range(3):  # another process may take the free port first
         server = LabServer(free_port(), workspace, log)
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tuning_core", "serve", "--lab", "--address", HOST,
+                [sys.executable, "-m", "tuning_core", "serve", *mode, "--address", HOST,
                  "--port", str(server.port)],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -139,4 +153,4 @@ def lab_server(workspace: Path, log: Path,
                 break
         finally:
             stop_group(process)
-    raise RuntimeError(f"the lab server did not start; its log:\n{server.log_tail()}")
+    raise RuntimeError(f"the server did not start; its log:\n{server.log_tail()}")

@@ -92,7 +92,7 @@ def test_run_names_are_folder_names_in_the_workspace_only(workspace: Path,
     assert _feed.run_path(run.name) == run
     outside = make_run(workspace.parent / "elsewhere", image_folder)
     for name in ("", ".", "..", f"../elsewhere/{outside.name}", str(outside), "a\\b",
-                 run.name + "\0", "no-such-run"):
+                 run.name + "\0", "no-such-run", "a" * 300):
         assert _feed.run_path(name) is None, name
 
 

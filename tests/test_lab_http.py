@@ -33,6 +33,8 @@ ROUTES = [  # (method, path, headers) of each kind of thing the server answers
     ("GET", "/favicon.png", {}),
     ("GET", "/auth/login", {}),
     ("GET", "/_stcore/agent/openapi.json", {}),
+    ("GET", "/_live/monitor?run=x", {}),
+    ("GET", "/_live/sidebar?run=", {"Accept": "text/html"}),
 ]
 APP_MARKERS = (b"<div id=\"root\"", b"streamlit", b"allowedOrigins", b"\x89PNG")
 
@@ -90,6 +92,8 @@ def test_with_a_session_every_route_answers(server: LabServer, alice: str) -> No
     assert upload.status not in (303, 401)  # the app's own XSRF check answers now
     assert server.upgrade("/_stcore/stream", alice) == 101
     assert page.headers["x-frame-options"] == "SAMEORIGIN"
+    assert server.get("/_live/sidebar?run=", alice).status == 200  # the live feed
+    assert server.get("/_live/monitor?run=x", alice).status == 404  # no such run
 
 
 def test_a_cross_origin_websocket_is_refused_even_with_a_session(server: LabServer,

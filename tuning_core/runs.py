@@ -56,6 +56,19 @@ def _notes_or_none(run: RunDir) -> RunNotes:
         return RunNotes()  # a hand-broken notes.json must not hide the run from the list
 
 
+NAME_MAX = 255  # the longest file name Linux and macOS take
+
+
+def run_named(runs_dir: str | Path, name: str | None) -> Path | None:
+    """The run folder ``name`` in ``runs_dir``, or None: no such run, or not a plain folder
+    name (empty, ".", "..", a path, a NUL, too long): a name from a URL never leads out."""
+    if not name or name in (".", "..") or len(name.encode(errors="replace")) > NAME_MAX \
+            or any(c in name for c in "/\\\0"):
+        return None
+    path = Path(runs_dir) / name
+    return path if RunDir(path).is_run() else None
+
+
 def _run_dirs(runs_dir: str | Path) -> list[RunDir]:
     return [RunDir(p.parent) for p in Path(runs_dir).glob(f"*/{RUN_FILE}")]
 
