@@ -33,6 +33,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ from tuning_core.states import JobKind, RunStatus
 MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
 CHART_PREFIX = "monitor_"  # the Streamlit key of a Monitor chart: CHART_PREFIX + figure name
 POLL_MS = 500  # a new epoch shows within about half a second (bench figure 9)
-FRESH_S = 0.2  # one build serves every viewer that asks within this long
+MIN_AGE_S, MAX_AGE_S = 0.5, 5.0  # how long one build serves every viewer (see _Fresh)
 
 
 def registry():
@@ -124,13 +125,14 @@ def table_html(table: pd.DataFrame) -> str:
             f"<tbody>{rows}</tbody></table></div>")
 
 
-def sidebar_html(run_dir: Path | None) -> str:
-    """The current run and its state, what else trains now, and who waits in the queue."""
+def sidebar_html(run_dir: Path | None, progress: Progress | None = None) -> str:
+    """The current run and its state, what else trains now, and who waits in the queue.
+    ``progress``: the run's, when the caller has it already."""
     out = []
     if run_dir is None:
         out.append('<p class="live-caption">No run yet: design a search and launch it.</p>')
     else:
-        progress = registry().progress(run_dir)
+        progress = progress or registry().progress(run_dir)
         launcher = _launcher(run_dir)
         out.append(f'<p class="live-caption">Current run'
                    f'{" · launched by " + esc(launcher) if launcher else ""}</p>')
@@ -145,7 +147,8 @@ def sidebar_html(run_dir: Path | None) -> str:
     for run, owner in active_runs(workspace.runs_dir()):
         if run_dir is None or run.path != Path(run_dir).resolve():
             out.append(f'<p class="live-caption">Training now: {esc(run.name)} '
-                       f'({esc(owner.kind)}, {esc(owner.describe())})</p>')
+                       f'({esc(owner.kind)}, {esc(owner.describe(livefeed.LATE_HEARTBEAT_S))})'
+                       '</p>')
     queue = queue_text()
     if queue:
         out.append(f'<p class="live-caption">{esc(queue)}</p>')
@@ -224,35 +227,57 @@ def _payload(run: str, active: bool, parts: dict[str, str],
     return Feed(("{" + ",".join(pieces) + "}").encode(), etag)
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def run_version(run_dir: Path | None) -> Hashable:
+    """Changes when anything a live page shows of the run may have changed: a new log line,
+    the owner's record (start, heartbeat, end), a stop request. Costs a few stat calls."""
+    if run_dir is None:
+        return None
+    run = RunDir(run_dir)
+    return (run.reader().version, _stamp(run.lock().owner_path), run.stop_requested())
+
+
 class _Fresh:
-    """The last answer per key, reused for ``FRESH_S`` (ten viewers ask within one second)."""
+    """The last answer per feed, reused while its run's version holds (up to ``MAX_AGE_S``,
+    for texts that follow the clock: a late heartbeat, a budget's time left), and for at least
+    ``MIN_AGE_S`` even when it changed: a search that logs ten lines a second is shown twice a
+    second, and however many people watch, a run costs at most that many builds."""
 
     def __init__(self) -> None:
-        self._items: dict[tuple, tuple[float, Feed]] = {}
+        self._items: dict[tuple, tuple[float, Hashable, Feed]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, build) -> Feed:
+    def get(self, key: tuple, version: Hashable, build: Callable[[], Feed]) -> Feed:
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
-            if hit and now - hit[0] < FRESH_S:
-                return hit[1]
+            if hit and (now - hit[0] < MIN_AGE_S
+                        or (hit[1] == version and now - hit[0] < MAX_AGE_S)):
+                return hit[2]
         feed = build()
         with self._lock:
             if len(self._items) > 64:
                 self._items.clear()
-            self._items[key] = (now, feed)
+            self._items[key] = (now, version, feed)
         return feed
 
 
 _FRESH = _Fresh()
-_FIGURES = livefeed._Memo(16)
+_FIGURES = livefeed._Memo(64)
 
 
 def figure_specs(content: livefeed.MonitorContent) -> dict[str, str]:
-    """The content's figures as JSON, serialised once per log position."""
-    return _FIGURES.get((content.run, content.version, content.objective), lambda: {
-        name: livefeed.figure_json(fig) for name, fig in content.figures.items()})
+    """The content's figures as JSON, each serialised once (while its key holds)."""
+    return {name: _FIGURES.get((content.run, name, content.objective,
+                                content.figure_keys[name]), lambda f=fig: livefeed.figure_json(f))
+            for name, fig in content.figures.items()}
 
 
 def _tables(content: livefeed.MonitorContent) -> str:
@@ -270,12 +295,12 @@ def monitor_parts(run_dir: Path) -> tuple[livefeed.MonitorContent, Progress, dic
 
 def monitor_feed(run_dir: Path) -> Feed:
     """The Monitor's payload of a run: status and counts, table, figures, and the sidebar of
-    the same run (one request a second per viewer, not two)."""
+    the same run (one request per poll, not two)."""
     def build() -> Feed:
         content, progress, parts = monitor_parts(run_dir)
-        parts["sidebar"] = sidebar_html(run_dir)
+        parts["sidebar"] = sidebar_html(run_dir, progress)
         return _payload(run_dir.name, progress.state.is_active(), parts, figure_specs(content))
-    return _FRESH.get(("monitor", str(run_dir)), build)
+    return _FRESH.get(("monitor", str(run_dir)), run_version(run_dir), build)
 
 
 def sidebar_feed(run_dir: Path | None) -> Feed:
@@ -285,7 +310,7 @@ def sidebar_feed(run_dir: Path | None) -> Feed:
     def build() -> Feed:
         return _payload(name, bool(active_runs(workspace.runs_dir())),
                         {"sidebar": sidebar_html(run_dir)})
-    return _FRESH.get(("sidebar", name), build)
+    return _FRESH.get(("sidebar", name), run_version(run_dir), build)
 
 
 # --- the page's script -------------------------------------------------------------------

@@ -22,8 +22,8 @@ def payload(feed: _feed.Feed) -> dict:
 
 
 def fresh(build, *args) -> _feed.Feed:
-    """A build past the short reuse window (a new log line shows at the next poll)."""
-    time.sleep(_feed.FRESH_S + 0.05)
+    """An answer past the shortest reuse (a new log line shows at the next poll)."""
+    time.sleep(_feed.MIN_AGE_S + 0.05)
     return build(*args)
 
 
@@ -50,13 +50,16 @@ def test_etag_holds_while_nothing_changes_and_only_changed_parts_get_new_hashes(
     run = make_run(runs_dir(), image_folder, finished=False)
     first = _feed.monitor_feed(run)
     assert _feed.monitor_feed(run) is first  # ten viewers within a moment: one build
-    again = fresh(_feed.monitor_feed, run)
-    assert again.etag == first.etag and again.body == first.body
+    assert fresh(_feed.monitor_feed, run) is first  # nothing changed: no build at all
     log = RunDir(run).log_writer()
     log.write("trial_start", trial_id="03", number=4, hyperparameters={"conv_blocks": 1})
+    assert _feed.monitor_feed(run) is not first  # a change shows at once...
     log.write("epoch_end", trial_id="03", execution=0, epoch=0, seconds=0.5,
               metrics={"loss": 0.9, "accuracy": 0.6, "val_loss": 1.0, "val_accuracy": 0.5})
+    capped = _feed.monitor_feed(run)
+    assert capped is _feed.monitor_feed(run)  # ...but a run is built at most every MIN_AGE_S
     later = fresh(_feed.monitor_feed, run)
+    assert later is not capped
     assert later.etag != first.etag
     old, new = payload(first), payload(later)
     changed = {n for n in new["figures"] if new["figures"][n][0] != old["figures"][n][0]}

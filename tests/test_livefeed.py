@@ -42,7 +42,7 @@ def test_the_run_state_in_words(workspace: Path, image_folder: Path) -> None:
         write_trial(run.log_writer(), 2, score=None)
         progress = run_progress(run)
         words = livefeed.describe(progress)
-        assert words.startswith("running trial 3/3 · pid ") and "(search, heartbeat" in words
+        assert words.startswith("running trial 3/3 · pid ") and words.endswith("(search)")
         assert livefeed.progress_text(progress).startswith("2 of 3 trials done · about ")
     finally:
         lock.release()
@@ -59,3 +59,19 @@ def test_figure_json_leaves_the_theme_to_the_page() -> None:
     spec = json.loads(livefeed.figure_json(go.Figure(go.Scatter(x=[1, 2], y=[3, 4]),
                                                      layout={"template": "plotly_dark"})))
     assert spec["data"][0]["type"] == "scatter" and "template" not in spec["layout"]
+
+
+def test_analysis_figures_follow_completed_trials_at_most_every_few_seconds(
+        workspace: Path, image_folder: Path, monkeypatch) -> None:
+    run = make_run(runs_dir(), image_folder, finished=False)
+    first = livefeed.monitor_content(run)
+    write_trial(RunDir(run).log_writer(), 3, score=0.1)
+    soon = livefeed.monitor_content(run)  # a fast search: the forest is not refitted yet
+    assert soon.figures["importance"] is first.figures["importance"]
+    assert soon.figure_keys["parallel"] == first.figure_keys["parallel"] == 3
+    assert soon.figures["objective"] is not first.figures["objective"]  # cheap: at once
+    monkeypatch.setattr(livefeed._ANALYSIS, "every_s", 0.0)
+    write_trial(RunDir(run).log_writer(), 4, score=0.2)
+    later = livefeed.monitor_content(run)
+    assert later.figure_keys["parallel"] == later.figure_keys["importance"] == 5
+    assert later.figures["importance"] is not first.figures["importance"]

@@ -13,6 +13,7 @@ the live feed and the CLI say it the same way.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .diagnose import run_chance_report
 from .errors import TuningError
 from .importance import hp_columns, hp_importance, hp_name
 from .jobs import Progress
+from .ownership import HEARTBEAT_S
 from .planner import SearchPlan, run_pace
 from .rundir import RunDir
 from .states import JobKind, RunStatus, TrialStatus
@@ -66,8 +68,13 @@ def describe(progress: Progress) -> str:
     return progress.state.label
 
 
+LATE_HEARTBEAT_S = 2 * HEARTBEAT_S  # an owner writes one every HEARTBEAT_S
+
+
 def _by(progress: Progress) -> str:
-    return f" · {progress.owner.describe()}" if progress.owner else ""
+    """" · pid 12 on lab-1 (search, for alice)", the heartbeat's age only when it is late:
+    a text that changes every second would make every viewer's page change every second."""
+    return f" · {progress.owner.describe(LATE_HEARTBEAT_S)}" if progress.owner else ""
 
 
 def planned_trials(progress: Progress) -> int | str:
@@ -127,6 +134,7 @@ class MonitorContent:
     plan: str | None  # the plan of a run fitted to a time budget
     table: pd.DataFrame
     figures: dict[str, go.Figure]
+    figure_keys: dict[str, Hashable]  # a figure is the same while its key is (built once)
 
     @property
     def empty(self) -> bool:
@@ -152,7 +160,32 @@ class _Memo:
         return value
 
 
-_CONTENT, _SLOW = _Memo(16), _Memo(64)
+class _Throttled:
+    """The last value of each thing, rebuilt when its key changed, but at most every
+    ``every_s``: for views that may lag a few seconds behind a fast search."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._items: dict[Hashable, tuple[float, Hashable, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: Hashable, key: Hashable, build: Callable[[], T]) -> tuple[Hashable, T]:
+        """(the key the value was built for, the value)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(name)
+        if hit and (hit[1] == key or now - hit[0] < self.every_s):
+            return hit[1], hit[2]
+        value = build()
+        with self._lock:
+            if len(self._items) > 256:
+                self._items.clear()
+            self._items[name] = (now, key, value)
+        return key, value
+
+
+ANALYSIS_EVERY_S = 5.0  # parallel coordinates and importance: ~50 ms a build, a fit included
+_CONTENT, _SLOW, _ANALYSIS = _Memo(16), _Memo(64), _Throttled(ANALYSIS_EVERY_S)
 
 
 def _chance(run: RunDir, completed: int) -> str | None:
@@ -163,10 +196,35 @@ def _chance(run: RunDir, completed: int) -> str | None:
     return _SLOW.get(("chance", str(run.path), completed), build)
 
 
-def _importance_figure(run: RunDir, completed: int, trials: pd.DataFrame) -> go.Figure:
-    """Importance of the hyperparameters, recomputed only when another trial completes."""
-    return _SLOW.get(("importance", str(run.path), completed),
-                     lambda: charts.importance_figure(hp_importance(trials)))
+def trials_key(trials: pd.DataFrame) -> Hashable:
+    """Changes when a trial starts or ends or gets a score, not with each epoch."""
+    if trials.empty:
+        return ()
+    return tuple(trials["trial_id"].astype(str)), tuple(trials["status"].astype(str)), \
+        tuple(trials["score"].astype(str))
+
+
+def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFrame,
+             epochs: pd.DataFrame) -> tuple[dict[str, go.Figure], dict[str, Hashable]]:
+    """The Monitor's figures and their keys (figure building is most of a new line's cost).
+    Only the learning curves change with each epoch, the objective when a trial starts or
+    ends; the parallel coordinates and the importance (a forest is fitted) when another trial
+    completes, at most every ``ANALYSIS_EVERY_S``."""
+    ended, path = trials_key(trials), str(run.path)
+    keys = {"objective": ended, "learning_curves": version}
+    figures = {
+        "objective": _SLOW.get(("objective", path, objective, ended),
+                               lambda: charts.objective_figure(trials, objective)),
+        "learning_curves": _SLOW.get(("curves", path, objective, version),
+                                     lambda: charts.learning_curves_figure(trials, epochs,
+                                                                           objective))}
+    completed = completed_count(trials)
+    keys["parallel"], figures["parallel"] = _ANALYSIS.get(
+        ("parallel", path, objective), completed,
+        lambda: charts.parallel_figure(trials, objective))
+    keys["importance"], figures["importance"] = _ANALYSIS.get(
+        ("importance", path), completed, lambda: charts.importance_figure(hp_importance(trials)))
+    return figures, keys
 
 
 def monitor_content(run_dir: str | Path) -> MonitorContent:
@@ -182,16 +240,16 @@ def monitor_content(run_dir: str | Path) -> MonitorContent:
 def _build(run: RunDir, version: Hashable, objective: str, trials: pd.DataFrame,
            epochs: pd.DataFrame) -> MonitorContent:
     completed = completed_count(trials)
-    ranked = run.best_trials() if not trials.empty else []
-    figures = charts.monitor_figures(trials, epochs, objective)
-    figures["importance"] = _importance_figure(run, completed, trials)
+    figures, keys = _figures(run, version, objective, trials, epochs)
+    ranked = _SLOW.get(("best", str(run.path), keys["objective"]),  # trials that ended
+                       lambda: run.best_trials() if not trials.empty else [])
     plan = SearchPlan.from_dict(run.config().plan)
     return MonitorContent(
         run=run.name, version=version, objective=objective, counts=state_counts(trials),
         best=ranked[0].score if ranked else None,
         chance=_chance(run, completed) if not trials.empty else None,
         plan=plan.describe() if plan is not None else None,
-        table=trial_table(trials), figures=figures)
+        table=trial_table(trials), figures=figures, figure_keys=keys)
 
 
 def pace_text(run_dir: str | Path) -> str | None:

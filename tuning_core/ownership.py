@@ -54,11 +54,14 @@ class OwnerInfo:
         """Seconds since the owner last wrote its heartbeat."""
         return max(0.0, (now or time.time()) - self.heartbeat)
 
-    def describe(self) -> str:
-        """"pid 123 on host lab-1 (search for alice, heartbeat 2 s ago)"."""
-        doing = ", ".join(x for x in (self.kind, f"for {self.user}" if self.user else "") if x)
-        return (f"pid {self.pid} on {self.host} ({doing + ', ' if doing else ''}"
-                f"heartbeat {self.heartbeat_age():.0f} s ago)")
+    def describe(self, heartbeat_after_s: float = 0.0) -> str:
+        """"pid 123 on host lab-1 (search for alice, heartbeat 2 s ago)". The heartbeat is left
+        out while younger than ``heartbeat_after_s`` (live pages: only a late one is news)."""
+        age = self.heartbeat_age()
+        said = [x for x in (self.kind, f"for {self.user}" if self.user else "") if x]
+        if age >= heartbeat_after_s:
+            said.append(f"heartbeat {age:.0f} s ago")
+        return f"pid {self.pid} on {self.host}" + (f" ({', '.join(said)})" if said else "")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
