@@ -270,18 +270,19 @@ class _Fresh:
 
 
 _FRESH = _Fresh()
-_FIGURES = livefeed._Memo(64)
+_FIGURES = livefeed.Memo(64)
 
 
 def figure_specs(content: livefeed.MonitorContent) -> dict[str, str]:
     """The content's figures as JSON, each serialised once (while its key holds)."""
-    return {name: _FIGURES.get((content.run, name, content.objective,
+    return {name: _FIGURES.get((content.path, name, content.objective,
                                 content.figure_keys[name]), lambda f=fig: livefeed.figure_json(f))
             for name, fig in content.figures.items()}
 
 
 def _tables(content: livefeed.MonitorContent) -> str:
-    return _FIGURES.get(("table", content.run, content.version), lambda: table_html(content.table))
+    return _FIGURES.get(("table", content.path, content.version),
+                        lambda: table_html(content.table))
 
 
 def monitor_parts(run_dir: Path) -> tuple[livefeed.MonitorContent, Progress, dict[str, str]]:
@@ -310,7 +311,7 @@ def sidebar_feed(run_dir: Path | None) -> Feed:
     def build() -> Feed:
         return _payload(name, bool(active_runs(workspace.runs_dir())),
                         {"sidebar": sidebar_html(run_dir)})
-    return _FRESH.get(("sidebar", name), run_version(run_dir), build)
+    return _FRESH.get(("sidebar", str(run_dir or "")), run_version(run_dir), build)
 
 
 # --- the page's script -------------------------------------------------------------------

@@ -144,12 +144,19 @@ def _two_panels(titles: Sequence[str], epochs: float, traces: list[dict]) -> go.
 
     The traces go in through the constructor as dicts: ``add_trace`` deep-copies each one.
     """
+    return go.Figure(data=traces, layout=_two_panel_layout(titles, epochs))
+
+
+def _two_panel_layout(titles: Sequence[str], epochs: float) -> dict:
     step = _whole_ticks(epochs)
-    return go.Figure(data=traces, layout=dict(
-        xaxis=dict(domain=[0.0, 0.46], title="epoch", dtick=step),
-        yaxis=dict(title=titles[0]),
-        xaxis2=dict(domain=[0.54, 1.0], title="epoch", anchor="y2", dtick=step),
-        yaxis2=dict(anchor="x2", title=titles[1])))
+    return dict(xaxis=dict(domain=[0.0, 0.46], title=dict(text="epoch"), dtick=step),
+                yaxis=dict(title=dict(text=titles[0])),
+                xaxis2=dict(domain=[0.54, 1.0], title=dict(text="epoch"), anchor="y2",
+                            dtick=step),
+                yaxis2=dict(anchor="x2", title=dict(text=titles[1])))
+
+
+CURVES_TITLE = "Learning curves"
 
 
 def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
@@ -159,9 +166,16 @@ def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
     All trials are faint grey; the best completed trial is highlighted, the running one is
     drawn in its own colour so it can be followed epoch by epoch.
     """
-    title = "Learning curves"
     if epochs.empty or "epoch" not in epochs:
-        return empty_figure(title, "No epoch has finished yet.")
+        return empty_figure(CURVES_TITLE, "No epoch has finished yet.")
+    return go.Figure(learning_curves_spec(trials, epochs, objective))
+
+
+def learning_curves_spec(trials: pd.DataFrame, epochs: pd.DataFrame,
+                         objective: str = "val_accuracy") -> dict[str, Any]:
+    """:func:`learning_curves_figure` as a plain ``{"data", "layout"}`` dict, not validated
+    (the live feed sends it at every epoch: plotly's validation was most of its cost).
+    Needs at least one epoch."""
     frame = _sorted_epochs(epochs)
     ids = frame["trial_id"].astype(str)
     best = best_trial_id(trials, objective)
@@ -174,8 +188,10 @@ def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
     if running:
         label = f"running (trial {', '.join(number(t) for t in running)})"
         traces += _curve_traces(frame[ids.isin(running)], label, RUNNING_COLOR, 2.5, True)
-    fig = _two_panels([p[0] for p in PANELS], frame["epoch"].max() + 1, traces)
-    return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=420)
+    layout = _two_panel_layout([p[0] for p in PANELS], frame["epoch"].max() + 1)
+    layout.update(title=dict(text=CURVES_TITLE), uirevision=UIREVISION, height=420,
+                  margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.25))
+    return {"data": traces, "layout": layout}
 
 
 def _trial_numbers(trials: pd.DataFrame) -> Callable[[str], str]:

@@ -36,6 +36,7 @@ from .rundir import RunDir
 from .states import JobKind, RunStatus, TrialStatus
 
 STATES = tuple(s.value for s in TrialStatus)
+Figure = go.Figure | dict  # a figure, or a plain {"data", "layout"} spec Plotly.js takes as is
 T = TypeVar("T")
 
 
@@ -126,6 +127,7 @@ class MonitorContent:
     """What the Monitor shows of a run at one log position (shared by every viewer)."""
 
     run: str
+    path: str  # the run folder, resolved: what the shared builds are keyed by
     version: Hashable
     objective: str
     counts: dict[str, int]
@@ -133,7 +135,7 @@ class MonitorContent:
     chance: str | None  # the warning when the completed trials sit at chance
     plan: str | None  # the plan of a run fitted to a time budget
     table: pd.DataFrame
-    figures: dict[str, go.Figure]
+    figures: dict[str, Figure]
     figure_keys: dict[str, Hashable]  # a figure is the same while its key is (built once)
 
     @property
@@ -141,7 +143,7 @@ class MonitorContent:
         return self.table.empty
 
 
-class _Memo:
+class Memo:
     """A small thread-safe LRU of built things (the feed is served from a thread pool)."""
 
     def __init__(self, size: int) -> None:
@@ -185,7 +187,7 @@ class _Throttled:
 
 
 ANALYSIS_EVERY_S = 5.0  # parallel coordinates and importance: ~50 ms a build, a fit included
-_CONTENT, _SLOW, _ANALYSIS = _Memo(16), _Memo(64), _Throttled(ANALYSIS_EVERY_S)
+_CONTENT, _SLOW, _ANALYSIS = Memo(16), Memo(64), _Throttled(ANALYSIS_EVERY_S)
 
 
 def _chance(run: RunDir, completed: int) -> str | None:
@@ -205,7 +207,7 @@ def trials_key(trials: pd.DataFrame) -> Hashable:
 
 
 def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFrame,
-             epochs: pd.DataFrame) -> tuple[dict[str, go.Figure], dict[str, Hashable]]:
+             epochs: pd.DataFrame) -> tuple[dict[str, Figure], dict[str, Hashable]]:
     """The Monitor's figures and their keys (figure building is most of a new line's cost).
     Only the learning curves change with each epoch, the objective when a trial starts or
     ends; the parallel coordinates and the importance (a forest is fitted) when another trial
@@ -216,8 +218,7 @@ def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFram
         "objective": _SLOW.get(("objective", path, objective, ended),
                                lambda: charts.objective_figure(trials, objective)),
         "learning_curves": _SLOW.get(("curves", path, objective, version),
-                                     lambda: charts.learning_curves_figure(trials, epochs,
-                                                                           objective))}
+                                     lambda: _curves(trials, epochs, objective))}
     completed = completed_count(trials)
     keys["parallel"], figures["parallel"] = _ANALYSIS.get(
         ("parallel", path, objective), completed,
@@ -225,6 +226,13 @@ def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFram
     keys["importance"], figures["importance"] = _ANALYSIS.get(
         ("importance", path), completed, lambda: charts.importance_figure(hp_importance(trials)))
     return figures, keys
+
+
+def _curves(trials: pd.DataFrame, epochs: pd.DataFrame, objective: str) -> Figure:
+    """The learning curves, a plain spec once there are epochs (rebuilt at every epoch)."""
+    if epochs.empty or "epoch" not in epochs:
+        return charts.learning_curves_figure(trials, epochs, objective)
+    return charts.learning_curves_spec(trials, epochs, objective)
 
 
 def monitor_content(run_dir: str | Path) -> MonitorContent:
@@ -245,7 +253,8 @@ def _build(run: RunDir, version: Hashable, objective: str, trials: pd.DataFrame,
                        lambda: run.best_trials() if not trials.empty else [])
     plan = SearchPlan.from_dict(run.config().plan)
     return MonitorContent(
-        run=run.name, version=version, objective=objective, counts=state_counts(trials),
+        run=run.name, path=str(run.path), version=version, objective=objective,
+        counts=state_counts(trials),
         best=ranked[0].score if ranked else None,
         chance=_chance(run, completed) if not trials.empty else None,
         plan=plan.describe() if plan is not None else None,
@@ -258,10 +267,10 @@ def pace_text(run_dir: str | Path) -> str | None:
     return report.describe() if report is not None else None
 
 
-def figure_json(figure: go.Figure) -> str:
+def figure_json(figure: Figure) -> str:
     """A figure as JSON for Plotly.js, without its template: the page keeps the theme the
     chart was first drawn with (Streamlit's), and the template is most of a small figure's
     bytes."""
-    spec = figure.to_plotly_json()
+    spec = figure if isinstance(figure, dict) else figure.to_plotly_json()
     layout = {k: v for k, v in spec.get("layout", {}).items() if k != "template"}
     return to_json_plotly({"data": spec.get("data", []), "layout": layout})
