@@ -44,7 +44,7 @@ from tuning_core.dispatch import queue_entries
 from tuning_core.errors import TuningError
 from tuning_core.jobs import Progress, get_registry
 from tuning_core.rundir import RunDir
-from tuning_core.runs import active_runs, run_named
+from tuning_core.runs import active_runs, launcher, run_named
 from tuning_core.states import JobKind, RunStatus
 
 MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
@@ -133,9 +133,9 @@ def sidebar_html(run_dir: Path | None, progress: Progress | None = None) -> str:
         out.append('<p class="live-caption">No run yet: design a search and launch it.</p>')
     else:
         progress = progress or registry().progress(run_dir)
-        launcher = _launcher(run_dir)
+        launched_by = launcher(run_dir)
         out.append(f'<p class="live-caption">Current run'
-                   f'{" · launched by " + esc(launcher) if launcher else ""}</p>')
+                   f'{" · launched by " + esc(launched_by) if launched_by else ""}</p>')
         out.append(f'<p class="live-status"><b>{esc(run_dir.name)}</b><br>'
                    f'{esc(livefeed.describe(progress))}</p>')
         if progress.kind is JobKind.SEARCH:
@@ -153,13 +153,6 @@ def sidebar_html(run_dir: Path | None, progress: Progress | None = None) -> str:
     if queue:
         out.append(f'<p class="live-caption">{esc(queue)}</p>')
     return "".join(out)
-
-
-def _launcher(run_dir: Path) -> str:
-    try:
-        return RunDir(run_dir).config().owner
-    except TuningError:
-        return ""
 
 
 def queue_text() -> str | None:

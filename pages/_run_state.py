@@ -16,8 +16,8 @@ import streamlit as st
 from tuning_core import workspace
 from tuning_core.errors import TuningError
 from tuning_core.jobs import JobRegistry, get_registry
-from tuning_core.rundir import RUN_FILE, RunDir
-from tuning_core.runs import active_runs, run_named
+from tuning_core.rundir import RUN_FILE
+from tuning_core.runs import active_runs, launcher, run_named
 
 RUN_PARAM = "run"
 RUN = "run.current"
@@ -73,10 +73,7 @@ def sync_run_with_url() -> Path | None:
 
 def run_owner(run_dir: Path) -> str:
     """Who launched the run (lab mode), "" for runs made in local mode or unreadable ones."""
-    try:
-        return RunDir(run_dir).config().owner
-    except TuningError:
-        return ""
+    return launcher(run_dir)
 
 
 def current_run() -> Path | None:

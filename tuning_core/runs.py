@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .actor import Actor
-from .errors import RunError
+from .errors import RunError, TuningError
 from .notes import RunNotes, parse_tags
 from .ownership import OwnerInfo
 from .permissions import Action
@@ -67,6 +67,14 @@ def run_named(runs_dir: str | Path, name: str | None) -> Path | None:
         return None
     path = Path(runs_dir) / name
     return path if RunDir(path).is_run() else None
+
+
+def launcher(run_dir: str | Path) -> str:
+    """Who launched the run (lab mode), "" for runs made in local mode or unreadable ones."""
+    try:
+        return RunDir(run_dir).config().owner
+    except TuningError:
+        return ""
 
 
 def _run_dirs(runs_dir: str | Path) -> list[RunDir]:

@@ -13,8 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import ui
-from tests.browser.test_journey import the_run
-from tests.browser.test_ownership import _cli, _wait_for
+from tests.browser.test_ownership import cli_search
 from tests.browser.ui import TRAIN_TIMEOUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.training]
@@ -35,14 +34,8 @@ STATE = f"""() => {{
 
 
 def test_the_monitor_follows_a_search_without_rerunning_its_session(app_server, new_page):
-    data, runs = app_server.workspace / "data" / "digits", app_server.workspace / "runs"
-    assert _cli("sample-data", str(data), stdout=subprocess.DEVNULL).wait(120) == 0
-    search = _cli("search", "--data", str(data), "--runs-dir", str(runs), "--tuner", "random",
-                  "--max-trials", "200", "--epochs", "1", "--image-size", "16", "--subset",
-                  "0.2", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    search, run = cli_search(app_server, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: runs.is_dir() and any(runs.glob("*/owner.json")))
-        run = the_run(app_server.workspace)
         page = new_page()
         frames: list[int] = []
         page.on("websocket", lambda ws: ws.on("framereceived", lambda _: frames.append(1)))

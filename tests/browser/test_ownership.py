@@ -43,16 +43,26 @@ def _events(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def test_a_command_line_search_is_live_owned_and_stopped_from_the_browser(app_server,
-                                                                          new_page):
+def cli_search(app_server, **popen) -> tuple[subprocess.Popen, str]:
+    """A long command-line search on the sample digits in the server's workspace, once it
+    trains (holds its run's lock): the process and the run's name. The caller stops it."""
     data, runs = app_server.workspace / "data" / "digits", app_server.workspace / "runs"
     assert _cli("sample-data", str(data), stdout=subprocess.DEVNULL).wait(120) == 0
     search = _cli("search", "--data", str(data), "--runs-dir", str(runs), "--tuner", "random",
                   "--max-trials", "200", "--epochs", "1", "--image-size", "16", "--subset",
-                  "0.2", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                  "0.2", **popen)
     try:
         _wait_for(lambda: runs.is_dir() and any(runs.glob("*/owner.json")))
-        run = the_run(app_server.workspace)
+    except BaseException:
+        search.kill()
+        raise
+    return search, the_run(app_server.workspace)
+
+
+def test_a_command_line_search_is_live_owned_and_stopped_from_the_browser(app_server,
+                                                                          new_page):
+    search, run = cli_search(app_server, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
         page = new_page()
         ui.open_app(page, f"{app_server.url}/monitor?run={run}", title="Monitor")
         expect(ui.running(page)).to_be_visible(timeout=TRAIN_TIMEOUT)
@@ -72,7 +82,7 @@ def test_a_command_line_search_is_live_owned_and_stopped_from_the_browser(app_se
         expect(ui.tracebacks(page)).to_have_count(0)
     finally:
         search.kill()
-    events = _events(runs / run / "trials.jsonl")
+    events = _events(app_server.workspace / "runs" / run / "trials.jsonl")
     assert events[-1]["event"] == "search_end" and events[-1]["status"] == "stopped"
     assert sum(e["event"] == "search_start" for e in events) == 1
 
