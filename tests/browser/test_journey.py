@@ -90,7 +90,7 @@ def test_journey_from_sample_data_to_a_downloaded_model(app_server, page, screen
     expect(main).to_contain_text(f"{run}: finished", timeout=UI_TIMEOUT)
     expect(ui.charts(page).filter(has_text="per trial").first).to_be_visible()
     expect(ui.charts(page).filter(has_text="Learning curves").first).to_be_visible()
-    expect(main.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(main.locator(".live-table tbody tr")).to_have_count(trials)  # the live trial table
     expect(ui.tracebacks(page)).to_have_count(0)
     screenshots(page, "monitor")
 
