@@ -129,3 +129,11 @@ def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> 
                                           ("<b>", "&lt;b&gt;")])
 def test_cells(value, shown) -> None:
     assert f">{shown}</td>" in _feed._cell(value, "error")
+
+
+def test_a_part_as_first_drawn_carries_the_hash_the_feed_sends(workspace: Path,
+                                                               image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    body = payload(_feed.monitor_feed(run))
+    hash_, html = body["parts"]["sidebar"]
+    assert f'data-live-hash="{hash_}"' in _feed.part("sidebar", run.name, html)

@@ -19,9 +19,9 @@ def picker_options(page):
 
     Waits for the rerun of the last change first: a click during a rerun can be lost.
     """
-    ui.settled(page)
     options = page.get_by_role("option")
-    for _ in range(5):  # a click that lands while the page reruns is dropped: click again
+    for _ in range(8):  # a click that lands while the page reruns is dropped: click again
+        ui.settled(page)
         ui.main(page).get_by_role("combobox", name=PICKER).click()
         try:
             expect(options.first).to_be_visible(timeout=5_000)
