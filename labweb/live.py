@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from pages import _feed
 from tuning_core.errors import TuningError
+from tuning_core.feed import Feed
 
 from .context import _host_name
 
@@ -38,7 +39,7 @@ def _error(status: int, message: str) -> Response:
                     headers=HEADERS)
 
 
-def _answer(request: Request, feed: _feed.Feed) -> Response:
+def _answer(request: Request, feed: Feed) -> Response:
     if request.headers.get("if-none-match") == feed.etag:
         return Response(status_code=304, headers={"ETag": feed.etag, **HEADERS})
     return Response(feed.body, media_type="application/json",
@@ -48,7 +49,7 @@ def _answer(request: Request, feed: _feed.Feed) -> Response:
 def live_routes(lab_mode: bool) -> list[Route]:
     """The feed routes; outside lab mode they answer loopback host names only."""
 
-    def endpoint(build: Callable[[Path | None], _feed.Feed], need_run: bool):
+    def endpoint(build: Callable[[Path | None], Feed], need_run: bool):
         def serve(request: Request) -> Response:
             if not lab_mode and not loopback_host(request.headers.get("host")):
                 return _error(400, "this host name is not allowed here.")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _feed
+from pages import _feed, _feed_html
 from tuning_core import workspace
 from tuning_core.livefeed import describe, duration, planned_trials, progress_text  # noqa: F401
 from tuning_core.ownership import OwnerInfo, machine_slot
@@ -58,9 +58,9 @@ def sidebar(run_dir: Path | None) -> None:
     """The current run and its state, on every page; kept live by the feed's script
     (``pages/_feed.py``), not by a rerun of this session."""
     with st.sidebar:
-        st.html(_feed.part("sidebar", run_dir.name if run_dir else "",
-                           _feed.sidebar_html(run_dir))
-                + _feed.anchor(_feed.feed_url(_feed.SIDEBAR_URL, run_dir),
+        st.html(_feed_html.part("sidebar", run_dir.name if run_dir else "",
+                           _feed_html.sidebar_html(run_dir))
+                + _feed_html.anchor(_feed.feed_url(_feed.SIDEBAR_URL, run_dir),
                                run_dir.name if run_dir else ""))
         feed_script()
 

@@ -1,7 +1,7 @@
 """The run every page follows, the process-wide job registry, and engine errors as messages.
 
-The job registry is one per process (``st.cache_resource``), so a search outlives its
-browser tab. The selected run lives in the URL (``?run=<folder name>``) so a reload
+The job registry is one per process (``tuning_core.jobs.get_registry``), so a search
+outlives its browser tab. The selected run lives in the URL (``?run=<folder name>``) so a reload
 returns to it, and in the session so a page change keeps it.
 """
 
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages import _feed_html
 from tuning_core import workspace
 from tuning_core.errors import TuningError
-from tuning_core.jobs import JobRegistry, get_registry
+from tuning_core.jobs import JobRegistry
 from tuning_core.rundir import RUN_FILE
 from tuning_core.runs import active_runs, launcher, run_named
 
@@ -23,14 +24,9 @@ RUN_PARAM = "run"
 RUN = "run.current"
 
 
-@st.cache_resource(show_spinner=False)
-def _registry(runs_dir: str) -> JobRegistry:
-    return get_registry(Path(runs_dir), queued=True)
-
-
 def registry() -> JobRegistry:
-    """The process-wide job registry of the workspace's runs folder."""
-    return _registry(str(workspace.runs_dir()))
+    """The process-wide job registry of the workspace's runs folder (the live feed's too)."""
+    return _feed_html.registry()
 
 
 def run_path(name: str | None) -> Path | None:

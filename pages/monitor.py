@@ -14,6 +14,7 @@ import streamlit as st
 
 from pages import _feed, _state
 from pages import _monitor_view as view
+from pages._feed_html import anchor, part
 from pages._plotly import live_chart
 
 
@@ -21,8 +22,8 @@ def draw(run_dir: Path) -> None:
     """Status and counts, charts and the trial table of one run, as the feed keeps them."""
     content, _, parts = _feed.monitor_parts(run_dir)
     run = run_dir.name
-    st.html(_feed.part("status", run, parts["status"])
-            + _feed.anchor(_feed.feed_url(_feed.MONITOR_URL, run_dir), run, covers_sidebar=True))
+    url = _feed.feed_url(_feed.MONITOR_URL, run_dir)
+    st.html(part("status", run, parts["status"]) + anchor(url, run, covers_sidebar=True))
     for name in ("objective", "learning_curves"):
         live_chart(content.figures[name], _feed.CHART_PREFIX + name)
     left, right = st.columns([3, 2])
@@ -31,7 +32,7 @@ def draw(run_dir: Path) -> None:
     with right:
         live_chart(content.figures["importance"], _feed.CHART_PREFIX + "importance")
     st.subheader("Trials")
-    st.html(_feed.part("table", run, parts["table"]))
+    st.html(part("table", run, parts["table"]))
 
 
 st.title("Monitor")

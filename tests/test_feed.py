@@ -10,20 +10,22 @@ import pytest
 from tests.test_dispatch import Gate, _config, _member
 from tests.test_pages_support import make_run, write_trial
 
-from pages import _feed
+from pages import _feed, _feed_html
+from tuning_core import livefeed
 from tuning_core.dispatch import queue_for
+from tuning_core.feed import MIN_AGE_S, Feed
 from tuning_core.jobs import JobRegistry, install_registry
 from tuning_core.rundir import RunDir
 from tuning_core.workspace import runs_dir
 
 
-def payload(feed: _feed.Feed) -> dict:
+def payload(feed: Feed) -> dict:
     return json.loads(feed.body)
 
 
-def fresh(build, *args) -> _feed.Feed:
+def fresh(build, *args) -> Feed:
     """An answer past the shortest reuse (a new log line shows at the next poll)."""
-    time.sleep(_feed.MIN_AGE_S + 0.05)
+    time.sleep(MIN_AGE_S + 0.05)
     return build(*args)
 
 
@@ -83,7 +85,7 @@ def test_text_from_files_is_escaped(workspace: Path, image_folder: Path) -> None
 
 def test_table_cells_carry_sortable_values(workspace: Path, image_folder: Path) -> None:
     run = make_run(runs_dir(), image_folder)
-    table = _feed.table_html(_feed.livefeed.monitor_content(run).table)
+    table = _feed_html.table_html(livefeed.monitor_content(run).table)
     assert '<th data-col="4" title="Sort">duration (s)</th>' in table
     assert '<td data-v="0.5" class="num">0.5000</td>' in table  # score, 4 decimals
     assert '<td data-v="1.0" class="num">1.0</td>' in table  # seconds, 1 decimal
@@ -115,7 +117,7 @@ def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> 
         first = registry.start_search(_config(image_folder, "a"), _member("alice"))
         gate.wait_started(1)
         second = registry.start_search(_config(image_folder, "b"), _member("bob"))
-        assert _feed.queue_text() == f"Queue: #1 {second.name} (bob)"
+        assert _feed_html.queue_text() == f"Queue: #1 {second.name} (bob)"
         html = payload(fresh(_feed.sidebar_feed, first))["parts"]["sidebar"][1]
         assert f"Queue: #1 {second.name} (bob)" in html and "running trial" in html
         assert '<div class="live-progress">' in html
@@ -128,7 +130,7 @@ def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> 
 @pytest.mark.parametrize("value, shown", [(None, ""), (float("nan"), ""), (3, "3"),
                                           ("<b>", "&lt;b&gt;")])
 def test_cells(value, shown) -> None:
-    assert f">{shown}</td>" in _feed._cell(value, "error")
+    assert f">{shown}</td>" in _feed_html._cell(value, "error")
 
 
 def test_a_part_as_first_drawn_carries_the_hash_the_feed_sends(workspace: Path,
@@ -136,4 +138,4 @@ def test_a_part_as_first_drawn_carries_the_hash_the_feed_sends(workspace: Path,
     run = make_run(runs_dir(), image_folder)
     body = payload(_feed.monitor_feed(run))
     hash_, html = body["parts"]["sidebar"]
-    assert f'data-live-hash="{hash_}"' in _feed.part("sidebar", run.name, html)
+    assert f'data-live-hash="{hash_}"' in _feed_html.part("sidebar", run.name, html)

@@ -33,6 +33,7 @@ from .jobs import Progress
 from .ownership import HEARTBEAT_S
 from .planner import SearchPlan, run_pace
 from .rundir import RunDir
+from .settings import RunConfig
 from .states import JobKind, RunStatus, TrialStatus
 
 STATES = tuple(s.value for s in TrialStatus)
@@ -229,7 +230,8 @@ def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFram
 
 
 def _curves(trials: pd.DataFrame, epochs: pd.DataFrame, objective: str) -> Figure:
-    """The learning curves, a plain spec once there are epochs (rebuilt at every epoch)."""
+    """The learning curves, a plain spec once there are epochs (rebuilt at every epoch; a
+    Figure before, as Streamlit refuses a plain spec without data)."""
     if epochs.empty or "epoch" not in epochs:
         return charts.learning_curves_figure(trials, epochs, objective)
     return charts.learning_curves_spec(trials, epochs, objective)
@@ -240,18 +242,18 @@ def monitor_content(run_dir: str | Path) -> MonitorContent:
     run = RunDir(run_dir)
     reader = run.reader()
     trials, epochs = reader.trials(), reader.epochs()
-    objective = run.config().tuner.objective
-    key = (str(run.path), reader.version, objective)
-    return _CONTENT.get(key, lambda: _build(run, key[1], objective, trials, epochs))
+    config = run.config()
+    key = (str(run.path), reader.version, config.tuner.objective)
+    return _CONTENT.get(key, lambda: _build(run, key[1], config, trials, epochs))
 
 
-def _build(run: RunDir, version: Hashable, objective: str, trials: pd.DataFrame,
+def _build(run: RunDir, version: Hashable, config: RunConfig, trials: pd.DataFrame,
            epochs: pd.DataFrame) -> MonitorContent:
-    completed = completed_count(trials)
+    completed, objective = completed_count(trials), config.tuner.objective
     figures, keys = _figures(run, version, objective, trials, epochs)
     ranked = _SLOW.get(("best", str(run.path), keys["objective"]),  # trials that ended
                        lambda: run.best_trials() if not trials.empty else [])
-    plan = SearchPlan.from_dict(run.config().plan)
+    plan = SearchPlan.from_dict(config.plan)
     return MonitorContent(
         run=run.name, path=str(run.path), version=version, objective=objective,
         counts=state_counts(trials),

@@ -1,0 +1,96 @@
+"""A live feed's answers: JSON of named parts with hashes, an ETag, and when to build anew.
+
+The pages that follow a run poll a feed route (``labweb/live.py``, ``pages/_feed.py``) twice
+a second per viewer. An answer is a :class:`Feed`: a JSON body of named parts, each with the
+hash the page compares before it touches anything, and an ETag over all of them, so an
+unchanged run is a 304. :class:`FeedCache` decides when an answer is built again: when the
+run's :func:`run_version` moved, at most every ``MIN_AGE_S`` however many people watch, and
+at least every ``MAX_AGE_S`` for texts that follow the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .rundir import RunDir
+
+MIN_AGE_S, MAX_AGE_S = 0.5, 5.0  # how long one build serves every viewer (see FeedCache)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One answer of a feed route: the JSON body and its ETag."""
+
+    body: bytes
+    etag: str
+
+
+def digest(text: str) -> str:
+    """A part's hash, as the page compares it."""
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def payload(run: str, active: bool, parts: dict[str, str],
+            figures: dict[str, str] | None = None) -> Feed:
+    """The answer for ``run``: ``parts`` (HTML by name) and ``figures`` (Plotly JSON, already
+    serialised, by chart key), each as ``[hash, content]``; the ETag covers them all."""
+    hashes = {name: digest(body) for name, body in parts.items()}
+    pieces = [f'"run":{json.dumps(run)}', f'"active":{json.dumps(active)}',
+              '"parts":{' + ",".join(f"{json.dumps(n)}:[{json.dumps(hashes[n])},{json.dumps(b)}]"
+                                     for n, b in parts.items()) + "}"]
+    if figures is not None:
+        fig_hashes = {key: digest(spec) for key, spec in figures.items()}
+        hashes.update({"fig:" + key: h for key, h in fig_hashes.items()})
+        pieces.append('"figures":{' + ",".join(
+            f"{json.dumps(key)}:[{json.dumps(fig_hashes[key])},{spec}]"
+            for key, spec in figures.items()) + "}")
+    etag = '"' + digest(json.dumps([run, active, sorted(hashes.items())])) + '"'
+    return Feed(("{" + ",".join(pieces) + "}").encode(), etag)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def run_version(run_dir: Path | None) -> Hashable:
+    """Changes when anything a live page shows of the run may have changed: a new log line,
+    the owner's record (start, heartbeat, end), a stop request. Costs a few stat calls."""
+    if run_dir is None:
+        return None
+    run = RunDir(run_dir)
+    return (run.reader().version, _stamp(run.lock().owner_path), run.stop_requested())
+
+
+class FeedCache:
+    """The last answer per feed, reused while its run's version holds (up to ``MAX_AGE_S``,
+    for texts that follow the clock: a late heartbeat, a budget's time left), and for at least
+    ``MIN_AGE_S`` even when it changed: a search that logs ten lines a second is shown twice a
+    second, and however many people watch, a run costs at most that many builds."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple, tuple[float, Hashable, Feed]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, version: Hashable, build: Callable[[], Feed]) -> Feed:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and (now - hit[0] < MIN_AGE_S
+                        or (hit[1] == version and now - hit[0] < MAX_AGE_S)):
+                return hit[2]
+        feed = build()
+        with self._lock:
+            if len(self._items) > 64:
+                self._items.clear()
+            self._items[key] = (now, version, feed)
+        return feed
