@@ -108,9 +108,18 @@ def test_lab_members_viewer_and_admin_share_one_live_search(lab: LabServer, new_
     ui.go_to(vera, "Search")
     start = ui.main(vera).get_by_role("button", name=re.compile(r"^(Launch|Queue) search$"))
     expect(start).to_be_disabled()
-    ui.main(vera).get_by_test_id("stTooltipHoverTarget").filter(
-        has=vera.get_by_role("button", name=re.compile(r"^(Launch|Queue) search$"))).hover()
-    expect(vera.get_by_test_id("stTooltipContent")).to_contain_text("member role")
+    target = ui.main(vera).get_by_test_id("stTooltipHoverTarget").filter(
+        has=vera.get_by_role("button", name=re.compile(r"^(Launch|Queue) search$")))
+    tooltip = vera.get_by_test_id("stTooltipContent")
+    for _ in range(5):  # the live Search panel reruns every second: a rerun can drop the hover
+        vera.mouse.move(0, 0)
+        target.hover()
+        try:
+            expect(tooltip).to_be_visible(timeout=5_000)
+            break
+        except AssertionError:
+            continue
+    expect(tooltip).to_contain_text("member role")
     vera.goto("about:blank")  # one viewer fewer polling the server while it trains
 
     ada = new_page()
