@@ -113,19 +113,6 @@ def test_learning_curves_split_executions_of_one_trial():
     assert np.isnan(np.asarray(fig.data[0].y, dtype=float)).sum() == 1
 
 
-def test_parallel_encodes_categoricals_and_gaps():
-    trials, _ = make_log(n=12)
-    fig = charts.parallel_figure(trials)
-    dims = {d.label: d for d in fig.data[0].dimensions}
-    assert "batch_size" not in dims  # constant: no information
-    assert list(dims["optimizer"].ticktext) == ["adam", "sgd"]
-    assert list(dims["conv_2_filters"].ticktext) == ["n/a", "16", "32"]  # not "16.0"
-    assert list(dims["conv_blocks"].ticktext) == ["1", "2", "3"]  # whole-number choices
-    assert "log10(learning_rate)" in dims
-    assert list(dims)[-1] == "val_accuracy"
-    roundtrip(fig)
-
-
 def test_importance_bar_and_empty_reason():
     fig = charts.importance_figure(Importance(["a", "b"], [0.7, 0.3], n_trials=5))
     assert list(fig.data[0].y) == ["b", "a"]  # most important drawn on top

@@ -16,16 +16,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from tuning_core import ranking
-from tuning_core.importance import (
-    MISSING_LABEL,
-    Importance,
-    completed_with_score,
-    hp_columns,
-    hp_name,
-    is_categorical,
-    varying_columns,
-)
+from tuning_core import parcoords, ranking
+from tuning_core.importance import Importance
 from tuning_core.settings import objective_direction
 
 if TYPE_CHECKING:
@@ -201,62 +193,13 @@ def _trial_numbers(trials: pd.DataFrame) -> Callable[[str], str]:
     return lambda trial_id: str(known.get(str(trial_id), trial_id))
 
 
-def _log_scaled(values: np.ndarray) -> bool:
-    finite = values[np.isfinite(values)]
-    return finite.size > 1 and finite.min() > 0 and finite.max() / finite.min() >= 10
-
-
-def _coded_dimension(series: pd.Series, label: str) -> dict:
-    """A parallel-coordinates axis for a categorical (or gappy) column: integer codes + labels."""
-    present = series.dropna()
-    levels = sorted(present.unique(), key=lambda v: (isinstance(v, str), v))
-    labels = [_tick_label(v) for v in levels]
-    codes = present.map({v: i for i, v in enumerate(levels)})
-    values = codes.reindex(series.index)
-    if series.isna().any():
-        labels = [MISSING_LABEL] + labels
-        values = values + 1
-        values = values.fillna(0)
-    return dict(label=label, values=values.to_numpy(dtype=float),
-                tickvals=list(range(len(labels))), ticktext=labels)
-
-
-def _tick_label(value: Any) -> str:
-    """32.0 -> "32" (a column with gaps holds floats), other values as they are."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _few_whole_numbers(series: pd.Series) -> bool:
-    values = pd.to_numeric(series.dropna(), errors="coerce")
-    return values.nunique() <= 12 and bool((values % 1 == 0).all())
-
-
-def _hp_dimension(series: pd.Series, name: str) -> dict:
-    if is_categorical(series) or series.isna().any() or _few_whole_numbers(series):
-        return _coded_dimension(series, name)
-    values = series.to_numpy(dtype=float)
-    if _log_scaled(values):
-        return dict(label=f"log10({name})", values=np.log10(values))
-    return dict(label=name, values=values)
-
-
 def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go.Figure:
-    """Parallel coordinates of the varying hyperparameters of completed trials and their score."""
-    title = "Hyperparameters against the objective"
-    done = completed_with_score(trials)
-    if len(done) < 2:
-        return empty_figure(title, "Needs at least two completed trials.")
-    done = done.reset_index(drop=True)
-    columns = varying_columns(done, hp_columns(done))
-    dims = [_hp_dimension(done[c], hp_name(c)) for c in columns]
-    scores = done["score"].to_numpy(dtype=float)
-    dims.append(dict(label=objective, values=scores))
-    line = dict(color=scores, colorscale="Viridis", showscale=True,
-                reversescale=objective_direction(objective) == "min")
-    fig = go.Figure(go.Parcoords(dimensions=dims, line=line, labelangle=-20))
-    return _finish(fig, title, height=440, margin=dict(l=60, r=40, t=110, b=30))
+    """Parallel coordinates of the varying hyperparameters of completed trials and their score
+    (SVG lines, not WebGL: :mod:`tuning_core.parcoords` says why)."""
+    fig = parcoords.parallel_figure(trials, objective, _trial_numbers(trials))
+    if fig is None:
+        return empty_figure(parcoords.TITLE, "Needs at least two completed trials.")
+    return _finish(fig, parcoords.TITLE, **{k: fig.layout[k] for k in ("height", "margin")})
 
 
 def importance_figure(importance: Importance) -> go.Figure:
