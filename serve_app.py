@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.starlette import App  # noqa: E402
 
 from labweb.live import live_routes  # noqa: E402
+from tuning_core.importance import preload  # noqa: E402
 from tuning_core.jobs import shutdown_all  # noqa: E402
 from tuning_core.labconfig import LAB_ENV  # noqa: E402
 
@@ -47,7 +49,9 @@ PagesManager.uses_pages_directory = False
 
 @contextlib.asynccontextmanager
 async def stop_jobs_at_shutdown(_app: App) -> AsyncIterator[None]:
-    """Serve; at shutdown, stop this process's job at its next batch and let it log its end."""
+    """Serve; at shutdown, stop this process's job at its next batch and let it log its end.
+    At start, scikit-learn is imported in the background (``importance.preload``)."""
+    threading.Thread(target=preload, name="preload", daemon=True).start()
     yield
     await asyncio.to_thread(shutdown_all)
 

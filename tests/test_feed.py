@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from tests.test_pages_support import make_run, write_trial
 from pages import _feed, _feed_html
 from tuning_core import livefeed
 from tuning_core.dispatch import queue_for
-from tuning_core.feed import MIN_AGE_S, Feed
+from tuning_core.feed import MIN_AGE_S, Feed, FeedCache
 from tuning_core.jobs import JobRegistry, install_registry
 from tuning_core.rundir import RunDir
 from tuning_core.workspace import runs_dir
@@ -139,3 +141,25 @@ def test_a_part_as_first_drawn_carries_the_hash_the_feed_sends(workspace: Path,
     body = payload(_feed.monitor_feed(run))
     hash_, html = body["parts"]["sidebar"]
     assert f'data-live-hash="{hash_}"' in _feed_html.part("sidebar", run.name, html)
+
+
+def test_viewers_polling_together_share_one_build() -> None:
+    """Requests run in a thread pool: those that find the answer stale together wait for one
+    build instead of each making its own."""
+    cache, builds, started = FeedCache(), [], threading.Event()
+
+    def build() -> Feed:
+        builds.append(1)
+        started.set()
+        time.sleep(0.2)  # a build on a trial's end: a forest fit and four figures
+        return Feed(b"{}", '"x"')
+
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(cache.get, ("monitor", "run"), 1, build)
+        started.wait(5)
+        rest = [pool.submit(cache.get, ("monitor", "run"), 1, build) for _ in range(7)]
+        answers = {id(f.result(5)) for f in [first, *rest]}
+    assert len(builds) == 1 and len(answers) == 1
+    time.sleep(MIN_AGE_S + 0.05)
+    cache.get(("monitor", "run"), 2, build)  # a new version, after the minimum age: built
+    assert len(builds) == 2

@@ -80,17 +80,34 @@ class FeedCache:
     def __init__(self) -> None:
         self._items: dict[tuple, tuple[float, Hashable, Feed]] = {}
         self._lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}  # one build of a key at a time
+
+    def _fresh(self, key: tuple, version: Hashable, now: float) -> Feed | None:
+        hit = self._items.get(key)
+        if hit and (now - hit[0] < MIN_AGE_S or (hit[1] == version and now - hit[0] < MAX_AGE_S)):
+            return hit[2]
+        return None
 
     def get(self, key: tuple, version: Hashable, build: Callable[[], Feed]) -> Feed:
-        now = time.monotonic()
+        """The answer for ``key``, built anew when stale. The routes run in a thread pool, so
+        viewers whose polls land together would each build the same answer (ten builds of
+        ~20-90 ms that take turns on the GIL, and every one of them waits); instead one builds
+        while the others wait for it and share it."""
         with self._lock:
-            hit = self._items.get(key)
-            if hit and (now - hit[0] < MIN_AGE_S
-                        or (hit[1] == version and now - hit[0] < MAX_AGE_S)):
-                return hit[2]
-        feed = build()
-        with self._lock:
-            if len(self._items) > 64:
-                self._items.clear()
-            self._items[key] = (now, version, feed)
-        return feed
+            feed = self._fresh(key, version, time.monotonic())
+            if feed is not None:
+                return feed
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            with self._lock:  # built by another request while this one waited?
+                feed = self._fresh(key, version, time.monotonic())
+            if feed is not None:
+                return feed
+            now = time.monotonic()
+            feed = build()
+            with self._lock:
+                if len(self._items) > 64:
+                    self._items.clear()
+                    self._building = {key: building}
+                self._items[key] = (now, version, feed)
+            return feed
