@@ -42,6 +42,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
 CHART_PREFIX = "monitor_"  # the Streamlit key of a Monitor chart: CHART_PREFIX + figure name
 POLL_MS = 500  # a new epoch shows within about half a second (bench figure 9)
+CHART_MS = 1000  # a chart is redrawn at most this often (the counts and table at every poll)
 
 
 def run_path(name: str | None) -> Path | None:
@@ -104,5 +105,7 @@ def sidebar_feed(run_dir: Path | None) -> Feed:
 def script_html() -> str:
     """The style and the polling script (installs itself once per browser tab); read once."""
     script = (ASSETS / "live_feed.js").read_text()
-    script = script.replace("__POLL_MS__", str(POLL_MS)).replace("__SIDEBAR_URL__", SIDEBAR_URL)
+    for name, value in (("__POLL_MS__", POLL_MS), ("__CHART_MS__", CHART_MS),
+                        ("__SIDEBAR_URL__", SIDEBAR_URL)):
+        script = script.replace(name, str(value))
     return f"<style>{(ASSETS / 'live_feed.css').read_text()}</style><script>{script}</script>"

@@ -1,9 +1,12 @@
-// The live feed's client: polls the feed routes, applies changed parts and charts in place.
+// The live feed's client: polls the feed routes (from a Web Worker), applies changed parts and
+// charts in place.
 // Why and how: pages/_feed.py, which fills in the poll period and the sidebar route when served.
 (() => {
   if (window.__liveFeed) return;
-  const feed = window.__liveFeed = {etags: {}, payloads: {}, sort: null, mine: false};
-  const PERIOD = __POLL_MS__;
+  const feed = window.__liveFeed = {payloads: {}, sort: null, mine: false, applying: null,
+                                   pending: new Map(), drawnAt: {}, timer: null, lag: 0,
+                                   cost: 0, worker: false};
+  const PERIOD = __POLL_MS__, CHART_MS = __CHART_MS__, MAX_CHART_MS = 4 * CHART_MS;
   const sortTable = box => {
     const s = feed.sort, table = box.querySelector("table");
     if (!table) return;
@@ -62,51 +65,117 @@
         const box = el.querySelector(".live-table");
         if (box) sortTable(box);
       }
-    const P = window.Plotly;
-    if (!P || !p.figures) return;
-    wrap(P);
-    for (const [key, [hash, fig]] of Object.entries(p.figures)) {
+    for (const [key, [hash, fig]] of Object.entries(p.figures || {})) {
       const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-      if (!gd || !gd._fullLayout || gd.__liveHash === hash) continue;
-      const owner = document.querySelector(`[data-live-feed][data-live-run="${p.run}"]`);
-      if (!owner) continue;
-      gd.__liveFig = fig;
-      gd.__liveHash = hash;
-      feed.mine = true;
+      if (!gd || gd.__liveHash !== hash) feed.pending.set(key, {hash, fig, run: p.run});
+    }  // a chart's newest figure replaces one still waiting
+    drain();
+  };
+  // Charts are drawn after the HTML parts, one per task (the page paints in between, so a
+  // new count shows at once), each at most every CHART_MS: a browser short of CPU draws the
+  // newest data less often instead of falling behind (bench figure 9: ten pages, one core).
+  const draw = (key, {hash, fig, run}) => {
+    const P = window.Plotly, gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+    if (!P || !gd || !gd._fullLayout || gd.__liveHash === hash) return false;
+    if (!document.querySelector(`[data-live-feed][data-live-run="${run}"]`)) return false;
+    wrap(P);
+    gd.__liveFig = fig;
+    gd.__liveHash = hash;
+    feed.mine = true;
+    const started = performance.now();
+    try {
+      // one figure object, as Streamlit passes it (pages/_plotly.py's keeper expects that)
+      Promise.resolve(P.react(gd, {data: fig.data, layout: merged(gd.layout, fig),
+                                   config: gd._context})).catch(() => {});
+    } finally { feed.mine = false; }
+    feed.cost = 0.7 * feed.cost + 0.3 * (performance.now() - started);
+    return true;
+  };
+  // A page, or a browser, short of CPU redraws its charts less often (up to MAX_CHART_MS
+  // apart) until it keeps up again: it spends at most about a tenth of the time drawing
+  // (feed.cost: a moving average of a chart's draw, which grows when the CPU is shared) and
+  // lets its timers fire on time (feed.lag: how late they fire, a moving average).
+  const chartEvery = () => Math.min(MAX_CHART_MS,
+                                    Math.max(CHART_MS + 4 * feed.lag, 10 * feed.cost));
+  const drain = () => {
+    if (feed.timer) return;
+    const now = Date.now();
+    let wait = Infinity;
+    for (const [key, job] of feed.pending) {
+      const ready = (feed.drawnAt[key] || 0) + chartEvery();
+      if (ready > now) { wait = Math.min(wait, ready - now); continue; }
+      feed.pending.delete(key);
+      if (draw(key, job)) feed.drawnAt[key] = now;
+      wait = 0;
+      break;
+    }
+    if (wait < Infinity)
+      feed.timer = setTimeout(() => { feed.timer = null; drain(); }, wait);
+  };
+  // The polling loop: asks each feed URL with the ETag it has and posts each new payload.
+  // It runs in a Web Worker, a thread of its own, so a page busy drawing (or a browser short
+  // of CPU) still asks on time and has the newest payload when it gets to draw; where a worker
+  // cannot start (a Content-Security-Policy without blob: workers), it runs here.
+  const poller = (period, post, state) => {
+    const etags = {};
+    const poll = async url => {
+      const headers = etags[url] ? {"If-None-Match": etags[url]} : {};
+      let reply, p;
       try {
-        // one figure object, as Streamlit passes it (pages/_plotly.py's keeper expects that)
-        Promise.resolve(P.react(gd, {data: fig.data, layout: merged(gd.layout, fig),
-                                     config: gd._context})).catch(() => {});
-      } finally { feed.mine = false; }
-    }
+        reply = await fetch(url, {headers, cache: "no-store", credentials: "same-origin"});
+      } catch (error) { return; }
+      if (reply.status === 200) {
+        try { p = await reply.json(); } catch (error) { return; }
+        etags[url] = reply.headers.get("ETag");
+        post({url, p});
+      } else if (reply.status !== 304) delete etags[url];
+    };
+    const tick = async () => {
+      try {
+        if (!state.hidden) await Promise.all(state.urls.map(poll));
+      } finally { setTimeout(tick, period); }
+    };
+    tick();
   };
-  const poll = async url => {
-    const headers = feed.etags[url] ? {"If-None-Match": feed.etags[url]} : {};
-    let reply;
-    try {
-      reply = await fetch(url, {headers, cache: "no-store", credentials: "same-origin"});
-    } catch (error) { return; }
-    if (reply.status === 200) {
-      try { feed.payloads[url] = await reply.json(); } catch (error) { return; }
-      feed.etags[url] = reply.headers.get("ETag");
-    } else if (reply.status !== 304) {
-      delete feed.etags[url];
-      return;
-    }
-    const p = feed.payloads[url];
-    if (p) applyParts(p);
+  const receive = ({url, p}) => {
+    feed.payloads[url] = p;
+    if (!feed.applying) feed.applying = setTimeout(applyAll, 0);  // the newest, once
   };
-  const tick = async () => {
-    try {
-      if (!document.hidden) {
-        const anchors = [...document.querySelectorAll("[data-live-feed]")];
-        const covered = new Set(anchors.filter(a => a.dataset.liveCovers === "sidebar")
-          .map(a => a.dataset.liveRun));
-        const urls = new Set(anchors.filter(a => !(a.dataset.liveFeed.startsWith(
-          "__SIDEBAR_URL__?") && covered.has(a.dataset.liveRun))).map(a => a.dataset.liveFeed));
-        await Promise.all([...urls].map(poll));
-      }
-    } finally { setTimeout(tick, PERIOD); }
+  const applyAll = () => {
+    feed.applying = null;
+    for (const [url, p] of Object.entries(feed.payloads))
+      if (feed.urls.includes(url)) applyParts(p);
   };
-  tick();
+  const state = {urls: [], hidden: false};
+  let worker = null;
+  try {
+    const source = `const state = {urls: [], hidden: false};
+      onmessage = e => Object.assign(state, e.data);
+      (${poller})(${PERIOD}, m => postMessage(m), state);`;
+    worker = new Worker(URL.createObjectURL(new Blob([source], {type: "text/javascript"})));
+    worker.onmessage = e => receive(e.data);
+    feed.worker = true;
+  } catch (error) { worker = null; }
+  if (!worker) poller(PERIOD, receive, state);
+  feed.urls = [];
+  // Here, every PERIOD: which feeds this page shows now (Streamlit reruns change that), told to
+  // the poller; the payloads applied again (an element a rerun drew anew gets them; unchanged
+  // ones cost a hash comparison); and how late this timer fires, for chartEvery.
+  const watch = () => {
+    const anchors = [...document.querySelectorAll("[data-live-feed]")];
+    const covered = new Set(anchors.filter(a => a.dataset.liveCovers === "sidebar")
+      .map(a => a.dataset.liveRun));
+    const urls = [...new Set(anchors.filter(a => !(a.dataset.liveFeed.startsWith(
+      "__SIDEBAR_URL__?") && covered.has(a.dataset.liveRun))).map(a => a.dataset.liveFeed))];
+    const told = {urls: urls.map(u => new URL(u, location.href).href), hidden: document.hidden};
+    feed.urls = told.urls;  // absolute: a worker made from a blob: URL cannot resolve "/_live/"
+    if (worker) worker.postMessage(told); else Object.assign(state, told);
+    applyAll();
+    const asked = Date.now();
+    setTimeout(() => {
+      feed.lag = 0.8 * feed.lag + 0.2 * Math.max(0, Date.now() - asked - PERIOD);
+      watch();
+    }, PERIOD);
+  };
+  watch();
 })();

@@ -52,6 +52,7 @@ def test_the_monitor_follows_a_search_without_rerunning_its_session(app_server, 
         expect(done).not_to_have_text(str(seen), timeout=TRAIN_TIMEOUT)
         expect(done).not_to_have_text(str(seen + 1), timeout=TRAIN_TIMEOUT)
         assert len(frames) - quiet_from <= 2, "the session reran while the feed updated"
+        assert page.evaluate("() => window.__liveFeed.worker"), "polling ran on the page thread"
         state = page.evaluate(STATE)
         assert state["mark"] and state["range"] == [1, 1.5]
         assert state["numbers"] == sorted(state["numbers"], reverse=True)
