@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from bench.viewers_measure import latencies
+from bench.viewers_measure import latencies, payload_counts
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -53,14 +53,42 @@ OBSERVER = """
 """
 
 
+FEED_PATH = "/_live/monitor"
+
+
 def open_viewers(browser, url: str, run: str, viewers: int) -> list:
+    """One context per viewer on the run's Monitor; each remembers its page's finished feed
+    requests (``context.feed``), whose timing the browser's network layer took."""
     contexts = []
     for _ in range(viewers):
         context = browser.new_context(viewport={"width": 1280, "height": 1800})
         context.add_init_script(OBSERVER)
-        context.new_page().goto(f"{url}/monitor?run={run}", wait_until="commit")
+        context.feed = []
+        page = context.new_page()
+        page.on("requestfinished", lambda request, kept=context.feed:
+                kept.append(request) if FEED_PATH in request.url else None)
+        page.goto(f"{url}/monitor?run={run}", wait_until="commit")
         contexts.append(context)
     return contexts
+
+
+def arrived(requests: list, bodies: dict[str, tuple[int, int]]) -> list[tuple[float, int, int]]:
+    """(ms since the epoch, completed, points) of each feed answer with a body that reached
+    the browser: when its last byte arrived (Playwright's Resource Timing, from the network
+    layer, so a renderer short of CPU does not move it) and what it carried. ``bodies``: counts
+    by ETag, filled as new ones are met (the viewers share answers, so most are met once)."""
+    rows = []
+    for request in requests:
+        response = request.response()
+        if response is None or response.status != 200:
+            continue  # a 304 carries nothing new
+        etag = response.headers.get("etag", "")
+        if etag not in bodies:
+            bodies[etag] = payload_counts(response.body())
+        timing = request.timing
+        if timing["responseEnd"] >= 0:
+            rows.append((timing["startTime"] + timing["responseEnd"], *bodies[etag]))
+    return sorted(rows)
 
 
 def wait_loaded(contexts: list, timeout_s: float) -> None:
@@ -73,10 +101,14 @@ def wait_loaded(contexts: list, timeout_s: float) -> None:
             timeout=max(1.0, deadline - time.monotonic()) * 1000)
 
 
-def collect_latencies(contexts: list, events: dict[str, list[float]]) -> tuple[list[float], int]:
-    """Waits (bounded) until every page shows the run's final counts, then matches."""
+def collect_latencies(contexts: list, events: dict[str, list[float]]
+                      ) -> tuple[list[float], int, list[float], int]:
+    """Waits (bounded) until every page shows the run's final counts, then matches: the
+    latencies until the pages showed each event and how many they never showed, then the
+    latencies until its payload reached each browser and how many never did."""
     final = [len(events["completed"]), len(events["points"])]
     deadline, found, missed = time.monotonic() + SETTLE_S, [], 0
+    came, lost_on_way, bodies = [], 0, {}
     for context in contexts:
         page = context.pages[0]
         try:
@@ -90,7 +122,13 @@ def collect_latencies(contexts: list, events: dict[str, list[float]]) -> tuple[l
         more, lost = latencies(events, [tuple(row) for row in seen])
         found += more
         missed += lost
-    return found, missed
+        shown = [row for row in seen if row[1] >= 0 and row[2] >= 0]
+        # the page's first drawn counts start both clocks: earlier events were not its to show
+        rows = [row for row in arrived(context.feed, bodies) if shown and row[0] >= shown[0][0]]
+        more, lost = latencies(events, shown[:1] + rows)
+        came += more
+        lost_on_way += lost
+    return found, missed, came, lost_on_way
 
 
 def launch_chromium(playwright):

@@ -11,7 +11,9 @@ summary and run order, and ``Condition`` (one search and what it cost) with
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +166,23 @@ def latencies(events: dict[str, list[float]],
     return found, missed
 
 
+COMPLETED = re.compile(r'data-metric="Completed">.*?<div class="live-value">(\d+)<')
+
+
+def payload_counts(body: bytes | str) -> tuple[int, int]:
+    """(completed trials, learning-curve points) a Monitor feed payload carries: the
+    "Completed" metric of its status part and the finite x values of the curves' first trace,
+    as the page would show them (-1: not there)."""
+    data = json.loads(body)
+    found = COMPLETED.search(data.get("parts", {}).get("status", ["", ""])[1])
+    figure = data.get("figures", {}).get("monitor_learning_curves", ["", {}])[1]
+    traces = figure.get("data") or []
+    x = traces[0].get("x") if traces else None
+    points = sum(1 for v in x if isinstance(v, (int, float)) and math.isfinite(v)) \
+        if isinstance(x, list) else -1
+    return (int(found.group(1)) if found else -1), points
+
+
 def ratio_summary(alone: list[float], watched: list[float]) -> tuple[list[float], float, float,
                                                                      float]:
     """Per-pair ratios watched / alone, their median, min and max."""
@@ -192,8 +211,10 @@ class Condition:
     browser_cpu_s: float = 0.0
     window_s: float = 0.0  # the CPU readings' interval
     viewing_s: float = 0.0  # pages open, first opened to last closed
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # until the page showed it
     missed: int = 0
+    arrivals: list[float] = field(default_factory=list)  # until its payload reached the browser
+    unarrived: int = 0
     checked: int = 0  # processes whose threads' CPU lists were read and matched their side's
     renderers: int = 0  # of which Chromium renderers (--type=renderer), the most at one check
     moved: int = 0  # browser-side threads found off the browsers' CPUs and moved back

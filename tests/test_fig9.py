@@ -11,6 +11,7 @@ import os
 import pytest
 
 from bench import fig9_viewers as fig9
+from bench import viewers_browser, viewers_measure
 from bench.fig9_viewers import Condition
 from bench.viewers_measure import parse_cpu_list
 
@@ -154,3 +155,49 @@ def test_the_notes_say_which_cpus_each_side_had_or_that_nothing_was_pinned() -> 
     assert "14 process readings" in note and "up to 2 Chromium renderers" in note
     assert "moved back: 0 after launch and in the warm-up, 0 later" in note
     assert fig9.pinning_note(None, checked).startswith("NOT pinned")
+
+
+def _payload(completed: int | None, x: list | None) -> str:
+    status = ("" if completed is None else
+              f'<div class="live-metric" data-metric="Completed"><div class="live-label">'
+              f'Completed</div><div class="live-value">{completed}</div></div>')
+    figures = {} if x is None else {"monitor_learning_curves": ["h", {"data": [{"x": x}]}]}
+    return json.dumps({"run": "r", "parts": {"status": ["h", status]}, "figures": figures})
+
+
+def test_payload_counts_read_what_the_page_would_show() -> None:
+    assert viewers_measure.payload_counts(_payload(3, [1.0, 2.0, None, 1.0])) == (3, 3)
+    assert viewers_measure.payload_counts(_payload(None, None)) == (-1, -1)
+    assert viewers_measure.payload_counts(_payload(0, [])) == (0, 0)
+
+
+class _Reply:
+    def __init__(self, status: int, etag: str, body: str) -> None:
+        self.status, self.headers, self._body = status, {"etag": etag}, body
+        self.reads = 0
+
+    def body(self) -> bytes:
+        self.reads += 1
+        return self._body.encode()
+
+
+class _Request:
+    def __init__(self, start: float, end: float, reply: _Reply | None) -> None:
+        self.timing = {"startTime": start, "responseEnd": end}
+        self._reply = reply
+
+    def response(self) -> _Reply | None:
+        return self._reply
+
+
+def test_arrivals_are_the_network_layers_times_of_answers_with_a_body() -> None:
+    shared = _Reply(200, '"b"', _payload(1, [1.0, 2.0]))
+    requests = [_Request(1_000.0, 20.0, _Reply(200, '"a"', _payload(0, [1.0]))),
+                _Request(1_500.0, 5.0, _Reply(304, '"a"', "")),  # nothing new: not a row
+                _Request(2_000.0, 30.0, shared), _Request(2_500.0, 10.0, shared),
+                _Request(3_000.0, -1, shared),  # never finished: no time to count
+                _Request(3_500.0, 0.0, None)]  # failed: no answer
+    bodies: dict = {}
+    rows = viewers_browser.arrived(requests, bodies)
+    assert rows == [(1_020.0, 0, 1), (2_030.0, 1, 2), (2_510.0, 1, 2)]
+    assert shared.reads == 1  # one body per ETag, however many pages got it
