@@ -17,8 +17,12 @@ build anew, the parts' hashes and the ETag: :mod:`tuning_core.feed`), of named p
   ``Plotly.react`` to the chart that is already there: the chart is not remounted, so Plotly's
   ``uirevision`` keeps the user's zoom and legend (and ``pages/_plotly.py``'s keeper too).
 
-The script applies a part only when its hash changed, so an idle page does no DOM work, and
-skips polling while its tab is hidden. The Monitor's payload carries the sidebar of its run,
+The script polls from a Web Worker (its own thread: a page busy drawing still asks on time
+and keeps only the newest payload), applies a part only when its hash changed, so an idle
+page does no DOM work, and skips polling while its tab is hidden. HTML parts are applied at
+once; charts after them, one per task, each at most every ``CHART_MS``, and less often while
+drawing is slow (a browser short of CPU draws the newest data less often instead of falling
+behind: bench figure 9 puts ten pages on one CPU). The Monitor's payload carries the sidebar of its run,
 so a Monitor page polls once, not twice. Streamlit's own chart component redraws a chart from
 the figure of its last rerun whenever the chart changes (a zoom, our update): the script lets
 only a change of theme or size through (with the feed's data), as the echo would otherwise
