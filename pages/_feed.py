@@ -1,4 +1,4 @@
-"""The live feed: what a watching page gets twice a second, without a Streamlit rerun.
+"""The live feed: what a watching page gets every second, without a Streamlit rerun.
 
 Why: Streamlit reruns a polling fragment in each browser session on the server, about 0.1 s
 of one core per rerun here, whether or not anything changed (bench figure 9: a live Monitor
@@ -45,7 +45,7 @@ from tuning_core.runs import active_runs, run_named
 ASSETS = Path(__file__).resolve().parent / "assets"
 MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
 CHART_PREFIX = "monitor_"  # the Streamlit key of a Monitor chart: CHART_PREFIX + figure name
-POLL_MS = 500  # a new epoch shows within about half a second (bench figure 9)
+POLL_MS = 1000  # a new epoch reaches the page within about a second (bench figure 9)
 CHART_MS = 1000  # a chart is redrawn at most this often (the counts and table at every poll)
 
 
