@@ -205,7 +205,8 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy",
                                opacity=0.8, **_polylines(rows, heights, text)))
     best = ranking.best_trial_id(trials, objective_direction(objective))  # the one rule
     if best is not None and str(best) in ids:
-        traces.append(dict(type="scatter", mode="lines+markers", name=f"best (trial {number(best)})",
+        traces.append(dict(type="scatter", mode="lines+markers",
+                           name=f"best (trial {number(best)})",
                            hovertemplate="%{text}<extra></extra>", marker=dict(size=7),
                            line=dict(color=BEST_LINE, width=3),
                            **_polylines(np.array([ids.index(str(best))]), heights, text)))
