@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from tuning_core import livefeed, workspace
-from tuning_core.dispatch import queue_entries
 from tuning_core.errors import TuningError
 from tuning_core.feed import digest
 from tuning_core.jobs import Progress, get_registry
@@ -123,9 +122,7 @@ def queue_text() -> str | None:
     if dispatcher is None:
         return None
     try:
-        running = dispatcher.queue.running()
-        left = registry().progress(Path(running.run_dir)).eta_s if running else None
-        waiting = [e for e in queue_entries(dispatcher.queue, left) if e.position is not None]
+        waiting = [e for e in dispatcher.entries() if e.position is not None]
     except TuningError as error:
         return f"The job queue cannot be read: {error}"
     if not waiting:

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _auth, _live, _state
-from tuning_core.dispatch import QueueEntry, queue_entries
+from tuning_core.dispatch import QueueEntry
 from tuning_core.errors import TuningError
 from tuning_core.queue_model import QueueKind
 
@@ -18,11 +18,7 @@ def entries() -> list[QueueEntry]:
     if dispatcher is None:
         return []
     try:
-        running = dispatcher.queue.running()
-        left = None
-        if running is not None:
-            left = _state.registry().progress(Path(running.run_dir)).eta_s
-        return queue_entries(dispatcher.queue, left)
+        return dispatcher.entries()
     except TuningError as error:
         st.caption(f"The job queue cannot be read: {error}")
         return []

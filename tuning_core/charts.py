@@ -199,7 +199,7 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go
     fig = parcoords.parallel_figure(trials, objective, _trial_numbers(trials))
     if fig is None:
         return empty_figure(parcoords.TITLE, "Needs at least two completed trials.")
-    return _finish(fig, parcoords.TITLE, **{k: fig.layout[k] for k in ("height", "margin")})
+    return _finish(fig, parcoords.TITLE, height=fig.layout.height, margin=fig.layout.margin)
 
 
 def importance_figure(importance: Importance) -> go.Figure:

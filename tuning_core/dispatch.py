@@ -138,9 +138,12 @@ class QueueDispatcher:
             self._wake.wait(POLL_S)
             self._wake.clear()
 
-    def entries(self, running_left_s: float | None) -> list[QueueEntry]:
-        """The running job and the waiting ones, in order, with estimated start times."""
-        return queue_entries(self.queue, running_left_s)
+    def entries(self) -> list[QueueEntry]:
+        """The running job and the waiting ones, in order, with estimated start times (from
+        the running job's estimated time left). TuningError when the queue cannot be read."""
+        running = self.queue.running()
+        left = self.registry.progress(Path(running.run_dir)).eta_s if running else None
+        return queue_entries(self.queue, left)
 
 
 def queue_entries(queue: JobQueue, running_left_s: float | None) -> list[QueueEntry]:

@@ -10,7 +10,6 @@ result is empty and says why.
 from __future__ import annotations
 
 import importlib
-
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -94,11 +94,10 @@ def levels_axis(series: pd.Series, label: str) -> Axis:
     gaps = bool(series.isna().any())
     if gaps:
         names = [MISSING_LABEL] + names
-    codes = np.array([0 if pd.isna(v) else code[v] + gaps for v in series], dtype=float)
-    step = 1 / (len(names) - 1) if len(names) > 1 else 0.0
-    heights = codes * step if len(names) > 1 else np.full(len(codes), 0.5)
-    return Axis(label, heights, [names[int(c)] for c in codes],
-                [(i * step if len(names) > 1 else 0.5, n) for i, n in enumerate(names)])
+    codes = np.array([0 if pd.isna(v) else code[v] + gaps for v in series], dtype=int)
+    height = _spread(np.arange(len(names)))
+    return Axis(label, height(codes), [names[c] for c in codes],
+                list(zip(height(np.arange(len(names))).tolist(), names)))
 
 
 def numeric_axis(series: pd.Series, label: str, log: bool | None = None) -> Axis:
@@ -109,7 +108,7 @@ def numeric_axis(series: pd.Series, label: str, log: bool | None = None) -> Axis
     height = _spread(scaled)
     low, high = float(np.min(scaled)), float(np.max(scaled))
     marks = np.linspace(low, high, TICKS) if high > low else np.array([low])
-    ticks = [(float(height(np.array([m]))[0]), _number(10 ** m if log else m)) for m in marks]
+    ticks = list(zip(height(marks).tolist(), [_number(10 ** m if log else m) for m in marks]))
     return Axis(f"{label} (log)" if log else label, height(scaled),
                 [_number(v) for v in values], ticks)
 
@@ -188,10 +187,9 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy",
     scores = done["score"].to_numpy(dtype=float)
     ids = done["trial_id"].astype(str).tolist()
     # hover: the trial, the axis' value, the score (on the objective's own axis, once)
-    text = np.array([[f"trial {number(t)}<br>" + "".join(
-        [f"{a.label}: {a.shown[r]}<br>"] if a is not found[-1] else [])
-        + f"{objective}: {scores[r]:.4f}" for a in found] for r, t in enumerate(ids)],
-        dtype=object)
+    values = [[f"{a.label}: {a.shown[r]}<br>" for a in found[:-1]] + [""] for r in range(len(ids))]
+    text = np.array([[f"trial {number(t)}<br>{value}{objective}: {scores[r]:.4f}"
+                      for value in values[r]] for r, t in enumerate(ids)], dtype=object)
     better_high = objective_direction(objective) == "max"
     index, styles = bands(scores, better_high)
     frame, labels = _frame(found)

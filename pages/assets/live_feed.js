@@ -3,7 +3,7 @@
 // Why and how: pages/_feed.py, which fills in the poll period and the sidebar route when served.
 (() => {
   if (window.__liveFeed) return;
-  const feed = window.__liveFeed = {payloads: {}, sort: null, mine: false, applying: null,
+  const feed = window.__liveFeed = {payloads: {}, urls: [], sort: null, mine: false, applying: null,
                                    pending: new Map(), drawnAt: {}, timer: null, lag: 0,
                                    cost: 0, worker: false};
   const PERIOD = __POLL_MS__, CHART_MS = __CHART_MS__, MAX_CHART_MS = 4 * CHART_MS;
@@ -157,7 +157,6 @@
     feed.worker = true;
   } catch (error) { worker = null; }
   if (!worker) poller(PERIOD, receive, state);
-  feed.urls = [];
   // Here, every PERIOD: which feeds this page shows now (Streamlit reruns change that), told to
   // the poller; the payloads applied again (an element a rerun drew anew gets them; unchanged
   // ones cost a hash comparison); and how late this timer fires, for chartEvery.
