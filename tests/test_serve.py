@@ -88,3 +88,13 @@ def test_starlette_has_the_upload_fix() -> None:
 
     installed = tuple(int(p) for p in version("starlette").split(".")[:3])
     assert installed >= (0, 47, 2), f"starlette {installed} has CVE-2025-54121; pin >= 0.47.2"
+
+
+def test_the_shipped_config_skips_streamlits_full_collection_after_every_run() -> None:
+    # with TensorFlow loaded, a gc.collect(2) per script run was 70% of a live page's cost to
+    # the server (benchmark figure 11): the shipped settings must keep it off
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
+    assert config["runner"]["magicEnabled"] is False
