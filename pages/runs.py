@@ -30,7 +30,7 @@ chosen = view.filters(infos)
 infos = view.filtered(infos, chosen)
 
 
-@st.fragment(run_every=_live.poll_interval())
+@st.fragment(run_every=_live.poll_interval(_live.TABLE_SECONDS))
 def live_table() -> None:
     """The runs table, redrawn every few seconds while any process trains a run."""
     view.show_table(view.filtered(list_runs(workspace.runs_dir()), chosen))
