@@ -58,16 +58,18 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def figure_tables(rows: list[dict[str, Any]], heading: str = "###") -> list[str]:
-    """A figure's rows as Markdown lines: one table, or, when the rows name a ``dataset``, one
-    table per dataset under its own heading (a table mixing datasets hides each one's ratio)."""
+    """A figure's rows as Markdown lines: one table, or, when the rows name a ``dataset`` (or a
+    ``table``), one table per dataset under its own heading (a table mixing datasets hides
+    each one's ratio; a figure's summary and its raw windows have different columns)."""
     if not rows:
         return []
-    if "dataset" not in rows[0]:
+    key = next((k for k in ("dataset", "table") if k in rows[0]), None)
+    if key is None:
         return [markdown_table(rows), ""]
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        rest = {k: v for k, v in row.items() if k != "dataset"}
-        groups.setdefault(str(row["dataset"]), []).append(rest)
+        rest = {k: v for k, v in row.items() if k != key}
+        groups.setdefault(str(row[key]), []).append(rest)
     lines: list[str] = []
     for name, group in groups.items():
         lines += [f"{heading} {name}", "", markdown_table(group), ""]
