@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.common import OUT, FigureResult, digits_dir, fresh_dir, median
@@ -137,12 +137,12 @@ def _open_pages(browser, url: str, page: str, run: str, viewers: int) -> list:
         context = browser.new_context(viewport={"width": 1280, "height": 1200})
         context.new_page().goto(f"{url}/{page}?run={run}", wait_until="commit")
         contexts.append(context)
-    deadline = time.monotonic() + START_S
-    for context in contexts:  # drawn: the page's title, and no script run pending
+    for context in contexts:  # drawn: the page's title, and no script run pending; ten pages
+        # load one after the other on the browsers' CPU, so each gets its own bounded wait
         context.pages[0].wait_for_function(
             "title => [...document.querySelectorAll('h1')].some(h => h.textContent.trim() "
             "=== title) && document.querySelector(\"[data-test-script-state='notRunning']\")",
-            arg=PAGES[page], timeout=max(1.0, deadline - time.monotonic()) * 1000)
+            arg=PAGES[page], timeout=START_S * 1000)
     return contexts
 
 
@@ -221,6 +221,8 @@ def measure(quick: bool) -> FigureResult:
                         for page in ARM_PAGES[arm]:
                             windows.append(_window(setup, browser, search, run, arm, page,
                                                    s["viewers"], s["window_s"]))
+                            with (work / "windows.jsonl").open("a") as log:  # as it goes
+                                log.write(json.dumps(asdict(windows[-1])) + "\n")
         finally:
             if search is not None:
                 _kill(search)
