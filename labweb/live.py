@@ -39,11 +39,31 @@ def _error(status: int, message: str) -> Response:
                     headers=HEADERS)
 
 
+def accepts_gzip(header: str | None) -> bool:
+    """True when an Accept-Encoding header takes gzip (by name or ``*``, not with q=0)."""
+    for item in (header or "").split(","):
+        name, _, params = item.partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.replace(" ", "").lower().removeprefix("q=")
+            try:
+                return float(quality or 1) > 0
+            except ValueError:
+                return False
+    return False
+
+
 def _answer(request: Request, feed: Feed) -> Response:
-    if request.headers.get("if-none-match") == feed.etag:
-        return Response(status_code=304, headers={"ETag": feed.etag, **HEADERS})
-    return Response(feed.body, media_type="application/json",
-                    headers={"ETag": feed.etag, **HEADERS})
+    """The feed's answer: 304 to either of its ETags, else its body, gzipped once for every
+    viewer where the browser takes it (the server's gzip layer leaves an encoded body as is)."""
+    zipped = feed.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding"))
+    etag = feed.gzip_etag if zipped else feed.etag
+    headers = {"ETag": etag, "Vary": "Accept-Encoding", **HEADERS}
+    if request.headers.get("if-none-match") in (feed.etag, feed.gzip_etag):
+        return Response(status_code=304, headers=headers)
+    if zipped:
+        return Response(feed.gzipped, media_type="application/json",
+                        headers={**headers, "Content-Encoding": "gzip"})
+    return Response(feed.body, media_type="application/json", headers=headers)
 
 
 def live_routes(lab_mode: bool) -> list[Route]:

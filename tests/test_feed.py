@@ -163,3 +163,14 @@ def test_viewers_polling_together_share_one_build() -> None:
     time.sleep(MIN_AGE_S + 0.05)
     cache.get(("monitor", "run"), 2, build)  # a new version, after the minimum age: built
     assert len(builds) == 2
+
+
+def test_a_large_answer_is_gzipped_once_with_a_tag_of_its_own() -> None:
+    import gzip
+
+    from tuning_core.feed import GZIP_MIN, pack
+
+    large = pack(b'{"parts":"' + b"x" * GZIP_MIN + b'"}', '"abc"')
+    assert gzip.decompress(large.gzipped) == large.body and len(large.gzipped) < 100
+    assert large.gzip_etag == '"abc-gz"' != large.etag
+    assert pack(b"{}", '"abc"').gzipped is None  # small: sent as it is

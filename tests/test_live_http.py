@@ -5,11 +5,13 @@ Lab mode's gate in front of them is tested with every other route in test_lab_ht
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from labweb.live import accepts_gzip
 from tests.conftest import write_image_folder
 from tests.lab_server import LabServer, local_server
 from tests.test_pages_support import make_run
@@ -36,6 +38,28 @@ def test_the_monitor_feed_answers_json_then_304_while_nothing_changes(served) ->
     assert again.status == 304 and again.body == b"" and again.headers["etag"] == etag
     stale = server.get(f"/_live/monitor?run={run.name}", If_None_Match='"other"')
     assert stale.status == 200 and stale.body == reply.body
+
+
+def test_a_browser_that_takes_gzip_gets_the_answer_gzipped_once(served) -> None:
+    server, run = served
+    plain = server.get(f"/_live/monitor?run={run.name}")
+    zipped = server.get(f"/_live/monitor?run={run.name}", Accept_Encoding="gzip, deflate, br")
+    assert zipped.status == 200 and zipped.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(zipped.body) == plain.body and len(zipped.body) < len(plain.body)
+    assert zipped.headers["etag"] == plain.headers["etag"][:-1] + '-gz"'
+    assert "accept-encoding" in zipped.headers["vary"].lower()
+    for etag in (zipped.headers["etag"], plain.headers["etag"]):  # the same content either way
+        again = server.get(f"/_live/monitor?run={run.name}", If_None_Match=etag,
+                           Accept_Encoding="gzip")
+        assert again.status == 304 and again.body == b""
+
+
+@pytest.mark.parametrize("header, takes", [("gzip", True), ("br, gzip;q=0.5", True),
+                                           ("*", True), ("GZIP", True), ("gzip;q=0", False),
+                                           ("gzip; q=0.0", False), ("identity", False),
+                                           ("", False), (None, False), ("gzip;q=x", False)])
+def test_accept_encoding_is_read_as_http_says(header, takes) -> None:
+    assert accepts_gzip(header) is takes
 
 
 def test_the_sidebar_feed_with_and_without_a_run(served) -> None:

@@ -10,6 +10,7 @@ at least every ``MAX_AGE_S`` for texts that follow the clock.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
@@ -21,14 +22,30 @@ from pathlib import Path
 from .rundir import RunDir
 
 MIN_AGE_S, MAX_AGE_S = 0.5, 5.0  # how long one build serves every viewer (see FeedCache)
+GZIP_MIN = 1024  # bytes: smaller answers are sent as they are
+GZIP_LEVEL = 6  # 1.4 MB (680 trials) in 17 ms, 3% larger than level 9 in 74 ms
 
 
 @dataclass(frozen=True)
 class Feed:
-    """One answer of a feed route: the JSON body and its ETag."""
+    """One answer of a feed route: the JSON body, its ETag, and the body gzipped once for
+    every viewer (None when small). The server's own gzip layer would compress it again for
+    each viewer: 74 ms per viewer and update for a run of 680 trials, at level 9."""
 
     body: bytes
     etag: str
+    gzipped: bytes | None = None
+
+    @property
+    def gzip_etag(self) -> str:
+        """The gzipped body's ETag: another representation, so another tag."""
+        return self.etag[:-1] + '-gz"'
+
+
+def pack(body: bytes, etag: str) -> Feed:
+    """A feed answer, gzipped once here when large enough to gain from it."""
+    return Feed(body, etag, gzip.compress(body, GZIP_LEVEL, mtime=0)
+                if len(body) >= GZIP_MIN else None)
 
 
 def digest(text: str) -> str:
@@ -51,7 +68,7 @@ def payload(run: str, active: bool, parts: dict[str, str],
             f"{json.dumps(key)}:[{json.dumps(fig_hashes[key])},{spec}]"
             for key, spec in figures.items()) + "}")
     etag = '"' + digest(json.dumps([run, active, sorted(hashes.items())])) + '"'
-    return Feed(("{" + ",".join(pieces) + "}").encode(), etag)
+    return pack(("{" + ",".join(pieces) + "}").encode(), etag)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
