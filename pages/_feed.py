@@ -1,8 +1,10 @@
 """The live feed: what a watching page gets every second, without a Streamlit rerun.
 
-Why: Streamlit reruns a polling fragment in each browser session on the server, about 0.1 s
-of one core per rerun here, whether or not anything changed (bench figure 9: a live Monitor
-page cost its session 0.2 of a core at a 1 s poll; ten viewers slowed the search 1.6x).
+Why: Streamlit reruns a polling fragment in each browser session on the server, whether or
+not anything changed: about 0.1 s of one core per rerun here with Streamlit's full garbage
+collection after every run (bench figure 9: a live Monitor page cost its session 0.2 of a
+core at a 1 s poll; ten viewers slowed the search 1.6x), still ~20 ms with it off
+(``.streamlit/config.toml``; figure 11 measures the pages that still poll that way).
 So the Monitor body and the sidebar are drawn once by the page script, and a small script in
 the page (``pages/assets/live_feed.js``) asks ``/_live/monitor?run=<name>`` and
 ``/_live/sidebar?run=<name>`` (routes in ``labweb/live.py``) every ``POLL_MS``, sending the

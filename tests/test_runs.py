@@ -112,3 +112,45 @@ def test_prune_run_uses_the_runs_own_settings(tmp_path: Path) -> None:
     assert result.kept == ["1"] and result.removed == ["0"]  # val_loss: lower is better
     with pytest.raises(RunError, match="keep at least 1"):
         prune_run(run_dir, 0)
+
+
+def test_disk_sizes_are_walked_once_per_change_not_per_viewer(tmp_path: Path) -> None:
+    from tuning_core.runs import DiskSizes
+
+    run = RunDir(create_run(tmp_path, _config()))
+    walks: list[Path] = []
+    now = [0.0]
+
+    def walk(path: Path) -> int:
+        walks.append(path)
+        return 100 * len(walks)
+
+    sizes = DiskSizes(walk, clock=lambda: now[0])
+    assert [sizes.get(run, training=False) for _ in range(5)] == [100] * 5  # five viewers
+    TrialLogWriter(run.log_path).write("search_start", max_trials=2, tuner="random")
+    assert sizes.get(run, training=False) == 200  # the log moved: walked again
+    now[0] += DiskSizes.TTL_S[False] + 1
+    assert sizes.get(run, training=False) == 300  # too old
+    assert sizes.get(run, training=True) == 400  # started training: another state
+    TrialLogWriter(run.log_path).write("trial_start", trial_id="00", number=1,
+                                       hyperparameters={})
+    now[0] += DiskSizes.TTL_S[True] - 1
+    assert sizes.get(run, training=True) == 400  # training writes all the time: kept a while
+    now[0] += 2
+    assert sizes.get(run, training=True) == 500
+    sizes.forget(run.path)  # pruned or deleted here
+    assert sizes.get(run, training=True) == 600 and len(walks) == 6
+
+
+def test_a_prune_shows_its_freed_space_in_the_list_at_once(tmp_path: Path) -> None:
+    run = RunDir(create_run(tmp_path, _config()))
+    for i in range(3):
+        trial = run.project_dir / f"trial_{i}"
+        trial.mkdir(parents=True)
+        (trial / "checkpoint.weights.h5").write_bytes(b"x" * 10_000)
+        (trial / "trial.json").write_text(json.dumps(
+            {"trial_id": str(i), "status": "COMPLETED", "score": 0.5 + i / 10,
+             "metrics": {"metrics": {}}}))
+    before = list_runs(tmp_path)[0].bytes
+    freed = prune_run(run.path, keep_top=1).bytes_freed
+    assert freed > 0 and list_runs(tmp_path)[0].bytes == before - freed

@@ -1,9 +1,9 @@
 """A live feed's answers: JSON of named parts with hashes, an ETag, and when to build anew.
 
-The pages that follow a run poll a feed route (``labweb/live.py``, ``pages/_feed.py``) twice
+The pages that follow a run poll a feed route (``labweb/live.py``, ``pages/_feed.py``) once
 a second per viewer. An answer is a :class:`Feed`: a JSON body of named parts, each with the
 hash the page compares before it touches anything, and an ETag over all of them, so an
-unchanged run is a 304. :class:`FeedCache` decides when an answer is built again: when the
+unchanged run is a 304; a large body is gzipped once, for every viewer. :class:`FeedCache` decides when an answer is built again: when the
 run's :func:`run_version` moved, at most every ``MIN_AGE_S`` however many people watch, and
 at least every ``MAX_AGE_S`` for texts that follow the clock.
 """
@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .rundir import RunDir
+from .rundir import RunDir, file_stamp
 
 MIN_AGE_S, MAX_AGE_S = 0.5, 5.0  # how long one build serves every viewer (see FeedCache)
 GZIP_MIN = 1024  # bytes: smaller answers are sent as they are
@@ -71,21 +71,13 @@ def payload(run: str, active: bool, parts: dict[str, str],
     return pack(("{" + ",".join(pieces) + "}").encode(), etag)
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
-
-
 def run_version(run_dir: Path | None) -> Hashable:
     """Changes when anything a live page shows of the run may have changed: a new log line,
     the owner's record (start, heartbeat, end), a stop request. Costs a few stat calls."""
     if run_dir is None:
         return None
     run = RunDir(run_dir)
-    return (run.reader().version, _stamp(run.lock().owner_path), run.stop_requested())
+    return (run.reader().version, file_stamp(run.lock().owner_path), run.stop_requested())
 
 
 class FeedCache:

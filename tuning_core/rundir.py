@@ -63,6 +63,15 @@ _READERS: dict[Path, TrialLogReader] = {}
 _READERS_LOCK = threading.Lock()
 
 
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """A file's (mtime in ns, size), None when it cannot be read: changes when it is written."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 def shared_reader(path: Path, siblings: str | None = None) -> TrialLogReader:
     """The process's one incremental reader of a log file (and the ``siblings`` glob of
     log files merged with it), polled (shared by every page)."""
