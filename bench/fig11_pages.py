@@ -29,9 +29,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.common import OUT, FigureResult, digits_dir, fresh_dir, median
-from bench.fig9_viewers import (Setup, _create_run, _env, _kill, _start_search, _wait_training,
-                                dashboard)
+from bench.common import FigureResult, median
+from bench.fig9_viewers import (Setup, _create_run, _kill, _start_search, _wait_training,
+                                dashboard, fresh_setup)
 from bench.viewers_browser import START_S, launch_chromium
 from bench.viewers_measure import cpu_list, read_stats, tree_cpu
 from bench.viewers_pinning import hold_browsers, pinned, usable_split
@@ -194,11 +194,7 @@ def _window(setup: Setup, browser, search, run: Path, arm: str, page: str, viewe
 
 def measure(quick: bool) -> FigureResult:
     s = QUICK if quick else FULL
-    work = fresh_dir(OUT / "fig11")
-    env = _env(work / "workspace", fresh_dir(work / "slot"))
-    runs = work / "workspace" / "runs"
-    runs.mkdir(parents=True)
-    data = digits_dir(work / "data")
+    work, env, runs, data = fresh_setup("fig11")
     from playwright.sync_api import sync_playwright
 
     split = usable_split()

@@ -271,13 +271,19 @@ def _row(c: Condition, position: int) -> dict:
             "updates seen / missed": f"{len(c.latencies)} / {c.missed}" if c.viewers else "-"}
 
 
-def measure(quick: bool) -> FigureResult:
-    s = QUICK if quick else FULL
-    work = fresh_dir(OUT / "fig9")
+def fresh_setup(name: str) -> tuple[Path, dict[str, str], Path, Path]:
+    """A figure's fresh folder under bench/out: (it, the server's and searches' environment,
+    the workspace's runs folder, the digits data)."""
+    work = fresh_dir(OUT / name)
     env = _env(work / "workspace", fresh_dir(work / "slot"))
     runs = work / "workspace" / "runs"
     runs.mkdir(parents=True)
-    data = digits_dir(work / "data")
+    return work, env, runs, digits_dir(work / "data")
+
+
+def measure(quick: bool) -> FigureResult:
+    s = QUICK if quick else FULL
+    work, env, runs, data = fresh_setup("fig9")
     from playwright.sync_api import sync_playwright
 
     split = usable_split()
