@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.common import FigureResult, median
-from bench.fig9_viewers import (Setup, _create_run, _kill, _start_search, _wait_training,
-                                dashboard, fresh_setup)
+from bench.viewers_server import (Setup, dashboard, fresh_setup, kill, new_run, start_search,
+                                  wait_training)
 from bench.viewers_browser import START_S, launch_chromium
 from bench.viewers_measure import cpu_list, read_stats, tree_cpu
 from bench.viewers_pinning import hold_browsers, pinned, usable_split
@@ -208,9 +208,9 @@ def measure(quick: bool) -> FigureResult:
                                split.work if split else None) as (server, url):
                     setup = Setup(url, server, data, runs, env, work / "streamlit.log", split)
                     if search is None:  # one search for both arms, outliving the first server
-                        run = _create_run(setup, trials=100_000, epochs=3)
-                        search = _start_search(setup, run)
-                        _wait_training(run, search)
+                        run = new_run(setup, trials=100_000, epochs=3)
+                        search = start_search(setup, run)
+                        wait_training(run, search)
                     _warm_up(setup, browser, run)
                     hold_browsers(split, server.pid, search)
                     for _ in range(s["rounds"]):
@@ -221,7 +221,7 @@ def measure(quick: bool) -> FigureResult:
                                 log.write(json.dumps(asdict(windows[-1])) + "\n")
         finally:
             if search is not None:
-                _kill(search)
+                kill(search)
             browser.close()
     return _result(s, windows, split)
 

@@ -38,18 +38,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import OUT, FigureResult, digits_dir, fresh_dir, median
+from bench.common import FigureResult, median
 from bench.viewers_browser import (SETTLE_S, START_S, collect_latencies, launch_chromium,
                                    open_viewers, wait_loaded)
 # TICKS and latencies are not used here: imported so `fig9_viewers.<name>` keeps working.
@@ -59,6 +53,8 @@ from bench.viewers_measure import (TICKS, Condition, CpuSplit, allowed_cpus,  # 
                                    tree, tree_cpu)
 from bench.viewers_pinning import (check_pinning, hold_browsers, pinned,  # noqa: F401
                                    pinning_note, usable_split)
+from bench.viewers_server import (Setup, dashboard, fresh_setup, kill, new_run, start_search,
+                                  wait_training)
 
 GOAL = ("search with N viewers (or 1) on Monitor / with none <= 1.10 (median of alternating "
         "pairs); every live update reaches every viewer's browser within 2 s, and one viewer's "
@@ -67,117 +63,9 @@ GOAL = ("search with N viewers (or 1) on Monitor / with none <= 1.10 (median of 
 FULL = {"viewers": 10, "pairs": 9, "single_pairs": 2, "trials": 6, "epochs": 3}
 QUICK = {"viewers": 2, "pairs": 1, "single_pairs": 1, "trials": 3, "epochs": 2}
 MAX_RATIO, MAX_LATENCY_S = 1.10, 2.0
-ROOT = Path(__file__).resolve().parent.parent
 SEARCH_S = 600.0
 
 
-@dataclass
-class Setup:
-    url: str
-    server: subprocess.Popen
-    data: Path
-    runs: Path
-    env: dict[str, str]
-    log: Path
-    split: CpuSplit | None  # None: nothing pinned
-
-
-def _env(workspace: Path, slot: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "TUNING_LAB_MODE"}
-    return {**env, "TUNING_WORKSPACE": str(workspace), "TUNING_SLOT_DIR": str(slot),
-            "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except OSError:
-        return False
-
-
-def _kill(process: subprocess.Popen) -> None:
-    """SIGTERM then SIGKILL to the process's group (it was started in a session of its own)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=5)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-@contextmanager
-def dashboard(env: dict[str, str], log: Path,
-              cpus: frozenset[int] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
-    """``streamlit run serve_app.py`` (as ``make run``) on a free loopback port; its process
-    group is killed after. serve_app.py routes deep links from the first request on, so the
-    first page opened may be ``/monitor?run=...``. ``cpus``: the server's CPU set (None: as
-    this thread's)."""
-    url = ""
-    for _attempt in range(3):  # another process may take the free port first
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log.open("ab") as out, pinned(cpus):
-            server = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "serve_app.py", "--server.headless",
-                 "true",
-                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                 "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + START_S
-            while server.poll() is None and not _healthy(url) and time.monotonic() < deadline:
-                time.sleep(0.25)  # polling a server that is starting
-            if server.poll() is None and _healthy(url):
-                break
-        except BaseException:
-            _kill(server)
-            raise
-        _kill(server)
-    else:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise RuntimeError(f"streamlit did not answer {url}/_stcore/health; its log:\n{tail}")
-    try:
-        yield server, url
-    finally:
-        _kill(server)
-
-
-def _create_run(setup: Setup, trials: int, epochs: int) -> Path:
-    """A new run folder with the settings ``search`` would give it, not trained yet: the
-    viewers open it first, then ``resume`` trains it (a new run resumes as a first start)."""
-    from tuning_core.dataset import ImageConfig, SplitConfig, scan
-    from tuning_core.presets import DEFAULT_PRESET, get_preset
-    from tuning_core.runs import create_run
-    from tuning_core.settings import RunConfig, TunerSettings
-
-    summary = scan(setup.data)
-    config = RunConfig(
-        data_dir=summary.root, space=get_preset(DEFAULT_PRESET), split=SplitConfig(seed=0),
-        image=ImageConfig(image_size=16, color_mode=summary.suggested_color_mode()),
-        tuner=TunerSettings(tuner="random", max_trials=trials, epochs=epochs, seed=0))
-    return create_run(setup.runs, config)
-
-
-def _start_search(setup: Setup, run: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tuning_core", "resume", str(run)]
-    with setup.log.with_name("searches.log").open("ab") as out, \
-            pinned(setup.split.work if setup.split else None):
-        return subprocess.Popen(command, cwd=ROOT, env=setup.env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _exited(pid: int) -> bool:
-    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def _wait_search(search: subprocess.Popen) -> float:
@@ -191,20 +79,8 @@ def _wait_search(search: subprocess.Popen) -> float:
                 raise RuntimeError(f"the search exited {search.returncode}; see searches.log")
             return usage.ru_utime + usage.ru_stime
         time.sleep(0.05)  # waiting on a child process, not on the page
-    _kill(search)
+    kill(search)
     raise TimeoutError(f"the search took longer than {SEARCH_S:.0f} s")
-
-
-def _wait_training(run: Path, search: subprocess.Popen) -> None:
-    """Returns once the search holds the run's lock (its process tree is then complete)."""
-    from tuning_core.rundir import RunDir
-
-    deadline = time.monotonic() + START_S
-    while time.monotonic() < deadline and not _exited(search.pid):
-        if RunDir(run).owner() is not None:
-            return
-        time.sleep(0.1)  # waiting for another process's lock file
-    raise RuntimeError(f"{run.name} did not start training within {START_S:.0f} s")
 
 
 def _cpu(setup: Setup) -> tuple[float, float]:
@@ -227,7 +103,7 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
     """One search with ``viewers`` Monitor pages open on it, loaded before it starts training
     (people watching a run they launched, or one in the queue); the counting starts then."""
     result, contexts = Condition(pair, viewers), []
-    run = _create_run(setup, trials, epochs)
+    run = new_run(setup, trials, epochs)
     search = None
     try:
         contexts = open_viewers(browser, setup.url, run.name, viewers)
@@ -235,8 +111,8 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
         result.moved = hold_browsers(setup.split, setup.server.pid)  # before the search competes
         server0, browser0 = _cpu(setup)
         started = opened = time.monotonic()
-        search = _start_search(setup, run)
-        _wait_training(run, search)
+        search = start_search(setup, run)
+        wait_training(run, search)
         result.checked, _, moved = check_pinning(setup.split, setup.server.pid, search)  # the search's tree, training
         result.moved += moved + hold_browsers(setup.split, setup.server.pid, search)
         result.search_cpu_s = _wait_search(search)
@@ -249,7 +125,7 @@ def run_condition(setup: Setup, browser, pair: int, viewers: int, trials: int,
         result.checked, result.moved = result.checked + checked, result.moved + moved
     finally:
         if search is not None and search.returncode is None:  # a reaped one has no group
-            _kill(search)
+            kill(search)
         for context in contexts:
             context.close()
     result.viewing_s = time.monotonic() - opened if viewers else 0.0
@@ -269,16 +145,6 @@ def _row(c: Condition, position: int) -> dict:
             "shown median / max s": (f"{median(c.latencies):.2f} / {max(c.latencies):.2f}"
                                      if c.latencies else "-"),
             "updates seen / missed": f"{len(c.latencies)} / {c.missed}" if c.viewers else "-"}
-
-
-def fresh_setup(name: str) -> tuple[Path, dict[str, str], Path, Path]:
-    """A figure's fresh folder under bench/out: (it, the server's and searches' environment,
-    the workspace's runs folder, the digits data)."""
-    work = fresh_dir(OUT / name)
-    env = _env(work / "workspace", fresh_dir(work / "slot"))
-    runs = work / "workspace" / "runs"
-    runs.mkdir(parents=True)
-    return work, env, runs, digits_dir(work / "data")
 
 
 def measure(quick: bool) -> FigureResult:
