@@ -23,6 +23,8 @@ _AUDITED = {
     Action.RETRAIN: AuditAction.RETRAIN, Action.STOP: AuditAction.STOP,
     Action.DELETE: AuditAction.DELETE, Action.PRUNE: AuditAction.PRUNE,
     Action.UPLOAD: AuditAction.UPLOAD, Action.EDIT_NOTES: AuditAction.EDIT_NOTES,
+    Action.EXPORT: AuditAction.EXPORT, Action.REPORT: AuditAction.REPORT,
+    Action.DOWNLOAD: AuditAction.DOWNLOAD,
 }
 
 

@@ -90,3 +90,7 @@ class AccessDeniedError(TuningError):
 
 class DistributedError(TuningError):
     """A distributed search cannot go on: its chief is unreachable or gone, or no worker came."""
+
+
+class ExportError(TuningError):
+    """A model cannot be exported, or an export, script or report of a run cannot be made."""

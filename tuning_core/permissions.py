@@ -1,7 +1,8 @@
 """What each role may do, checked by the engine (not only by hiding buttons).
 
-viewer: sees runs and charts. member: also scans data, launches searches, retrains and
-uploads; stops, resumes, deletes, prunes and edits the notes of the runs they own. admin:
+viewer: sees runs and charts, writes their report and search script, and downloads what
+they see (checked exports, reports, scripts). member: also scans data, launches searches,
+retrains, exports best models and uploads; stops, resumes, deletes, prunes and edits the notes of the runs they own. admin:
 everything, including other people's runs, accounts and the audit log. No user (local mode, where
 there are no logins) may do everything.
 """
@@ -29,6 +30,9 @@ class Action(Enum):
     UPLOAD = "uploading files"
     MANAGE_USERS = "managing users"
     VIEW_AUDIT = "reading the audit log"
+    EXPORT = "exporting a best model"
+    REPORT = "writing a run report or search script"
+    DOWNLOAD = "downloading a run's files"
 
     @property
     def on_a_run(self) -> bool:
@@ -54,6 +58,9 @@ _ON_A_RUN = frozenset({Action.STOP, Action.RESUME, Action.RETRAIN, Action.DELETE
                        Action.EDIT_NOTES})
 _NEEDS = {Action.VIEW: Role.VIEWER, Action.SCAN_DATA: Role.MEMBER, Action.LAUNCH: Role.MEMBER,
           Action.UPLOAD: Role.MEMBER,
+          # Exporting converts and times a model (CPU, files in the run); reading what a
+          # run already shows, as a report, a script or a download, is for every viewer.
+          Action.EXPORT: Role.MEMBER, Action.REPORT: Role.VIEWER, Action.DOWNLOAD: Role.VIEWER,
           Action.MANAGE_USERS: Role.ADMIN, Action.VIEW_AUDIT: Role.ADMIN}
 
 

@@ -10,6 +10,8 @@ Every file name of a run lives here; pages, the command line and the engine ask 
     retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
     tuner/          the KerasTuner project
     best/           the retrained best model and its evaluation (swapped in whole)
+    exports/        the best model's checked exports (manifest.json says which passed), the
+                    run's report (report.html) and its standalone search script
     owner.lock      the run's lock; owner.json beside it says who trains the run
     stop.request    present while someone asks the owner to stop
 
@@ -55,6 +57,10 @@ EVALUATION_FILE = "evaluation.json"
 HISTORY_FILE = "history.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 CHIEF_FILE = "chief.json"
+EXPORTS_DIR = "exports"
+EXPORT_MANIFEST = "manifest.json"
+REPORT_FILE = "report.html"
+SCRIPT_FILE = "search_script.py"
 WORKER_LOG = "trials-{}.jsonl"
 WORKER_LOCK = "worker-{}.lock"
 WORKER_OUTPUT = "worker-{}.out"
@@ -198,6 +204,33 @@ class RunDir:
     @property
     def model_path(self) -> Path:
         return self.best_dir / MODEL_FILE
+
+    def model_stamp(self) -> list[int] | None:
+        """(mtime ns, size) of the best model: what its exports were made from; None before."""
+        stamp = file_stamp(self.model_path)
+        return list(stamp) if stamp else None
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.file(EXPORTS_DIR)
+
+    def export_path(self, name: str) -> Path:
+        """A file of exports/ by its bare name (RunError for anything that is not one)."""
+        if not name or Path(name).name != name or name.startswith("."):
+            raise RunError(f"expected a file name inside {EXPORTS_DIR}/; got {name!r}.")
+        return self.exports_dir / name
+
+    @property
+    def export_manifest_path(self) -> Path:
+        return self.exports_dir / EXPORT_MANIFEST
+
+    @property
+    def report_path(self) -> Path:
+        return self.exports_dir / REPORT_FILE
+
+    @property
+    def script_path(self) -> Path:
+        return self.exports_dir / SCRIPT_FILE
 
     def log_writer(self) -> TrialLogWriter:
         return TrialLogWriter(self.log_path)
