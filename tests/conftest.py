@@ -62,3 +62,43 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("TUNING_WORKSPACE", str(path))
     return path
+
+
+def augmented_space():
+    """The small preset with flip, rotation and zoom inside the model, batch norm and
+    dropout after them: the case whose plain Keras exports go wrong (issue 18)."""
+    from dataclasses import replace
+
+    from tuning_core.presets import get_preset
+    from tuning_core.space import DropoutRange, Toggle
+
+    space = get_preset("small")
+    space.conv = [replace(block, batch_norm=Toggle.ON, dropout=DropoutRange(0.2, 0.2))
+                  for block in space.conv]
+    space.training = replace(space.training, flip=Toggle.ON, rotation=Toggle.ON,
+                             zoom=Toggle.ON)
+    return space
+
+
+@pytest.fixture(scope="session")
+def augmented_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished, retrained run of 3 classes x 16 RGB 32x32 images with augmentation in
+    the model (2 random trials of 1 epoch, a 2-epoch retrain). Shared: treat as read-only
+    (copy it to change its best model)."""
+    from tuning_core.best import retrain_best
+    from tuning_core.dataset import ImageConfig
+    from tuning_core.jobs import JobRegistry
+    from tuning_core.settings import RunConfig, TunerSettings
+
+    root = tmp_path_factory.mktemp("augmented")
+    data = write_image_folder(root / "images", {"a": 16, "b": 16, "c": 16}, size=32)
+    config = RunConfig(data_dir=str(data), space=augmented_space(), name="augmented",
+                       image=ImageConfig(32, "rgb"),
+                       tuner=TunerSettings(tuner="random", max_trials=2, epochs=1, patience=0))
+    with pytest.MonkeyPatch.context() as patch:  # machine_slot_dir is per test
+        patch.setenv("TUNING_SLOT_DIR", str(root / "slot"))
+        registry = JobRegistry(root / "runs")
+        run_dir = registry.start_search(config)
+        assert registry.wait(timeout=300)
+        retrain_best(run_dir, epochs=2)
+    return run_dir
