@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import cli_dist, cli_lab
+from . import cli_dist, cli_exports, cli_lab
 from .errors import SettingsError, TuningError
 from .rundir import RunDir
 from .settings import TUNER_NAMES
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+")
     runs = sub.add_parser("runs", help="list the runs of a runs folder")
     runs.add_argument("--runs-dir", required=True)
+    cli_exports.add_parsers(sub)
     cli_lab.add_parsers(sub)
     cli_dist.add_parsers(sub)
     return parser
@@ -334,7 +335,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
-            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **cli_lab.COMMANDS,
+            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **cli_exports.COMMANDS, **cli_lab.COMMANDS,
             **cli_dist.COMMANDS}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -141,7 +142,9 @@ def _quiet_converters() -> Iterator[None]:
     saved = logger.level
     logger.setLevel(logging.CRITICAL)
     try:
-        yield
+        with warnings.catch_warnings():  # Keras' tf2onnx shim probes np.object
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
     finally:
         logger.setLevel(saved)
 
