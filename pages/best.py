@@ -8,6 +8,7 @@ import streamlit as st
 
 from pages import _auth, _live, _state
 from pages import _best_view as view
+from pages import _exports_view as exports
 from pages import _monitor_view as monitor
 from tuning_core.best import retrain_progress
 from tuning_core.ranking import RankedTrial
@@ -39,9 +40,12 @@ def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> No
 
 
 @st.fragment(run_every=_live.poll_interval())
-def retrain_status(run_dir: Path) -> None:
-    """The retrain's progress bar (live while it runs) or its error."""
+def retrain_status(run_dir: Path, drawn_with_best: bool) -> None:
+    """The retrain's progress bar (live while it runs) or its error; the whole page again
+    when the search's first trial completes (the retrain form appears)."""
     progress = _state.registry().progress(run_dir)
+    if not drawn_with_best and RunDir(run_dir).best_trials():
+        st.rerun()
     done, planned, status = retrain_progress(run_dir)
     if progress.kind is JobKind.RETRAIN:
         st.progress(min(1.0, done / planned) if planned else 0.0,
@@ -66,7 +70,7 @@ with _state.engine_errors():
         st.info("No completed trial yet: the best model can be retrained once one completes.")
     else:
         retrain_form(run, ranked, config.tuner.objective)
-    retrain_status(run)
+    retrain_status(run, bool(ranked))
     retraining = _state.registry().progress(run).kind is JobKind.RETRAIN
     source = view.retrained_from(run)
     if not retraining and source:
@@ -78,3 +82,8 @@ with _state.engine_errors():
             view.try_it(run)
     st.subheader("Downloads")
     view.downloads(run, trials)
+    if not retraining and run_dir.model_path.is_file():
+        st.subheader("Exports")
+        with _state.engine_errors():
+            exports.export_form(run)
+            exports.export_table(run)

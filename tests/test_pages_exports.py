@@ -1,0 +1,52 @@
+"""The Best model page's exports under AppTest: export and check, table, downloads, refusals."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.test_pages_support import clean_caches, click, new_app, problems  # noqa: F401
+
+from tuning_core.exports import export_run, parse_targets
+from tuning_core.workspace import runs_dir
+
+pytestmark = pytest.mark.training
+
+
+def _open_best(augmented_run: Path):
+    run = runs_dir() / augmented_run.name
+    shutil.copytree(augmented_run, run, ignore=shutil.ignore_patterns("tuner", "cache"))
+    at = new_app().run()
+    at.switch_page("pages/best.py").run()
+    assert not problems(at)
+    return at, run
+
+
+def _downloads(at) -> set[str]:
+    return {b.label for b in at.get("download_button")}
+
+
+def test_export_and_check_offers_the_files_that_passed(clean_caches, augmented_run: Path):
+    at, _ = _open_best(augmented_run)
+    at.multiselect(key="export_formats").set_value(["onnx", "litert"])
+    at.checkbox(key="export_quantize").check()
+    click(at, "Export and check")
+    assert not problems(at) and not at.error, [e.value for e in at.error]
+    offered = _downloads(at)
+    assert {"Download ONNX (model.onnx)", "Download LiteRT (model.tflite)",
+            "Download LiteRT (int8 weights) (model_int8.tflite)"} <= offered
+    table = at.dataframe[-1].value
+    assert list(table["check"]) == ["passed"] * 3 and (table["ms / image"] > 0).all()
+
+
+def test_a_failed_export_is_not_offered_and_says_why(clean_caches, augmented_run: Path):
+    run = runs_dir() / augmented_run.name
+    shutil.copytree(augmented_run, run, ignore=shutil.ignore_patterns("tuner", "cache"))
+    export_run(run, parse_targets(["saved_model"]), prepare=lambda model: model)  # forced
+    at = new_app().run()
+    at.switch_page("pages/best.py").run()
+    assert not problems(at)
+    assert not any("SavedModel" in label for label in _downloads(at))
+    [warning] = [w.value for w in at.warning if "not offered" in w.value]
+    assert "SavedModel" in warning and "differ" in warning
