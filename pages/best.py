@@ -9,6 +9,7 @@ import streamlit as st
 from pages import _auth, _live, _state
 from pages import _best_view as view
 from pages import _exports_view as exports
+from pages import _script_view
 from pages import _monitor_view as monitor
 from tuning_core.best import retrain_progress
 from tuning_core.ranking import RankedTrial
@@ -82,6 +83,7 @@ with _state.engine_errors():
             view.try_it(run)
     st.subheader("Downloads")
     view.downloads(run, trials)
+    _script_view.script_download(run, key="best_script")
     if not retraining and run_dir.model_path.is_file():
         st.subheader("Exports")
         with _state.engine_errors():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _live, _state
+from pages import _live, _script_view, _state
 from pages import _runs_view as view
 from tuning_core import workspace
 from tuning_core.runs import list_runs
@@ -55,3 +55,5 @@ st.selectbox("Run (the other pages follow it)", names, key="runs_pick", on_chang
 st.subheader("Name, notes and tags")
 view.notes_editor(infos[index])
 view.actions(infos[index])
+with _state.engine_errors():
+    _script_view.script_download(infos[index].run.path, key="runs_script")

@@ -7,7 +7,7 @@ import streamlit as st
 from pages import _space_backbone as backbone_form
 from pages import _space_form as form
 from pages import _space_tables as tables
-from pages import _state
+from pages import _script_view, _state
 from tuning_core.space import (
     BackboneSpace,
     SearchSpace,
@@ -95,3 +95,8 @@ _state.set_space(designed)
 summary(designed, issues)
 st.subheader("Share")
 form.share(designed)
+if (followed := _state.current_run()) is not None:
+    st.caption(f"Run {followed.name}: its search as one standalone script (its own space, "
+               "tuner and split, which may differ from the space above).")
+    with _state.engine_errors():
+        _script_view.script_download(followed, key="space_script")

@@ -50,3 +50,18 @@ def test_a_failed_export_is_not_offered_and_says_why(clean_caches, augmented_run
     assert not any("SavedModel" in label for label in _downloads(at))
     [warning] = [w.value for w in at.warning if "not offered" in w.value]
     assert "SavedModel" in warning and "differ" in warning
+
+
+def test_search_script_downloads_on_space_runs_and_best(clean_caches, image_folder: Path):
+    from tests.test_pages_support import make_run
+
+    from tuning_core.search import load_or_make_split
+    from tuning_core.rundir import RunDir
+
+    run = make_run(runs_dir(), image_folder)
+    load_or_make_split(RunDir(run))
+    at = new_app().run()
+    for page in ("pages/space.py", "pages/runs.py", "pages/best.py"):
+        at.switch_page(page).run()
+        assert not problems(at), page
+        assert "Download search script (.py)" in _downloads(at), page
