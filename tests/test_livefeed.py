@@ -75,3 +75,36 @@ def test_analysis_figures_follow_completed_trials_at_most_every_few_seconds(
     later = livefeed.monitor_content(run)
     assert later.figure_keys["parallel"] == later.figure_keys["importance"] == 5
     assert later.figures["importance"] is not first.figures["importance"]
+
+
+def test_content_is_never_keyed_by_a_newer_log_position_than_it_shows(
+        workspace: Path, image_folder: Path, monkeypatch) -> None:
+    """The pages and the feed share one reader: a poll by another thread while the content is
+    read must not pair the older tables with the newer position. It did: after the search's
+    last line the Monitor's feed kept the stale content (no counts, "no trial has started
+    yet") for as long as the log did not move again, which after a search ends is never."""
+    import threading
+
+    from tuning_core.triallog import TrialLogReader
+
+    run = RunDir(make_run(runs_dir(), image_folder, trials=0, finished=False))
+    reader = run.reader()
+    build_frames = TrialLogReader._build_frames
+
+    def slow_frames(self):
+        frames = build_frames(self)
+        if self is reader and not done.is_set():  # another viewer's poll lands right now
+            done.set()
+            other = threading.Thread(target=lambda: (write_trial(run.log_writer(), 0, score=0.3),
+                                                     run.reader()))
+            other.start()
+            other.join(0.5)  # it waits for the reader while the content is being read
+            threads.append(other)
+        return frames
+
+    done, threads = threading.Event(), []
+    monkeypatch.setattr(TrialLogReader, "_build_frames", slow_frames)
+    livefeed.monitor_content(run.path)
+    threads[0].join(5)
+    after = livefeed.monitor_content(run.path)  # the log does not move again: a search's end
+    assert after.counts["completed"] == 1 and not after.empty

@@ -240,10 +240,9 @@ def _curves(trials: pd.DataFrame, epochs: pd.DataFrame, objective: str) -> Figur
 def monitor_content(run_dir: str | Path) -> MonitorContent:
     """The Monitor's content of a run now: built once per new log line, whoever asks."""
     run = RunDir(run_dir)
-    reader = run.reader()
-    trials, epochs = reader.trials(), reader.epochs()
+    version, trials, epochs = run.reader().snapshot()  # one log position (see snapshot)
     config = run.config()
-    key = (str(run.path), reader.version, config.tuner.objective)
+    key = (str(run.path), version, config.tuner.objective)
     return _CONTENT.get(key, lambda: _build(run, key[1], config, trials, epochs))
 
 

@@ -258,6 +258,18 @@ class TrialLogReader:
         """Every event read so far, in order."""
         return list(self._events)
 
+    def snapshot(self) -> tuple[tuple[int | None, int], pd.DataFrame, pd.DataFrame]:
+        """The version, the trials and the epochs, all read at the same log position.
+
+        Read one by one, another thread's poll between them (the pages and the live feed
+        share this reader) pairs older tables with a newer version: whatever is built and
+        kept by that version (the Monitor's content) stays stale until the log grows again,
+        which after a search's last line is never.
+        """
+        with self._lock:
+            trials, epochs = self._build_frames()
+            return self.version, trials, epochs
+
     def trials(self) -> pd.DataFrame:
         """One row per trial (see ``TRIAL_COLUMNS``) plus one ``hp:<name>`` column per hyperparameter."""
         return self._build_frames()[0]
