@@ -11,6 +11,7 @@ runs them in its thread pool, off the server's event loop.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,10 +21,11 @@ from starlette.routing import Route
 
 from pages import _feed
 from tuning_core.errors import TuningError
-from tuning_core.feed import Feed
+from tuning_core.feed import Feed, FeedBusy
 
 from .context import _host_name
 
+LOG = logging.getLogger(__name__)
 LOOPBACK_NAMES = frozenset({"localhost", "::1"})
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
@@ -81,6 +83,11 @@ def live_routes(lab_mode: bool) -> list[Route]:
                 return _answer(request, build(run))
             except TuningError as error:
                 return _error(409, str(error))
+            except FeedBusy as error:
+                return _error(503, str(error))
+            except Exception as error:  # the page says it is not updating, and why
+                LOG.exception("live feed %s for run %r failed", request.url.path, name)
+                return _error(500, f"the live view could not be built: {error}")
         return serve
 
     return [Route(_feed.MONITOR_URL, endpoint(_feed.monitor_feed, True), methods=["GET"]),

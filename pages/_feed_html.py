@@ -18,6 +18,7 @@ from tuning_core.errors import TuningError
 from tuning_core.feed import digest
 from tuning_core.jobs import Progress, get_registry
 from tuning_core.runs import active_runs, launcher
+from tuning_core.queue_model import JobState
 from tuning_core.states import JobKind, RunStatus
 
 
@@ -39,7 +40,7 @@ def status_html(content: livefeed.MonitorContent, progress: Progress,
                 pace: str | None) -> str:
     """The run's state line, counts by state, best score, and the run's notices."""
     out = [f'<p class="live-status"><b>{esc(content.run)}</b>: '
-           f'{esc(livefeed.describe(progress))}</p>']
+           f'{esc(state_words(progress))}</p>']
     if content.empty:
         out.append('<div class="live-note">No trial has started yet. This page fills in as '
                    'the search runs.</div>')
@@ -98,7 +99,7 @@ def sidebar_html(run_dir: Path | None, progress: Progress | None = None) -> str:
         out.append(f'<p class="live-caption">Current run'
                    f'{" · launched by " + esc(launched_by) if launched_by else ""}</p>')
         out.append(f'<p class="live-status"><b>{esc(run_dir.name)}</b><br>'
-                   f'{esc(livefeed.describe(progress))}</p>')
+                   f'{esc(state_words(progress))}</p>')
         if progress.kind is JobKind.SEARCH:
             out.append(f'<div class="live-progress"><div style="width:'
                        f'{100 * progress.fraction:.1f}%"></div></div><p class="live-caption">'
@@ -114,6 +115,30 @@ def sidebar_html(run_dir: Path | None, progress: Progress | None = None) -> str:
     if queue:
         out.append(f'<p class="live-caption">{esc(queue)}</p>')
     return "".join(out)
+
+
+def queue_position(run_dir: Path) -> int | None:
+    """The place in the job queue of a job of ``run_dir`` that waits, or None."""
+    dispatcher = registry().dispatcher
+    if dispatcher is None:
+        return None
+    try:
+        jobs = dispatcher.queue.jobs()
+    except TuningError:
+        return None
+    mine = Path(run_dir).resolve()
+    waiting = [job for job in jobs if job.state is not JobState.RUNNING]
+    return next((i for i, job in enumerate(waiting, 1)
+                 if Path(job.run_dir).resolve() == mine), None)
+
+
+def state_words(progress: Progress) -> str:
+    """The run's state in words, "queued (#2 ...)" for a job that waits for the machine."""
+    if not progress.state.is_active():
+        place = queue_position(progress.run_dir)
+        if place is not None:
+            return f"queued (#{place}): starts by itself when the machine is free"
+    return livefeed.describe(progress)
 
 
 def queue_text() -> str | None:

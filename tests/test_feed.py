@@ -123,6 +123,9 @@ def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> 
         html = payload(fresh(_feed.sidebar_feed, first))["parts"]["sidebar"][1]
         assert f"Queue: #1 {second.name} (bob)" in html and "running trial" in html
         assert '<div class="live-progress">' in html
+        queued = payload(fresh(_feed.monitor_feed, second))["parts"]
+        words = "queued (#1): starts by itself when the machine is free"
+        assert words in queued["status"][1] and words in queued["sidebar"][1]
     finally:
         for name in list(gate.release) + ["a", "b"]:
             gate.finish(name)
@@ -174,3 +177,37 @@ def test_a_large_answer_is_gzipped_once_with_a_tag_of_its_own() -> None:
     assert gzip.decompress(large.gzipped) == large.body and len(large.gzipped) < 100
     assert large.gzip_etag == '"abc-gz"' != large.etag
     assert pack(b"{}", '"abc"').gzipped is None  # small: sent as it is
+
+
+def test_a_build_that_hangs_holds_no_viewer_longer_than_the_wait(monkeypatch) -> None:
+    """A stuck build of an answer must not hold every viewer's poll (and every thread that
+    serves them): after ``BUILD_WAIT_S`` a request gets the last answer, or FeedBusy when
+    there has been none yet; the page says it is not updating and asks again."""
+    from tuning_core import feed as feed_module
+
+    monkeypatch.setattr(feed_module, "BUILD_WAIT_S", 0.2)
+    cache, release, started = FeedCache(), threading.Event(), threading.Event()
+
+    def stuck() -> Feed:
+        started.set()
+        release.wait(10)
+        return Feed(b"{}", '"new"')
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cache.get, ("monitor", "run"), 1, stuck)
+        started.wait(5)
+        with pytest.raises(feed_module.FeedBusy, match="building"):
+            cache.get(("monitor", "run"), 1, stuck)
+        release.set()
+        assert first.result(5).etag == '"new"'
+    time.sleep(MIN_AGE_S + 0.05)
+    release.clear()
+    started.clear()
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(cache.get, ("monitor", "run"), 2, stuck)
+        started.wait(5)
+        began = time.monotonic()
+        assert cache.get(("monitor", "run"), 2, stuck).etag == '"new"'  # the last answer
+        assert time.monotonic() - began < 2
+        release.set()
+        second.result(5)

@@ -91,3 +91,24 @@ def test_another_host_name_is_refused_in_local_mode(served) -> None:
 def test_the_feed_is_read_only(served) -> None:
     server, run = served
     assert server.request("POST", f"/_live/monitor?run={run.name}").status == 405
+
+
+def test_a_build_that_fails_answers_500_with_the_reason(monkeypatch, tmp_path: Path) -> None:
+    """Whatever goes wrong in a build, the page gets a JSON reason (it shows "not updating")
+    and the server logs it; it never hangs or drops the connection."""
+    from starlette.requests import Request
+
+    from labweb import live
+    from pages import _feed
+
+    def broken(run):
+        raise ValueError("disk on fire")
+
+    monkeypatch.setattr(_feed, "monitor_feed", broken)
+    monkeypatch.setattr(_feed, "run_path", lambda name: tmp_path)
+    route = next(r for r in live.live_routes(lab_mode=False) if r.path == _feed.MONITOR_URL)
+    request = Request({"type": "http", "method": "GET", "path": _feed.MONITOR_URL,
+                       "query_string": b"run=x", "headers": [(b"host", b"127.0.0.1:8501")]})
+    reply = route.endpoint(request)
+    assert reply.status_code == 500
+    assert json.loads(reply.body) == {"error": "the live view could not be built: disk on fire"}

@@ -22,8 +22,13 @@ from pathlib import Path
 from .rundir import RunDir, file_stamp
 
 MIN_AGE_S, MAX_AGE_S = 0.5, 5.0  # how long one build serves every viewer (see FeedCache)
+BUILD_WAIT_S = 10.0  # how long a request waits for another's build of the same answer
 GZIP_MIN = 1024  # bytes: smaller answers are sent as they are
 GZIP_LEVEL = 6  # 1.4 MB (680 trials) in 17 ms, 3% larger than level 9 in 74 ms
+
+
+class FeedBusy(Exception):
+    """No answer yet: the first build of this feed has not finished in ``BUILD_WAIT_S``."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ class FeedCache:
             if feed is not None:
                 return feed
             building = self._building.setdefault(key, threading.Lock())
-        with building:
+        if not building.acquire(timeout=BUILD_WAIT_S):
+            return self._last(key)
+        try:
             with self._lock:  # built by another request while this one waited?
                 feed = self._fresh(key, version, time.monotonic())
             if feed is not None:
@@ -120,3 +127,16 @@ class FeedCache:
                     self._building = {key: building}
                 self._items[key] = (now, version, feed)
             return feed
+        finally:
+            building.release()
+
+    def _last(self, key: tuple) -> Feed:
+        """A build of ``key`` has taken longer than ``BUILD_WAIT_S``: its last answer, however
+        old (the page polls again), or FeedBusy. A request never waits without end, so a
+        stuck build cannot hold every viewer's poll, and every thread that serves them."""
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is None:
+            raise FeedBusy(f"the live view has been building for over {BUILD_WAIT_S:.0f} s; "
+                           "it is asked again in a moment.")
+        return hit[2]
