@@ -20,8 +20,12 @@ build anew, the parts' hashes and the ETag: :mod:`tuning_core.feed`), of named p
   ``uirevision`` keeps the user's zoom and legend (and ``pages/_plotly.py``'s keeper too).
 
 The script polls from a Web Worker (its own thread: a page busy drawing still asks on time
-and keeps only the newest payload), applies a part only when its hash changed, so an idle
-page does no DOM work, and skips polling while its tab is hidden. HTML parts are applied at
+and keeps only the newest payload), each feed URL in a loop of its own and each request with a
+time limit (``LIMIT_MS``), so an answer that never comes holds nothing else; it applies a part
+only when its hash changed, so an idle page does no DOM work, and skips polling while its tab
+is hidden. Nothing that fails while applying stops the page's loop. When a feed has given no
+answer for a few seconds (server down or restarting, network gone, session ended, run deleted),
+a quiet notice says "Not updating: ..." and why; it goes by itself at the next answer. HTML parts are applied at
 once; charts after them, one per task, each at most every ``CHART_MS``, and less often while
 drawing is slow (a browser short of CPU draws the newest data less often instead of falling
 behind: bench figure 9 puts ten pages on one CPU). The Monitor's payload carries the sidebar of its run,
@@ -49,6 +53,8 @@ MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
 CHART_PREFIX = "monitor_"  # the Streamlit key of a Monitor chart: CHART_PREFIX + figure name
 POLL_MS = 1000  # a new epoch reaches the page within about a second (bench figure 9)
 CHART_MS = 1000  # a chart is redrawn at most this often (the counts and table at every poll)
+LIMIT_MS = 15000  # a poll with no answer by then is given up (the server waits 10 s at most
+                  # for a build: tuning_core.feed.BUILD_WAIT_S) and the page says so
 
 
 def run_path(name: str | None) -> Path | None:
@@ -112,6 +118,6 @@ def script_html() -> str:
     """The style and the polling script (installs itself once per browser tab); read once."""
     script = (ASSETS / "live_feed.js").read_text()
     for name, value in (("__POLL_MS__", POLL_MS), ("__CHART_MS__", CHART_MS),
-                        ("__SIDEBAR_URL__", SIDEBAR_URL)):
+                        ("__SIDEBAR_URL__", SIDEBAR_URL), ("__LIMIT_MS__", LIMIT_MS)):
         script = script.replace(name, str(value))
     return f"<style>{(ASSETS / 'live_feed.css').read_text()}</style><script>{script}</script>"

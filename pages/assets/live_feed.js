@@ -7,6 +7,7 @@
                                    pending: new Map(), drawnAt: {}, timer: null, lag: 0,
                                    cost: 0, worker: false};
   const PERIOD = __POLL_MS__, CHART_MS = __CHART_MS__, MAX_CHART_MS = 4 * CHART_MS;
+  const LIMIT_MS = __LIMIT_MS__;  // a request with no answer by then is given up and asked again
   const sortTable = box => {
     const s = feed.sort, table = box.querySelector("table");
     if (!table) return;
@@ -87,6 +88,9 @@
       // one figure object, as Streamlit passes it (pages/_plotly.py's keeper expects that)
       Promise.resolve(P.react(gd, {data: fig.data, layout: merged(gd.layout, fig),
                                    config: gd._context})).catch(() => {});
+    } catch (error) {
+      gd.__liveHash = null;  // drawn again with the next payload
+      console.warn("live feed chart:", error);
     } finally { feed.mine = false; }
     feed.cost = 0.7 * feed.cost + 0.3 * (performance.now() - started);
     return true;
@@ -112,69 +116,143 @@
     if (wait < Infinity)
       feed.timer = setTimeout(() => { feed.timer = null; drain(); }, wait);
   };
-  // The polling loop: asks each feed URL with the ETag it has and posts each new payload.
-  // It runs in a Web Worker, a thread of its own, so a page busy drawing (or a browser short
-  // of CPU) still asks on time and has the newest payload when it gets to draw; where a worker
-  // cannot start (a Content-Security-Policy without blob: workers), it runs here.
-  const poller = (period, post, state) => {
-    const etags = {};
+  // The polling loop: asks each feed URL with the ETag it has and posts each answer, or why
+  // there was none. Each URL has its own loop and every request its own time limit, so one
+  // answer that never comes cannot hold the others (or itself) without end. It runs in a Web
+  // Worker, a thread of its own, so a page busy drawing (or a browser short of CPU) still asks
+  // on time and has the newest payload when it gets to draw; where a worker cannot start (a
+  // Content-Security-Policy without blob: workers), it runs here.
+  const poller = (period, limit, post, state) => {
+    const etags = {}, loops = new Set();
     const poll = async url => {
       const headers = etags[url] ? {"If-None-Match": etags[url]} : {};
-      let reply, p;
+      const abort = new AbortController(), timer = setTimeout(() => abort.abort(), limit);
       try {
-        reply = await fetch(url, {headers, cache: "no-store", credentials: "same-origin"});
-      } catch (error) { return; }
-      if (reply.status === 200) {
-        try { p = await reply.json(); } catch (error) { return; }
-        etags[url] = reply.headers.get("ETag");
-        post({url, p});
-      } else if (reply.status !== 304) delete etags[url];
+        const reply = await fetch(url, {headers, cache: "no-store", credentials: "same-origin",
+                                        signal: abort.signal});
+        if (reply.status === 304) return post({url, ok: true});
+        let body = null;
+        try { body = await reply.json(); } catch (error) { body = null; }
+        if (reply.status === 200 && body) {
+          etags[url] = reply.headers.get("ETag");
+          return post({url, ok: true, p: body});
+        }
+        delete etags[url];  // a login page in place of the feed: the session has ended
+        post({url, ok: false, status: reply.redirected ? 401 : reply.status,
+              error: body && body.error});
+      } catch (error) {
+        post({url, ok: false, status: 0,
+              error: abort.signal.aborted ? "no answer in time" : "the server cannot be reached"});
+      } finally { clearTimeout(timer); }
     };
-    const tick = async () => {
+    const loop = async url => {
+      loops.add(url);
       try {
-        if (!state.hidden) await Promise.all(state.urls.map(poll));
-      } finally { setTimeout(tick, period); }
+        while (state.urls.includes(url)) {
+          const started = Date.now();
+          if (!state.hidden) await poll(url);
+          await new Promise(r => setTimeout(r, Math.max(0, period - (Date.now() - started))));
+        }
+      } finally { loops.delete(url); }
     };
-    tick();
+    state.changed = () => { for (const url of state.urls) if (!loops.has(url)) loop(url); };
+    state.changed();
   };
-  const receive = ({url, p}) => {
-    feed.payloads[url] = p;
-    if (!feed.applying) feed.applying = setTimeout(applyAll, 0);  // the newest, once
+  // How each watched feed is doing: when it last answered, and why it did not since.
+  const health = feed.health = {};
+  const receive = ({url, ok, p, status, error}) => {
+    const h = health[url] || (health[url] = {okAt: Date.now(), ok: null});
+    h.ok = ok;
+    if (ok) { h.okAt = Date.now(); h.error = null; h.status = 200; } else {
+      h.error = error; h.status = status;
+    }
+    if (p) {
+      feed.payloads[url] = p;
+      if (!feed.applying) feed.applying = setTimeout(applyAll, 0);  // the newest, once
+    }
+    notice();
   };
   const applyAll = () => {
     feed.applying = null;
     for (const [url, p] of Object.entries(feed.payloads))
-      if (feed.urls.includes(url)) applyParts(p);
+      if (feed.urls.includes(url)) {
+        try { applyParts(p); } catch (error) { console.warn("live feed:", error); }
+      }
+  };
+  // A quiet notice while this page is not live: its feed has not answered for STALE_MS, or
+  // answered with an error. It goes by itself when the feed answers again (a server back
+  // after a restart, a network back); polling never stops.
+  const STALE_MS = 6 * PERIOD, GIVE_UP_MS = 60 * PERIOD;
+  const notice = () => {
+    const now = Date.now();
+    let worst = null;
+    for (const url of feed.urls) {
+      const h = health[url];
+      if (!h || document.hidden) continue;
+      const age = now - h.okAt;
+      if (age < STALE_MS) continue;  // answered (200 or 304) not long ago
+      if (!worst || age > worst.age) worst = {age, h};
+    }
+    let box = document.querySelector(".live-stale");
+    if (!worst) { if (box) box.remove(); feed.stale = null; return; }
+    const why = worst.h.status === 401 || worst.h.status === 403 ?
+      "your session has ended: reload the page to sign in again." :
+      worst.h.status === 404 ? "this run is no longer in the workspace." :
+      worst.age >= GIVE_UP_MS ? `${worst.h.error || "no answer"}. Still trying; ` +
+                                "reload the page to update." :
+      `${worst.h.error || "no answer yet"}; reconnecting…`;
+    const text = `Not updating: ${why}`;
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "live-stale";
+      box.setAttribute("role", "status");
+      document.body.appendChild(box);
+    }
+    if (box.textContent !== text) box.textContent = text;
+    feed.stale = text;
   };
   const state = {urls: [], hidden: false};
   let worker = null;
+  const inPage = () => { worker = null; feed.worker = false; poller(PERIOD, LIMIT_MS, receive, state); };
   try {
     const source = `const state = {urls: [], hidden: false};
-      onmessage = e => Object.assign(state, e.data);
-      (${poller})(${PERIOD}, m => postMessage(m), state);`;
+      onmessage = e => { Object.assign(state, e.data); if (state.changed) state.changed(); };
+      (${poller})(${PERIOD}, ${LIMIT_MS}, m => postMessage(m), state);`;
     worker = new Worker(URL.createObjectURL(new Blob([source], {type: "text/javascript"})));
     worker.onmessage = e => receive(e.data);
+    worker.onerror = () => { if (worker) { worker.terminate(); inPage(); } };
     feed.worker = true;
   } catch (error) { worker = null; }
-  if (!worker) poller(PERIOD, receive, state);
+  if (!worker) inPage();
   // Here, every PERIOD: which feeds this page shows now (Streamlit reruns change that), told to
   // the poller; the payloads applied again (an element a rerun drew anew gets them; unchanged
-  // ones cost a hash comparison); and how late this timer fires, for chartEvery.
+  // ones cost a hash comparison); the notice; and how late this timer fires, for chartEvery.
+  // Nothing that fails in here may stop it: the page would silently stop being live.
+  let wasHidden = document.hidden;
   const watch = () => {
-    const anchors = [...document.querySelectorAll("[data-live-feed]")];
-    const covered = new Set(anchors.filter(a => a.dataset.liveCovers === "sidebar")
-      .map(a => a.dataset.liveRun));
-    const urls = [...new Set(anchors.filter(a => !(a.dataset.liveFeed.startsWith(
-      "__SIDEBAR_URL__?") && covered.has(a.dataset.liveRun))).map(a => a.dataset.liveFeed))];
-    const told = {urls: urls.map(u => new URL(u, location.href).href), hidden: document.hidden};
-    feed.urls = told.urls;  // absolute: a worker made from a blob: URL cannot resolve "/_live/"
-    if (worker) worker.postMessage(told); else Object.assign(state, told);
-    applyAll();
     const asked = Date.now();
-    setTimeout(() => {
-      feed.lag = 0.8 * feed.lag + 0.2 * Math.max(0, Date.now() - asked - PERIOD);
-      watch();
-    }, PERIOD);
+    try {
+      const anchors = [...document.querySelectorAll("[data-live-feed]")];
+      const covered = new Set(anchors.filter(a => a.dataset.liveCovers === "sidebar")
+        .map(a => a.dataset.liveRun));
+      const urls = [...new Set(anchors.filter(a => !(a.dataset.liveFeed.startsWith(
+        "__SIDEBAR_URL__?") && covered.has(a.dataset.liveRun))).map(a => a.dataset.liveFeed))];
+      const told = {urls: urls.map(u => new URL(u, location.href).href), hidden: document.hidden};
+      for (const url of told.urls)  // a feed watched anew, or again after a hidden spell,
+        if (!health[url] || (wasHidden && !told.hidden)) health[url] = {okAt: asked, ok: null};  // gets time
+      wasHidden = told.hidden;
+      feed.urls = told.urls;  // absolute: a worker made from a blob: URL cannot resolve "/_live/"
+      if (worker) worker.postMessage(told); else { Object.assign(state, told); state.changed(); }
+      applyAll();
+      notice();
+    } catch (error) {
+      console.warn("live feed:", error);
+    } finally {
+      setTimeout(() => {
+        feed.lag = 0.8 * feed.lag + 0.2 * Math.max(0, Date.now() - asked - PERIOD);
+        watch();
+      }, PERIOD);
+    }
   };
   watch();
 })();
