@@ -37,4 +37,5 @@ page = st.navigation(PAGES + _auth.admin_pages())
 with st.sidebar:
     _auth.logout_button()
 _live.sidebar(_state.sync_run_with_url())
+_live.watch_while_idle()  # a job or run that appears later: the page reruns to follow it
 page.run()

@@ -17,9 +17,10 @@ import streamlit as st
 
 from pages import _feed, _feed_html
 from tuning_core import workspace
+from tuning_core.errors import TuningError
 from tuning_core.livefeed import describe, duration, planned_trials, progress_text  # noqa: F401
 from tuning_core.ownership import OwnerInfo, machine_slot
-from tuning_core.rundir import RunDir
+from tuning_core.rundir import RUN_FILE, RunDir
 from tuning_core.runs import active_runs
 
 # The pages below rerun a fragment of each viewer's session per poll (about 20 ms of the
@@ -28,7 +29,9 @@ from tuning_core.runs import active_runs
 # a run's panel on Search and the retrain's bar on Best poll every 2 s, the Runs table every 5.
 PANEL_SECONDS = 2.0
 TABLE_SECONDS = 5.0
+IDLE_SECONDS = 5.0  # while nothing trains: how soon a page notices a job or a run appear
 _WAS_ACTIVE = "live.was_active"
+_WORLD = "live.world"
 
 
 def training_now() -> list[tuple[RunDir, OwnerInfo]]:
@@ -48,6 +51,42 @@ def training_owner() -> OwnerInfo | None:
 def poll_interval(seconds: float = PANEL_SECONDS) -> float | None:
     """``seconds`` between live redraws while any job trains anywhere, else None (no polling)."""
     return seconds if training_now() else None
+
+
+def world_token() -> tuple:
+    """What decides which parts of a page poll and what they show: the runs being trained
+    anywhere, the jobs waiting in the queue, and the newest run. Costs a lock scan, a glob
+    and one queue read."""
+    runs_dir = workspace.runs_dir()
+    waiting: tuple = ()
+    dispatcher = _feed_html.registry().dispatcher
+    if dispatcher is not None:
+        try:
+            waiting = tuple(job.id for job in dispatcher.queue.jobs())
+        except TuningError:
+            waiting = ("unreadable",)
+    newest = max((p.parent.name for p in runs_dir.glob(f"*/{RUN_FILE}")), default="")
+    return tuple(sorted(run.name for run, _ in active_runs(runs_dir))), waiting, newest
+
+
+def watch_while_idle() -> None:
+    """Rerun the whole page when a job starts or is queued anywhere, or a run appears, while
+    nothing trains: the pages' live fragments poll only while something trains, and a page
+    drawn before (no run yet, a job still queued, a search launched from the CLI or another
+    server) would otherwise never start following it. Polls every ``IDLE_SECONDS`` while
+    idle (one fragment run, ~20 ms, per viewer), not at all while a job trains (the pages'
+    own fragments follow it then, and rerun the page when it ends)."""
+    st.session_state[_WORLD] = world_token()
+
+    @st.fragment(run_every=None if training_now() else IDLE_SECONDS)
+    def idle_watch() -> None:
+        token = world_token()
+        if st.session_state.get(_WORLD) != token:
+            st.session_state[_WORLD] = token
+            st.rerun()
+
+    with st.sidebar:
+        idle_watch()
 
 
 def rerun_once_when_idle() -> None:
