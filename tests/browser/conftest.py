@@ -77,8 +77,9 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _start(workspace: Path, log: Path, script: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+def _start(workspace: Path, log: Path, script: Path,
+           port: int | None = None) -> tuple[subprocess.Popen, str]:
+    port = port or free_port()
     env = {**os.environ, "TUNING_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     command = [sys.executable, "-m", "streamlit", "run", str(script),
@@ -112,11 +113,12 @@ def serve(script: Path, workspace: Path, log: Path) -> Iterator[str]:
 
 
 @contextmanager
-def serve_process(script: Path, workspace: Path,
-                  log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """As :func:`serve`, also yielding the server process (to signal it)."""
+def serve_process(script: Path, workspace: Path, log: Path,
+                  port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As :func:`serve`, also yielding the server process (to signal it). ``port``: this one
+    (a restart on the port a page already uses), else a free one."""
     for _attempt in range(3):  # another process may take the free port before streamlit does
-        process, url = _start(workspace, log, script)
+        process, url = _start(workspace, log, script, port)
         try:
             if _wait_healthy(process, url):
                 break
