@@ -75,3 +75,16 @@ def _download(run_dir: Path, record: ExportRecord) -> None:
     st.download_button(f"Download {record.label} ({record.file})",
                        data=lambda: download(run_dir, record.key, actor=actor).read_bytes(),
                        file_name=name, on_click="ignore", key=f"export_dl_{record.key}")
+
+
+def report_download(run_dir: Path) -> None:
+    """The run's report as one HTML file, written when the button is clicked."""
+    from tuning_core.report import download_report
+
+    actor = _auth.actor()
+    st.download_button("Download report (HTML)", key="best_report", on_click="ignore",
+                       data=lambda: download_report(run_dir, actor=actor),
+                       file_name=f"{RunDir(run_dir).name}-report.html", mime="text/html",
+                       help="One self-contained file (charts and images inline) that opens "
+                            "offline in any browser: data, space and tuner, trials, the best "
+                            "model's tests, the exports' checks and library versions.")

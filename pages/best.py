@@ -83,7 +83,11 @@ with _state.engine_errors():
             view.try_it(run)
     st.subheader("Downloads")
     view.downloads(run, trials)
-    _script_view.script_download(run, key="best_script")
+    left, right = st.columns(2)
+    with left:
+        _script_view.script_download(run, key="best_script")
+    with right:
+        exports.report_download(run)
     if not retraining and run_dir.model_path.is_file():
         st.subheader("Exports")
         with _state.engine_errors():

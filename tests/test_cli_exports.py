@@ -47,3 +47,19 @@ def test_export_before_a_retrain_says_so(tmp_path: Path, run_copy: Path) -> None
     shutil.copy(run_copy / "run.json", bare / "run.json")
     result = _cli("export", str(bare))
     assert result.returncode == 2 and "no best model yet" in result.stderr
+
+
+@pytest.mark.parametrize("command, key, start", [
+    ("report", "report", "<!DOCTYPE html>"), ("script", "script", '"""Rerun a KerasTuner')])
+def test_report_and_script_write_into_exports(run_copy: Path, command: str, key: str,
+                                              start: str) -> None:
+    result = _cli(command, str(run_copy))
+    assert result.returncode == 0, result.stderr
+    path = Path(json.loads(result.stdout.strip())[key])
+    assert path.parent == run_copy.resolve() / "exports"
+    assert path.read_text().startswith(start)
+
+
+def test_report_of_a_folder_that_is_no_run(tmp_path: Path) -> None:
+    result = _cli("report", str(tmp_path))
+    assert result.returncode == 2 and "not a run folder" in result.stderr

@@ -16,7 +16,7 @@ from .rundir import RunDir
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Add ``export`` to the main parser's subcommands."""
+    """Add ``export``, ``script`` and ``report`` to the main parser's subcommands."""
     from .exports.formats import ALL, ExportFormat
 
     export = sub.add_parser("export", help="export the best model and check each file in its "
@@ -27,6 +27,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         help="saved_model, onnx, litert or all (the default); repeatable")
     export.add_argument("--quantize", action="store_true",
                         help="also a LiteRT file with int8 weights (checked on top-1 agreement)")
+    script = sub.add_parser("script", help="write a standalone Python script that reruns the "
+                                           "run's search with keras_tuner alone")
+    script.add_argument("run_dir")
+    script.add_argument("--output", help="where to write it (default: the run's exports/)")
+    report = sub.add_parser("report", help="write the run's report as one self-contained HTML "
+                                           "file")
+    report.add_argument("run_dir")
+    report.add_argument("--output", help="where to write it (default: the run's exports/)")
 
 
 def _actor() -> Actor:
@@ -57,4 +65,21 @@ def _summary(run: RunDir, record) -> dict:
             "ms_per_image": record.ms_per_image, "input": record.input.describe()}
 
 
-COMMANDS = {"export": cmd_export}
+def cmd_script(args: argparse.Namespace) -> int:
+    from .script import write_script
+
+    path = write_script(args.run_dir, args.output, actor=_actor())
+    print(json.dumps({"run": str(RunDir(args.run_dir).path), "script": str(path)}))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.run_dir, args.output, actor=_actor())
+    print(json.dumps({"run": str(RunDir(args.run_dir).path), "report": str(path),
+                      "bytes": path.stat().st_size}))
+    return 0
+
+
+COMMANDS = {"export": cmd_export, "script": cmd_script, "report": cmd_report}
