@@ -65,3 +65,34 @@ def test_search_script_downloads_on_space_runs_and_best(clean_caches, image_fold
         at.switch_page(page).run()
         assert not problems(at), page
         assert "Download search script (.py)" in _downloads(at), page
+
+
+@pytest.fixture
+def as_viewer(clean_caches, monkeypatch: pytest.MonkeyPatch):
+    """Lab mode, logged in as vic (viewer)."""
+    from pages import _auth
+    from tuning_core.accounts import Role, user_store
+    from tuning_core.labconfig import LAB_ENV
+    from tuning_core.sessions import session_manager
+
+    monkeypatch.setenv(LAB_ENV, "1")
+    _auth._sessions.clear()
+    store = user_store()
+    store.add("vic", Role.VIEWER, "vic-password-123")
+    token, _ = session_manager().issue(store.get("vic"))
+    monkeypatch.setattr(_auth, "_session_cookie", lambda: token)
+    yield
+    _auth._sessions.clear()
+
+
+def test_a_viewer_downloads_checked_exports_but_does_not_export(as_viewer, augmented_run: Path):
+    run = runs_dir() / augmented_run.name
+    shutil.copytree(augmented_run, run, ignore=shutil.ignore_patterns("tuner", "cache"))
+    export_run(run, parse_targets(["litert"]))
+    at = new_app().run()
+    at.switch_page("pages/best.py").run()
+    assert not problems(at)
+    [export] = [b for b in at.button if b.label == "Export and check"]
+    assert export.disabled and "member role" in export.help
+    assert {"Download LiteRT (model.tflite)", "Download report (HTML)",
+            "Download search script (.py)"} <= _downloads(at)
