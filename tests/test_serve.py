@@ -98,3 +98,25 @@ def test_the_shipped_config_skips_streamlits_full_collection_after_every_run() -
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
     assert config["runner"]["magicEnabled"] is False
+
+
+def test_a_job_queued_before_a_start_runs_with_no_page_open(tmp_path: Path) -> None:
+    """The dispatcher starts with the server, not with the first page: a job left queued by
+    a restart starts by itself (here it fails at once, its data folder being gone, which is
+    enough to see that it was taken up)."""
+    import time
+
+    from tests.lab_server import local_server
+    from tests.test_pages_support import make_run
+    from tuning_core.dispatch import queue_for
+    from tuning_core.queue_model import JobState, QueueKind
+
+    workspace = tmp_path / "workspace"
+    run = make_run(workspace / "runs", tmp_path / "gone", trials=0, finished=False)
+    queue = queue_for(workspace / "runs")
+    job = queue.enqueue(QueueKind.SEARCH, run, "local")
+    with local_server(workspace, tmp_path / "server.log"):
+        deadline = time.monotonic() + 90
+        while queue.get(job.id).state is JobState.QUEUED and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert queue.get(job.id).state is not JobState.QUEUED
