@@ -28,6 +28,7 @@ IMAGE = "data.image"
 SPLIT = "data.split"
 SPACE = "space.space"
 TUNER = "search.tuner"
+RUN_NAME = "search.run_name"
 WIDGET_PREFIX = "w:"
 
 
@@ -87,6 +88,17 @@ def tuner_settings() -> TunerSettings:
 def set_tuner_settings(settings: TunerSettings) -> None:
     """Remember the tuner settings."""
     st.session_state[TUNER] = settings
+
+
+def run_name() -> str:
+    """The name typed for the next run ("" for none)."""
+    return _get(RUN_NAME, "")
+
+
+def set_run_name(name: str) -> None:
+    """Remember the name typed for the next run (Streamlit forgets the widget's own value
+    when its page is left)."""
+    st.session_state[RUN_NAME] = name
 
 
 def widget(name: str, value: Any) -> str:

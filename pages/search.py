@@ -31,7 +31,9 @@ def launch(config) -> None:
 def launch_section() -> None:
     """Settings, summary and the launch button with confirmation."""
     st.subheader("New search")
-    name = st.text_input("Run name (optional)", key=_state.widget("search.name", ""))
+    name = st.text_input("Run name (optional)",
+                         key=_state.widget("search.name", _state.run_name()))
+    _state.set_run_name(name)
     settings = view.tuner_form(_state.tuner_settings())
     _state.set_tuner_settings(settings)
     minutes = budget.budget_form()

@@ -217,3 +217,14 @@ def test_a_fitted_runs_plan_and_pace_are_shown(clean_caches, image_folder: Path,
         captions = live_part(at, "status").blocks
     assert any(c.startswith("Planned before launch: In about 5 min") for c in captions)
     assert any(c.startswith("Pace of this search: Epochs take") for c in captions)
+
+
+def test_the_run_name_survives_leaving_the_search_page(clean_caches):
+    """Streamlit forgets a widget's value when its page is left; the other launch settings
+    came back, the run's name did not."""
+    at = new_app().run()
+    at.switch_page("pages/search.py").run()
+    at.text_input(key="w:search.name").set_value("baseline-2").run()
+    at.switch_page("pages/monitor.py").run()
+    at.switch_page("pages/search.py").run()
+    assert at.text_input(key="w:search.name").value == "baseline-2"
