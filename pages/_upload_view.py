@@ -53,16 +53,22 @@ def _upload(kind: str, name: str, class_name: str, files) -> None:
     actor = _auth.actor()
     with _state.engine_errors():
         actor.check(Action.UPLOAD, target=name)
-        bar = st.progress(0.0, text="Unpacking…")
+        slot = st.empty()  # the bar goes when the upload is refused, not only when it is done
+        bar = slot.progress(0.0, text="Unpacking…")
         owner = actor.record_name
-        if kind == ZIP:
-            dataset = extract_zip(files, workspace.data_dir(), name, owner,
-                                  progress=lambda done, total: bar.progress(
-                                      min(1.0, done / total) if total else 1.0,
-                                      text=f"Unpacking… {done / 1e6:.1f} of {total / 1e6:.1f} MB"))
-        else:
-            dataset = save_images([(f.name, f) for f in files], workspace.data_dir(), name,
-                                  class_name, owner)
+        try:
+            if kind == ZIP:
+                dataset = extract_zip(files, workspace.data_dir(), name, owner,
+                                      progress=lambda done, total: bar.progress(
+                                          min(1.0, done / total) if total else 1.0,
+                                          text=f"Unpacking… {done / 1e6:.1f} of "
+                                               f"{total / 1e6:.1f} MB"))
+            else:
+                dataset = save_images([(f.name, f) for f in files], workspace.data_dir(), name,
+                                      class_name, owner)
+        except BaseException:
+            slot.empty()
+            raise
         bar.progress(1.0, text="Done")
         actor.record(Action.UPLOAD, target=name, detail=f"{dataset.files} files")
         note = f", {dataset.skipped} non-image entries skipped" if dataset.skipped else ""

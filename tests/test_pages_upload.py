@@ -54,3 +54,4 @@ def test_a_zip_that_escapes_is_refused_and_leaves_nothing(clean_caches) -> None:
         [e.value for e in at.error]
     assert sorted(p.name for p in data_dir().iterdir()) == before
     assert not (Path(data_dir()).parent / "outside.png").exists()
+    assert not at.get("progress"), "the Unpacking… bar stayed on screen after the refusal"
