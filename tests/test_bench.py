@@ -89,3 +89,17 @@ def test_patches_apply_by_name() -> None:
             patches.apply(["no-such-patch"])
     finally:
         patches.PATCHES.pop("bench-test")
+
+
+def test_figure_12_is_registered_and_its_spaces_are_valid() -> None:
+    from bench import fig12_exports as fig12
+    from bench.__main__ import MODULES, ORDER
+    from tuning_core.space import check, check_for_image
+
+    assert MODULES[12] == "fig12_exports" and 12 in ORDER
+    for backbone in (False, True):
+        space = fig12._space(backbone)
+        check(space)
+        for sizes in (fig12.QUICK, fig12.FULL):
+            check_for_image(space, sizes["backbone px" if backbone else "cnn px"])
+    assert fig12._space(False).training.zoom.value == "on"
