@@ -29,15 +29,16 @@ def _downloads(at) -> set[str]:
 
 def test_export_and_check_offers_the_files_that_passed(clean_caches, augmented_run: Path):
     at, _ = _open_best(augmented_run)
-    at.multiselect(key="export_formats").set_value(["onnx", "litert"])
+    assert at.multiselect(key="export_formats").value == ["saved_model", "onnx", "litert"]
     at.checkbox(key="export_quantize").check()
     click(at, "Export and check")
     assert not problems(at) and not at.error, [e.value for e in at.error]
     offered = _downloads(at)
-    assert {"Download ONNX (model.onnx)", "Download LiteRT (model.tflite)",
+    assert {"Download SavedModel (saved_model.zip)", "Download ONNX (model.onnx)",
+            "Download LiteRT (model.tflite)",
             "Download LiteRT (int8 weights) (model_int8.tflite)"} <= offered
     table = at.dataframe[-1].value
-    assert list(table["check"]) == ["passed"] * 3 and (table["ms / image"] > 0).all()
+    assert list(table["check"]) == ["passed"] * 4 and (table["ms / image"] > 0).all()
 
 
 def test_a_failed_export_is_not_offered_and_says_why(clean_caches, augmented_run: Path):

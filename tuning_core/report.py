@@ -83,7 +83,8 @@ def _space_section(run: RunDir) -> str:
 def _hyperparameter_rows(run: RunDir) -> list[dict[str, Any]]:
     """Each hyperparameter the oracle knows: its kind, values or range, and conditions."""
     try:
-        space = json.loads((run.project_dir / "oracle.json").read_text())["hyperparameters"]["space"]
+        oracle = json.loads((run.project_dir / "oracle.json").read_text())
+        space = oracle["hyperparameters"]["space"]
     except (OSError, ValueError, KeyError):
         return []
     rows = []

@@ -26,7 +26,8 @@ __all__ = ["script_text", "write_script", "download_script", "run_settings",
            "DEFAULT_RETRAIN_EPOCHS"]
 
 TEMPLATE = Path(__file__).with_name("script_template.py")
-RUN_LINE = "RUN: dict = {}  # the run's settings, space and split: filled in when the script is written\n"
+RUN_LINE = ("RUN: dict = {}  # the run's settings, space and split: filled in when the script "
+            "is written\n")
 DEFAULT_RETRAIN_EPOCHS = 30  # the command line's default (python -m tuning_core best)
 
 

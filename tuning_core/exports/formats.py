@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -93,8 +93,9 @@ class ExportTarget:
         try:
             return cls(ExportFormat(key.removesuffix("_int8")), quantized)
         except ValueError:
-            raise ExportError(f"unknown export {key!r}; expected one of "
-                              f"{', '.join(f.value for f in ExportFormat)} or litert_int8.") from None
+            known = ", ".join(f.value for f in ExportFormat)
+            raise ExportError(f"unknown export {key!r}; expected one of {known} "
+                              "or litert_int8.") from None
 
 
 def parse_targets(names: list[str] | str, quantize: bool = False) -> list[ExportTarget]:
@@ -148,5 +149,3 @@ def _quiet_converters() -> Iterator[None]:
     finally:
         logger.setLevel(saved)
 
-
-Writer = Callable[[Any, ExportTarget, Path], None]

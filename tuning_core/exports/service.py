@@ -110,7 +110,8 @@ def _build_and_check(model: Any, targets: list[ExportTarget], images: np.ndarray
             writer(model, target, path)
             error = "" if path.exists() else "the exporter wrote no file."
         except Exception as failure:  # a converter's own words are the reason
-            error = f"export failed: {type(failure).__name__}: {' '.join(str(failure).split())[:300]}"
+            words = " ".join(str(failure).split())[:300]
+            error = f"export failed: {type(failure).__name__}: {words}"
         built[target.key] = (path, time.perf_counter() - started, error)
     ran = run_in_child(images, [(t.key, t.format.value, built[t.key][0]) for t in targets
                                 if not built[t.key][2]], staging)
