@@ -16,6 +16,7 @@ from pages import _feed, _state
 from pages import _monitor_view as view
 from pages._feed_html import anchor, part
 from pages._plotly import live_chart
+from tuning_core import livefeed
 
 
 def draw(run_dir: Path) -> None:
@@ -31,6 +32,13 @@ def draw(run_dir: Path) -> None:
         live_chart(content.figures["parallel"], _feed.CHART_PREFIX + "parallel")
     with right:
         live_chart(content.figures["importance"], _feed.CHART_PREFIX + "importance")
+    st.subheader("Accuracy against cost")
+    st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
+               "(no other trial is both better and cheaper) in colour, the rest grey. Retrain "
+               "any trial of the front on the Best model page.")
+    for column, axis in zip(st.columns(2), livefeed.PARETO_AXES):
+        with column:
+            live_chart(content.figures["pareto_" + axis], _feed.CHART_PREFIX + "pareto_" + axis)
     st.subheader("Trials")
     st.html(part("table", run, parts["table"]))
 

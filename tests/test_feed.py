@@ -38,7 +38,8 @@ def test_monitor_payload_has_parts_and_figures_without_template(workspace: Path,
     assert body["run"] == run.name and body["active"] is False
     assert set(body["parts"]) == {"status", "table", "sidebar"}
     assert set(body["figures"]) == {f"{_feed.CHART_PREFIX}{n}" for n in
-                                    ("objective", "learning_curves", "parallel", "importance")}
+                                    ("objective", "learning_curves", "parallel", "importance",
+                                     "pareto_latency", "pareto_params")}
     for hash_, figure in body["figures"].values():
         assert len(hash_) == 16 and "template" not in figure["layout"]
         assert figure["layout"]["uirevision"]  # the same chart keeps the zoom

@@ -31,7 +31,24 @@ def test_an_empty_run_has_empty_figures_and_no_counts_to_show(workspace: Path,
     run = make_run(runs_dir(), image_folder, trials=0, finished=False)
     content = livefeed.monitor_content(run)
     assert content.empty and content.best is None and content.chance is None
-    assert set(content.figures) == {"objective", "learning_curves", "parallel", "importance"}
+    assert set(content.figures) == {"objective", "learning_curves", "parallel", "importance",
+                                    "pareto_latency", "pareto_params"}
+
+
+def test_the_pareto_figures_and_the_table_follow_the_logged_costs(workspace: Path,
+                                                                  image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder, trials=3, finished=False)  # val_loss .5, .6, .7
+    before = livefeed.monitor_content(run)
+    assert "latency_ms" not in before.table  # no cost logged yet: no empty columns either
+    log = RunDir(run).log_writer()
+    for i, ms in enumerate([3.0, 1.0, 2.0]):
+        log.write("trial_cost", trial_id=f"{i:02d}", params=100 * (i + 1), macs=1000,
+                  model_bytes=5000, latency_ms=ms, threads=1)
+    content = livefeed.monitor_content(run)
+    assert content.figure_keys["pareto_latency"] != before.figure_keys["pareto_latency"]
+    front = {t.name: list(t.x) for t in content.figures["pareto_latency"].data}
+    assert front == {"Pareto front": [1.0, 3.0], "dominated": [2.0]}  # 3 is worse and slower than 2
+    assert list(content.table["latency_ms"]) == [3.0, 1.0, 2.0]
 
 
 def test_the_run_state_in_words(workspace: Path, image_folder: Path) -> None:

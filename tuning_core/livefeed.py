@@ -31,10 +31,12 @@ from .errors import TuningError
 from .importance import hp_columns, hp_importance, hp_name
 from .jobs import Progress
 from .ownership import HEARTBEAT_S
+from .pareto_chart import front_figure
 from .planner import SearchPlan, run_pace
 from .rundir import RunDir
 from .settings import RunConfig
 from .states import JobKind, RunStatus, TrialStatus
+from .triallog import COST_COLUMNS
 
 STATES = tuple(s.value for s in TrialStatus)
 Figure = go.Figure | dict  # a figure, or a plain {"data", "layout"} spec Plotly.js takes as is
@@ -118,6 +120,7 @@ def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
     base = ["number", "trial_id", "status", "score", "seconds", "epochs", "error"]
     if "worker" in trials and trials["worker"].notna().any():
         base.insert(3, "worker")
+    base += [c for c in COST_COLUMNS if c in trials]  # runs made before costs have none
     table = trials[base + hp_columns(trials)].rename(columns={c: hp_name(c)
                                                               for c in hp_columns(trials)})
     return table.sort_values("number", kind="stable")
@@ -226,7 +229,21 @@ def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFram
         lambda: charts.parallel_figure(trials, objective))
     keys["importance"], figures["importance"] = _ANALYSIS.get(
         ("importance", path), completed, lambda: charts.importance_figure(hp_importance(trials)))
+    costed = (ended, costs_key(trials))
+    for axis in PARETO_AXES:  # a trial's cost comes just after its end
+        keys["pareto_" + axis] = costed
+        figures["pareto_" + axis] = _SLOW.get(
+            ("pareto", axis, path, objective, costed),
+            lambda a=axis: front_figure(trials, run.direction, objective, a))
     return figures, keys
+
+
+PARETO_AXES = ("latency", "params")
+
+
+def costs_key(trials: pd.DataFrame) -> Hashable:
+    """Changes when another trial's cost is logged."""
+    return int(trials["latency_ms"].notna().sum()) if "latency_ms" in trials else 0
 
 
 def _curves(trials: pd.DataFrame, epochs: pd.DataFrame, objective: str) -> Figure:

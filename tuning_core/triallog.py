@@ -2,7 +2,8 @@
 
 One JSON object a line, each with ``event`` and ``time`` (unix seconds):
 ``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end`` (and, in a
-distributed search, ``trial_lost`` when a worker died mid-trial); a retrain's
+distributed search, ``trial_lost`` when a worker died mid-trial; ``trial_cost`` after a
+completed trial: its model's size and speed, see :mod:`tuning_core.cost`); a retrain's
 log has ``retrain_start``, ``epoch_end`` and ``retrain_end``. Statuses are spelled as
 :mod:`tuning_core.states` spells them.
 The writer opens, appends, flushes and closes for every line, so it holds only a
@@ -28,6 +29,7 @@ TRIAL_COLUMNS = [
     "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
     "worker",
 ]
+COST_COLUMNS = ["params", "macs", "model_bytes", "latency_ms"]  # tuning_core.cost's
 EPOCH_COLUMNS = ["trial_id", "execution", "epoch", "seconds", "time"]
 
 
@@ -242,6 +244,12 @@ class TrialLogReader:
             status=record.get("status"), score=record.get("score"),
             seconds=record.get("seconds"), ended=record.get("time"), error=record.get("error"),
         )
+
+    def _on_trial_cost(self, record: dict[str, Any]) -> None:
+        # Its own columns (params, macs, model_bytes, latency_ms): absent from older runs.
+        trial = self._trials.get(str(record.get("trial_id")))
+        if trial is not None and record.get("error") is None:
+            trial.update({name: record.get(name) for name in COST_COLUMNS})
 
     @property
     def version(self) -> tuple[int | None, int]:

@@ -20,6 +20,7 @@ from keras_tuner import errors as kt_errors
 
 from . import atomic, control, pruning, tfmemory
 from .callbacks import TrialLogCallback
+from .cost import COST_EVENT, measure
 from .rundir import PROJECT_DIR, RunDir
 from .settings import TunerSettings
 from .states import TrialStatus
@@ -51,6 +52,7 @@ class HookConfig:
     trial_cap: int | None = None  # stop after this many ended trials (Hyperband's max_trials)
     worker: str = ""  # a distributed search's worker id: it logs to its own file
     on_trial: Callable[[str], None] | None = None  # told each trial's id as it starts ("" at end)
+    measure_cost: bool = True  # log each completed trial's cost (tuning_core.cost)
 
     @property
     def log_path(self) -> str:
@@ -130,6 +132,7 @@ class DashboardHooks:
             tfmemory.release_gradients(getattr(self, "_gradients_before", set()))
             if self.hooks.on_trial is not None:
                 self.hooks.on_trial("")
+        self._log_cost(trial)
         if TUNERS[self.hooks.settings.tuner].prunes_during_search:
             pruning.prune_checkpoints(self.project_dir, self.hooks.settings.keep_top,
                                       self.hooks.settings.direction)
@@ -147,6 +150,22 @@ class DashboardHooks:
             seconds=round(time.time() - self._trial_started, 3),
             error=error_summary(ended.message) if status is TrialStatus.FAILED else None,
         )
+
+
+    def _log_cost(self, trial: Any) -> None:
+        """Measure a completed trial's model, rebuilt from its hyperparameters (the cost
+        does not depend on the weights), and log it; a failure is logged, never raised."""
+        search = control.get(self.hooks.run_dir)
+        if not self.hooks.measure_cost or (search is not None and search.should_end()) or \
+                str(_oracle_view(self.oracle, trial).status) != "COMPLETED":
+            return  # a stop must not wait for it: `python -m tuning_core cost` fills it later
+        writer = TrialLogWriter(self.hooks.log_path)
+        try:
+            cost = measure(self.hypermodel.build(trial.hyperparameters))
+        except Exception as error:  # a cost is a help, not a reason to end the search
+            writer.write(COST_EVENT, trial_id=trial.trial_id, error=f"{type(error).__name__}: {error}")
+            return
+        writer.write(COST_EVENT, trial_id=trial.trial_id, **cost.to_dict())
 
 
 def _oracle_view(oracle: Any, trial: Any) -> Any:
