@@ -23,17 +23,31 @@ from .rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE, MODEL_
 from .triallog import TrialLogWriter, clean_metrics
 
 
-def pick_trial(run: RunDir, rank: int) -> RankedTrial:
-    """The rank-th best trial by the one ranking every page shows; RunError when none."""
+def pick_trial(run: RunDir, rank: int, trial_id: str | None = None) -> RankedTrial:
+    """The rank-th best trial by the one ranking every page shows, or the trial ``trial_id``
+    when given (any competing trial: one chosen by cost); RunError when none."""
     ranked = run.best_trials()
+    if trial_id is not None:
+        return pick_by_id(run, ranked, trial_id)
     if rank < 1 or rank > len(ranked):
         raise RunError(f"{run.name} has {len(ranked)} ranked trial(s); "
                        f"rank must be between 1 and {max(1, len(ranked))}, got {rank}.")
     return ranked[rank - 1]
 
 
-def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1) -> dict[str, Any]:
-    """Retrain, save and evaluate the rank-th best trial; returns the evaluation dict."""
+def pick_by_id(run: RunDir, ranked: list[RankedTrial], trial_id: str) -> RankedTrial:
+    """The competing trial ``trial_id``; RunError when it did not complete (or is unknown)."""
+    for trial in ranked:
+        if trial.trial_id == str(trial_id):
+            return trial
+    raise RunError(f"trial {trial_id} of {run.name} did not complete with a score, so it "
+                   "cannot be retrained; pick a completed trial.")
+
+
+def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
+                 trial_id: str | None = None) -> dict[str, Any]:
+    """Retrain, save and evaluate the rank-th best trial (or the trial ``trial_id``, as
+    chosen by cost); returns the evaluation dict."""
     import keras_tuner as kt
 
     from .hypermodel import CNNHyperModel
@@ -43,7 +57,8 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1) -> dict[s
     if epochs < 1:
         raise RunError(f"epochs must be at least 1; got {epochs}.")
     config = run.config()
-    picked = pick_trial(run, rank)
+    picked = pick_trial(run, rank, trial_id)
+    rank = picked.rank
     record = run.trial_record(picked.trial_id)
     run.retrain_log_path.unlink(missing_ok=True)
     log = TrialLogWriter(run.retrain_log_path)

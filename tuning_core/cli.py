@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import cli_dist, cli_exports, cli_lab
+from . import cli_choose, cli_dist, cli_exports, cli_lab
 from .errors import SettingsError, TuningError
 from .rundir import RunDir
 from .settings import TUNER_NAMES
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     best.add_argument("run_dir")
     best.add_argument("--epochs", type=int, default=30)
     best.add_argument("--rank", type=int, default=1)
+    cli_choose.add_best_flags(best)
     for command in (search, resume, best):
         command.add_argument("--parallel", action="store_true",
                              help="train even while another job holds this machine's slot")
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list the runs of a runs folder")
     runs.add_argument("--runs-dir", required=True)
     cli_exports.add_parsers(sub)
+    cli_choose.add_parsers(sub)
     cli_lab.add_parsers(sub)
     cli_dist.add_parsers(sub)
     return parser
@@ -287,10 +289,11 @@ def _finish_search(registry, run_dir: Path) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir)
     run.config()
+    trial_id, choice = cli_choose.resolve_best(run, args)
     registry = _registry(run.path.parent, args)
     _quiet_tensorflow_import()
     with _Signals():
-        registry.start_retrain(run.path, epochs=args.epochs, rank=args.rank)
+        registry.start_retrain(run.path, epochs=args.epochs, rank=args.rank, trial_id=trial_id)
         while _pending(registry, run.path):
             registry.wait(timeout=0.5)
     error = registry.last_error(run.path)
@@ -302,6 +305,8 @@ def cmd_best(args: argparse.Namespace) -> int:
     summary = {k: evaluation.get(k) for k in ("test_accuracy", "test_loss", "test_images")}
     summary["misclassified"] = len(evaluation.get("misclassified", []))
     summary["model"] = str(run.model_path)
+    if choice is not None:
+        summary["chosen"] = choice.to_dict()
     print(json.dumps(summary))
     return 0
 
@@ -336,6 +341,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
             "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **cli_exports.COMMANDS, **cli_lab.COMMANDS,
+            **cli_choose.COMMANDS,
             **cli_dist.COMMANDS}
 
 

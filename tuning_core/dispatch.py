@@ -114,7 +114,8 @@ class QueueDispatcher:
     def _start(self, job: QueuedJob, run: RunDir) -> None:
         if job.kind is QueueKind.RETRAIN:
             self.registry.retrain_now(run, int(job.params.get("epochs", 30)),
-                                      int(job.params.get("rank", 1)), job.owner)
+                                      int(job.params.get("rank", 1)), job.owner,
+                                      job.params.get("trial_id"))
         else:
             self.registry.resume_now(run, job.owner)
 

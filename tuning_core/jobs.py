@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .jobqueue import JobQueue
 
 SearchRunner = Callable[[Path], object]
-RetrainRunner = Callable[[Path, int, int], object]
+RetrainRunner = Callable[..., object]  # (run folder, epochs, rank[, trial id])
 SHUTDOWN_WAIT_S = 60.0
 
 
@@ -43,10 +43,10 @@ def _default_search(run_dir: Path) -> object:
     return run_configured_search(run_dir)
 
 
-def _default_retrain(run_dir: Path, epochs: int, rank: int) -> object:
+def _default_retrain(run_dir: Path, epochs: int, rank: int, trial_id: str | None = None) -> object:
     from .best import retrain_best
 
-    return retrain_best(run_dir, epochs, rank)
+    return retrain_best(run_dir, epochs, rank, trial_id)
 
 
 @dataclass
@@ -155,26 +155,30 @@ class JobRegistry:
                          run.config().tuner.max_minutes)
 
     def start_retrain(self, run_dir: str | Path, epochs: int = 30, rank: int = 1,
-                      actor: Actor | None = None) -> None:
-        """Retrain the rank-th best trial of a run on all its training images, then test it."""
+                      actor: Actor | None = None, trial_id: str | None = None) -> None:
+        """Retrain the rank-th best trial of a run (or the trial ``trial_id``, as chosen by
+        cost) on all its training images, then test it."""
         actor = actor or Actor()
         run = RunDir(run_dir)
         actor.check(Action.RETRAIN, owner=run.config().owner, target=run.name)
         if epochs < 1:
             raise RunError(f"epochs must be at least 1; got {epochs}.")
         if self.dispatcher is not None:
-            self.dispatcher.submit(JobKind.RETRAIN, run, actor,
-                                   params={"epochs": epochs, "rank": rank})
+            params = {"epochs": epochs, "rank": rank, **({"trial_id": trial_id} if trial_id else {})}
+            self.dispatcher.submit(JobKind.RETRAIN, run, actor, params=params)
         else:
-            self.retrain_now(run, epochs, rank, actor.name)
-        actor.record(Action.RETRAIN, target=run.name, detail=f"rank {rank}, {epochs} epochs")
+            self.retrain_now(run, epochs, rank, actor.name, trial_id)
+        which = f"trial {trial_id}" if trial_id else f"rank {rank}"
+        actor.record(Action.RETRAIN, target=run.name, detail=f"{which}, {epochs} epochs")
 
-    def retrain_now(self, run: RunDir, epochs: int, rank: int, user: str = "") -> None:
+    def retrain_now(self, run: RunDir, epochs: int, rank: int, user: str = "",
+                    trial_id: str | None = None) -> None:
         """Take the run's lock and the slot and retrain at once (no permission check)."""
+        chosen = [trial_id] if trial_id else []  # a runner given no trial takes the rank
         with self._lock:
             locks = self._take_all(run, JobKind.RETRAIN, user)
             self._launch(run, JobKind.RETRAIN, locks,
-                         lambda: self._retrain(run.path, epochs, rank))
+                         lambda: self._retrain(run.path, epochs, rank, *chosen))
 
     def stop(self, run_dir: str | Path, actor: Actor | None = None) -> bool:
         """Ask the run's job to stop at its next batch, whichever process trains it.
