@@ -15,6 +15,7 @@ from tuning_core import charts
 from tuning_core.errors import TuningError
 from tuning_core.best import load_evaluation, load_history, load_hyperparameters
 from tuning_core.dataset import IMAGE_EXTENSIONS
+from tuning_core.margin import Accuracy, evaluation_accuracy
 from tuning_core.predict import load_best_model, predict
 from tuning_core.ranking import RankedTrial
 from tuning_core.rundir import HYPERPARAMETERS_FILE, RunDir
@@ -47,9 +48,16 @@ def show_evaluation(run_dir: Path, data_dir: str) -> None:
         st.info("No retrained model yet: pick a trial above and press **Retrain best model**.")
         return
     cols = st.columns(3)
-    cols[0].metric("Test accuracy", f"{evaluation['test_accuracy']:.4f}")
+    accuracy = evaluation_accuracy(evaluation)
+    cols[0].metric("Test accuracy", f"{evaluation['test_accuracy']:.4f}",
+                   help="95% Wilson interval from the number of test images" if accuracy else None)
     cols[1].metric("Test loss", f"{evaluation['test_loss']:.4f}")
     cols[2].metric("Test images", evaluation.get("test_images", "?"))
+    if accuracy is not None:
+        low, high = accuracy.interval
+        st.caption(f"Test accuracy {accuracy.value:.3f}, 95% interval {low:.3f}–{high:.3f} "
+                   f"({accuracy.total} test images): another model within it is not "
+                   f"measurably better or worse on these images.")
     st.plotly_chart(charts.history_figure(load_history(run_dir) or {}), key="best_history",
                     width="stretch")
     left, right = st.columns(2)
@@ -59,9 +67,39 @@ def show_evaluation(run_dir: Path, data_dir: str) -> None:
                         width="stretch")
     with right:
         st.subheader("Per class")
-        st.dataframe(pd.DataFrame(evaluation["per_class"]), hide_index=True, column_config={
+        table = per_class_table(evaluation["per_class"])
+        st.dataframe(table, hide_index=True, column_config={
             k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")})
+        weakest = weakest_class_text(table)
+        if weakest:
+            st.caption(weakest)
     show_misclassified(evaluation["misclassified"], Path(data_dir))
+
+
+def per_class_table(per_class: list[dict]) -> pd.DataFrame:
+    """The per-class metrics with each recall's 95% interval (from the class's test images):
+    a rare class's recall rests on a few images, and the table says how few."""
+    table = pd.DataFrame(per_class)
+    if not table.empty:
+        table["recall 95% interval"] = [
+            "–" if not n else "{:.2f}–{:.2f}".format(*Accuracy.of(r, n).interval)
+            for r, n in zip(table["recall"], table["support"])]
+    return table
+
+
+def weakest_class_text(table: pd.DataFrame) -> str | None:
+    """Which class the model finds least often, against the median class: what imbalance or
+    a hard class costs, in one line (None with fewer than two classes)."""
+    if len(table) < 2:
+        return None
+    worst = table.loc[table["recall"].idxmin()]
+    median = float(table["recall"].median())
+    if worst["recall"] >= median:
+        return None
+    share = worst["support"] / max(1, table["support"].sum())
+    return (f"Lowest recall: {worst['class']} ({worst['recall']:.2f} of {int(worst['support'])} "
+            f"test images, {share:.0%} of the test set) against {median:.2f} for the median "
+            f"class.")
 
 
 def show_misclassified(items: list[dict], root: Path) -> None:

@@ -31,8 +31,20 @@ def show_scores(result: Comparison) -> None:
         "better": "higher" if r.direction == "max" else "lower",
         "best score": r.best_score, "best trial": r.best_number,
         "comparable": "yes" if r.comparable else f"no ({r.objective})",
+        "test accuracy": r.test.value if r.test else None,
+        "95% interval": _interval(r.test),
     } for r in result.runs]), hide_index=True, width="stretch", key="compare_scores",
-        column_config={"best score": st.column_config.NumberColumn(format="%.4f")})
+        column_config={"best score": st.column_config.NumberColumn(format="%.4f"),
+                       "test accuracy": st.column_config.NumberColumn(format="%.3f")})
+    for run, reference, difference in result.test_differences():
+        st.caption("Test accuracy: " + difference.describe((run.label, reference.label)))
+
+
+def _interval(accuracy) -> str:
+    if accuracy is None:
+        return "–"
+    low, high = accuracy.interval
+    return f"{low:.3f}–{high:.3f} ({accuracy.total} images)"
 
 
 def show_settings(result: Comparison) -> None:

@@ -95,3 +95,29 @@ def test_runs_without_trials_and_too_few_runs(tmp_path: Path) -> None:
     assert "No run" in str(charts.compare_curves_figure(result.runs, "val_loss").layout)
     with pytest.raises(RunError, match="at least two runs to compare; got 1"):
         compare_runs([empty, empty])
+
+
+def test_test_accuracies_are_compared_within_their_margin(workspace: Path,
+                                                         image_folder: Path) -> None:
+    """Two retrained runs 0.75 and 0.80 on 40 test images cannot be told apart; on 4,000
+    they can."""
+    import json
+
+    from tests.test_pages_support import make_run, write_best
+    from tuning_core.workspace import runs_dir
+
+    def retrained(accuracy: float, images: int) -> RunDir:
+        run = make_run(runs_dir(), image_folder)
+        write_best(run, image_folder)
+        path = RunDir(run).best_dir / "evaluation.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()),
+                                    "test_accuracy": accuracy, "test_images": images}))
+        return RunDir(run)
+
+    few = compare_runs([retrained(0.75, 40), retrained(0.80, 40)])
+    [(run, reference, difference)] = few.test_differences()
+    assert (run, reference) == (few.runs[1], few.runs[0]) and difference.within_noise
+    many = compare_runs([retrained(0.75, 4000), retrained(0.80, 4000)])
+    assert not many.test_differences()[0][2].within_noise
+    assert compare_runs([RunDir(make_run(runs_dir(), image_folder)),
+                         RunDir(make_run(runs_dir(), image_folder))]).test_differences() == []

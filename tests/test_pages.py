@@ -75,7 +75,7 @@ def test_pages_with_a_finished_run(clean_caches, image_folder: Path):
     assert all(not errors for errors in render_all(at).values())
     at.switch_page("pages/monitor.py").run()
     specs = plotly_specs(at)
-    assert len(specs) == 4 and all(s["layout"]["uirevision"] == charts.UIREVISION for s in specs)
+    assert len(specs) == 6 and all(s["layout"]["uirevision"] == charts.UIREVISION for s in specs)
     assert len(live_table(at)) == 3
     assert live_part(at, "status").metrics["Completed"] == "3"
     at.switch_page("pages/best.py").run()
@@ -228,3 +228,14 @@ def test_the_run_name_survives_leaving_the_search_page(clean_caches):
     at.switch_page("pages/monitor.py").run()
     at.switch_page("pages/search.py").run()
     assert at.text_input(key="w:search.name").value == "baseline-2"
+
+
+def test_the_best_page_gives_accuracies_their_margin(clean_caches, image_folder: Path):
+    run_dir = make_run(runs_dir(), image_folder)
+    write_best(run_dir, image_folder)
+    at = new_app().run()
+    at.switch_page("pages/best.py").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Test accuracy 0.750, 95% interval 0.301–0.954 (4 test images)" in captions
+    [table] = [d.value for d in at.dataframe if "recall 95% interval" in d.value]
+    assert list(table["recall 95% interval"]) == ["0.09–0.91", "0.09–0.91"]  # 1 of 2 each

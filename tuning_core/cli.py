@@ -300,9 +300,12 @@ def cmd_best(args: argparse.Namespace) -> int:
     if error:
         raise TuningError(error)
     from .best import load_evaluation
+    from .margin import evaluation_accuracy
 
     evaluation = load_evaluation(run.path) or {}
     summary = {k: evaluation.get(k) for k in ("test_accuracy", "test_loss", "test_images")}
+    accuracy = evaluation_accuracy(evaluation)
+    summary["test_accuracy_95"] = list(accuracy.interval) if accuracy else None
     summary["misclassified"] = len(evaluation.get("misclassified", []))
     summary["model"] = str(run.model_path)
     if choice is not None:

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import RunError
+from .margin import Accuracy, Difference, evaluation_accuracy
 from .ranking import ranked_frame
-from .rundir import RunDir
+from .rundir import EVALUATION_FILE, RunDir
 
 SECTIONS = ("data_dir", "tuner", "image", "split", "space")  # what run.json says about a search
 
@@ -48,6 +49,7 @@ class RunSeries:
     best_so_far: tuple[float, ...] = ()
     curve_epochs: tuple[int, ...] = ()  # 1-based epochs of the best trial
     curve_values: tuple[float, ...] = ()  # the comparison's metric at each of those epochs
+    test: Accuracy | None = None  # the retrained best model's test accuracy, when there is one
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,15 @@ class Comparison:
     def mixed_objectives(self) -> bool:
         """True when some run optimised another objective than the first run."""
         return any(not r.comparable for r in self.runs)
+
+    def test_differences(self) -> list[tuple[RunSeries, RunSeries, Difference]]:
+        """Each other run's test accuracy against the first run that has one, with the
+        margin of the difference: a gap within it is not a real difference on these images."""
+        tested = [r for r in self.runs if r.test is not None]
+        if len(tested) < 2:
+            return []
+        reference = tested[0]
+        return [(r, reference, Difference(r.test, reference.test)) for r in tested[1:]]
 
     def settings_rows(self) -> list[dict[str, str]]:
         """The differing settings as table rows: "setting", then one column per run label."""
@@ -133,7 +144,8 @@ def _series(run: RunDir, label: str, objective: str) -> RunSeries:
         best_number=None if best is None else _int(best.number),
         trial_numbers=tuple(int(n) for n in history["number"]),
         best_so_far=tuple(float(v) for v in accumulate(scores)) if scores.size else (),
-        curve_epochs=epochs, curve_values=values)
+        curve_epochs=epochs, curve_values=values, test=evaluation_accuracy(
+            run.best_json(EVALUATION_FILE)))
 
 
 def _best_curve(epochs: pd.DataFrame, trial_id: str | None,
