@@ -121,3 +121,47 @@ def test_the_retrained_trial_is_the_one_ranked(finished_run: Path) -> None:
     top = RunDir(finished_run).best_trials()[0]
     assert (saved["trial_id"], saved["number"], saved["search_score"]) == \
         (top.trial_id, top.number, top.score)
+
+
+@pytest.mark.parametrize("fill, why", [(np.nan, "not numbers"), (0.0, "against 1.000")])
+def test_a_retrain_far_worse_than_its_trial_is_refused_and_the_best_kept(
+        finished_run: Path, monkeypatch: pytest.MonkeyPatch, fill: float, why: str) -> None:
+    """A retrain that diverged (NaN weights) or came back at chance (a constant model, here
+    against a trial said to have reached 1.0) is tried again with another seed, then refused
+    with the evidence: the previous best model stays, and the log and the error say why."""
+    from tuning_core import best
+    from tuning_core.errors import RetrainRejected
+    from tuning_core.rundir import RunDir
+
+    if not (finished_run / "best" / "model.keras").is_file():
+        retrain_best(finished_run, epochs=1)
+    before = {p.name: p.read_bytes() for p in (finished_run / "best").iterdir()}
+    fits = []
+
+    def broken_fit(model, *args, **kwargs):
+        fits.append(kwargs.get("start_from_epoch"))
+        model.set_weights([np.full(w.shape, fill, w.dtype) for w in model.get_weights()])
+        return {"loss": [float("nan")]}
+
+    reference = best.trial_reference
+    monkeypatch.setattr(best, "_fit", broken_fit)
+    monkeypatch.setattr(best, "trial_reference", lambda run, picked: best.TrialReference(
+        picked.trial_id, 1.0, reference(run, picked).best_epoch))
+    with pytest.raises(RetrainRejected, match=why) as refused:
+        retrain_best(finished_run, epochs=1)
+    assert "previous best model is kept" in str(refused.value)
+    assert len(fits) == best.RETRAIN_ATTEMPTS
+    after = {p.name: p.read_bytes() for p in (finished_run / "best").iterdir()}
+    assert after == before and not list(finished_run.glob(".best-*"))
+    lines = RunDir(finished_run).retrain_log_path.read_text().splitlines()
+    checks = [e for e in map(json.loads, lines) if e.get("event") == "retrain_check"]
+    assert [c["passed"] for c in checks] == [False] * best.RETRAIN_ATTEMPTS
+    assert retrain_progress(finished_run)[2] == "failed"
+
+
+def test_a_good_retrain_records_its_check(finished_run: Path) -> None:
+    retrain_best(finished_run, epochs=2)
+    saved = json.loads((finished_run / "best" / "hyperparameters.json").read_text())
+    check = saved["check"]
+    assert check["passed"] and check["attempt"] == 1 and check["val_images"] > 0
+    assert check["trial_val_accuracy"] is not None

@@ -33,6 +33,10 @@ class RunError(TuningError):
     """A run directory is missing, unreadable, or not in the state the action needs."""
 
 
+class RetrainRejected(RunError):
+    """A retrained model was far worse than its trial (or not a number): not saved as best."""
+
+
 class LockHeldError(RunError):
     """Another process (here or on another machine) holds the lock that an action needs."""
 
