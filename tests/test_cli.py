@@ -63,6 +63,8 @@ def test_sample_search_best_predict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert 0 <= summary["test_accuracy"] <= 1 and summary["test_loss"] > 0
+    low, high = summary["test_accuracy_95"]  # its margin, from the number of test images
+    assert low <= summary["test_accuracy"] <= high and high - low > 0
     image = next((digits / "7").glob("*.png"))
     result = _cli("predict", str(run_dir), str(image))
     assert result.returncode == 0 and str(image) in result.stdout
