@@ -9,6 +9,7 @@ import streamlit as st
 from pages import _auth, _live, _state
 from pages import _best_view as view
 from pages import _exports_view as exports
+from pages import _front_view as fronts
 from pages import _script_view
 from pages import _monitor_view as monitor
 from tuning_core.best import retrain_progress
@@ -72,6 +73,8 @@ with _state.engine_errors():
     else:
         retrain_form(run, ranked, config.tuner.objective)
     retrain_status(run, bool(ranked))
+    if ranked:
+        fronts.choose_by_cost(run, trials, config.tuner.objective, run_dir.direction)
     retraining = _state.registry().progress(run).kind is JobKind.RETRAIN
     source = view.retrained_from(run)
     if not retraining and source:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages import _state
 from pages import _compare_view as view
+from pages import _front_view as fronts
 from pages._runs_view import labels
 from tuning_core import workspace
 from tuning_core.compare import compare_runs
@@ -32,3 +33,4 @@ with _state.engine_errors():
     st.subheader("Settings that differ")
     view.show_settings(result)
     view.show_charts(result)
+    fronts.compare_fronts(result, [RunDir(workspace.runs_dir() / name) for name in picked])

@@ -50,12 +50,16 @@ def non_dominated(points: np.ndarray) -> np.ndarray:
 
 
 def front_frame(trials: pd.DataFrame, direction: str, axis: CostAxis) -> pd.DataFrame:
-    """The competing trials that have a measured cost: number, trial_id, score, the cost
-    column and ``on_front``; sorted by cost."""
+    """The competing trials that have a measured cost: run (when the table has a ``run``
+    column: several runs' trials together), trial_id, number, score, the cost column and
+    ``on_front``; sorted by cost."""
     ranked = ranked_frame(trials, direction)
+    if "run" not in ranked:
+        ranked = ranked.assign(run="")
+    columns = ["run", "trial_id", "number", "score", axis.column]
     if ranked.empty or axis.column not in ranked:
-        return pd.DataFrame(columns=["trial_id", "number", "score", axis.column, "on_front"])
-    frame = ranked[["trial_id", "number", "score", axis.column]].copy()
+        return pd.DataFrame(columns=columns + ["on_front"])
+    frame = ranked[columns].copy()
     frame[axis.column] = pd.to_numeric(frame[axis.column], errors="coerce")
     frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
     frame = frame.dropna(subset=[axis.column])
@@ -63,6 +67,13 @@ def front_frame(trials: pd.DataFrame, direction: str, axis: CostAxis) -> pd.Data
     points = np.column_stack([sign * frame["score"].to_numpy(), frame[axis.column].to_numpy()])
     frame["on_front"] = non_dominated(points)
     return frame.sort_values([axis.column, "score"], ascending=[True, direction == "min"])
+
+
+def combined_trials(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Several runs' trial tables as one, each row labelled with its run (for Compare: one
+    front over the runs, which must share the objective)."""
+    frames = [t.assign(run=label) for label, t in tables.items() if not t.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 @dataclass(frozen=True)

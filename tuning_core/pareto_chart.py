@@ -16,9 +16,8 @@ from .pareto import AXES, front_frame
 def front_figure(trials: pd.DataFrame, direction: str, objective: str, axis_name: str,
                  run: str = "") -> go.Figure:
     """One run's front (see :func:`frame_figure`)."""
-    axis = AXES[axis_name]
-    frame = front_frame(trials, direction, axis).assign(run=run)
-    return frame_figure(frame, objective, axis_name)
+    frame = front_frame(trials, direction, AXES[axis_name])
+    return frame_figure(frame.assign(run=run) if run else frame, objective, axis_name)
 
 
 def frame_figure(frame: pd.DataFrame, objective: str, axis_name: str) -> go.Figure:
@@ -31,7 +30,8 @@ def frame_figure(frame: pd.DataFrame, objective: str, axis_name: str) -> go.Figu
     fig = go.Figure()
     for on_front, part in frame.groupby("on_front", sort=True):
         fig.add_trace(go.Scatter(
-            x=part[axis.column], y=part["score"], customdata=part[["run", "trial_id"]].values,
+            x=part[axis.column].tolist(), y=part["score"].tolist(),
+            customdata=part[["run", "trial_id"]].values.tolist(),
             mode="lines+markers" if on_front else "markers",
             line=dict(color=BEST_COLOR, shape="hv") if on_front else None,
             marker=dict(size=9 if on_front else 7, color=BEST_COLOR if on_front else FAINT),
