@@ -73,6 +73,9 @@ def table(frame, key: str, columns: dict) -> object:
                           width="stretch")
 
 
+SMOOTHING_GRID = (0.0, 0.05, 0.1, 0.2)
+
+
 def _lr_options(t: TrainingSpace) -> list[float]:
     return sorted(set(LR_GRID) | {t.learning_rate_min, t.learning_rate_max})
 
@@ -93,8 +96,21 @@ def training(t: TrainingSpace) -> TrainingSpace:
     toggles = {name: cols[i].radio(f"Augment: {name}", [x.value for x in Toggle], horizontal=True,
                                    key=_state.widget(f"space.{name}", getattr(t, name).value))
                for i, name in enumerate(("flip", "rotation", "zoom"))}
+    left, right = st.columns(2)
+    options = sorted(set(SMOOTHING_GRID) | set(t.label_smoothing))
+    smoothing = left.multiselect(
+        "Label smoothing", options, key=_state.widget("space.smoothing", list(t.label_smoothing)),
+        help="For folders with some wrong labels: the loss trusts each label a little less "
+             "(0: plain cross-entropy). Several values: the search tunes it.")
+    weights = right.radio(
+        "Class weights (balanced)", [x.value for x in Toggle], horizontal=True,
+        key=_state.widget("space.class_weights", t.class_weights.value),
+        help="For rare classes: each class weighs the same in the loss, however few images "
+             "it has.")
     return TrainingSpace(list(optimizers), float(lr[0]), float(lr[1]), list(batch),
-                         **{k: Toggle(v) for k, v in toggles.items()})
+                         **{k: Toggle(v) for k, v in toggles.items()},
+                         label_smoothing=[float(v) for v in smoothing] or [0.0],
+                         class_weights=Toggle(weights))
 
 
 def share(space: SearchSpace) -> None:

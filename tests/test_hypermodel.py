@@ -183,3 +183,41 @@ def test_a_tiny_random_search_completes_two_trials(tmp_path: Path) -> None:
     trials = tuner.oracle.trials.values()
     assert len(trials) == 2
     assert all(t.status == "COMPLETED" and t.score is not None for t in trials)
+
+
+def test_label_smoothing_and_class_weights_are_hyperparameters_only_when_used() -> None:
+    import dataclasses
+
+    from tuning_core.hypermodel import fit_options
+    from tuning_core.space import Toggle
+
+    plain = get_preset("small")
+    _, hp = build(plain)
+    assert "label_smoothing" not in hp.values and "class_weights" not in hp.values
+    messy = dataclasses.replace(plain, training=dataclasses.replace(
+        plain.training, label_smoothing=[0.0, 0.1], class_weights=Toggle.TUNED))
+    model, hp = build(messy, label_smoothing=0.1, class_weights=True)
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+
+    class Counted:
+        def class_weights(self):
+            return {0: 0.5, 1: 2.0}
+
+    assert fit_options(hp, Counted()) == {"class_weight": {0: 0.5, 1: 2.0}}
+    _, hp = build(messy, label_smoothing=0.0, class_weights=False)
+    assert fit_options(hp, Counted()) == {}
+    data = FakeData(classes=2)  # and Keras takes them with our one-hot batches
+    data.class_weights = lambda: {0: 3.0, 1: 0.6}
+    model, hp = build(messy, classes=2, label_smoothing=0.1, class_weights=True)
+    history = CNNHyperModel(messy, 16, 3, 2).fit(hp, model, data, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_balanced_class_weights_follow_the_training_counts() -> None:
+    from types import SimpleNamespace
+
+    from tuning_core.pipeline import TrainingData
+
+    cache = SimpleNamespace(_items=[("a.png", 0)] * 6 + [("b.png", 1)] * 2, _num_classes=3)
+    weights = TrainingData(cache, cache).class_weights()
+    assert weights == {0: pytest.approx(8 / 18), 1: pytest.approx(8 / 6), 2: 1.0}

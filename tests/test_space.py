@@ -73,7 +73,7 @@ def test_every_preset_round_trips_through_json(name: str) -> None:
     text = space.to_json()
     assert SearchSpace.from_json(text) == space
     assert SearchSpace.from_dict(json.loads(text)) == space
-    assert json.loads(text)["schema_version"] == 2
+    assert json.loads(text)["schema_version"] == 3
 
 
 def test_toggles_serialize_as_words() -> None:
@@ -91,9 +91,9 @@ def _problems(d: object) -> list[tuple[str, str]]:
 
 
 def test_from_dict_rejects_another_schema_version() -> None:
-    d = make_space().to_dict() | {"schema_version": 3}
+    d = make_space().to_dict() | {"schema_version": 4}
     [(field, message)] = _problems(d)
-    assert field == "schema_version" and "expected 1 or 2; got 3" in message
+    assert field == "schema_version" and "expected 1 or 2 or 3; got 4" in message
 
 
 def test_from_dict_names_missing_and_unknown_keys() -> None:
@@ -302,3 +302,24 @@ def test_space_module_does_not_import_tensorflow() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_space_written_before_label_smoothing_and_class_weights_still_opens() -> None:
+    """Version 2 had neither: it reads as plain cross-entropy without class weights, while
+    a version 3 space must name both."""
+    d = make_space().to_dict()
+    old = {**d, "schema_version": 2, "training": {k: v for k, v in d["training"].items()
+                                                  if k not in ("label_smoothing", "class_weights")}}
+    space = SearchSpace.from_dict(old)
+    assert space.training.label_smoothing == [0.0] and space.training.class_weights is Toggle.OFF
+    assert [f for f, _ in _problems({**old, "schema_version": 3})] == [
+        "training.label_smoothing", "training.class_weights"]
+
+
+def test_label_smoothing_must_lie_in_zero_to_one() -> None:
+    space = make_space(train=training(label_smoothing=[0.0, 1.0, 0.1, 0.1]))
+    found = dict(validate(space))
+    assert "0 up to (not including) 1; got 1.0" in found["training.label_smoothing"] or \
+        "duplicate values: 0.1" in found["training.label_smoothing"]
+    messages = [m for f, m in validate(space) if f == "training.label_smoothing"]
+    assert len(messages) == 2

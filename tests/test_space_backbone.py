@@ -32,7 +32,7 @@ def test_a_backbone_round_trips_through_json() -> None:
     space = with_backbone(choices=["none", "ResNet50"], trainable_top=[0, 10],
                           learning_rate_min=1e-5, learning_rate_max=1e-4)
     d = json.loads(space.to_json())
-    assert d["schema_version"] == 2
+    assert d["schema_version"] == 3
     assert d["backbone"] == {"choices": ["none", "ResNet50"], "weights": "none",
                              "trainable_top": [0, 10], "learning_rate_min": 1e-5,
                              "learning_rate_max": 1e-4}

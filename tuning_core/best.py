@@ -233,8 +233,11 @@ def _fit(model: Any, training: Any, hp: Any, config: Any, epochs: int, best_dir:
                                           patience=max(2, epochs // 10), min_lr=1e-6),
     ]
     batch_size = int(hp.values.get("batch_size", 32))
+    from .hypermodel import fit_options
+
     history = model.fit(training.train(batch_size), validation_data=training.validation(batch_size),
-                        epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
+                        epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0,
+                        **fit_options(hp, training))
     if checkpoint.is_file():
         model.load_weights(str(checkpoint))  # the best epoch, not the last one
         checkpoint.unlink()

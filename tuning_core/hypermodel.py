@@ -255,9 +255,16 @@ class CNNHyperModel(keras_tuner.HyperModel):
                 fine_tune = _learning_rate(hp, b, "fine_tune_learning_rate")
             learning_rate = fine_tune if learning_rate is None else learning_rate
         _choice(hp, "batch_size", t.batch_sizes)  # registered here so the oracle sees it
+        # Registered only when the space uses them, so a space without them (and every run
+        # made before them) has the same hyperparameters as before.
+        smoothing = _choice(hp, "label_smoothing", t.label_smoothing) \
+            if list(t.label_smoothing) != [0.0] else 0.0
+        if t.class_weights is not Toggle.OFF:
+            _toggle(hp, "class_weights", t.class_weights)
         model.compile(
             optimizer=OPTIMIZER_FACTORIES[optimizer](learning_rate),
-            loss="categorical_crossentropy",
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=float(smoothing))
+            if smoothing else "categorical_crossentropy",
             metrics=["accuracy"],
         )
 
@@ -273,4 +280,13 @@ class CNNHyperModel(keras_tuner.HyperModel):
         batch_size = hp.get("batch_size")
         train, validation = data.train(batch_size), data.validation(batch_size)
         kwargs.setdefault("shuffle", False)  # the data shuffles itself; Keras warns otherwise
-        return model.fit(train, validation_data=validation, **kwargs)
+        return model.fit(train, validation_data=validation, **fit_options(hp, data), **kwargs)
+
+
+def fit_options(hp: HP, data: Any) -> dict[str, Any]:
+    """What ``model.fit`` needs beyond the data for the values in ``hp``: the "balanced"
+    class weights (each class weighs total / (classes x its count) in the loss) when the
+    trial uses them. The search's fit and the retrain's both ask here."""
+    if not hp.values.get("class_weights"):
+        return {}
+    return {"class_weight": data.class_weights()}

@@ -263,3 +263,12 @@ class TrainingData:
     def validation(self, batch_size: int) -> tf.data.Dataset:
         """Validation batches, in a fixed order."""
         return self.val_cache.dataset(batch_size, shuffle=False)
+
+    def class_weights(self) -> dict[int, float]:
+        """"Balanced" weights of the training images' classes: total / (classes x count),
+        so every class weighs the same in the loss however rare (a class with no training
+        image gets 1)."""
+        counts = np.bincount([label for _, label in self.train_cache._items],
+                             minlength=self.train_cache._num_classes)
+        total, classes = int(counts.sum()), len(counts)
+        return {i: (total / (classes * int(n)) if n else 1.0) for i, n in enumerate(counts)}

@@ -152,6 +152,10 @@ class TrainingSpace(_Record):
     flip: Toggle = Toggle.OFF
     rotation: Toggle = Toggle.OFF
     zoom: Toggle = Toggle.OFF
+    # For messy folders: a loss that expects some wrong labels (0: plain cross-entropy;
+    # several values: tuned) and "balanced" class weights for rare classes (off/on/tuned).
+    label_smoothing: list[float] = field(default_factory=lambda: [0.0])
+    class_weights: Toggle = Toggle.OFF
 
 
 @dataclass
@@ -194,8 +198,8 @@ class SearchSpace(_Record):
     dense: list[DenseBlockSpace]
     training: TrainingSpace
     backbone: BackboneSpace = field(default_factory=BackboneSpace)
-    SCHEMA_VERSION: ClassVar[int] = 2
-    READABLE_VERSIONS: ClassVar[tuple[int, ...]] = (1, 2)
+    SCHEMA_VERSION: ClassVar[int] = 3
+    READABLE_VERSIONS: ClassVar[tuple[int, ...]] = (1, 2, 3)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values with a leading ``"schema_version"``."""
@@ -217,6 +221,10 @@ class SearchSpace(_Record):
             raise SearchSpaceError([(_at(path, "schema_version"), msg)])
         if isinstance(d, dict) and "backbone" not in d:  # written before backbones: none
             d = {**d, "backbone": BackboneSpace().to_dict()}
+        if isinstance(d, dict) and isinstance(d.get("training"), dict) and \
+                version in (None, 1, 2):  # written before label smoothing and class weights
+            d = {**d, "training": {"label_smoothing": [0.0], "class_weights": Toggle.OFF.value,
+                                   **d["training"]}}
         _keys(d, ["schema_version", *(f.name for f in fields(cls))], path)
         return super().from_dict({k: v for k, v in d.items() if k != "schema_version"}, path)
 
@@ -318,6 +326,12 @@ def _rates(r: TrainingSpace | BackboneSpace, path: str) -> list[Issue]:
 def _training(t: TrainingSpace) -> list[Issue]:
     issues = _known(t.optimizers, "training.optimizers", "optimizer", OPTIMIZERS)
     issues += _rates(t, "training")
+    issues += _choices(t.label_smoothing, "training.label_smoothing")
+    bad = [repr(v) for v in t.label_smoothing if not 0.0 <= v < 1.0]
+    if bad:
+        issues.append(("training.label_smoothing",
+                       f"label smoothing must be from 0 up to (not including) 1; got "
+                       f"{', '.join(bad)}"))
     return issues + _positive(t.batch_sizes, "training.batch_sizes", "batch sizes")
 
 
