@@ -26,6 +26,7 @@ from typing import Any
 
 from bench.common import OUT, FigureResult, fresh_dir, labelled_files, median
 from bench.datasets import DATASETS, prepare
+from tuning_core.margin import Accuracy, Difference
 
 GOAL = ("on every dataset, median held-out accuracy >= the anchor's, in <= 0.5x its wall "
         "time (median of the per-repeat ratios)")
@@ -44,8 +45,8 @@ class Scale:
     datasets: tuple[str, ...]
 
 
-# Full: 4 datasets x 3 repeats x (anchor ~100 s + ours) fits in about 50 minutes on 2 cores.
-FULL = Scale(trials=10, epochs=10, repeats=3, retrain=RETRAIN_EPOCHS, datasets=tuple(DATASETS))
+# Full: 4 datasets x 5 repeats x (anchor ~100 s + ours) fits in about 45 minutes on 2 cores.
+FULL = Scale(trials=10, epochs=10, repeats=5, retrain=RETRAIN_EPOCHS, datasets=tuple(DATASETS))
 # Quick: every dataset once, at 2 trials x 2 epochs (about 2 minutes: each builder is tried
 # through both tools).
 QUICK = Scale(trials=2, epochs=2, repeats=1, retrain=2, datasets=tuple(DATASETS))
@@ -78,7 +79,7 @@ def default_config(data_dir: Path, **tuner: Any):
                      tuner=TunerSettings(**tuner), name="bench")
 
 
-def holdout_accuracy(run_dir: Path, holdout: Path) -> float:
+def holdout_accuracy(run_dir: Path, holdout: Path) -> float | None:
     """Accuracy of a run's saved best model on the held-out folder."""
     import keras
 
@@ -86,6 +87,8 @@ def holdout_accuracy(run_dir: Path, holdout: Path) -> float:
     from tuning_core.rundir import RunDir
 
     config = RunDir(run_dir).config()
+    if not RunDir(run_dir).model_path.is_file():
+        return None  # the retrain was refused (far worse than its trial) and none was kept
     items, classes = labelled_files(holdout)
     images, labels = ImageCache(holdout, items, len(classes), config.image).arrays()
     model = keras.models.load_model(RunDir(run_dir).model_path)
@@ -115,6 +118,7 @@ def run_ours(data: Path, holdout: Path, runs: Path, retrain_epochs: int,
             "retrain_s": ended - searched, "test_accuracy": evaluation.get("test_accuracy"),
             "holdout_accuracy": holdout_accuracy(run_dir, holdout),
             "trials": len(trials), "epochs": int(trials["epochs"].sum()) if len(trials) else 0,
+            "classes": len(labelled_files(holdout)[1]),
             "settings": config.tuner.to_dict(), "image": config.image.to_dict(),
             "run_dir": str(run_dir), "error": registry.last_error(run_dir)}
 
@@ -205,6 +209,15 @@ class Spread:
         return f"{self.median:.{digits}f} ({self.low:.{digits}f}-{self.high:.{digits}f})"
 
 
+CHANCE_MARGIN = 0.05  # a held-out accuracy this close to chance is a broken model
+
+
+def held_out(results: list[dict]) -> Spread:
+    """The held-out accuracies of the repeats that handed back a model."""
+    values = [r["holdout_accuracy"] for r in results if r["holdout_accuracy"] is not None]
+    return Spread.of(values) if values else Spread(float("nan"), float("nan"), float("nan"))
+
+
 def pair_ratios(ours: list[dict], anchors: list[dict]) -> list[float]:
     """Our wall time over the anchor's, repeat by repeat (the runs of one repeat are a pair)."""
     if len(ours) != len(anchors) or not anchors:
@@ -224,12 +237,38 @@ class DatasetVerdict:
     ours_accuracy: Spread
     holdout_images: int
 
+    refused: int = 0  # our repeats whose retrain was refused (no model handed back)
+    broken: int = 0  # our repeats that handed back a model at chance on the held-out images
+
     @classmethod
     def of(cls, name: str, sides: dict[str, list[dict]], holdout_images: int) -> DatasetVerdict:
-        accuracies = lambda side: Spread.of([r["holdout_accuracy"] for r in side])  # noqa: E731
         title = DATASETS[name].title if name in DATASETS else name
-        return cls(name, title, Spread.of(pair_ratios(sides["ours"], sides["anchor"])),
-                   accuracies(sides["anchor"]), accuracies(sides["ours"]), holdout_images)
+        ours = sides["ours"]
+        classes = max((r.get("classes") or 0) for r in ours)
+        chance = 1.0 / classes if classes else 0.0
+        return cls(name, title, Spread.of(pair_ratios(ours, sides["anchor"])),
+                   held_out(sides["anchor"]), held_out(ours), holdout_images,
+                   refused=sum(r["holdout_accuracy"] is None for r in ours),
+                   broken=sum(r["holdout_accuracy"] is not None and
+                              r["holdout_accuracy"] <= chance + CHANCE_MARGIN for r in ours))
+
+    def gap(self) -> Difference:
+        """Ours minus the anchor, medians on the held-out images, with its margin."""
+        n = self.holdout_images
+        return Difference(Accuracy.of(self.ours_accuracy.median, n),
+                          Accuracy.of(self.anchor_accuracy.median, n))
+
+    def margins(self) -> str:
+        """Each side's median with its 95% interval, and whether the gap is within it."""
+        if not self.holdout_images:
+            return "no held-out images counted"
+        n, gap = self.holdout_images, self.gap()
+        low, high = gap.interval
+        ours, anchor = (Accuracy.of(a.median, n) for a in (self.ours_accuracy,
+                                                           self.anchor_accuracy))
+        return (f"ours {ours.text()}, anchor {anchor.text()}; gap {gap.value:+.3f}, 95% "
+                f"interval {low:+.3f} to {high:+.3f}: "
+                + ("within the margin" if gap.within_noise else "beyond the margin"))
 
     @property
     def time_met(self) -> bool:
@@ -253,6 +292,9 @@ class DatasetVerdict:
         n, anchor = self.holdout_images, self.anchor_accuracy.median
         error = (f"standard error {100 * standard_error(anchor, n):.1f} points on {n} held-out "
                  f"images, one image {100 / max(1, n):.1f} points")
+        health = (f"; retrains refused {self.refused}, chance-level models handed back "
+                  f"{self.broken}")
+        error += f"; {self.margins()}{health}"
         if self.met:
             return f"{self.name} ({self.title}): met ({self.phrase()}; {error})."
         misses = []
@@ -315,7 +357,7 @@ def _row(dataset: str, tool: str, results: list[dict], anchors: list[dict]) -> d
             "x anchor": Spread.of(pair_ratios(results, anchors)).text(2),
             "search s": round(pick("search_s"), 1), "retrain s": round(pick("retrain_s"), 1),
             "trials": results[0]["trials"], "own test acc": round(pick("test_accuracy"), 4),
-            "held-out acc": Spread.of([r["holdout_accuracy"] for r in results]).text(4)}
+            "held-out acc": held_out(results).text(4)}
 
 
 def main(argv: list[str] | None = None) -> None:

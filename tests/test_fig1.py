@@ -104,3 +104,28 @@ def test_proposed_defaults_leave_out_what_the_engine_already_has() -> None:
 
     defaults = TunerSettings().to_dict()
     assert all(defaults.get(k) != v for k, v in fig1.proposed_overrides().items())
+
+
+def test_each_median_carries_its_interval_and_the_gap_its_margin() -> None:
+    """The issue's case: 0.912 against 0.945 on 91 held-out images is within the margin."""
+    runs = {"imbalanced_noisy": _runs([40.0, 48.0, 36.0], [0.912, 0.912, 0.923])}
+    runs["imbalanced_noisy"]["anchor"] = [_anchor(w, 0.945) for w in (100.0, 120.0, 80.0)]
+    figure = fig1.summarize(runs, SCALE, {}, {"imbalanced_noisy": 91})
+    note = next(n for n in figure.notes if n.startswith("imbalanced_noisy ("))
+    assert "NOT met" in note and "ours 0.912 (95% interval 0.836-0.955, 91 images)" in note
+    assert "gap -0.033" in note and "within the margin" in note
+    assert "retrains refused 0, chance-level models handed back 0" in note
+
+
+def test_refused_and_chance_level_retrains_are_counted_not_averaged() -> None:
+    ours = [_ours(40.0, 0.96), {**_ours(40.0, 0.0), "holdout_accuracy": None},
+            _ours(40.0, 0.10)]
+    for result in ours:
+        result["classes"] = 10
+    runs = {"digits": {"anchor": [_anchor(100.0, 0.95)] * 3, "ours": ours}}
+    verdict = fig1.DatasetVerdict.of("digits", runs["digits"], 100)
+    assert (verdict.refused, verdict.broken) == (1, 1)
+    assert verdict.ours_accuracy.median == pytest.approx(0.53)  # of the two models handed back
+    row = next(r for r in fig1.summarize(runs, SCALE, {}, {"digits": 100}).rows
+               if r["tool"].startswith("ours"))
+    assert row["held-out acc"] == "0.5300 (0.1000-0.9600)"
