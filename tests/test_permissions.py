@@ -10,7 +10,7 @@ from tuning_core.permissions import Action, allowed, require
 
 A = Action
 EVERY_ROLE_MAY = {A.VIEW, A.REPORT, A.DOWNLOAD}
-MEMBER_MAY = EVERY_ROLE_MAY | {A.SCAN_DATA, A.LAUNCH, A.UPLOAD, A.EXPORT}
+MEMBER_MAY = EVERY_ROLE_MAY | {A.SCAN_DATA, A.LAUNCH, A.UPLOAD, A.EXPORT, A.EXPLAIN, A.EXCLUDE}
 MEMBER_MAY_ON_OWN_RUN = {A.STOP, A.RESUME, A.RETRAIN, A.DELETE, A.PRUNE, A.EDIT_NOTES}
 EXPECTED = {  # (role, run is own) -> allowed actions
     (Role.VIEWER, True): EVERY_ROLE_MAY, (Role.VIEWER, False): EVERY_ROLE_MAY,

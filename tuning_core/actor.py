@@ -24,7 +24,8 @@ _AUDITED = {
     Action.DELETE: AuditAction.DELETE, Action.PRUNE: AuditAction.PRUNE,
     Action.UPLOAD: AuditAction.UPLOAD, Action.EDIT_NOTES: AuditAction.EDIT_NOTES,
     Action.EXPORT: AuditAction.EXPORT, Action.REPORT: AuditAction.REPORT,
-    Action.DOWNLOAD: AuditAction.DOWNLOAD,
+    Action.DOWNLOAD: AuditAction.DOWNLOAD, Action.EXPLAIN: AuditAction.EXPLAIN,
+    Action.EXCLUDE: AuditAction.EXCLUDE,
 }
 
 

@@ -38,6 +38,8 @@ class AuditAction(Enum):
     EXPORT = "export"
     REPORT = "report"
     DOWNLOAD = "download"
+    EXPLAIN = "explain"
+    EXCLUDE = "exclude"
     USER_ADD = "user add"
     USER_REMOVE = "user remove"
     USER_PASSWD = "user passwd"

@@ -33,6 +33,8 @@ class Action(Enum):
     EXPORT = "exporting a best model"
     REPORT = "writing a run report or search script"
     DOWNLOAD = "downloading a run's files"
+    EXPLAIN = "explaining a model or checking its data"
+    EXCLUDE = "excluding files from a dataset's next search"
 
     @property
     def on_a_run(self) -> bool:
@@ -61,6 +63,9 @@ _NEEDS = {Action.VIEW: Role.VIEWER, Action.SCAN_DATA: Role.MEMBER, Action.LAUNCH
           # Exporting converts and times a model (CPU, files in the run); reading what a
           # run already shows, as a report, a script or a download, is for every viewer.
           Action.EXPORT: Role.MEMBER, Action.REPORT: Role.VIEWER, Action.DOWNLOAD: Role.VIEWER,
+          # Explanations and data checks compute (a health check trains short models) and
+          # write files in the run; an exclusion list changes what the next search trains on.
+          Action.EXPLAIN: Role.MEMBER, Action.EXCLUDE: Role.MEMBER,
           Action.MANAGE_USERS: Role.ADMIN, Action.VIEW_AUDIT: Role.ADMIN}
 
 

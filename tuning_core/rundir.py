@@ -12,6 +12,10 @@ Every file name of a run lives here; pages, the command line and the engine ask 
     best/           the retrained best model and its evaluation (swapped in whole)
     exports/        the best model's checked exports (manifest.json says which passed), the
                     run's report (report.html) and its standalone search script
+    explain/        the best model's explanations: test images by loss, confused pairs,
+                    Grad-CAM heatmaps (explanation.json and PNGs, swapped in whole)
+    health/         the data health check: suspected label errors, near-duplicates, leaks,
+                    outliers (health.json and thumbnails, swapped in whole)
     owner.lock      the run's lock; owner.json beside it says who trains the run
     stop.request    present while someone asks the owner to stop
 
@@ -61,6 +65,8 @@ EXPORTS_DIR = "exports"
 EXPORT_MANIFEST = "manifest.json"
 REPORT_FILE = "report.html"
 SCRIPT_FILE = "search_script.py"
+EXPLAIN_DIR = "explain"
+HEALTH_DIR = "health"
 WORKER_LOG = "trials-{}.jsonl"
 WORKER_LOCK = "worker-{}.lock"
 WORKER_OUTPUT = "worker-{}.out"
@@ -231,6 +237,14 @@ class RunDir:
     @property
     def script_path(self) -> Path:
         return self.exports_dir / SCRIPT_FILE
+
+    @property
+    def explain_dir(self) -> Path:
+        return self.file(EXPLAIN_DIR)
+
+    @property
+    def health_dir(self) -> Path:
+        return self.file(HEALTH_DIR)
 
     def log_writer(self) -> TrialLogWriter:
         return TrialLogWriter(self.log_path)
