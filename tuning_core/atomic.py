@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically."""
+def write_bytes(path: str | Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically; ``mode``: its permissions (e.g. 0o600 for
+    the lab's accounts), set before it takes the name, else mkstemp's owner-only 0o600."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -24,20 +25,23 @@ def write_bytes(path: str | Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_text(path: str | Path, text: str) -> None:
+def write_text(path: str | Path, text: str, mode: int | None = None) -> None:
     """Replace ``path`` with ``text`` (UTF-8) atomically."""
-    write_bytes(path, text.encode("utf-8"))
+    write_bytes(path, text.encode("utf-8"), mode)
 
 
-def write_json(path: str | Path, data: Any, indent: int | None = 1) -> None:
+def write_json(path: str | Path, data: Any, indent: int | None = 1,
+               sort_keys: bool = False) -> None:
     """Replace ``path`` with ``data`` as JSON atomically."""
-    write_text(path, json.dumps(data, indent=indent, default=str))
+    write_text(path, json.dumps(data, indent=indent, default=str, sort_keys=sort_keys))
 
 
 def swap_dir(staged: str | Path, target: str | Path) -> None:

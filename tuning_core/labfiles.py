@@ -12,12 +12,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from . import atomic
 from .errors import LabConfigError
 from .workspace import workspace_dir
 
@@ -33,18 +33,9 @@ def lab_dir(workspace: Path | None = None) -> Path:
 
 
 def atomic_write_text(path: Path, text: str, mode: int = PRIVATE) -> None:
-    """Replace ``path`` with ``text`` in one step (temp file, fsync, ``os.replace``)."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``text`` in one step (:mod:`tuning_core.atomic`: temp file,
+    fsync, ``os.replace``), private to this user unless ``mode`` says otherwise."""
+    atomic.write_text(path, text, mode)
 
 
 @contextmanager

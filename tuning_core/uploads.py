@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import atomic
 from .upload_checks import (
     UploadError,
     UploadLimits,
@@ -355,10 +356,8 @@ def _rename_into_place(tmp: Path, target: Path) -> None:
 
 
 def _write_meta(folder: Path, meta: UploadedDataset) -> None:
-    """Write the metadata atomically: a temporary file, then os.replace."""
-    tmp = folder / f"{META_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(meta.to_dict(), indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, folder / META_FILE)
+    """Write the metadata whole or not at all (:mod:`tuning_core.atomic`, with fsync)."""
+    atomic.write_json(folder / META_FILE, meta.to_dict(), sort_keys=True)
 
 
 def _read_meta(folder: Path) -> UploadedDataset | None:
