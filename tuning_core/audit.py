@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .workspace import workspace_dir
+from .workspace import audit_path
 
 MAX_FIELD = 300  # characters kept of a free-text field, so one line stays small
 _TAIL_BLOCK = 64 * 1024
@@ -143,4 +143,4 @@ class AuditLog:
 
 def audit_log(workspace: Path | None = None) -> AuditLog:
     """The workspace's audit log, ``<workspace>/audit.jsonl``."""
-    return AuditLog((workspace or workspace_dir()) / "audit.jsonl")
+    return AuditLog(audit_path(workspace))

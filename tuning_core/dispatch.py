@@ -22,6 +22,7 @@ from .ownership import FileLock, OwnerInfo, machine_slot, this_host
 from .queue_model import JobState, QueuedJob, QueueError, QueueKind, process_alive
 from .rundir import RunDir
 from .states import JobKind, RunStatus
+from .workspace import queue_path, workspace_of_runs
 
 if TYPE_CHECKING:
     from .jobs import JobRegistry
@@ -32,7 +33,7 @@ DEFAULT_BUDGET_S = 600.0  # assumed length of a job whose settings give no time 
 
 def queue_for(runs_dir: str | Path) -> JobQueue:
     """The queue of the workspace that holds ``runs_dir`` (beside it, like the dashboard's)."""
-    return JobQueue(Path(runs_dir).resolve().parent / "queue.sqlite3")
+    return JobQueue(queue_path(workspace_of_runs(runs_dir)))
 
 
 def serving_dashboard(queue: JobQueue) -> OwnerInfo | None:

@@ -108,10 +108,10 @@ def worker_command(run: RunDir) -> str:
 def oracle_host(workspace: Path | None = None) -> str:
     """Where the chief listens: every interface only when lab mode's admin allows it."""
     from .labconfig import config_path, load_lab_config
-    from .workspace import workspace_dir
+    from .workspace import lab_path, workspace_dir
 
     workspace = workspace or workspace_dir()
-    if not (workspace / "lab").is_dir() or not config_path(workspace).is_file():
+    if not lab_path(workspace).is_dir() or not config_path(workspace).is_file():
         return LOOPBACK  # without lab mode the oracle never leaves this machine
     return PUBLIC if load_lab_config(workspace).oracle_public else LOOPBACK
 

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from . import atomic
 from .errors import LabConfigError
-from .workspace import workspace_dir
+from .workspace import lab_path
 
 PRIVATE = 0o600
 T = TypeVar("T")
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 def lab_dir(workspace: Path | None = None) -> Path:
     """``<workspace>/lab``, created readable by its owner only."""
-    path = (workspace or workspace_dir()) / "lab"
+    path = lab_path(workspace)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TuningError
-from .workspace import workspace_dir
+from .workspace import QUEUE_FILE, queue_path  # noqa: F401  (QUEUE_FILE: the name, re-exported)
 
-QUEUE_FILE = "queue.sqlite3"
 
 
 class QueueError(TuningError):
@@ -92,7 +91,7 @@ class QueuedJob:
 
 def default_path() -> Path:
     """``queue.sqlite3`` in the workspace folder."""
-    return workspace_dir() / QUEUE_FILE
+    return queue_path()
 
 
 def process_alive(job: QueuedJob) -> bool:

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from .errors import AccessDeniedError
 from .labconfig import LabConfig
-from .workspace import data_dir
+from .workspace import data_dir, data_path
 
 # Characters that look like '.', '/' or '\' to a person but are not (NFKC folds some of them).
 LOOK_ALIKES = frozenset("\uff0e\uff0f\uff3c\u2024\u2025\u2026\u2215\u2044"
@@ -38,7 +38,7 @@ class Expect(Enum):
 
 def data_roots(config: LabConfig | None = None, workspace: Path | None = None) -> list[Path]:
     """The workspace's data folder, then the config's roots, each fully resolved."""
-    roots = [data_dir() if workspace is None else workspace / "data"]
+    roots = [data_dir() if workspace is None else data_path(workspace)]
     roots += [Path(r).expanduser() for r in (config.data_roots if config else ())]
     return [Path(os.path.realpath(r)) for r in roots]
 
