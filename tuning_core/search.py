@@ -11,7 +11,7 @@ import gc
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import control, precision, pruning
+from . import control, exclusions, precision, pruning
 from .dataset import ImageCache, Split, TrainingData, scan, split_files
 from .errors import DatasetError, TuningError
 from .rundir import RunDir
@@ -20,14 +20,16 @@ from .states import SearchEnd
 
 
 def load_or_make_split(run: RunDir) -> Split:
-    """The run's file split: made and saved at the first start, read back afterwards."""
+    """The run's file split: made and saved at the first start (without the files on the
+    dataset's exclusion list, which it records), read back afterwards."""
     saved = run.load_split()
     if saved is not None:
         return Split.from_dict(saved)
     config = run.config()
-    split = split_files(scan(config.data_dir, [Path(r) for r in config.data_roots] or None),
-                        config.split)
-    run.save_split(split.to_dict())
+    summary = scan(config.data_dir, [Path(r) for r in config.data_roots] or None)
+    excluded = exclusions.load(run.path.parent, summary.root)  # the dataset's, if any
+    split = split_files(excluded.apply(summary), config.split)
+    run.save_split({**split.to_dict(), "excluded": sorted(excluded.paths)})
     return split
 
 
