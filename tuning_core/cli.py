@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import cli_choose, cli_dist, cli_exports, cli_lab
+from . import cli_choose, cli_dist, cli_exports, cli_inspect, cli_lab
 from .errors import SettingsError, TuningError
 from .rundir import RunDir
 from .settings import TUNER_NAMES
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--runs-dir", required=True)
     cli_exports.add_parsers(sub)
     cli_choose.add_parsers(sub)
+    cli_inspect.add_parsers(sub)
     cli_lab.add_parsers(sub)
     cli_dist.add_parsers(sub)
     return parser
@@ -344,7 +345,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
             "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **cli_exports.COMMANDS, **cli_lab.COMMANDS,
-            **cli_choose.COMMANDS,
+            **cli_choose.COMMANDS, **cli_inspect.COMMANDS,
             **cli_dist.COMMANDS}
 
 

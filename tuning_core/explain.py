@@ -202,3 +202,23 @@ def file_heatmaps(run_dir: str | Path, files: list[str | Path], model: Any) -> l
     images = np.stack([load_image(f, config) for f in files]).astype("float32")
     maps, _ = heatmaps(model, images)
     return [overlay_png(image, heat) for image, heat in zip(images, maps)]
+
+
+TASK = "explain"
+
+
+def start_explain(run_dir: str | Path, actor: Any = None, tasks: Any = None) -> bool:
+    """Explain the run's best model in the background (checked and audited); False when an
+    explanation of this run is already being made."""
+    from .actor import Actor
+    from .background import TASKS
+    from .permissions import Action
+
+    run, actor = RunDir(run_dir), actor or Actor()
+    actor.check(Action.EXPLAIN, target=run.name)
+    if not run.model_path.is_file():
+        raise RunError(f"{run.name} has no best model yet: retrain it first.")
+    started = (tasks or TASKS).start(TASK, run.path, lambda: explain_run(run.path))
+    if started:
+        actor.record(Action.EXPLAIN, target=run.name, detail="explanations")
+    return started

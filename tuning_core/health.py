@@ -327,3 +327,42 @@ def precision_recall(flagged: set[str], truth: set[str]) -> tuple[float, float]:
     precision = hits / len(flagged) if flagged else math.nan
     recall = hits / len(truth) if truth else math.nan
     return precision, recall
+
+
+TASK = "health"
+
+
+def check_with_slot(run_dir: str | Path, user: str = "", folds: int = FOLDS,
+                    epochs: int = EPOCHS) -> HealthReport:
+    """``check_run`` holding this machine's training slot (it trains short models, and one
+    job trains at a time per machine); JobBusyError names who holds it."""
+    from .ownership import OwnerInfo, machine_slot
+
+    slot = machine_slot()
+    slot.acquire(OwnerInfo.mine(TASK, user, RunDir(run_dir).name))
+    try:
+        return check_run(run_dir, folds, epochs)
+    finally:
+        slot.release()
+
+
+def start_health(run_dir: str | Path, actor: Any = None, tasks: Any = None,
+                 folds: int = FOLDS, epochs: int = EPOCHS) -> bool:
+    """Check the run's data in the background (checked and audited); False when a check of
+    this run is already running; JobBusyError when the machine trains something else."""
+    from .actor import Actor
+    from .background import TASKS
+    from .ownership import machine_slot
+    from .permissions import Action
+
+    run, actor = RunDir(run_dir), actor or Actor()
+    actor.check(Action.EXPLAIN, target=run.name)
+    holder = machine_slot().holder()
+    if holder is not None:
+        raise RunError(f"this machine trains now ({holder.describe()}); the health check "
+                       "trains short models too, so start it when that job has ended.")
+    started = (tasks or TASKS).start(
+        TASK, run.path, lambda: check_with_slot(run.path, actor.record_name, folds, epochs))
+    if started:
+        actor.record(Action.EXPLAIN, target=run.name, detail="data health check")
+    return started
