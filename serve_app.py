@@ -42,7 +42,8 @@ from streamlit.starlette import App  # noqa: E402
 from labweb.live import live_routes  # noqa: E402
 from tuning_core.importance import preload  # noqa: E402
 from tuning_core import workspace  # noqa: E402
-from tuning_core.jobs import get_registry, shutdown_all  # noqa: E402
+from tuning_core.dispatch import queued_registry  # noqa: E402
+from tuning_core.jobs import shutdown_all  # noqa: E402
 from tuning_core.labconfig import LAB_ENV  # noqa: E402
 
 PagesManager.uses_pages_directory = False
@@ -54,7 +55,7 @@ async def stop_jobs_at_shutdown(_app: App) -> AsyncIterator[None]:
     At start, the job queue's dispatcher starts (a job queued before a restart starts by
     itself, with no page open) and scikit-learn is imported in the background
     (``importance.preload``)."""
-    get_registry(workspace.runs_dir(), queued=True)
+    queued_registry(workspace.runs_dir())
     threading.Thread(target=preload, name="preload", daemon=True).start()
     yield
     await asyncio.to_thread(shutdown_all)

@@ -16,7 +16,8 @@ import pandas as pd
 from tuning_core import livefeed, workspace
 from tuning_core.errors import TuningError
 from tuning_core.feed import digest
-from tuning_core.jobs import Progress, get_registry
+from tuning_core.dispatch import queued_registry
+from tuning_core.jobs import Progress
 from tuning_core.runs import active_runs, launcher
 from tuning_core.queue_model import JobState
 from tuning_core.states import JobKind, RunStatus
@@ -24,7 +25,7 @@ from tuning_core.states import JobKind, RunStatus
 
 def registry():
     """The process's job registry of the workspace (the one the pages use)."""
-    return get_registry(workspace.runs_dir(), queued=True)
+    return queued_registry(workspace.runs_dir())
 
 
 def esc(value: object) -> str:

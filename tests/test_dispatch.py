@@ -12,7 +12,7 @@ from tuning_core import control
 from tuning_core.accounts import Role, User
 from tuning_core.actor import Actor
 from tuning_core.dataset import ImageConfig
-from tuning_core.dispatch import queue_entries, queue_for, serving_dashboard
+from tuning_core.dispatch import queue_entries, queue_for, serve_queue, serving_dashboard
 from tuning_core.jobs import JobRegistry
 from tuning_core.presets import get_preset
 from tuning_core.queue_model import JobState, QueueKind
@@ -60,7 +60,7 @@ def _member(name: str) -> Actor:
 
 def _queued_registry(runs: Path, gate: Gate) -> JobRegistry:
     registry = JobRegistry(runs, search=gate)
-    registry.attach_queue(queue_for(runs))
+    serve_queue(registry, queue_for(runs))
     return registry
 
 
@@ -145,7 +145,7 @@ def test_after_a_restart_the_queue_goes_on_and_a_dead_job_is_interrupted(
     monkeypatch.setattr(dispatch, "process_alive", lambda j: j.id != job.id)
     gate = Gate()
     registry = JobRegistry(runs, search=gate)  # the restarted server
-    registry.attach_queue(queue)
+    serve_queue(registry, queue)
     try:
         assert queue.get(job.id).state is JobState.INTERRUPTED  # shown, never restarted
         gate.wait_started(1)

@@ -14,7 +14,7 @@ from tests.test_pages_support import make_run, write_trial
 
 from pages import _feed, _feed_html
 from tuning_core import livefeed
-from tuning_core.dispatch import queue_for
+from tuning_core.dispatch import queue_for, serve_queue
 from tuning_core.feed import MIN_AGE_S, Feed, FeedCache
 from tuning_core.jobs import JobRegistry, install_registry
 from tuning_core.rundir import RunDir
@@ -115,7 +115,7 @@ def test_sidebar_without_a_run_and_with_one(workspace: Path, image_folder: Path)
 def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> None:
     gate = Gate()
     registry = install_registry(JobRegistry(runs_dir(), search=gate))
-    registry.attach_queue(queue_for(runs_dir()))
+    serve_queue(registry, queue_for(runs_dir()))
     try:
         first = registry.start_search(_config(image_folder, "a"), _member("alice"))
         gate.wait_started(1)

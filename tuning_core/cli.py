@@ -218,7 +218,7 @@ def _print_new_trials(reader, printed: int) -> int:
 
 
 def _registry(runs_dir: str | Path, args: argparse.Namespace):
-    from .dispatch import queue_for, serving_dashboard
+    from .dispatch import queue_for, serve_queue, serving_dashboard
     from .jobs import JobRegistry
 
     runner = cli_dist.search_runner(args)
@@ -226,7 +226,7 @@ def _registry(runs_dir: str | Path, args: argparse.Namespace):
                            **({"search": runner} if runner else {}))
     queue = queue_for(runs_dir)
     if args.queue:
-        registry.attach_queue(queue)  # serves the queue too until its own job has ended
+        serve_queue(registry, queue)  # serves the queue too until its own job has ended
         return registry
     dashboard = serving_dashboard(queue) if Path(queue.path).exists() else None
     if dashboard is not None:

@@ -13,7 +13,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .actor import Actor
 from .errors import LockHeldError, TuningError
@@ -24,11 +24,32 @@ from .rundir import RunDir
 from .states import JobKind, RunStatus
 from .workspace import queue_path, workspace_of_runs
 
-if TYPE_CHECKING:
-    from .jobs import JobRegistry
+from .jobs import JobRegistry, get_registry
 
 POLL_S = 1.0
 DEFAULT_BUDGET_S = 600.0  # assumed length of a job whose settings give no time budget
+
+
+_SERVING = threading.Lock()
+
+
+def serve_queue(registry: JobRegistry, queue: JobQueue) -> QueueDispatcher:
+    """Send every start of ``registry`` through ``queue`` (FIFO) and start queued jobs as the
+    slot frees: a dispatcher drives the registry, which knows it only as its ``dispatcher``."""
+    dispatcher = QueueDispatcher(registry, queue)
+    registry.dispatcher = dispatcher
+    dispatcher.start()
+    return dispatcher
+
+
+def queued_registry(runs_dir: str | Path) -> JobRegistry:
+    """The process's registry for ``runs_dir``, serving the workspace's job queue (the
+    dashboard server's, made once)."""
+    registry = get_registry(runs_dir)
+    with _SERVING:
+        if registry.dispatcher is None:
+            serve_queue(registry, queue_for(runs_dir))
+    return registry
 
 
 def queue_for(runs_dir: str | Path) -> JobQueue:

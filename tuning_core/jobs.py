@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import control
 from .actor import Actor
@@ -28,9 +28,18 @@ from .settings import RunConfig
 from .states import JobKind, RunStatus
 from .triallog import TrialLogReader
 
-if TYPE_CHECKING:
-    from .dispatch import QueueDispatcher
-    from .jobqueue import JobQueue
+
+
+class Dispatcher(Protocol):
+    """What the registry asks of the job queue's dispatcher (``dispatch.QueueDispatcher``,
+    which drives this registry: the registry does not know it by name)."""
+
+    def submit(self, kind: JobKind, run: RunDir, actor: Actor, params: dict | None = None,
+               budget_s: float | None = None) -> object: ...
+
+    def job_ended(self, run: RunDir, error: str | None) -> None: ...
+
+    def close(self) -> None: ...
 
 SearchRunner = Callable[[Path], object]
 RetrainRunner = Callable[..., object]  # (run folder, epochs, rank[, trial id])
@@ -85,15 +94,7 @@ class JobRegistry:
         self._lock = threading.Lock()
         self._job: _Job | None = None
         self._last_error: dict[Path, str] = {}
-        self.dispatcher: QueueDispatcher | None = None  # set by attach_queue
-
-    def attach_queue(self, queue: JobQueue) -> QueueDispatcher:
-        """Send every start through ``queue`` (FIFO) and start queued jobs as the slot frees."""
-        from .dispatch import QueueDispatcher
-
-        self.dispatcher = QueueDispatcher(self, queue)
-        self.dispatcher.start()
-        return self.dispatcher
+        self.dispatcher: Dispatcher | None = None  # set by dispatch.serve_queue
 
     def start_search(self, config: RunConfig, actor: Actor | None = None) -> Path:
         """Validate the settings, make a run folder and start its search; returns the folder.
@@ -339,23 +340,16 @@ _REGISTRIES: dict[Path, JobRegistry] = {}
 _REGISTRIES_LOCK = threading.Lock()
 
 
-def get_registry(runs_dir: str | Path, queued: bool = False) -> JobRegistry:
-    """The process's registry for ``runs_dir`` (created on first use).
-
-    ``queued``: starts go through the workspace's job queue (the dashboard server's way).
-    """
-    from .dispatch import queue_for
-
+def get_registry(runs_dir: str | Path) -> JobRegistry:
+    """The process's registry for ``runs_dir`` (created on first use). The dashboard's, whose
+    starts go through the workspace's job queue, is ``dispatch.queued_registry``."""
     key = Path(runs_dir).resolve()
     with _REGISTRIES_LOCK:
         if key not in _REGISTRIES:
             if not _REGISTRIES:
                 atexit.register(shutdown_all)
             _REGISTRIES[key] = JobRegistry(key)
-        registry = _REGISTRIES[key]
-        if queued and registry.dispatcher is None:
-            registry.attach_queue(queue_for(key))
-        return registry
+        return _REGISTRIES[key]
 
 
 def install_registry(registry: JobRegistry) -> JobRegistry:
