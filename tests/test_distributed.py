@@ -431,11 +431,11 @@ def test_the_registrys_search_goes_distributed_when_the_run_asks(tmp_path: Path,
     monkeypatch.setattr(search, "run_search", lambda run_dir: calls.append(("plain", None)))
     monkeypatch.setattr(distributed, "run_distributed_search",
                         lambda run_dir, options: calls.append(("distributed", options.workers)))
-    search.run_configured_search(run.path)  # workers = 0
+    distributed.run_configured_search(run.path)  # workers = 0
     config = run.config()
     config.tuner.workers = 3
     (run.path / "run.json").write_text(json.dumps(config.to_dict()))
-    search.run_configured_search(run.path)  # a resume reads the same run.json
+    distributed.run_configured_search(run.path)  # a resume reads the same run.json
     assert calls == [("plain", None), ("distributed", 3)]
 
 

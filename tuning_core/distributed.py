@@ -191,7 +191,7 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
     Like ``search.run_search`` it never raises for a search that went wrong: the log's
     ``search_end`` says why, and the status is returned. The caller holds the run's lock.
     """
-    from .search import _failure_message, load_or_make_split
+    from .search import failure_message, load_or_make_split
 
     run, key = RunDir(run_dir), str(RunDir(run_dir).path)
     config, writer = run.config(), run.log_writer()
@@ -215,7 +215,7 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
     except TuningError as error:
         status, message = SearchEnd.FAILED, str(error)
     except Exception as error:  # the thread must always log how the search ended
-        status, message = SearchEnd.FAILED, _failure_message(error)
+        status, message = SearchEnd.FAILED, failure_message(error)
     finally:
         if chief is not None and status is SearchEnd.FAILED:
             chief.fail(message or "failed")  # tell workers still asking for trials
@@ -266,3 +266,16 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def run_configured_search(run_dir: str | Path) -> SearchEnd:
+    """The job registry's search: distributed with the run's ``workers`` local worker
+    processes (this thread the chief) when the settings ask for them, else the plain
+    ``search.run_search``; a resume from the pages or the queue goes on the way the run
+    started. It lives here, above both, so the plain search never imports this module."""
+    from . import search
+
+    workers = RunDir(run_dir).config().tuner.workers
+    if workers > 0:
+        return run_distributed_search(run_dir, DistributedOptions(workers=workers))
+    return search.run_search(run_dir)

@@ -47,7 +47,7 @@ SHUTDOWN_WAIT_S = 60.0
 
 
 def _default_search(run_dir: Path) -> object:
-    from .search import run_configured_search
+    from .distributed import run_configured_search
 
     return run_configured_search(run_dir)
 

@@ -113,7 +113,7 @@ def run_search(run_dir: str | Path) -> SearchEnd:
     except TuningError as error:
         status, message = SearchEnd.FAILED, str(error)
     except Exception as error:  # the thread must always log how the search ended
-        status, message = SearchEnd.FAILED, _failure_message(error)
+        status, message = SearchEnd.FAILED, failure_message(error)
     finally:
         if tuner is not None:
             pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top, config.tuner.direction)
@@ -121,18 +121,6 @@ def run_search(run_dir: str | Path) -> SearchEnd:
                      bytes=pruning.folder_bytes(run.path))
         control.unregister(key)
     return status
-
-
-def run_configured_search(run_dir: str | Path) -> SearchEnd:
-    """The job registry's search: distributed with the run's ``workers`` local worker
-    processes (this thread the chief) when the settings ask for them, else ``run_search``;
-    a resume from the pages or the queue goes on the way the run started."""
-    workers = RunDir(run_dir).config().tuner.workers
-    if workers > 0:
-        from .distributed import DistributedOptions, run_distributed_search
-
-        return run_distributed_search(run_dir, DistributedOptions(workers=workers))
-    return run_search(run_dir)
 
 
 def _search_with_frozen_gc(tuner, training, epochs: int) -> None:
@@ -150,7 +138,7 @@ def _search_with_frozen_gc(tuner, training, epochs: int) -> None:
         gc.unfreeze()
 
 
-def _failure_message(error: Exception) -> str:
+def failure_message(error: Exception) -> str:
     text = str(error).strip()
     if text.startswith("Number of consecutive failures"):
         first, _, rest = text.partition("\n")
