@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import _auth
+from pages._insight_view import try_heatmaps
 from tuning_core import charts
 from tuning_core.errors import TuningError
 from tuning_core.best import load_evaluation, load_history, load_hyperparameters
@@ -144,9 +145,12 @@ def try_it(run_dir: Path) -> None:
             paths.append(Path(tmp) / f"{i}_{Path(upload.name).name}")
             paths[-1].write_bytes(upload.getvalue())
         predictions = predict(run_dir, paths, model=model)
-        for upload, path, p in zip(files, paths, predictions):
+        heatmaps = try_heatmaps(run_dir, paths, model)
+        for upload, path, p, heat in zip(files, paths, predictions, heatmaps):
             left, right = st.columns([1, 3])
             left.image(str(path), width=96, caption=upload.name)
+            if heat is not None:
+                left.image(heat, width=96, caption=f"where it saw {p.label}")
             right.markdown(f"**{p.label}** ({p.probability:.1%})")
             right.bar_chart(pd.Series(p.probabilities, name="probability"), height=160)
 

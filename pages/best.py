@@ -10,6 +10,7 @@ from pages import _auth, _live, _state
 from pages import _best_view as view
 from pages import _exports_view as exports
 from pages import _front_view as fronts
+from pages import _insight_view as insight
 from pages import _script_view
 from pages import _monitor_view as monitor
 from tuning_core.best import retrain_progress
@@ -84,6 +85,12 @@ with _state.engine_errors():
     if not retraining and run_dir.model_path.is_file():
         with _state.engine_errors():  # a bad upload must not hide the downloads below
             view.try_it(run)
+    if not retraining and run_dir.model_path.is_file():
+        data_root = (run_dir.load_split() or {}).get("root", config.data_dir)
+        with _state.engine_errors():
+            insight.explanations(run, data_root)
+        with _state.engine_errors():
+            insight.data_health(run, data_root)
     st.subheader("Downloads")
     view.downloads(run, trials)
     left, right = st.columns(2)

@@ -1,0 +1,223 @@
+"""The Best page's 'why' and 'data health' sections: explanations of the best model
+(Grad-CAM over the misclassified, the most confused pairs with their images, the test images
+by loss), the data health check's flags with thumbnails and reasons, and the dataset's
+exclusion list (exclude, restore). Both are made in the background; a fragment polls the
+task while it runs and redraws the page once when it ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pages import _auth, _state
+from tuning_core import exclusions
+from tuning_core.background import TASKS, TaskStatus
+from tuning_core.errors import TuningError
+from tuning_core.explain import TASK as EXPLAIN, is_current, load_explanation, start_explain
+from tuning_core.health import TASK as HEALTH, FlagKind, load_health, start_health
+from tuning_core.permissions import Action
+
+SHOWN = 24  # images per gallery
+POLL_S = 2.0
+
+
+def showable(root: Path, relative: str) -> str | None:
+    """The image file if the server may show it (lab mode: inside a data root), else None."""
+    try:
+        path = _auth.actor().data_file(root / relative)
+    except TuningError:
+        return None
+    return str(path) if path.is_file() else None
+
+
+def task_status(kind: str, run_dir: Path, doing: str) -> bool:
+    """Draw the task's state (live while it runs); True while it runs."""
+    state = TASKS.state(kind, run_dir)
+    running = bool(state and state.status.is_active())
+
+    @st.fragment(run_every=POLL_S if running else None)
+    def poll() -> None:
+        now = TASKS.state(kind, run_dir)
+        if now and now.status.is_active():
+            st.caption(f"{doing} in the background; the page stays usable.")
+        elif running:
+            st.rerun()  # it ended since the page was drawn: show what it wrote
+        elif now and now.status is TaskStatus.FAILED:
+            st.error(now.message)
+
+    poll()
+    return running
+
+
+def _start(starter, run_dir: Path) -> None:
+    with _state.engine_errors():
+        starter(run_dir, actor=_auth.actor())
+        st.rerun()
+
+
+# --- explanations ---------------------------------------------------------------------------
+
+def explanations(run_dir: Path, data_dir: str) -> None:
+    """Heatmaps over the misclassified, confused pairs and top losses (made on request)."""
+    st.subheader("Why: what the model looked at")
+    running = task_status(EXPLAIN, run_dir, "Explaining the test images")
+    explanation = load_explanation(run_dir)
+    current = explanation is not None and is_current(explanation, run_dir)
+    refused = _auth.refused(Action.EXPLAIN)
+    if not running and not current:
+        label = "Explain the test images" if explanation is None else "Explain the new model"
+        if st.button(label, disabled=bool(refused), help=refused, key="explain_start"):
+            _start(start_explain, run_dir)
+    if explanation is None:
+        st.caption("Grad-CAM heatmaps of the misclassified test images, the class pairs the "
+                   "model confuses most, and the test images sorted by loss.")
+        return
+    if not current:
+        st.caption("These explain an earlier model of this run.")
+    root = Path(data_dir)
+    heat_dir = run_dir / "explain"
+    misclassified, confused, losses = st.tabs(
+        [f"Misclassified ({len(explanation.misclassified)})",
+         f"Most confused pairs ({len(explanation.confused)})", "Test images by loss"])
+    with misclassified:
+        _gallery(explanation.misclassified, root, heat_dir, explanation.note)
+    with confused:
+        _confused(explanation, root)
+    with losses:
+        _gallery(list(explanation.images), root, heat_dir, explanation.note, wrong_only=False)
+
+
+def _gallery(items: list, root: Path, heat_dir: Path, note: str, wrong_only: bool = True) -> None:
+    if not items:
+        st.caption("None: every test image was classified correctly.")
+        return
+    if note:
+        st.caption(f"No heatmaps: {note}")
+    shown = items[:SHOWN]
+    for row in range(0, len(shown), 6):
+        for column, item in zip(st.columns(6), shown[row:row + 6]):
+            picture = str(heat_dir / item.heatmap) if item.heatmap else showable(root, item.path)
+            caption = (f"{item.true} → {item.predicted} ({item.confidence:.0%}), "
+                       f"loss {item.loss:.2f}")
+            if picture:
+                column.image(picture, caption=caption, width=96)
+            else:
+                column.caption(caption)
+    if len(items) > len(shown):
+        st.caption(f"Showing {len(shown)} of {len(items)}, highest loss first; heatmaps show "
+                   "where the model looked for the class it predicted.")
+
+
+def _confused(explanation, root: Path) -> None:
+    if not explanation.confused:
+        st.caption("No confusions: every test image was classified correctly.")
+        return
+    table = pd.DataFrame([{"true": p.true, "predicted as": p.predicted, "images": p.count}
+                          for p in explanation.confused])
+    st.dataframe(table, hide_index=True)
+    pairs = {f"{p.true} → {p.predicted} ({p.count})": p for p in explanation.confused}
+    picked = pairs[st.selectbox("Open a pair", list(pairs), key="explain_pair")]
+    paths = [p for path in picked.paths[:SHOWN] if (p := showable(root, path))]
+    if paths:
+        st.image(paths, width=96, caption=[Path(p).name for p in paths])
+
+
+# --- data health -----------------------------------------------------------------------------
+
+def data_health(run_dir: Path, data_dir: str) -> None:
+    """The health check's flags by kind, each with a thumbnail, its reason and 'Exclude'."""
+    st.subheader("Data health")
+    running = task_status(HEALTH, run_dir, "Checking the data (short cross-validated fits)")
+    report = load_health(run_dir)
+    refused = _auth.refused(Action.EXPLAIN)
+    if not running:
+        label = "Check the data" if report is None else "Check the data again"
+        if st.button(label, disabled=bool(refused), help=refused, key="health_start"):
+            _start(start_health, run_dir)
+    if report is None:
+        st.caption("Looks for suspected label errors (a few short cross-validated fits of the "
+                   "best architecture, then cleanlab's confident learning), near-duplicates "
+                   "and duplicates across the split (leaks), and outliers.")
+    else:
+        _flags(run_dir, report, Path(data_dir))
+    excluded_list(run_dir, Path(data_dir))
+
+
+def _flags(run_dir: Path, report, root: Path) -> None:
+    counts = {k: len(report.of_kind(k)) for k in FlagKind}
+    st.caption(f"{report.images} images checked in {report.seconds:.0f} s ({report.folds} "
+               f"folds of {report.epochs} epochs): " +
+               ", ".join(f"{n} {k.title.lower()}" for k, n in counts.items()))
+    listed = exclusions.for_run(run_dir)[1].paths
+    for kind in FlagKind:
+        flags = report.of_kind(kind)
+        if not flags:
+            continue
+        with st.expander(f"{kind.title} ({len(flags)})", expanded=kind is FlagKind.LABEL):
+            for n, flag in enumerate(flags[:SHOWN]):
+                _flag_row(run_dir, flag, root, listed, f"{kind.value}_{n}")
+            fresh = [f for f in flags if f.path not in listed]
+            if fresh and st.button(f"Exclude all {len(fresh)} from the next search",
+                                   key=f"exclude_all_{kind.value}",
+                                   disabled=bool(_auth.refused(Action.EXCLUDE))):
+                _exclude(run_dir, fresh)
+
+
+def _flag_row(run_dir: Path, flag, root: Path, listed: set[str], key: str) -> None:
+    left, middle, right = st.columns([1, 4, 1])
+    picture = showable(root, flag.path)
+    if picture:
+        left.image(picture, width=72)
+    other = showable(root, flag.other) if flag.other else None
+    if other:
+        left.image(other, width=72, caption="its twin")
+    middle.markdown(f"**{flag.path}**  \n{flag.reason}")
+    if flag.path in listed:
+        right.caption("excluded")
+    elif right.button("Exclude", key=f"exclude_{key}",
+                      disabled=bool(_auth.refused(Action.EXCLUDE))):
+        _exclude(run_dir, [flag])
+
+
+def _exclude(run_dir: Path, flags: list) -> None:
+    with _state.engine_errors():
+        exclusions.exclude(run_dir, [exclusions.Exclusion(f.path, f.reason, f.kind.value)
+                                     for f in flags], actor=_auth.actor())
+        st.rerun()
+
+
+def excluded_list(run_dir: Path, root: Path) -> None:
+    """The dataset's exclusion list, visible and undoable."""
+    _, listed = exclusions.for_run(run_dir)
+    if not listed.entries:
+        return
+    with st.expander(f"Excluded from the next search of this dataset ({len(listed.entries)})"):
+        st.caption("The files stay in their folder; a new run's split leaves them out "
+                   "(runs made before keep theirs).")
+        st.dataframe(pd.DataFrame([{"file": e.path, "why": e.kind or "by hand", "by": e.by,
+                                    "reason": e.reason} for e in listed.entries]),
+                     hide_index=True)
+        back = st.multiselect("Files to restore", [e.path for e in listed.entries],
+                              key="exclusions_restore")
+        refused = _auth.refused(Action.EXCLUDE)
+        if st.button("Restore", disabled=not back or bool(refused), help=refused,
+                     key="exclusions_restore_button"):
+            with _state.engine_errors():
+                exclusions.restore(run_dir, set(back), actor=_auth.actor())
+                st.rerun()
+
+
+def try_heatmaps(run_dir: Path, paths: list[Path], model: object) -> list[bytes | None]:
+    """Grad-CAM overlays of the Try it images when the user asks (a toggle): a few images,
+    computed on request; None for each when off or when the model has no spatial layer."""
+    from tuning_core.explain import file_heatmaps
+
+    if not st.toggle("Show what the model looked at (Grad-CAM)", key="best_try_heatmaps"):
+        return [None] * len(paths)
+    try:
+        return list(file_heatmaps(run_dir, paths, model))
+    except TuningError as error:
+        st.caption(f"No heatmaps: {error}")
+        return [None] * len(paths)
