@@ -9,7 +9,7 @@ A few things happen here, at server start, that ``app.py`` cannot do (it runs pe
   handshake passes :class:`labweb.LabGate` first (``labweb/__init__.py`` says why this and
   not a check in the page script).
 * The live feed (``/_live/...``, ``labweb/live.py``): what the Monitor page and the sidebar
-  poll every second instead of rerunning their sessions (``pages/_feed.py`` says why).
+  poll every second instead of rerunning their sessions (``tuning_core/liveanswers.py`` says why).
 * A SIGTERM or Ctrl-C of the server stops its training job cleanly. uvicorn catches the
   signal, shuts down, then raises it again with the default handler, which kills the process
   before any ``atexit`` hook: the lifespan's end below is the last moment the jobs can write

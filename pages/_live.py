@@ -1,7 +1,8 @@
 """Live status: the polling interval, the sidebar, and the live feed's script on every page.
 
-The sidebar and the Monitor body follow the live feed (``pages/_feed.py``): drawn once by the
-script run, then kept up to date in the browser, with no rerun of the session. The Search,
+The sidebar and the Monitor body follow the live feed (:mod:`tuning_core.liveanswers`):
+drawn once by the script run, then kept up to date in the browser, with no rerun of the
+session. The Search,
 Runs and Best pages, whose live parts hold widgets, poll from ``st.fragment(run_every=...)``
 only while a job trains in any process that shares the workspace (this server, the CLI,
 another server or machine: their run locks say so), and rerun the whole page once when it
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _feed, _feed_html
+from pages import _feed
+from tuning_core import liveanswers, livehtml
 from tuning_core import workspace
 from tuning_core.errors import TuningError
 from tuning_core.livefeed import describe, duration, planned_trials, progress_text  # noqa: F401
@@ -59,7 +61,7 @@ def world_token() -> tuple:
     and one queue read."""
     runs_dir = workspace.runs_dir()
     waiting: tuple = ()
-    dispatcher = _feed_html.registry().dispatcher
+    dispatcher = livehtml.registry().dispatcher
     if dispatcher is not None:
         try:
             waiting = tuple(job.id for job in dispatcher.queue.jobs())
@@ -102,9 +104,9 @@ def sidebar(run_dir: Path | None) -> None:
     """The current run and its state, on every page; kept live by the feed's script
     (``pages/_feed.py``), not by a rerun of this session."""
     with st.sidebar:
-        st.html(_feed_html.part("sidebar", run_dir.name if run_dir else "",
-                           _feed_html.sidebar_html(run_dir))
-                + _feed_html.anchor(_feed.feed_url(_feed.SIDEBAR_URL, run_dir),
+        st.html(livehtml.part("sidebar", run_dir.name if run_dir else "",
+                           livehtml.sidebar_html(run_dir))
+                + livehtml.anchor(liveanswers.feed_url(liveanswers.SIDEBAR_URL, run_dir),
                                run_dir.name if run_dir else ""))
         feed_script()
 

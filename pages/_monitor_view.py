@@ -1,7 +1,7 @@
 """Presentation helpers of the Monitor page: log snapshot and the run's notes.
 
 The Monitor's live content (counts, table, figures) is built by
-:mod:`tuning_core.livefeed` and drawn by ``pages/_feed.py``.
+:mod:`tuning_core.livefeed` and drawn by ``pages/monitor.py`` (the feed: :mod:`tuning_core.liveanswers`).
 """
 
 from __future__ import annotations

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _feed_html
-from tuning_core import workspace
+from tuning_core import livehtml, workspace
 from tuning_core.errors import TuningError
 from tuning_core.jobs import JobRegistry
 from tuning_core.rundir import RUN_FILE
@@ -26,7 +25,7 @@ RUN = "run.current"
 
 def registry() -> JobRegistry:
     """The process-wide job registry of the workspace's runs folder (the live feed's too)."""
-    return _feed_html.registry()
+    return livehtml.registry()
 
 
 def run_path(name: str | None) -> Path | None:

@@ -1,7 +1,7 @@
 """Monitor page: live charts, counts and trial table of the current run (or any finished one).
 
 Drawn once by this script; while the run trains, the live feed's script in the browser keeps
-it up to date (``pages/_feed.py``: status, counts and table as HTML, the charts through
+it up to date (:mod:`tuning_core.liveanswers`: status, counts and table as HTML, the charts through
 ``Plotly.react`` on the charts drawn here, so zoom and legend choices stay). The session does
 not rerun every second: ten people watching cost the server one build per new log line.
 """
@@ -12,33 +12,34 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _feed, _state
+from pages import _state
 from pages import _monitor_view as view
-from pages._feed_html import anchor, part
 from pages._plotly import live_chart
+from tuning_core import liveanswers as feed
+from tuning_core.livehtml import anchor, part
 from tuning_core import livefeed
 
 
 def draw(run_dir: Path) -> None:
     """Status and counts, charts and the trial table of one run, as the feed keeps them."""
-    content, _, parts = _feed.monitor_parts(run_dir)
+    content, _, parts = feed.monitor_parts(run_dir)
     run = run_dir.name
-    url = _feed.feed_url(_feed.MONITOR_URL, run_dir)
+    url = feed.feed_url(feed.MONITOR_URL, run_dir)
     st.html(part("status", run, parts["status"]) + anchor(url, run, covers_sidebar=True))
     for name in ("objective", "learning_curves"):
-        live_chart(content.figures[name], _feed.CHART_PREFIX + name)
+        live_chart(content.figures[name], feed.CHART_PREFIX + name)
     left, right = st.columns([3, 2])
     with left:
-        live_chart(content.figures["parallel"], _feed.CHART_PREFIX + "parallel")
+        live_chart(content.figures["parallel"], feed.CHART_PREFIX + "parallel")
     with right:
-        live_chart(content.figures["importance"], _feed.CHART_PREFIX + "importance")
+        live_chart(content.figures["importance"], feed.CHART_PREFIX + "importance")
     st.subheader("Accuracy against cost")
     st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
                "(no other trial is both better and cheaper) in colour, the rest grey. Retrain "
                "any trial of the front on the Best model page.")
     for column, axis in zip(st.columns(2), livefeed.PARETO_AXES):
         with column:
-            live_chart(content.figures["pareto_" + axis], _feed.CHART_PREFIX + "pareto_" + axis)
+            live_chart(content.figures["pareto_" + axis], feed.CHART_PREFIX + "pareto_" + axis)
     st.subheader("Trials")
     st.html(part("table", run, parts["table"]))
 

@@ -1,4 +1,4 @@
-"""The live feed's payloads (pages/_feed.py): parts, figures, ETags, escaping, the sidebar."""
+"""The live feed's payloads (tuning_core/liveanswers.py, livehtml.py): parts, figures, ETags, escaping, the sidebar."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from tests.test_dispatch import Gate, _config, _member
 from tests.test_pages_support import make_run, write_trial
 
-from pages import _feed, _feed_html
+from tuning_core import liveanswers as _feed
+from tuning_core import livehtml as _feed_html
 from tuning_core import livefeed
 from tuning_core.dispatch import queue_for, serve_queue
 from tuning_core.feed import MIN_AGE_S, Feed, FeedCache

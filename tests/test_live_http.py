@@ -99,7 +99,7 @@ def test_a_build_that_fails_answers_500_with_the_reason(monkeypatch, tmp_path: P
     from starlette.requests import Request
 
     from labweb import live
-    from pages import _feed
+    from tuning_core import liveanswers as _feed
 
     def broken(run):
         raise ValueError("disk on fire")

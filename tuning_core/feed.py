@@ -1,6 +1,6 @@
 """A live feed's answers: JSON of named parts with hashes, an ETag, and when to build anew.
 
-The pages that follow a run poll a feed route (``labweb/live.py``, ``pages/_feed.py``) once
+The pages that follow a run poll a feed route (``labweb/live.py``, :mod:`tuning_core.liveanswers`) once
 a second per viewer. An answer is a :class:`Feed`: a JSON body of named parts, each with the
 hash the page compares before it touches anything, and an ETag over all of them, so an
 unchanged run is a 304; a large body is gzipped once, for every viewer. :class:`FeedCache` decides when an answer is built again: when the

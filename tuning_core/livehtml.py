@@ -1,8 +1,9 @@
 """The live feed's HTML: the Monitor's status and counts, its trial table, and the sidebar.
 
 The page script draws these once (``pages/monitor.py``, ``pages/_live.py``) and the feed
-sends them again when they change (``pages/_feed.py``): one set of functions, so both look
-alike. Every text from a file is escaped. No Streamlit here.
+sends them again when they change (:mod:`tuning_core.liveanswers`): one set of functions, so
+both look alike. Every text from a file is escaped. No Streamlit here: the feed's routes
+(``labweb/live.py``) use it outside any session.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from tuning_core import livefeed, workspace
-from tuning_core.errors import TuningError
-from tuning_core.feed import digest
-from tuning_core.dispatch import queued_registry
-from tuning_core.jobs import Progress
-from tuning_core.runs import active_runs, launcher
-from tuning_core.queue_model import JobState
-from tuning_core.states import JobKind, RunStatus
+from . import livefeed, workspace
+from .errors import TuningError
+from .feed import digest
+from .dispatch import queued_registry
+from .jobs import Progress
+from .runs import active_runs, launcher
+from .queue_model import JobState
+from .states import JobKind, RunStatus
 
 
 def registry():
