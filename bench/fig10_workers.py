@@ -4,122 +4,21 @@ overhead per trial, and a worker killed mid-search.
 Each search is a real ``python -m tuning_core search`` process (random tuner, the 'small'
 preset, digits at 16 px, a private workspace and slot folder), alternating the plain search,
 ``--workers 1`` and ``--workers 2``; its numbers come from the run's logs (``trials.jsonl``
-and each worker's ``trials-<id>.jsonl``). The arithmetic here is pure (tests/test_fig10.py);
-the processes are in :mod:`bench.workers_runs`.
+and each worker's ``trials-<id>.jsonl``). The arithmetic is in :mod:`bench.workers_events`
+(tests/test_fig10.py); the processes are in :mod:`bench.workers_runs`.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from pathlib import Path
-from typing import Any
 
 from bench.common import FigureResult, median
+from bench.workers_events import WAYS, chief_overhead, spread
 
 GOAL = ("measure: trials per hour with 1 and 2 local workers (same-run ratio), the chief's "
         "overhead per trial; a worker killed mid-trial loses no trial and is noticed in seconds")
 FULL = {"repeats": 3, "max_trials": 16, "epochs": 2, "fault_trials": 8, "fault_epochs": 6}
 QUICK = {"repeats": 1, "max_trials": 6, "epochs": 2, "fault_trials": 6, "fault_epochs": 6}
-WAYS = ("plain", "1 worker", "2 workers")
 SEED = 10
-
-
-# --- reading the logs ---------------------------------------------------------------------
-def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Every line of the run's logs, each tagged with the worker whose log it came from
-    (None for ``trials.jsonl``: the chief's, or a plain search's), sorted by time."""
-    events = []
-    for path in sorted(Path(run_dir).glob("trials*.jsonl")):
-        worker = path.stem[len("trials-"):] if path.stem.startswith("trials-") else None
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn last line
-            record.setdefault("worker", worker)
-            events.append(record)
-    return sorted(events, key=lambda e: e.get("time") or 0.0)
-
-
-def _completed_ends(events: list[dict]) -> list[dict]:
-    return [e for e in events if e["event"] == "trial_end" and e.get("status") == "completed"]
-
-
-# --- the arithmetic -------------------------------------------------------------------------
-def throughput(events: list[dict]) -> dict[str, float]:
-    """Completed trials, the span from the first search_start to the last trial_end, trials
-    per hour over it, and the steady rate (between the first and the last trial_end)."""
-    ends = _completed_ends(events)
-    starts = [e["time"] for e in events if e["event"] == "search_start"]
-    if not ends or not starts:
-        return {"trials": len(ends), "span_s": 0.0, "startup_s": 0.0, "per_hour": 0.0,
-                "steady_per_hour": 0.0}
-    first, last = ends[0]["time"], ends[-1]["time"]
-    span = last - starts[0]
-    begun = [e["time"] for e in events if e["event"] == "trial_start"]
-    steady = (len(ends) - 1) * 3600 / (last - first) if len(ends) > 1 and last > first else 0.0
-    return {"trials": len(ends), "span_s": span, "startup_s": begun[0] - starts[0],
-            "per_hour": len(ends) * 3600 / span, "steady_per_hour": steady}
-
-
-def trial_seconds(events: list[dict]) -> list[float]:
-    """Each completed trial's own seconds (its trial_end's ``seconds``: build + fit)."""
-    return [float(e["seconds"]) for e in _completed_ends(events) if e.get("seconds") is not None]
-
-
-def between_trials(events: list[dict]) -> list[float]:
-    """Seconds from a trial's end to the next trial_start by the same worker (a plain
-    search's own trials count as one worker): the cost between two trials."""
-    gaps, last_end = [], {}
-    for e in events:
-        who = e.get("worker")
-        if e["event"] == "trial_end" and e.get("status") == "completed":
-            last_end[who] = e["time"]
-        elif e["event"] == "trial_start" and who in last_end:
-            gaps.append(e["time"] - last_end.pop(who))
-    return gaps
-
-
-def chief_overhead(one_worker: list[dict], plain: list[dict]) -> dict[str, float]:
-    """The chief's cost against the plain search: the extra start-up (search_start to the
-    first trial_start), the extra seconds per trial after it (span less start-up, per
-    trial), the whole span per trial, and the 1-worker median gap between trials less the
-    plain one's."""
-    a, b = throughput(one_worker), throughput(plain)
-    per = lambda t, key=None: ((t["span_s"] - (t[key] if key else 0.0)) / t["trials"]  # noqa: E731
-                               if t["trials"] else 0.0)
-    gap_a, gap_b = between_trials(one_worker), between_trials(plain)
-    return {"gap_s": (median(gap_a) if gap_a else 0.0) - (median(gap_b) if gap_b else 0.0),
-            "startup_s": a["startup_s"] - b["startup_s"],
-            "per_trial_s": per(a, "startup_s") - per(b, "startup_s"),
-            "span_per_trial_s": per(a) - per(b)}
-
-
-def fault_outcome(events: list[dict], completed_ids: list[str], kill_time: float,
-                  killed_worker: str, killed_trial: str) -> dict[str, Any]:
-    """What a worker killed at ``kill_time`` cost: how long until the chief logged
-    ``trial_lost`` for it, whether its trial ran again to completion, and the trials lost
-    (KerasTuner completed them but the log has no completed end) or doubled (ended twice)."""
-    lost = [e for e in events if e["event"] == "trial_lost" and e["time"] >= kill_time
-            and str(e.get("trial_id")) == killed_trial]
-    ends = Counter(str(e["trial_id"]) for e in _completed_ends(events))
-    rerun = [e for e in _completed_ends(events) if str(e["trial_id"]) == killed_trial]
-    return {"notice_s": lost[0]["time"] - kill_time if lost else None,
-            "noticed_worker": lost[0].get("worker") if lost else None,
-            "killed_worker": killed_worker,
-            "rerun_by": rerun[0].get("worker") if rerun else None,
-            "trials_lost": sum(1 for t in completed_ids if ends[str(t)] == 0),
-            "duplicates": sum(1 for n in ends.values() if n > 1),
-            "ended": len(ends)}
-
-
-def spread(values: list[float], digits: int = 1) -> str:
-    """'median (min-max)' of the values."""
-    if not values:
-        return "-"
-    return (f"{median(values):.{digits}f} ({min(values):.{digits}f}-"
-            f"{max(values):.{digits}f})")
 
 
 # --- the figure -------------------------------------------------------------------------------

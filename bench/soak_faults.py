@@ -24,7 +24,8 @@ from bench.soak_procs import POLL_S, ROOT, FaultRecord, Proc
 EXIT_WAIT_S = 120.0  # a stopped or killed search must be gone within this
 START_WAIT_S = 180.0  # a process's TensorFlow start-up on a loaded machine
 # The second writer: TensorFlow imported first, so its lock attempt lands at a moment we pick.
-INTRUDER = ("import sys\nfrom tuning_core import cli\ncli._quiet_tensorflow_import()\n"
+INTRUDER = ("import sys\nfrom tuning_core import cli, cli_support\n"
+            "cli_support.quiet_tensorflow_import()\n"
             "print('ready', flush=True)\nsys.stdin.readline()\nsys.exit(cli.main(sys.argv[1:]))\n")
 
 

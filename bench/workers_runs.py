@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import OUT, digits_dir, fresh_dir
-from bench.fig10_workers import (WAYS, between_trials, fault_outcome, read_events,
-                                 throughput, trial_seconds)
+from bench.workers_events import (WAYS, between_trials, fault_outcome, read_events,
+                                  throughput, trial_seconds)
 from bench.soak_procs import Proc
 
 SEARCH_TIMEOUT_S = 420.0

@@ -150,14 +150,14 @@ def test_a_second_ctrl_c_aborts_at_once(monkeypatch: pytest.MonkeyPatch, capsys)
     (Python merges two signals that arrive before its handler runs, so this is tested on the
     handler; that an abrupt exit leaves a resumable run is what the kill -9 test shows.)
     """
-    from tuning_core import cli, control
+    from tuning_core import cli, cli_support, control
 
     asked, exits = [], []
     monkeypatch.setattr(control, "request_stop_all", lambda: asked.append(1) or 1)
-    monkeypatch.setattr(cli.os, "_exit", lambda code: exits.append(code))
+    monkeypatch.setattr(cli_support.os, "_exit", lambda code: exits.append(code))
     saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
-        with cli._Signals() as signals:
+        with cli_support.Signals() as signals:
             signals._handle(signal.SIGINT, None)
             assert asked == [1] and exits == []
         signals._handle(signal.SIGTERM, None)  # after the clean stop ended: still an abort
@@ -167,7 +167,7 @@ def test_a_second_ctrl_c_aborts_at_once(monkeypatch: pytest.MonkeyPatch, capsys)
     finally:
         signal.signal(signal.SIGINT, saved[0])
         signal.signal(signal.SIGTERM, saved[1])
-    with cli._Signals():
+    with cli_support.Signals():
         pass
     assert signal.getsignal(signal.SIGINT) is saved[0]  # no signal came: handlers restored
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.fig10_workers import (between_trials, chief_overhead, fault_outcome, read_events,
-                                 spread, throughput, trial_seconds)
+from bench.workers_events import (between_trials, chief_overhead, fault_outcome,
+                                  read_events, spread, throughput, trial_seconds)
 
 
 def _e(event: str, time: float, worker: str | None = None, **fields) -> dict:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 from pathlib import Path
 
 from . import cli_choose, cli_dist, cli_exports, cli_inspect, cli_lab
+from .cli_support import Signals, quiet_tensorflow_import
 from .errors import SettingsError, TuningError
 from .rundir import RunDir
 from .settings import TUNER_NAMES
@@ -107,31 +106,6 @@ def _config_from_args(args: argparse.Namespace):
                                                           if v is not None}))
 
 
-def _quiet_tensorflow_import() -> None:
-    """Import TensorFlow with its native start-up chatter (CUDA probes, absl) kept off stderr.
-
-    What it printed is shown after all if the import fails.
-    """
-    import os
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _pick(value, default):
     return default if value is None else value
 
@@ -144,34 +118,6 @@ def _load_space(path: str):
     except OSError as error:
         raise SettingsError(f"cannot read the search space file {path}: {error.strerror}.") from error
     return SearchSpace.from_json(text)
-
-
-class _Signals:
-    """First Ctrl-C or SIGTERM: stop at the next batch. Second: abort now (still resumable)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __enter__(self) -> _Signals:
-        self._saved = {sig: signal.signal(sig, self._handle)
-                       for sig in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.count:
-            return  # a stop was asked: the next blow must still abort (exit 130), not crash
-        for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        from . import control
-
-        self.count += 1
-        if self.count > 1:
-            print("aborted; resume the run to go on", file=sys.stderr, flush=True)
-            os._exit(130)  # the OS frees the run's lock; the log reads as interrupted
-        print("stopping after the current batch (again to abort)...", file=sys.stderr, flush=True)
-        control.request_stop_all()
 
 
 def _follow(registry, run_dir: Path) -> None:
@@ -260,8 +206,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_weights(backbone.names, backbone.weights, download=True)
     config.validate()
     registry = _registry(args.runs_dir, args)
-    _quiet_tensorflow_import()
-    with _Signals():
+    quiet_tensorflow_import()
+    with Signals():
         run_dir = registry.start_search(config)
         return _finish_search(registry, run_dir)
 
@@ -270,8 +216,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir)
     run.config()
     registry = _registry(run.path.parent, args)
-    _quiet_tensorflow_import()
-    with _Signals():
+    quiet_tensorflow_import()
+    with Signals():
         registry.resume(run.path)
         return _finish_search(registry, run.path)
 
@@ -292,8 +238,8 @@ def cmd_best(args: argparse.Namespace) -> int:
     run.config()
     trial_id, choice = cli_choose.resolve_best(run, args)
     registry = _registry(run.path.parent, args)
-    _quiet_tensorflow_import()
-    with _Signals():
+    quiet_tensorflow_import()
+    with Signals():
         registry.start_retrain(run.path, epochs=args.epochs, rank=args.rank, trial_id=trial_id)
         while _pending(registry, run.path):
             registry.wait(timeout=0.5)
@@ -319,7 +265,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import predict
 
     RunDir(args.run_dir).config()
-    _quiet_tensorflow_import()
+    quiet_tensorflow_import()
     for p in predict(args.run_dir, args.images):
         print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
     return 0

@@ -70,7 +70,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    from .cli import _quiet_tensorflow_import
+    from .cli_support import quiet_tensorflow_import
     from .cost import COST_EVENT, measure_trial
 
     run = RunDir(args.run_dir)
@@ -83,7 +83,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if "latency_ms" in trials:
         missing = [t for t in missing
                    if trials.loc[trials["trial_id"] == t, "latency_ms"].isna().all()]
-    _quiet_tensorflow_import()
+    quiet_tensorflow_import()
     for trial_id in missing:
         cost = measure_trial(run.path, trial_id, repeats=args.repeats)
         run.log_writer().write(COST_EVENT, trial_id=trial_id, **cost.to_dict())

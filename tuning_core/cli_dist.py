@@ -55,7 +55,7 @@ def search_runner(args: argparse.Namespace):
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .cli import _Signals, _quiet_tensorflow_import
+    from .cli_support import Signals, quiet_tensorflow_import
     from .rundir import RunDir
     from .worker import WorkerOptions, parse_address, run_worker, wait_for_chief
 
@@ -66,8 +66,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     options = WorkerOptions(chief=args.chief, worker=args.id, device=args.device, cpus=cpus,
                             connect_timeout_s=args.connect_timeout, use_slot=not args.parallel)
     wait_for_chief(args.chief, args.connect_timeout)  # before TensorFlow's seconds of import
-    _quiet_tensorflow_import()
-    with _Signals():
+    quiet_tensorflow_import()
+    with Signals():
         reason = run_worker(Path(run.path), options)
     print(f"worker ended: {reason}", flush=True)
     return 0

@@ -43,12 +43,12 @@ def _actor() -> Actor:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .cli import _quiet_tensorflow_import
+    from .cli_support import quiet_tensorflow_import
     from .exports import export_run, parse_targets
 
     RunDir(args.run_dir).config()
     targets = parse_targets(args.formats or ["all"], quantize=args.quantize)
-    _quiet_tensorflow_import()
+    quiet_tensorflow_import()
     records = export_run(args.run_dir, targets, actor=_actor())
     run = RunDir(args.run_dir)
     print(json.dumps({"run": str(run.path), "exports": [_summary(run, r) for r in records]}))

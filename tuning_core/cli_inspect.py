@@ -49,12 +49,12 @@ def _actor() -> Actor:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .cli import _quiet_tensorflow_import
+    from .cli_support import quiet_tensorflow_import
     from .explain import explain_run
 
     RunDir(args.run_dir).config()
     _actor().check(Action.EXPLAIN, target=RunDir(args.run_dir).name)
-    _quiet_tensorflow_import()
+    quiet_tensorflow_import()
     result = explain_run(args.run_dir, limit=args.limit)
     print(json.dumps({
         "misclassified": len(result.misclassified),
@@ -67,7 +67,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from .cli import _quiet_tensorflow_import
+    from .cli_support import quiet_tensorflow_import
     from .errors import RunError
     from .health import check_with_slot
 
@@ -78,7 +78,7 @@ def cmd_health(args: argparse.Namespace) -> int:
                        f"{args.folds} and {args.epochs}.")
     actor = _actor()
     actor.check(Action.EXPLAIN, target=run.name)
-    _quiet_tensorflow_import()
+    quiet_tensorflow_import()
     report = check_with_slot(run.path, actor.record_name, args.folds, args.epochs)
     for flag in report.flags:
         print(f"{flag.kind.value}\t{flag.path}\t{flag.reason}")
