@@ -213,3 +213,12 @@ def test_a_build_that_hangs_holds_no_viewer_longer_than_the_wait(monkeypatch) ->
         assert time.monotonic() - began < 2
         release.set()
         second.result(5)
+
+
+def test_events_this_version_does_not_know_are_said_on_the_monitor(workspace: Path,
+                                                                   image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    with (run / "trials.jsonl").open("a") as out:
+        out.write(json.dumps({"event": "trial_paused", "time": 9e9, "trial_id": "00"}) + "\n")
+    status = payload(fresh(_feed.monitor_feed, run))["parts"]["status"][1]
+    assert "events this version does not know: trial_paused (1)" in status

@@ -96,3 +96,29 @@ def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
     TrialLogWriter(path).write("trial_start", trial_id="09", number=1, hyperparameters={})
     reader.poll()
     assert reader.trials()["trial_id"].tolist() == ["09"]
+
+
+def test_every_event_has_a_replay_and_writers_write_only_known_events(tmp_path: Path) -> None:
+    from tuning_core.states import LogEvent
+    from tuning_core.triallog import REPLAY
+
+    assert set(REPLAY) == set(LogEvent)  # a new event must say how it is replayed
+    with pytest.raises(ValueError):
+        TrialLogWriter(tmp_path / "t.jsonl").write("trial_ended", trial_id="0")
+
+
+def test_events_without_a_table_and_unknown_ones_are_kept_and_counted(tmp_path: Path) -> None:
+    """``chief_start`` changes no table but stays among the events (it was dropped from the
+    reader's view of the run before it had a name); a name this version does not know (a
+    newer writer) is kept and counted, never silently lost."""
+    log = tmp_path / "trials.jsonl"
+    writer = TrialLogWriter(log)
+    writer.write("search_start", max_trials=2)
+    writer.write("chief_start", port=8000, host="lab-1")
+    with log.open("a") as out:
+        out.write(json.dumps({"event": "trial_paused", "time": 1.0, "trial_id": "0"}) + "\n")
+    reader = TrialLogReader(log)
+    reader.poll()
+    assert [e["event"] for e in reader.events()] == ["search_start", "chief_start",
+                                                      "trial_paused"]
+    assert reader.unknown == {"trial_paused": 1} and reader.search_status == "running"

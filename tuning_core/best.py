@@ -21,6 +21,7 @@ from . import atomic, precision, tfmemory
 from .errors import RetrainRejected, RunError
 from .ranking import RankedTrial
 from .rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE, MODEL_FILE, RunDir)
+from .states import LogEvent
 from .triallog import TrialLogWriter, clean_metrics
 
 
@@ -65,7 +66,7 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
     run.retrain_log_path.unlink(missing_ok=True)
     log = TrialLogWriter(run.retrain_log_path)
     chosen = precision.choose(config.tuner)
-    log.write("retrain_start", epochs=epochs, trial_id=picked.trial_id, number=picked.number,
+    log.write(LogEvent.RETRAIN_START, epochs=epochs, trial_id=picked.trial_id, number=picked.number,
               rank=rank, **chosen.log_fields())
     for leftover in run.path.glob(".best-*"):  # from a retrain that was killed
         shutil.rmtree(leftover, ignore_errors=True)
@@ -83,7 +84,7 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
                     history = _fit(model, data.training, hp, config, epochs, staged, run,
                                    start_from_epoch=trial.best_epoch)
             check = RetrainCheck.of(model, data.training, hp, trial, data.num_classes, attempt)
-            log.write("retrain_check", **check.to_dict())
+            log.write(LogEvent.RETRAIN_CHECK, **check.to_dict())
             if check.passed:
                 break
         else:
@@ -100,9 +101,9 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
         atomic.swap_dir(staged, run.best_dir)
     except BaseException as error:
         shutil.rmtree(staged, ignore_errors=True)
-        log.write("retrain_end", status="failed", message=f"{type(error).__name__}: {error}")
+        log.write(LogEvent.RETRAIN_END, status="failed", message=f"{type(error).__name__}: {error}")
         raise
-    log.write("retrain_end", status="finished", test_accuracy=evaluation["test_accuracy"],
+    log.write(LogEvent.RETRAIN_END, status="finished", test_accuracy=evaluation["test_accuracy"],
               test_loss=evaluation["test_loss"])
     return evaluation
 

@@ -8,6 +8,7 @@ import time
 import keras
 
 from . import control
+from .states import LogEvent
 from .triallog import TrialLogWriter, clean_metrics
 
 
@@ -38,7 +39,7 @@ class TrialLogCallback(keras.callbacks.Callback):
         metrics = clean_metrics(logs)
         metrics["learning_rate"] = _learning_rate(self.model)
         TrialLogWriter(self.log_path).write(
-            "epoch_end", trial_id=self.trial_id, execution=self.execution, epoch=epoch,
+            LogEvent.EPOCH_END, trial_id=self.trial_id, execution=self.execution, epoch=epoch,
             seconds=round(time.perf_counter() - self._epoch_started, 4), metrics=metrics,
         )
         if any(v is None for k, v in metrics.items() if k.endswith("loss")):

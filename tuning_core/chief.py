@@ -31,7 +31,7 @@ from . import atomic, control
 from .errors import DistributedError
 from .ownership import this_host
 from .rundir import RunDir
-from .states import SearchEnd, TrialStatus
+from .states import LogEvent, SearchEnd, TrialStatus
 from .triallog import TrialLogWriter
 
 CHIEF_ID = "chief"
@@ -159,13 +159,13 @@ class Chief:
         self._lost[trial_id] = self._lost.get(trial_id, 0) + 1
         requeue = self._lost[trial_id] == 1 and self.failure is None
         if requeue:  # logged first: the worker that reruns it logs its start after this
-            self._log.write("trial_lost", trial_id=trial_id, worker=worker, requeued=True)
+            self._log.write(LogEvent.TRIAL_LOST, trial_id=trial_id, worker=worker, requeued=True)
         try:
             _drop_trial(self.oracle, worker, trial, requeue)
         except Exception as error:  # the oracle's own limit of consecutive failures
             self.fail(_oracle_error(error))
         if not requeue:
-            self._log.write("trial_end", trial_id=trial_id, status=TrialStatus.FAILED.value,
+            self._log.write(LogEvent.TRIAL_END, trial_id=trial_id, status=TrialStatus.FAILED.value,
                             score=None, seconds=None, worker=worker,
                             error=f"its worker ({worker}) died during it, twice")
 

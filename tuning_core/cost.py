@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunError
+from .states import LogEvent
 from .triallog import COST_COLUMNS  # noqa: F401  (the log owns the columns it fills)
 
 WARMUP_CALLS = 3
 REPEATS = 20
-COST_EVENT = "trial_cost"
+COST_EVENT = LogEvent.TRIAL_COST
 
 
 @dataclass(frozen=True)

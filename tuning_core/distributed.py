@@ -28,7 +28,7 @@ from .chief import CHIEF_ID, Chief
 from .errors import TuningError
 from .ownership import OwnerInfo
 from .rundir import RunDir
-from .states import SearchEnd
+from .states import LogEvent, SearchEnd
 
 LOOPBACK = "127.0.0.1"
 PUBLIC = "0.0.0.0"
@@ -199,7 +199,7 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
                                                   stop_file=str(run.stop_path))
     status, message, chief, procs, tuner = SearchEnd.FINISHED, None, None, [], None
     resumed = run.reader().search_status is not None
-    writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
+    writer.write(LogEvent.SEARCH_START, tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
                  resumed=resumed, recovered=run.reconcile(), workers=options.workers,
                  distribution=config.tuner.distribution,
                  **precision.choose(config.tuner).log_fields())  # as this machine's workers
@@ -209,7 +209,7 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
         chief = Chief(tuner.oracle, run, search, cap, options.no_worker_timeout_s,
                       options.stop_timeout_s)
         port = chief.start(oracle_host(), options.port)
-        writer.write("chief_start", port=port, host=OwnerInfo.mine().host)
+        writer.write(LogEvent.CHIEF_START, port=port, host=OwnerInfo.mine().host)
         procs = start_local_workers(run, port, options)
         status, message = chief.wait(lambda: not procs or any(p.poll() is None for p in procs))
     except TuningError as error:
@@ -225,7 +225,7 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
         if tuner is not None:
             pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top,
                                       config.tuner.direction)
-        writer.write("search_end", status=status.value, message=message,
+        writer.write(LogEvent.SEARCH_END, status=status.value, message=message,
                      bytes=pruning.folder_bytes(run.path))
         control.unregister(key)
     return status

@@ -141,6 +141,7 @@ class MonitorContent:
     table: pd.DataFrame
     figures: dict[str, Figure]
     figure_keys: dict[str, Hashable]  # a figure is the same while its key is (built once)
+    unknown: tuple[tuple[str, int], ...] = ()  # log events this version does not know, counted
 
     @property
     def empty(self) -> bool:
@@ -276,7 +277,8 @@ def _build(run: RunDir, version: Hashable, config: RunConfig, trials: pd.DataFra
         best=ranked[0].score if ranked else None,
         chance=_chance(run, completed) if not trials.empty else None,
         plan=plan.describe() if plan is not None else None,
-        table=trial_table(trials), figures=figures, figure_keys=keys)
+        table=trial_table(trials), figures=figures, figure_keys=keys,
+        unknown=tuple(sorted(run.reader().unknown.items())))
 
 
 def pace_text(run_dir: str | Path) -> str | None:

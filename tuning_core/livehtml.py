@@ -57,6 +57,11 @@ def status_html(content: livefeed.MonitorContent, progress: Progress,
         out.append(f'<p class="live-caption">Planned before launch: {esc(content.plan)}</p>')
     if pace:
         out.append(f'<p class="live-caption">Pace of this search: {esc(pace)}</p>')
+    if content.unknown:
+        names = ", ".join(f"{name} ({count})" for name, count in content.unknown)
+        out.append(f'<p class="live-caption">The trial log has events this version does not '
+                   f'know: {esc(names)}. They are kept in the log (a newer version may have '
+                   f'written them) and left out of these charts.</p>')
     return "".join(out)
 
 

@@ -43,7 +43,7 @@ from .notes import RunNotes
 from .ownership import FileLock, OwnerInfo
 from .ranking import RankedTrial, ranked_trials
 from .settings import RunConfig
-from .states import JobKind, RunStatus, SearchEnd, TrialStatus
+from .states import JobKind, LogEvent, RunStatus, SearchEnd, TrialStatus
 from .triallog import TrialLogReader, TrialLogWriter
 
 RUN_FILE = "run.json"
@@ -379,7 +379,7 @@ class RunDir:
                 continue
             trial_id = str(record.get("trial_id"))
             if record.get("status") == "COMPLETED" and trial_id not in ended:
-                self.log_writer().write("trial_end", trial_id=trial_id,
+                self.log_writer().write(LogEvent.TRIAL_END, trial_id=trial_id,
                                         status=TrialStatus.COMPLETED.value,
                                         score=record.get("score"), seconds=None, recovered=True)
                 added += 1
@@ -394,7 +394,7 @@ def _safe_id(worker: str) -> str:
 
 
 def _ended_ids(reader: TrialLogReader) -> list[str]:
-    return [e.get("trial_id") for e in reader.events() if e.get("event") == "trial_end"]
+    return [e.get("trial_id") for e in reader.events() if e.get("event") == LogEvent.TRIAL_END.value]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from .dataset import ImageCache, Split, TrainingData, scan, split_files
 from .errors import DatasetError, TuningError
 from .rundir import RunDir
 from .settings import RunConfig
-from .states import SearchEnd
+from .states import LogEvent, SearchEnd
 
 
 def load_or_make_split(run: RunDir) -> Split:
@@ -96,7 +96,7 @@ def run_search(run_dir: str | Path) -> SearchEnd:
     resumed = run.reader().search_status is not None
     recovered = run.reconcile()
     chosen = precision.choose(config.tuner)
-    writer.write("search_start", tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
+    writer.write(LogEvent.SEARCH_START, tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
                  resumed=resumed, recovered=recovered, distribution=config.tuner.distribution,
                  **chosen.log_fields())
     try:
@@ -117,7 +117,7 @@ def run_search(run_dir: str | Path) -> SearchEnd:
     finally:
         if tuner is not None:
             pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top, config.tuner.direction)
-        writer.write("search_end", status=status.value, message=message,
+        writer.write(LogEvent.SEARCH_END, status=status.value, message=message,
                      bytes=pruning.folder_bytes(run.path))
         control.unregister(key)
     return status

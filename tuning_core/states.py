@@ -9,6 +9,24 @@ from __future__ import annotations
 from enum import Enum
 
 
+class LogEvent(str, Enum):
+    """The events of a trial log (``trials.jsonl``, a worker's ``trials-<id>.jsonl``, a
+    retrain's log): the only names a writer may write. How a reader replays each one is
+    :data:`tuning_core.triallog.REPLAY`."""
+
+    SEARCH_START = "search_start"
+    SEARCH_END = "search_end"
+    CHIEF_START = "chief_start"  # a distributed search's chief listens (port, host)
+    TRIAL_START = "trial_start"
+    EPOCH_END = "epoch_end"
+    TRIAL_END = "trial_end"
+    TRIAL_LOST = "trial_lost"  # a worker died mid-trial; the chief gave the trial to another
+    TRIAL_COST = "trial_cost"  # a completed trial's model size and speed
+    RETRAIN_START = "retrain_start"
+    RETRAIN_CHECK = "retrain_check"  # the retrained model against its trial
+    RETRAIN_END = "retrain_end"
+
+
 class TrialStatus(str, Enum):
     """Where one trial stands, as the trial log says."""
 

@@ -1,8 +1,10 @@
 """The trial log: ``trials.jsonl``, written by the search, read by every chart.
 
-One JSON object a line, each with ``event`` and ``time`` (unix seconds):
+One JSON object a line, each with ``event`` and ``time`` (unix seconds). The names are
+:class:`tuning_core.states.LogEvent` (a writer can write no other), and how a reader replays
+each is :data:`REPLAY` (an unknown name is kept and counted in ``unknown``):
 ``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end`` (and, in a
-distributed search, ``trial_lost`` when a worker died mid-trial; ``trial_cost`` after a
+distributed search, ``chief_start`` when the chief listens and ``trial_lost`` when a worker died mid-trial; ``trial_cost`` after a
 completed trial: its model's size and speed, see :mod:`tuning_core.cost`); a retrain's
 log has ``retrain_start``, ``epoch_end`` and ``retrain_end``. Statuses are spelled as
 :mod:`tuning_core.states` spells them.
@@ -18,12 +20,14 @@ import math
 import os
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .states import SearchEnd, TrialStatus
+from .states import LogEvent, SearchEnd, TrialStatus
 
 TRIAL_COLUMNS = [
     "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
@@ -48,9 +52,10 @@ class TrialLogWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
 
-    def write(self, event: str, **fields: Any) -> None:
-        """Append one event line and flush it to disk."""
-        record = {"event": event, "time": time.time()}
+    def write(self, event: LogEvent | str, **fields: Any) -> None:
+        """Append one event line and flush it to disk; ValueError for a name that is not a
+        :class:`LogEvent` (a reader would not know it)."""
+        record = {"event": LogEvent(event).value, "time": time.time()}
         record.update({k: _clean(v) for k, v in fields.items()})
         line = json.dumps(record, default=str) + "\n"
         with open(self.path, "a", encoding="utf-8") as handle:
@@ -126,6 +131,7 @@ class TrialLogReader:
         self._search_status: str | None = None
         self.last_start: dict[str, Any] | None = None  # the latest search_start event
         self.last_end: dict[str, Any] | None = None  # the latest search_end event
+        self.unknown: Counter[str] = Counter()  # events of names this version does not know
         self._frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
     def poll(self) -> bool:
@@ -174,9 +180,14 @@ class TrialLogReader:
         if not isinstance(record, dict) or "event" not in record:
             return 0
         self._events.append(record)
-        handler = getattr(self, "_on_" + str(record["event"]), None)
-        if handler is not None:
-            handler(record)
+        try:
+            event = LogEvent(str(record["event"]))
+        except ValueError:  # kept, and counted: written by a newer version, or damaged
+            self.unknown[str(record["event"])] += 1
+            return 1
+        replay = REPLAY[event]
+        if replay is not None:
+            replay(self, record)
         return 1
 
     def _on_search_start(self, record: dict[str, Any]) -> None:
@@ -192,8 +203,6 @@ class TrialLogReader:
         self.last_end = record
         self._mark_running(TrialStatus.FAILED if end is SearchEnd.FAILED else TrialStatus.STOPPED)
 
-    _on_retrain_start = _on_search_start
-    _on_retrain_end = _on_search_end
 
     def _mark_running(self, status: TrialStatus) -> None:
         for trial in self._trials.values():
@@ -298,6 +307,22 @@ class TrialLogReader:
             epochs = epochs.reindex(columns=_ordered(epochs.columns, EPOCH_COLUMNS))
             self._frames = (trials, epochs)
         return self._frames
+
+
+# How a reader replays each event; None: kept in ``events()`` and changes no table.
+REPLAY: dict[LogEvent, Callable[[TrialLogReader, dict[str, Any]], None] | None] = {
+    LogEvent.SEARCH_START: TrialLogReader._on_search_start,
+    LogEvent.SEARCH_END: TrialLogReader._on_search_end,
+    LogEvent.CHIEF_START: None,
+    LogEvent.TRIAL_START: TrialLogReader._on_trial_start,
+    LogEvent.EPOCH_END: TrialLogReader._on_epoch_end,
+    LogEvent.TRIAL_END: TrialLogReader._on_trial_end,
+    LogEvent.TRIAL_LOST: TrialLogReader._on_trial_lost,
+    LogEvent.TRIAL_COST: TrialLogReader._on_trial_cost,
+    LogEvent.RETRAIN_START: TrialLogReader._on_search_start,
+    LogEvent.RETRAIN_CHECK: None,
+    LogEvent.RETRAIN_END: TrialLogReader._on_search_end,
+}
 
 
 def _event_time(record: Any) -> float:

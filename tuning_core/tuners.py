@@ -23,7 +23,7 @@ from .callbacks import TrialLogCallback
 from .cost import COST_EVENT, measure
 from .rundir import PROJECT_DIR, RunDir
 from .settings import TunerSettings
-from .states import TrialStatus
+from .states import LogEvent, TrialStatus
 from .triallog import TrialLogWriter
 
 
@@ -93,7 +93,7 @@ class DashboardHooks:
         self._gradients_before = tfmemory.gradient_names()
         # Numbers come from the log, so a resumed search goes on counting where it stopped.
         TrialLogWriter(self.hooks.log_path).write(
-            "trial_start", trial_id=trial.trial_id,
+            LogEvent.TRIAL_START, trial_id=trial.trial_id,
             number=self.hooks.trial_number(trial.trial_id),
             hyperparameters=active_values(trial.hyperparameters),
             worker=self.hooks.worker or None,
@@ -146,7 +146,7 @@ class DashboardHooks:
         if search is not None and search.reason == control.CHIEF_GONE:
             status = TrialStatus.INTERRUPTED  # the oracle never heard its end: rerun on resume
         TrialLogWriter(self.hooks.log_path).write(
-            "trial_end", trial_id=trial.trial_id, status=status.value, score=ended.score,
+            LogEvent.TRIAL_END, trial_id=trial.trial_id, status=status.value, score=ended.score,
             seconds=round(time.time() - self._trial_started, 3),
             error=error_summary(ended.message) if status is TrialStatus.FAILED else None,
         )
