@@ -4,10 +4,11 @@ One JSON object a line, each with ``event`` and ``time`` (unix seconds). The nam
 :class:`tuning_core.states.LogEvent` (a writer can write no other), and how a reader replays
 each is :data:`REPLAY` (an unknown name is kept and counted in ``unknown``):
 ``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end`` (and, in a
-distributed search, ``chief_start`` when the chief listens and ``trial_lost`` when a worker died mid-trial; ``trial_cost`` after a
-completed trial: its model's size and speed, see :mod:`tuning_core.cost`); a retrain's
-log has ``retrain_start``, ``epoch_end`` and ``retrain_end``. Statuses are spelled as
-:mod:`tuning_core.states` spells them.
+distributed search, ``chief_start`` when the chief listens and ``trial_lost`` when a worker
+died mid-trial; ``trial_cost`` after a completed trial: its model's size and speed, see
+:mod:`tuning_core.cost`); a retrain's log has ``retrain_start``, ``epoch_end``,
+``retrain_check`` and ``retrain_end``. Statuses are spelled as :mod:`tuning_core.states`
+spells them.
 The writer opens, appends, flushes and closes for every line, so it holds only a
 path (KerasTuner deep-copies callbacks) and a reader in another thread or process
 never sees more than one half-written line, which it leaves for the next poll.
