@@ -9,6 +9,7 @@ import streamlit as st
 
 from tuning_core import charts
 from tuning_core.compare import Comparison
+from tuning_core.states import Direction
 
 
 def default_pick(names: list[str], current: Path | None) -> list[str]:
@@ -28,7 +29,7 @@ def show_scores(result: Comparison) -> None:
                    f"out.")
     st.dataframe(pd.DataFrame([{
         "run": r.label, "folder": r.run, "objective": r.objective,
-        "better": "higher" if r.direction == "max" else "lower",
+        "better": Direction.of(r.direction).word,
         "best score": r.best_score, "best trial": r.best_number,
         "comparable": "yes" if r.comparable else f"no ({r.objective})",
         "test accuracy": r.test.value if r.test else None,

@@ -21,7 +21,7 @@ from . import atomic, precision, tfmemory
 from .errors import RetrainRejected, RunError
 from .ranking import RankedTrial
 from .rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE, MODEL_FILE, RunDir)
-from .states import LogEvent
+from .states import Direction, LogEvent
 from .triallog import TrialLogWriter, clean_metrics
 
 
@@ -139,7 +139,7 @@ def trial_reference(run: RunDir, picked: RankedTrial) -> TrialReference:
     scores = per_epoch[objective].dropna()
     if scores.empty:
         return TrialReference(picked.trial_id, None, None)
-    best = scores.idxmax() if direction == "max" else scores.idxmin()
+    best = Direction.of(direction).best_index(scores)
     accuracy = per_epoch.get("val_accuracy")
     value = None if accuracy is None or np.isnan(accuracy.loc[best]) else float(accuracy.loc[best])
     return TrialReference(picked.trial_id, value, int(best))

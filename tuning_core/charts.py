@@ -68,8 +68,7 @@ def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> g
     scored = scored.sort_values("number", kind="stable")
     x = scored["number"].to_numpy()
     y = scored["score"].to_numpy(dtype=float)
-    best = np.minimum.accumulate(y) if objective_direction(objective) == "min" else \
-        np.maximum.accumulate(y)
+    best = objective_direction(objective).best_so_far(list(y))
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="trial", text=scored["trial_id"],
                              customdata=scored["status"],

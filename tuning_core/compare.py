@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .errors import RunError
@@ -134,7 +133,6 @@ def _series(run: RunDir, label: str, objective: str) -> RunSeries:
     best = ranked.iloc[0] if not ranked.empty else None
     history = ranked.sort_values("number", kind="stable")
     scores = history["score"].to_numpy(dtype=float)
-    accumulate = np.minimum.accumulate if tuner.direction == "min" else np.maximum.accumulate
     epochs, values = _best_curve(reader.epochs(), None if best is None else str(best.trial_id),
                                  objective)
     return RunSeries(
@@ -143,7 +141,7 @@ def _series(run: RunDir, label: str, objective: str) -> RunSeries:
         best_score=None if best is None else float(best.score),
         best_number=None if best is None else _int(best.number),
         trial_numbers=tuple(int(n) for n in history["number"]),
-        best_so_far=tuple(float(v) for v in accumulate(scores)) if scores.size else (),
+        best_so_far=tuple(tuner.direction.best_so_far([float(v) for v in scores])),
         curve_epochs=epochs, curve_values=values, test=evaluation_accuracy(
             run.best_json(EVALUATION_FILE)))
 

@@ -190,7 +190,7 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy",
     values = [[f"{a.label}: {a.shown[r]}<br>" for a in found[:-1]] + [""] for r in range(len(ids))]
     text = np.array([[f"trial {number(t)}<br>{value}{objective}: {scores[r]:.4f}"
                       for value in values[r]] for r, t in enumerate(ids)], dtype=object)
-    better_high = objective_direction(objective) == "max"
+    better_high = objective_direction(objective).higher_is_better
     index, styles = bands(scores, better_high)
     frame, labels = _frame(found)
     traces = [frame]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .errors import RunError
 from .ranking import ranked_frame
+from .states import Direction
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,10 @@ def front_frame(trials: pd.DataFrame, direction: str, axis: CostAxis) -> pd.Data
     frame[axis.column] = pd.to_numeric(frame[axis.column], errors="coerce")
     frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
     frame = frame.dropna(subset=[axis.column])
-    sign = -1.0 if direction == "max" else 1.0
-    points = np.column_stack([sign * frame["score"].to_numpy(), frame[axis.column].to_numpy()])
+    way = Direction.of(direction)
+    points = np.column_stack([way.sign * frame["score"].to_numpy(), frame[axis.column].to_numpy()])
     frame["on_front"] = non_dominated(points)
-    return frame.sort_values([axis.column, "score"], ascending=[True, direction == "min"])
+    return frame.sort_values([axis.column, "score"], ascending=[True, way.ascending])
 
 
 def combined_trials(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

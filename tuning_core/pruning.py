@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .states import Direction
+
 CHECKPOINT_NAMES = ("checkpoint.weights.h5", "checkpoint")
 
 
@@ -40,7 +42,8 @@ def ranked_trials(project_dir: str | Path, direction: str) -> list[dict]:
     """Completed trials with a finite score, best first."""
     usable = [r for r in _trial_records(Path(project_dir))
               if r.get("status") == "COMPLETED" and _finite(r.get("score"))]
-    return sorted(usable, key=lambda r: r["score"], reverse=direction == "max")
+    return sorted(usable, key=lambda r: r["score"],
+                  reverse=Direction.of(direction).higher_is_better)
 
 
 def _finite(value: object) -> bool:

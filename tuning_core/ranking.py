@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .states import TrialStatus
+from .states import Direction, TrialStatus
 
 RANKED_STATUSES = [s.value for s in TrialStatus if s.is_ranked()]
 
@@ -28,14 +28,15 @@ class RankedTrial:
     status: TrialStatus
 
 
-def ranked_frame(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
-    """The competing rows of a trial table, best first (``direction`` is "max" or "min")."""
+def ranked_frame(trials: pd.DataFrame, direction: Direction | str) -> pd.DataFrame:
+    """The competing rows of a trial table, best first."""
     if trials.empty or "status" not in trials or "score" not in trials:
         return trials.iloc[0:0]
     scores = pd.to_numeric(trials["score"], errors="coerce")
     usable = trials[trials["status"].isin(RANKED_STATUSES) & np.isfinite(scores.fillna(np.nan))]
     order = usable.assign(_score=scores[usable.index], _seq=range(len(usable)))
-    order = order.sort_values(["_score", "_seq"], ascending=[direction == "min", True])
+    order = order.sort_values(["_score", "_seq"],
+                              ascending=[Direction.of(direction).ascending, True])
     return order.drop(columns=["_score", "_seq"])
 
 

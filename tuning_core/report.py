@@ -112,8 +112,7 @@ def _trials_section(run: RunDir) -> str:
         return "<h2>Trials</h2><p class='empty'>No trial yet.</p>"
     ended = trials[trials["score"].notna()].sort_values("number")
     scores = list(ended["score"].astype(float))
-    better = max if config.tuner.direction == "max" else min
-    best_so_far = [better(scores[:i + 1]) for i in range(len(scores))]
+    best_so_far = config.tuner.direction.best_so_far(scores)
     chart = line_chart(f"{objective} per trial", {objective: scores, "best so far": best_so_far},
                        "trial (in order of ending)", markers=True)
     best = run.best_trials()[:BEST_TRIALS_SHOWN]

@@ -43,7 +43,7 @@ from .notes import RunNotes
 from .ownership import FileLock, OwnerInfo
 from .ranking import RankedTrial, ranked_trials
 from .settings import RunConfig
-from .states import JobKind, LogEvent, RunStatus, SearchEnd, TrialStatus
+from .states import Direction, JobKind, LogEvent, RunStatus, SearchEnd, TrialStatus
 from .triallog import TrialLogReader, TrialLogWriter
 
 RUN_FILE = "run.json"
@@ -156,8 +156,8 @@ class RunDir:
         return self._config
 
     @property
-    def direction(self) -> str:
-        """"max" or "min": which way the run's objective improves."""
+    def direction(self) -> Direction:
+        """Which way the run's objective improves."""
         return self.config().tuner.direction
 
     # --- notes -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from importlib import metadata
 from typing import Any
 
 from .errors import SettingsError
+from .states import Direction
 
 SCHEMA_VERSION = 1
 TUNER_HELP = {  # one line each, shown where the tuner is chosen (no TensorFlow import here)
@@ -31,10 +32,10 @@ DISTRIBUTIONS = {  # how one trial trains (tuners.py turns the name into a tf.di
 }
 
 
-def objective_direction(objective: str) -> str:
-    """"max" or "min" for a known objective; SettingsError for any other name."""
+def objective_direction(objective: str) -> Direction:
+    """Which way a known objective improves; SettingsError for any other name."""
     _one_of("objective", objective, tuple(OBJECTIVES))
-    return OBJECTIVES[objective]
+    return Direction(OBJECTIVES[objective])
 
 
 @dataclass
@@ -66,8 +67,8 @@ class TunerSettings:
     mixed_precision: bool = False
 
     @property
-    def direction(self) -> str:
-        """"max" or "min": which way the objective improves."""
+    def direction(self) -> Direction:
+        """Which way the objective improves."""
         return objective_direction(self.objective)
 
     def validate(self) -> None:

@@ -6,7 +6,60 @@ string that is not one of them is read as the closest safe state (see ``parse``)
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from enum import Enum
+from typing import Any
+
+
+class Direction(str, Enum):
+    """Which way an objective improves, with what follows from it; compares equal to its
+    spelling ("max", "min"), which is what KerasTuner and Keras' callbacks take."""
+
+    MAX = "max"
+    MIN = "min"
+
+    @classmethod
+    def of(cls, value: object) -> Direction:
+        """The direction spelled ``value``; ValueError for anything else."""
+        return cls(str(value.value if isinstance(value, Direction) else value))
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self is Direction.MAX
+
+    @property
+    def word(self) -> str:
+        """"higher" or "lower": what a person reads as better."""
+        return "higher" if self.higher_is_better else "lower"
+
+    @property
+    def ascending(self) -> bool:
+        """The sort order that puts the best first."""
+        return not self.higher_is_better
+
+    @property
+    def sign(self) -> float:
+        """-1 for "max", +1 for "min": a score times it is smaller when better."""
+        return -1.0 if self.higher_is_better else 1.0
+
+    def better(self, a: float, b: float) -> bool:
+        """True when ``a`` is strictly better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+    def best(self, values: Iterable[float]) -> float:
+        """The best of ``values`` (ValueError when there is none)."""
+        return max(values) if self.higher_is_better else min(values)
+
+    def best_so_far(self, values: Sequence[float]) -> list[float]:
+        """The best value up to each position."""
+        out: list[float] = []
+        for value in values:
+            out.append(value if not out or self.better(value, out[-1]) else out[-1])
+        return out
+
+    def best_index(self, series: Any) -> Any:
+        """The index label of the best value of a pandas Series."""
+        return series.idxmax() if self.higher_is_better else series.idxmin()
 
 
 class LogEvent(str, Enum):
