@@ -17,7 +17,8 @@ from .cli_support import Signals, quiet_tensorflow_import
 from .errors import SettingsError, TuningError
 from .rundir import RunDir
 from .settings import TUNER_NAMES
-from .states import RunStatus, TrialStatus
+from .states import RunStatus
+from .trialtable import ended
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,7 +126,7 @@ def _follow(registry, run_dir: Path) -> None:
     trials sit at chance, what that means for this run (tuning_core.diagnose)."""
     run = RunDir(run_dir)
     reader = run.reader()
-    printed = _ended(reader.trials()).shape[0]  # a resume prints only the trials it runs
+    printed = ended(reader.trials()).shape[0]  # a resume prints only the trials it runs
     warned = False
     while _pending(registry, run_dir):
         registry.wait(timeout=0.5)
@@ -156,11 +157,11 @@ def _print_progress(run: RunDir, reader, printed: int, warned: bool) -> tuple[in
 def _print_new_trials(reader, printed: int) -> int:
     reader.poll()
     trials = reader.trials()
-    ended = _ended(trials)
-    for row in ended.iloc[printed:].itertuples():
+    done = ended(trials)
+    for row in done.iloc[printed:].itertuples():
         detail = f"score {row.score:.4f}" if row.score is not None and row.score == row.score else (row.error or "")
         print(f"trial {row.number} ({row.trial_id}): {row.status}, {detail}, {row.seconds:.1f}s", flush=True)
-    return max(printed, len(ended))
+    return max(printed, len(done))
 
 
 def _registry(runs_dir: str | Path, args: argparse.Namespace):
@@ -189,11 +190,6 @@ def _pending(registry, run_dir: Path) -> bool:
     dispatcher = registry.dispatcher
     return dispatcher is not None and any(
         Path(job.run_dir) == Path(run_dir).resolve() for job in dispatcher.queue.jobs())
-
-
-def _ended(trials):
-    ended_values = [s.value for s in TrialStatus if s.is_ended()]
-    return trials[trials["status"].isin(ended_values)] if not trials.empty else trials
 
 
 def cmd_search(args: argparse.Namespace) -> int:

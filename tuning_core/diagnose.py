@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from .trialtable import scored
+
 MIN_TRIALS = 3
 ACCURACY_FACTOR = 1.5  # at chance: accuracy <= 1.5 / classes
 LOSS_FACTOR = 0.9  # ... and loss >= 0.9 * ln(classes)
@@ -78,9 +80,8 @@ class ChanceReport:
 
 
 def _completed(trials: pd.DataFrame) -> list[str]:
-    if trials.empty or "status" not in trials:
-        return []
-    return [str(t) for t in trials.loc[trials["status"] == "completed", "trial_id"]]
+    """The ids of the trials that compete for best (completed or stopped, with a score)."""
+    return [str(t) for t in scored(trials)["trial_id"]]
 
 
 def _best(epochs: pd.DataFrame, metric: str, ids: list[str], use_max: bool) -> float | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .trialtable import scored
+
 HP_PREFIX = "hp:"
 MIN_TRIALS = 3
 MISSING_LABEL = "n/a"  # a conditional hyperparameter absent from a trial (its block was not built)
@@ -73,11 +75,9 @@ def varying_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
 
 
 def completed_with_score(trials: pd.DataFrame) -> pd.DataFrame:
-    """The completed trials that have a numeric score."""
-    if trials.empty or "status" not in trials or "score" not in trials:
-        return trials.iloc[0:0]
-    done = trials[(trials["status"] == "completed") & trials["score"].notna()]
-    return done
+    """The trials that compete for best (:func:`tuning_core.trialtable.scored`: completed or
+    stopped, with a finite score), as the ranking counts them."""
+    return scored(trials)
 
 
 def encode_features(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -24,7 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
 
-from . import charts
+from . import charts, trialtable
 from .best import retrain_progress
 from .diagnose import run_chance_report
 from .errors import TuningError
@@ -35,10 +35,10 @@ from .pareto_chart import front_figure
 from .planner import SearchPlan, run_pace
 from .rundir import RunDir
 from .settings import RunConfig
-from .states import JobKind, RunStatus, TrialStatus
+from .states import JobKind, RunStatus
 from .triallog import COST_COLUMNS
 
-STATES = tuple(s.value for s in TrialStatus)
+STATES = trialtable.STATES
 Figure = go.Figure | dict  # a figure, or a plain {"data", "layout"} spec Plotly.js takes as is
 T = TypeVar("T")
 
@@ -102,14 +102,11 @@ def progress_text(progress: Progress) -> str:
 # --- the Monitor's content ---------------------------------------------------------------
 
 def completed_count(trials: pd.DataFrame) -> int:
-    """How many trials completed."""
-    return 0 if trials.empty else int((trials["status"] == TrialStatus.COMPLETED.value).sum())
+    """How many trials compete for best (the analyses are built again when it grows)."""
+    return trialtable.scored_count(trials)
 
 
-def state_counts(trials: pd.DataFrame) -> dict[str, int]:
-    """Trials by state, every state listed (0 when none)."""
-    counts = trials["status"].value_counts() if not trials.empty else pd.Series(dtype=int)
-    return {s: int(counts.get(s, 0)) for s in STATES}
+state_counts = trialtable.counts_by_state
 
 
 def trial_table(trials: pd.DataFrame) -> pd.DataFrame:

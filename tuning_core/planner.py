@@ -30,7 +30,7 @@ from .backbones import NONE
 from .errors import SettingsError
 from .space import FLATTEN_MAX_FEATURES, SearchSpace
 from .settings import RunConfig, TunerSettings
-from .states import TrialStatus
+from .trialtable import ended_count
 
 # Figure 7 (bench/results.md): s per epoch per 1,000 training images, reference model. Two
 # whole runs measured 0.36-0.52 s at 32 px and 9.2-19.8 s at 256 px as the machine's load
@@ -372,8 +372,7 @@ def run_pace(run: Any, now: float | None = None) -> Pace | None:
     since = float(start.get("time") or 0.0)
     recent = epochs[epochs["time"] >= since] if not epochs.empty else epochs
     seconds = _steady_epochs(recent)
-    ended = [s.value for s in TrialStatus if s.is_ended()]
-    done = 0 if trials.empty else int(trials["status"].isin(ended).sum())
+    done = ended_count(trials)
     return pace(plan, run.config().tuner, seconds, done, (now or time.time()) - since)
 
 

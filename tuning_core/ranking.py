@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from .states import Direction, TrialStatus
+from .trialtable import scored
 
-RANKED_STATUSES = [s.value for s in TrialStatus if s.is_ranked()]
 
 
 @dataclass(frozen=True)
@@ -30,11 +29,11 @@ class RankedTrial:
 
 def ranked_frame(trials: pd.DataFrame, direction: Direction | str) -> pd.DataFrame:
     """The competing rows of a trial table, best first."""
-    if trials.empty or "status" not in trials or "score" not in trials:
-        return trials.iloc[0:0]
-    scores = pd.to_numeric(trials["score"], errors="coerce")
-    usable = trials[trials["status"].isin(RANKED_STATUSES) & np.isfinite(scores.fillna(np.nan))]
-    order = usable.assign(_score=scores[usable.index], _seq=range(len(usable)))
+    usable = scored(trials)
+    if usable.empty:
+        return usable
+    scores = pd.to_numeric(usable["score"], errors="coerce")
+    order = usable.assign(_score=scores, _seq=range(len(usable)))
     order = order.sort_values(["_score", "_seq"],
                               ascending=[Direction.of(direction).ascending, True])
     return order.drop(columns=["_score", "_seq"])

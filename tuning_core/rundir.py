@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import atomic
+from . import atomic, trialtable
 from .errors import NotesError, RunError, TuningError
 from .notes import RunNotes
 from .ownership import FileLock, OwnerInfo
@@ -421,8 +421,4 @@ class RunSummary:
 
 def ended_count(reader: TrialLogReader) -> int:
     """How many trials have ended (whatever their outcome)."""
-    trials = reader.trials()
-    if trials.empty:
-        return 0
-    ended = [s.value for s in TrialStatus if s.is_ended()]
-    return int(trials["status"].isin(ended).sum())
+    return trialtable.ended_count(reader.trials())
