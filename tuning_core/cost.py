@@ -67,9 +67,10 @@ class TrialCost:
                            f"latency_ms and threads; got {data!r}.") from error
 
 
-def measure(model: Any, repeats: int = REPEATS) -> TrialCost:
-    """The cost of a built Keras model (its weights need not be trained)."""
-    started = time.perf_counter()
+def measure(model: Any, repeats: int = REPEATS, started: float | None = None) -> TrialCost:
+    """The cost of a built Keras model (its weights need not be trained); ``started``: the
+    ``perf_counter`` time its build began, so that ``measure_s`` counts the build too."""
+    started = time.perf_counter() if started is None else started
     latency = latency_ms(model, repeats)
     return TrialCost(params=int(model.count_params()), macs=multiply_adds(model),
                      model_bytes=saved_bytes(model), latency_ms=round(latency, 4),
@@ -168,5 +169,6 @@ def measure_trial(run_dir: str | Path, trial_id: str, repeats: int = REPEATS) ->
                        "never started, so trial models cannot be rebuilt.")
     hypermodel = CNNHyperModel(config.space, config.image.image_size, config.image.channels,
                                len(classes))
+    started = time.perf_counter()
     model = hypermodel.build(kt.HyperParameters.from_config(record["hyperparameters"]))
-    return measure(model, repeats)
+    return measure(model, repeats, started)

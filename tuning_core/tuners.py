@@ -159,9 +159,9 @@ class DashboardHooks:
         if not self.hooks.measure_cost or (search is not None and search.should_end()) or \
                 str(_oracle_view(self.oracle, trial).status) != "COMPLETED":
             return  # a stop must not wait for it: `python -m tuning_core cost` fills it later
-        writer = TrialLogWriter(self.hooks.log_path)
+        writer, started = TrialLogWriter(self.hooks.log_path), time.perf_counter()
         try:
-            cost = measure(self.hypermodel.build(trial.hyperparameters))
+            cost = measure(self.hypermodel.build(trial.hyperparameters), started=started)
         except Exception as error:  # a cost is a help, not a reason to end the search
             writer.write(COST_EVENT, trial_id=trial.trial_id, error=f"{type(error).__name__}: {error}")
             return
