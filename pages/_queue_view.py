@@ -9,6 +9,7 @@ import streamlit as st
 from pages import _auth, _live, _state
 from tuning_core.dispatch import QueueEntry
 from tuning_core.errors import TuningError
+from tuning_core.permissions import Action
 from tuning_core.queue_model import QueueKind
 
 
@@ -42,7 +43,7 @@ def describe(entry: QueueEntry) -> str:
 
 def _mine(entry: QueueEntry) -> bool:
     actor = _auth.actor()
-    return actor.is_admin or entry.job.owner == actor.record_name
+    return actor.may(Action.CANCEL_JOB, entry.job.owner)
 
 
 def queue_panel() -> None:
@@ -67,7 +68,7 @@ def _change(entry: QueueEntry, steps: int) -> None:
     queue = _state.registry().dispatcher.queue
     with _state.engine_errors():
         if steps == 0:
-            queue.cancel(entry.job.id, actor.record_name, actor.is_admin)
+            queue.cancel(entry.job.id, actor)
         else:
-            queue.move(entry.job.id, steps, actor.record_name, actor.is_admin)
+            queue.move(entry.job.id, steps, actor)
         st.rerun()

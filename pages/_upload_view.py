@@ -88,12 +88,12 @@ def datasets_table() -> None:
             "uploaded": datetime.fromtimestamp(d.created) if d.created else None}
             for d in datasets]), hide_index=True, width="stretch")
         actor = _auth.actor()
-        mine = [d.name for d in datasets if actor.is_admin or d.owner == actor.name]
+        mine = [d.name for d in datasets if actor.may(Action.DELETE_DATASET, d.owner or None)]
         if not mine:
             return
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         picked = left.selectbox("Delete a dataset", mine, index=None, key="datasets_delete")
         if right.button("Delete dataset", disabled=picked is None):
             with _state.engine_errors():
-                delete_dataset(workspace.data_dir(), picked, actor.record_name, actor.is_admin)
+                delete_dataset(workspace.data_dir(), picked, actor)
                 st.rerun()

@@ -112,10 +112,10 @@ def test_a_cancelled_job_never_runs_and_owners_move_only_their_share(
         queue = registry.dispatcher.queue
         waiting = [j for j in queue.jobs() if j.state is JobState.QUEUED]
         with pytest.raises(Exception, match="share of the queue"):
-            queue.move(waiting[1].id, -1, "alice")  # would pass bob's job
+            queue.move(waiting[1].id, -1, _member("alice"))  # would pass bob's job
         with pytest.raises(Exception, match="belongs to alice"):
-            queue.cancel(waiting[1].id, "bob")
-        queue.cancel(waiting[1].id, "alice")
+            queue.cancel(waiting[1].id, _member("bob"))
+        queue.cancel(waiting[1].id, _member("alice"))
         gate.finish(first.name)
         gate.wait_started(2)
         gate.finish(gate.order[1])

@@ -17,6 +17,8 @@ from tuning_core.jobqueue import (
     QueuedJob,
     QueueError,
 )
+from tuning_core.accounts import Role, User
+from tuning_core.actor import Actor
 
 PROCESS_TIMEOUT_S = 60
 
@@ -30,6 +32,14 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
+
+
+def _member(name: str) -> Actor:
+    return Actor(User(name, Role.MEMBER))
+
+
+def _admin(name: str) -> Actor:
+    return Actor(User(name, Role.ADMIN))
 
 @pytest.fixture
 def queue(tmp_path: Path) -> JobQueue:
@@ -126,26 +136,26 @@ def test_bad_job_fields_are_refused(queue: JobQueue, tmp_path: Path) -> None:
 def test_cancel_by_owner_or_admin_only(queue: JobQueue, tmp_path: Path) -> None:
     a, b = _enqueue(queue, tmp_path, "ab")
     with pytest.raises(QueueError, match=f"Job {a.id} belongs to a; b may not cancel"):
-        queue.cancel(a.id, "b")
-    assert queue.cancel(a.id, "a").state is JobState.CANCELLED
-    assert queue.cancel(b.id, "root", is_admin=True).message == "cancelled by root"
+        queue.cancel(a.id, _member("b"))
+    assert queue.cancel(a.id, _member("a")).state is JobState.CANCELLED
+    assert queue.cancel(b.id, _admin("root")).message == "cancelled by root"
     assert queue.jobs() == []
     with pytest.raises(QueueError, match="already ended"):
-        queue.cancel(a.id, "a")
+        queue.cancel(a.id, _member("a"))
 
 
 def test_a_running_job_is_not_cancelled_from_the_queue(queue: JobQueue, tmp_path: Path) -> None:
     (job,) = _enqueue(queue, tmp_path, "a")
     queue.claim_next("h", 1)
     with pytest.raises(QueueError, match="is running; stop its run"):
-        queue.cancel(job.id, "a", is_admin=True)
+        queue.cancel(job.id, _admin("a"))
 
 
 def test_member_moves_within_own_share(queue: JobQueue, tmp_path: Path) -> None:
     b0, a1, a2, a3, b4 = _enqueue(queue, tmp_path, "baaab")
-    assert queue.move(a3.id, -2, "a") == 2
+    assert queue.move(a3.id, -2, _member("a")) == 2
     assert _ids(queue.jobs()) == _ids([b0, a3, a1, a2, b4])
-    assert queue.move(a3.id, 1, "a") == 3
+    assert queue.move(a3.id, 1, _member("a")) == 3
     assert _ids(queue.jobs()) == _ids([b0, a1, a3, a2, b4])
 
 
@@ -153,23 +163,23 @@ def test_member_cannot_pass_another_users_job(queue: JobQueue, tmp_path: Path) -
     b0, a1, a2, b3 = _enqueue(queue, tmp_path, "baab")
     before = _ids(queue.jobs())
     with pytest.raises(QueueError, match=f"would pass job {b0.id} of b"):
-        queue.move(a1.id, -1, "a")
+        queue.move(a1.id, -1, _member("a"))
     with pytest.raises(QueueError, match=f"would pass job {b3.id} of b"):
-        queue.move(a2.id, 5, "a")
+        queue.move(a2.id, 5, _member("a"))
     with pytest.raises(QueueError, match="belongs to b"):
-        queue.move(b3.id, -1, "a")
+        queue.move(b3.id, -1, _member("a"))
     assert _ids(queue.jobs()) == before
 
 
 def test_admin_moves_anywhere_and_moves_stop_at_the_ends(queue: JobQueue,
                                                          tmp_path: Path) -> None:
     b0, a1, c2 = _enqueue(queue, tmp_path, "bac")
-    assert queue.move(c2.id, -10, "root", is_admin=True) == 1
+    assert queue.move(c2.id, -10, _admin("root")) == 1
     assert _ids(queue.jobs()) == _ids([c2, b0, a1])
     with pytest.raises(QueueError, match="would pass"):
-        queue.move(c2.id, 10, "c")
-    assert queue.move(a1.id, 1, "a") == 3  # already last: stays
-    assert queue.move(b0.id, 7, "root", is_admin=True) == 3
+        queue.move(c2.id, 10, _member("c"))
+    assert queue.move(a1.id, 1, _member("a")) == 3  # already last: stays
+    assert queue.move(b0.id, 7, _admin("root")) == 3
     assert _ids(queue.jobs()) == _ids([c2, a1, b0])
 
 

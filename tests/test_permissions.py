@@ -1,4 +1,5 @@
-"""Roles in the engine: the whole role x action x own/other-run matrix."""
+"""Roles in the engine: the whole role x action x own/other-resource matrix (runs, queued
+jobs and uploaded datasets follow one rule)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from tuning_core.permissions import Action, allowed, require
 A = Action
 EVERY_ROLE_MAY = {A.VIEW, A.REPORT, A.DOWNLOAD}
 MEMBER_MAY = EVERY_ROLE_MAY | {A.SCAN_DATA, A.LAUNCH, A.UPLOAD, A.EXPORT, A.EXPLAIN, A.EXCLUDE}
-MEMBER_MAY_ON_OWN_RUN = {A.STOP, A.RESUME, A.RETRAIN, A.DELETE, A.PRUNE, A.EDIT_NOTES}
+MEMBER_MAY_ON_OWN_RUN = {A.STOP, A.RESUME, A.RETRAIN, A.DELETE, A.PRUNE, A.EDIT_NOTES,
+                         A.CANCEL_JOB, A.MOVE_JOB, A.DELETE_DATASET}
 EXPECTED = {  # (role, run is own) -> allowed actions
     (Role.VIEWER, True): EVERY_ROLE_MAY, (Role.VIEWER, False): EVERY_ROLE_MAY,
     (Role.MEMBER, True): MEMBER_MAY | MEMBER_MAY_ON_OWN_RUN, (Role.MEMBER, False): MEMBER_MAY,
@@ -56,3 +58,13 @@ def test_messages_name_the_role_needed() -> None:
 def test_a_run_without_an_owner_is_not_a_members_own() -> None:
     assert not allowed(User("alice", Role.MEMBER), Action.DELETE, owner=None)
     assert allowed(User("root", Role.ADMIN), Action.DELETE, owner=None)
+
+
+def test_queued_jobs_and_datasets_follow_the_runs_rule_in_their_own_words() -> None:
+    with pytest.raises(PermissionDeniedError, match="^cancelling another member's queued job "
+                       "needs the admin role; you are member alice.$"):
+        require(User("alice", Role.MEMBER), Action.CANCEL_JOB, owner="bob")
+    with pytest.raises(PermissionDeniedError, match="removing your own dataset needs the member"):
+        require(User("carl", Role.VIEWER), Action.DELETE_DATASET, owner="carl")
+    assert [a.resource for a in (Action.MOVE_JOB, Action.DELETE_DATASET, Action.LAUNCH)] == [
+        "queued job", "dataset", None]

@@ -26,7 +26,17 @@ from tuning_core.uploads import (
     list_datasets,
     save_images,
 )
+from tuning_core.accounts import Role, User
+from tuning_core.actor import Actor
 
+
+
+def _member(name: str) -> Actor:
+    return Actor(User(name, Role.MEMBER))
+
+
+def _admin(name: str) -> Actor:
+    return Actor(User(name, Role.ADMIN))
 
 def _png(shade: int = 100) -> bytes:
     buffer = io.BytesIO()
@@ -247,14 +257,14 @@ def test_folders_without_a_record_are_listed_without_owner(data_dir: Path) -> No
 
 def test_delete_by_owner_or_admin_only(data_dir: Path) -> None:
     with pytest.raises(UploadError, match="belongs to zoe; ann may not delete"):
-        delete_dataset(data_dir, "existing", "ann")
+        delete_dataset(data_dir, "existing", _member("ann"))
     assert (data_dir / "existing").is_dir()
-    delete_dataset(data_dir, "existing", "zoe")
+    delete_dataset(data_dir, "existing", _member("zoe"))
     assert list_datasets(data_dir) == [] and list(data_dir.iterdir()) == []
     (data_dir / "digits").mkdir()
     with pytest.raises(UploadError, match="nobody"):
-        delete_dataset(data_dir, "digits", "ann")
-    delete_dataset(data_dir, "digits", "root", is_admin=True)
+        delete_dataset(data_dir, "digits", _member("ann"))
+    delete_dataset(data_dir, "digits", _admin("root"))
     assert list(data_dir.iterdir()) == []
 
 
@@ -264,7 +274,7 @@ def test_delete_refuses_anything_but_a_direct_child(data_dir: Path, tmp_path: Pa
     (data_dir / "link").symlink_to(outside)
     for name in ("..", "../precious", "link", "missing", "existing/roses"):
         with pytest.raises(UploadError):
-            delete_dataset(data_dir, name, "root", is_admin=True)
+            delete_dataset(data_dir, name, _admin("root"))
     assert outside.is_dir() and (data_dir / "existing" / "roses").is_dir()
 
 

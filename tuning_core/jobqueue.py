@@ -26,6 +26,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from .actor import Actor
+from .permissions import Action
 from .queue_model import (QUEUE_FILE, JobState, QueuedJob, QueueError, QueueKind, _checked,
                           _names, default_path, process_alive)
 SCHEMA_VERSION = 1
@@ -289,16 +291,18 @@ class JobQueue:
                          (first - 1, message, job_id))
             return self._get(conn, job_id)
 
-    def cancel(self, job_id: int, user: str, is_admin: bool = False) -> QueuedJob:
+    def cancel(self, job_id: int, actor: Actor) -> QueuedJob:
         """Take a waiting job out of the queue (it stays in the history as cancelled).
 
         Raises:
-            QueueError: the user is neither the owner nor an admin, or the job is not
-                waiting (a running job is stopped from its run, not cancelled here).
+            QueueError: the role rules do not let ``actor`` cancel this job (a member cancels
+                their own, an admin anyone's), or the job is not waiting (a running job is
+                stopped from its run, not cancelled here).
         """
+        user = actor.record_name
         with self._tx() as conn:
             job = self._get(conn, job_id)
-            _refuse_other(job, user, is_admin, "cancel")
+            _refuse_other(job, actor, Action.CANCEL_JOB, "cancel")
             if job.state is JobState.RUNNING:
                 raise QueueError(f"Job {job_id} ({Path(job.run_dir).name}) is running; stop "
                                  "its run instead of cancelling it from the queue.")
@@ -307,7 +311,7 @@ class JobQueue:
                                  "a waiting job can be cancelled.")
             return self._end(conn, job, JobState.CANCELLED, f"cancelled by {user}")
 
-    def move(self, job_id: int, steps: int, user: str, is_admin: bool = False) -> int:
+    def move(self, job_id: int, steps: int, actor: Actor) -> int:
         """Move a waiting job ``steps`` places (negative: towards the front); returns its
         new 1-based position. Moves past the ends stop at the ends.
 
@@ -320,7 +324,7 @@ class JobQueue:
         """
         with self._tx() as conn:
             job = self._get(conn, job_id)
-            _refuse_other(job, user, is_admin, "move")
+            _refuse_other(job, actor, Action.MOVE_JOB, "move")
             if not job.state.is_waiting():
                 raise QueueError(f"Job {job_id} is {job.state.value}; only a waiting job "
                                  "can be moved.")
@@ -328,7 +332,7 @@ class JobQueue:
             old = [j.id for j in waiting].index(job_id)
             new = min(max(old + steps, 0), len(waiting) - 1)
             passed = waiting[min(old, new):max(old, new) + 1]
-            _refuse_passing(job, passed, user, is_admin)
+            _refuse_passing(job, passed, actor)
             order = [j for j in waiting if j.id != job_id]
             order.insert(new, job)
             positions = sorted(j.position for j in waiting)  # reused in the new order
@@ -357,16 +361,18 @@ class JobQueue:
             return [self._end(conn, now, JobState.INTERRUPTED, note)]
 
 
-def _refuse_other(job: QueuedJob, user: str, is_admin: bool, action: str) -> None:
-    if not is_admin and job.owner != user:
-        raise QueueError(f"Job {job.id} belongs to {job.owner}; {user} may not {action} it "
-                         "(only its owner or an admin may).")
+def _refuse_other(job: QueuedJob, actor: Actor, action: Action, verb: str) -> None:
+    """The one rule of owned resources (:mod:`tuning_core.permissions`), said the queue's way."""
+    if not actor.may(action, job.owner):
+        raise QueueError(f"Job {job.id} belongs to {job.owner}; {actor.record_name} may not "
+                         f"{verb} it (only its owner or an admin may).")
 
 
-def _refuse_passing(job: QueuedJob, passed: list[QueuedJob], user: str,
-                    is_admin: bool) -> None:
-    others = [j for j in passed if j.owner != user]
-    if others and not is_admin:
+def _refuse_passing(job: QueuedJob, passed: list[QueuedJob], actor: Actor) -> None:
+    """Passing another user's job moves theirs too: allowed to whoever may move theirs."""
+    others = [j for j in passed if j.owner != job.owner]
+    others = [j for j in others if not actor.may(Action.MOVE_JOB, j.owner)]
+    if others:
         raise QueueError(f"Moving job {job.id} would pass job {others[0].id} of "
                          f"{others[0].owner}; a member moves jobs only within their own "
                          "share of the queue (an admin can move any job).")

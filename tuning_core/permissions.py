@@ -2,9 +2,11 @@
 
 viewer: sees runs and charts, writes their report and search script, and downloads what
 they see (checked exports, reports, scripts). member: also scans data, launches searches,
-retrains, exports best models and uploads; stops, resumes, deletes, prunes and edits the notes of the runs they own. admin:
-everything, including other people's runs, accounts and the audit log. No user (local mode, where
-there are no logins) may do everything.
+retrains, exports best models and uploads; changes what they own: stops, resumes, deletes,
+prunes and edits the notes of their runs, cancels and moves their queued jobs, removes their
+uploaded datasets. admin: everything, including what others own, accounts and the audit log.
+No user (local mode, where there are no logins) may do everything. One rule for every owned
+resource (runs, queued jobs, datasets): capabilities per resource, as MLflow's auth has them.
 """
 
 from __future__ import annotations
@@ -35,29 +37,43 @@ class Action(Enum):
     DOWNLOAD = "downloading a run's files"
     EXPLAIN = "explaining a model or checking its data"
     EXCLUDE = "excluding files from a dataset's next search"
+    CANCEL_JOB = "cancelling"
+    MOVE_JOB = "moving"
+    DELETE_DATASET = "removing"  # (a value of its own: equal values would make it DELETE)
+
+    @property
+    def resource(self) -> str | None:
+        """What the action changes when someone owns it ("run", "queued job", "dataset"),
+        None for an action whose owner does not matter."""
+        return _OWNED.get(self)
 
     @property
     def on_a_run(self) -> bool:
         """True for actions on an existing run, where owning the run matters."""
-        return self in _ON_A_RUN
+        return self.resource == "run"
 
     def needed_role(self, own: bool) -> Role:
-        """The least role allowed this action (``own``: the run is the user's own)."""
-        if self.on_a_run:
+        """The least role allowed this action (``own``: the resource is the user's own).
+        One rule for every owned resource: a member changes their own, an admin anyone's."""
+        if self.resource is not None:
             return Role.MEMBER if own else Role.ADMIN
         return _NEEDS[self]
 
     def describe(self, own: bool) -> str:
         """A phrase for messages: "stopping another member's run", "launching a search"."""
-        if not self.on_a_run:
+        if self.resource is None:
             return self.value
-        return f"{self.value} {'your own' if own else 'another member' + chr(39) + 's'} run"
+        whose = "your own" if own else "another member's"
+        return f"{self.value} {whose} {self.resource}"
 
 
-# A retrain replaces the run's best model: it writes someone's run like a resume does.
-# Notes are the launcher's own words about their run: only they (or an admin) change them.
-_ON_A_RUN = frozenset({Action.STOP, Action.RESUME, Action.RETRAIN, Action.DELETE, Action.PRUNE,
-                       Action.EDIT_NOTES})
+# The capabilities on owned resources (as MLflow's auth gives them per resource): each
+# action's resource. A retrain replaces the run's best model: it writes someone's run like a
+# resume does. Notes are the launcher's own words about their run. A queued job waits in
+# its owner's share of the queue; an uploaded dataset is its uploader's.
+_OWNED = {Action.STOP: "run", Action.RESUME: "run", Action.RETRAIN: "run", Action.DELETE: "run",
+          Action.PRUNE: "run", Action.EDIT_NOTES: "run", Action.CANCEL_JOB: "queued job",
+          Action.MOVE_JOB: "queued job", Action.DELETE_DATASET: "dataset"}
 _NEEDS = {Action.VIEW: Role.VIEWER, Action.SCAN_DATA: Role.MEMBER, Action.LAUNCH: Role.MEMBER,
           Action.UPLOAD: Role.MEMBER,
           # Exporting converts and times a model (CPU, files in the run); reading what a

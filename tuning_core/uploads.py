@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import atomic
+from .actor import Actor
+from .permissions import Action
 from .upload_checks import (
     UploadError,
     UploadLimits,
@@ -285,12 +287,13 @@ def list_datasets(data_dir: Path) -> list[UploadedDataset]:
     return found
 
 
-def delete_dataset(data_dir: Path, name: str, user: str, is_admin: bool = False) -> None:
+def delete_dataset(data_dir: Path, name: str, actor: Actor) -> None:
     """Delete the dataset folder ``data_dir/<name>``.
 
     Raises:
-        UploadError: the name is not a dataset folder directly in ``data_dir``, or the
-            user is neither its owner nor an admin (a folder without an owner: admins only).
+        UploadError: the name is not a dataset folder directly in ``data_dir``, or the role
+            rules do not let ``actor`` delete it (a member deletes their own uploads, an
+            admin any; a folder without an owner: admins only).
     """
     data_dir = Path(data_dir).resolve()
     folder = data_dir / check_name(name)
@@ -298,9 +301,10 @@ def delete_dataset(data_dir: Path, name: str, user: str, is_admin: bool = False)
         raise UploadError(f"No dataset folder {name!r} in {data_dir}.")
     meta = _read_meta(folder)
     owner = meta.owner if meta else ""
-    if not is_admin and owner != user:
+    if not actor.may(Action.DELETE_DATASET, owner or None):
         raise UploadError(f"The dataset {name} belongs to {owner or 'nobody (not an upload)'}"
-                          f"; {user} may not delete it (only its owner or an admin may).")
+                          f"; {actor.record_name} may not delete it (only its owner or an "
+                          f"admin may).")
     trash = Path(tempfile.mkdtemp(prefix=f".deleting-{name}-", dir=data_dir))
     os.replace(folder, trash / name)  # gone from the list at once, even if rmtree is slow
     shutil.rmtree(trash)
