@@ -69,7 +69,8 @@ def test_the_script_registers_the_dashboards_hyperparameters_for_a_backbone_spac
     space.conv = [replace(space.conv[0], batch_norm=Toggle.TUNED,
                           dropout=DropoutRange(0.0, 0.3, 0.1))] * 2
     space.dense_blocks = IntRange(0, 1)
-    space.training = replace(space.training, flip=Toggle.TUNED, optimizers=["adam", "sgd"])
+    space.training = replace(space.training, flip=Toggle.TUNED, optimizers=["adam", "sgd"],
+                             label_smoothing=[0.0, 0.1], class_weights=Toggle.TUNED)
     space.backbone = BackboneSpace(choices=["none", "MobileNetV3Small"], weights="none",
                                    trainable_top=[0, 5])
     spec = importlib.util.spec_from_file_location("standalone", Path(

@@ -209,12 +209,21 @@ class SearchHyperModel(kt.HyperModel):
                 fine_tune = learning_rate(hp, b, "fine_tune_learning_rate")
             lr = fine_tune if lr is None else lr
         choice(hp, "batch_size", t["batch_sizes"])
-        model.compile(optimizer=OPTIMIZERS[optimizer](lr), loss="categorical_crossentropy",
-                      metrics=["accuracy"])
+        # registered only when the space uses them (as the dashboard does)
+        smoothing_choices = t.get("label_smoothing", [0.0])
+        smoothing = choice(hp, "label_smoothing", smoothing_choices) \
+            if list(smoothing_choices) != [0.0] else 0.0
+        if t.get("class_weights", "off") != "off":
+            toggle(hp, "class_weights", t["class_weights"])
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=float(smoothing)) \
+            if smoothing else "categorical_crossentropy"
+        model.compile(optimizer=OPTIMIZERS[optimizer](lr), loss=loss, metrics=["accuracy"])
 
     def fit(self, hp, model, data, **kwargs):
         batch_size = hp.get("batch_size")
         kwargs.setdefault("shuffle", False)
+        if hp.values.get("class_weights"):  # every class weighs the same in the loss
+            kwargs["class_weight"] = data.class_weights()
         return model.fit(data.train(batch_size), validation_data=data.validation(batch_size),
                          **kwargs)
 
@@ -272,6 +281,12 @@ class Data:
 
     def validation(self, batch_size):
         return self._batches(self.val_arrays, batch_size, shuffle=False)
+
+    def class_weights(self):
+        """"Balanced": total / (classes x count) for each class of the training images."""
+        counts = np.bincount(self.train_arrays[1], minlength=self.num_classes)
+        return {i: (counts.sum() / (len(counts) * n) if n else 1.0)
+                for i, n in enumerate(counts)}
 
 
 # ------------------------------------------------------------------ tuner and search
