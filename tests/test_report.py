@@ -42,6 +42,7 @@ def test_report_of_a_retrained_run(augmented_run: Path, tmp_path: Path) -> None:
     assert all(f"<h2>{s}</h2>" in html for s in SECTIONS)
     assert html.count("<svg") == 3  # the objective, loss and accuracy charts
     assert "confusion" in html and "augment_zoom" in html and "keras-tuner" in html
+    assert "(95% interval " in html and "recall 95% interval" in html  # honest margins
     from tuning_core.best import load_evaluation
 
     wrong = len(load_evaluation(augmented_run)["misclassified"])

@@ -22,6 +22,7 @@ from . import atomic
 from .actor import Actor
 from .best import load_evaluation, load_history, load_hyperparameters
 from .errors import TuningError
+from .margin import Accuracy, evaluation_accuracy
 from .permissions import Action
 from .rundir import RunDir
 from .report_svg import confusion_table, line_chart
@@ -138,16 +139,27 @@ def _best_section(run: RunDir, actor: Actor) -> str:
     curves = "".join(line_chart(title, {k: history.get(k, []) for k in keys}, "epoch")
                      for title, keys in (("Loss", ("loss", "val_loss")),
                                          ("Accuracy", ("accuracy", "val_accuracy"))))
-    per_class = [{k: row[k] for k in ("class", "precision", "recall", "f1", "support")}
+    per_class = [{**{k: row[k] for k in ("class", "precision", "recall", "f1", "support")},
+                  "recall 95% interval": _recall_interval(row)}
                  for row in evaluation["per_class"]]
+    accuracy = evaluation_accuracy(evaluation)
+    margin = ("" if accuracy is None else
+              " (95% interval {:.4f}–{:.4f})".format(*accuracy.interval))
     return (f"<h2>Best model</h2><p>Retrained from trial {escape(str(source.get('number')))} "
             f"(rank #{escape(str(source.get('rank')))}). Test accuracy "
-            f"<b>{evaluation['test_accuracy']:.4f}</b>, test loss "
+            f"<b>{evaluation['test_accuracy']:.4f}</b>{margin}, test loss "
             f"{evaluation['test_loss']:.4f} on {evaluation['test_images']} test images.</p>"
             + curves + "<h3>Confusion matrix</h3>"
             + confusion_table(evaluation["confusion_matrix"], evaluation["classes"])
             + "<h3>Per class</h3>" + _table(per_class)
             + _misclassified(run, evaluation["misclassified"], actor))
+
+
+def _recall_interval(row: dict[str, Any]) -> str:
+    """A class's recall with the margin its few test images leave."""
+    if not row.get("support"):
+        return "–"
+    return "{:.2f}–{:.2f}".format(*Accuracy.of(float(row["recall"]), int(row["support"])).interval)
 
 
 def _misclassified(run: RunDir, items: list[dict[str, Any]], actor: Actor) -> str:
