@@ -188,6 +188,17 @@ def _exclude(run_dir: Path, flags: list) -> None:
         st.rerun()
 
 
+def excluded_note(data_dir: str) -> None:
+    """On the Search page: how many files of the dataset the new run will leave out."""
+    from tuning_core import workspace
+
+    listed = exclusions.load(workspace.runs_dir(), data_dir)
+    if listed.entries:
+        st.caption(f"{len(listed.entries)} file(s) of this dataset are left out of new runs "
+                   "(excluded after a data health check; the Best model page of a run on "
+                   "this dataset lists them and restores them).")
+
+
 def excluded_list(run_dir: Path, root: Path) -> None:
     """The dataset's exclusion list, visible and undoable."""
     _, listed = exclusions.for_run(run_dir)

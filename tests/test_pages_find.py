@@ -119,7 +119,8 @@ def test_compare_page_shows_two_runs(clean_caches, image_folder: Path):
     assert list(settings.iloc[0, 1:]) == ["3", "4"]
     scores = at.dataframe[0].value
     assert list(scores["run"]) == ["Two trials", newer.name]
-    objective, curves = plotly_specs(at)
+    objective, curves, front = plotly_specs(at)
+    assert front["layout"]["title"]["text"] == "val_loss against cpu latency"  # no costs yet
     assert [t["name"] for t in objective["data"]] == ["Two trials", newer.name]
     assert len(curves["data"]) == 2
     at.multiselect(key="compare_pick").set_value([older.name]).run()

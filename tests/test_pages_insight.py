@@ -63,3 +63,17 @@ def test_the_health_list_flags_the_leak_and_excludes_and_restores_it(planted):
     at.multiselect(key="exclusions_restore").set_value([test_file]).run()
     click(at, "Restore")
     assert exclusions.for_run(run)[1].paths == set()
+
+
+def test_the_search_page_says_how_many_files_the_new_run_leaves_out(clean_caches,
+                                                                   image_folder: Path):
+    listed = exclusions.ExclusionList(str(image_folder)).added(
+        [exclusions.Exclusion("cats/cats_000.png", "a leak", "leak")])
+    exclusions.save(runs_dir(), listed)
+    at = new_app().run()
+    at.text_input(key="w:data.folder").set_value(str(image_folder))
+    click(at, "Scan folder")
+    at.switch_page("pages/search.py").run()
+    assert not problems(at)
+    assert any(c.value.startswith("1 file(s) of this dataset are left out of new runs")
+               for c in at.caption)
