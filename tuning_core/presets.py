@@ -69,7 +69,10 @@ def small() -> SearchSpace:
     """Fast, the default: for a first search, demos and tests.
 
     1-2 conv blocks of 16 or 32 filters (3x3, relu, max pooling), an optional dense
-    block of 64 units, adam, batch 32 or 64: a few minutes on a CPU.
+    block of 64 units, adam, batch 32 or 64, label smoothing 0.1: a few minutes on a CPU.
+    Label smoothing because users' folders hold some wrong labels: on the benchmark's set
+    with 10% of them it took the held-out accuracy from 0.912 to 0.956 (median of 5), and
+    changed nothing measurable on the clean sets (bench/notes.md, "Messy labels").
     """
     conv = [
         ConvBlockSpace(
@@ -84,7 +87,8 @@ def small() -> SearchSpace:
     ]
     dense = [DenseBlockSpace(units=[64], activations=["relu"], dropout=DropoutRange(0.0, 0.0))]
     training = TrainingSpace(
-        optimizers=["adam"], learning_rate_min=1e-3, learning_rate_max=1e-2, batch_sizes=[32, 64]
+        optimizers=["adam"], learning_rate_min=1e-3, learning_rate_max=1e-2, batch_sizes=[32, 64],
+        label_smoothing=[0.1],
     )
     return SearchSpace(IntRange(1, 2), conv, IntRange(0, 1), dense, training)
 
