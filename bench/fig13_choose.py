@@ -112,6 +112,7 @@ def label_check(train: Path, runs: Path, scale: Scale) -> dict[str, Any]:
     return {"images": report.images, "wrong": len(truth), "flagged": len(flagged),
             "precision": round(precision, 3), "recall": round(recall, 3),
             "search_s": round(search_s, 1), "check_s": report.seconds,
+            "oos_accuracy": round(report.oos_accuracy, 3), "note": report.note,
             "leaks": len(report.of_kind(FlagKind.LEAK)),
             "duplicates": len(report.of_kind(FlagKind.DUPLICATE)),
             "outliers": len(report.of_kind(FlagKind.OUTLIER))}
@@ -141,9 +142,10 @@ def measure(quick: bool) -> FigureResult:
              f"one trial measured {len(again)} more time(s): latency {latencies} ms, "
              f"multiply-adds {sorted({r['macs'] for r in again})} (the stable axis).",
              f"noisy digits: {labels['images']} images checked in {labels['check_s']:.0f} s "
-             f"after a {labels['search_s']:.0f} s search; also {labels['leaks']} leak(s), "
+             f"after a {labels['search_s']:.0f} s search, out-of-sample accuracy "
+             f"{labels['oos_accuracy']:.2f}; also {labels['leaks']} leak(s), "
              f"{labels['duplicates']} near-duplicate(s), {labels['outliers']} outlier(s) "
-             "flagged."]
+             "flagged." + (f" {labels['note']}" if labels["note"] else "")]
     return FigureResult(13, "Choosing by cost and checking the data", GOAL, value, met,
                         rows=rows, notes=notes)
 

@@ -148,8 +148,11 @@ def data_health(run_dir: Path, data_dir: str) -> None:
 def _flags(run_dir: Path, report, root: Path) -> None:
     counts = {k: len(report.of_kind(k)) for k in FlagKind}
     st.caption(f"{report.images} images checked in {report.seconds:.0f} s ({report.folds} "
-               f"folds of {report.epochs} epochs): " +
+               f"folds of {report.epochs} epochs, right on {report.oos_accuracy:.0%} of the "
+               "images they never saw): " +
                ", ".join(f"{n} {k.title.lower()}" for k, n in counts.items()))
+    if report.note:
+        st.warning(report.note)
     listed = exclusions.for_run(run_dir)[1].paths
     for kind in FlagKind:
         flags = report.of_kind(kind)

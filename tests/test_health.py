@@ -120,3 +120,15 @@ def test_excluded_files_leave_the_next_runs_split_and_come_back_when_restored(pl
     assert exclusions.restore(run, {leak.path}).entries == ()
     again = load_or_make_split(RunDir(make_run(run.parent, root, trials=0, finished=False)))
     assert leak.path in [p for part in (again.train, again.val, again.test) for p, _ in part]
+
+
+def test_label_errors_are_not_judged_from_models_near_chance():
+    from tuning_core.health import judge_models
+
+    labels = np.array([0] * 6 + [1] * 4)
+    weak = np.tile([0.55, 0.45], (10, 1))  # always the larger class: right on 60%
+    accuracy, note = judge_models(labels, weak)
+    assert accuracy == 0.6 and "label errors not judged" in note and "60%" in note
+    strong = np.eye(2)[labels] * 0.8 + 0.1
+    strong[0] = [0.1, 0.9]  # one disagreement: right on 90%
+    assert judge_models(labels, strong) == (0.9, "")

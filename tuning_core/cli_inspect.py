@@ -82,6 +82,8 @@ def cmd_health(args: argparse.Namespace) -> int:
     report = check_with_slot(run.path, actor.record_name, args.folds, args.epochs)
     for flag in report.flags:
         print(f"{flag.kind.value}\t{flag.path}\t{flag.reason}")
+    if report.note:
+        print(f"note: {report.note}")
     counts = {k.value: len(report.of_kind(k)) for k in FlagKind}
     print(f"checked {report.images} images in {report.seconds:.0f} s: "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))

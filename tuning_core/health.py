@@ -3,7 +3,8 @@
 * Suspected label errors: images whose given label the model confidently disagrees with,
   judged on out-of-sample probabilities (each image predicted by a model that never saw
   it: ``folds`` short cross-validated fits of the best trial's architecture), by cleanlab's
-  confident learning (``cleanlab.filter.find_label_issues``, ranked by self-confidence).
+  confident learning (``cleanlab.filter.find_label_issues``, ranked by self-confidence);
+  not judged when those models are too weak for their disagreement to mean anything.
 * Near-duplicates: images equal byte for byte, or whose small grey thumbnails (mean taken
   out, scaled to unit length) are within ``DUPLICATE_DISTANCE`` in cosine distance
   (scikit-learn's nearest neighbours). A pair split between train, validation and test is a
@@ -92,6 +93,8 @@ class HealthReport:
     seconds: float
     created: float = field(default_factory=time.time)
     version: int = SCHEMA_VERSION
+    oos_accuracy: float = math.nan  # the cross-validated models' accuracy on what they never saw
+    note: str = ""  # why label errors were not judged, when they were not
 
     def of_kind(self, kind: FlagKind) -> list[Flag]:
         return [f for f in self.flags if f.kind is kind]
@@ -132,6 +135,21 @@ def out_of_sample_probabilities(images: np.ndarray, labels: np.ndarray, num_clas
         probabilities[held] = model.predict(images[held], batch_size=256, verbose=0)
         del model  # not clear_session(): a server's other threads may hold models
     return probabilities
+
+
+def judge_models(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, str]:
+    """The out-of-sample accuracy, and why the label errors cannot be judged ("" when they
+    can): a model that never saw an image must be right on most images before its
+    disagreement with a label means something (at least halfway from always guessing the
+    largest class to perfect); weak ones disagree with nearly everything."""
+    accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+    guess = float(np.bincount(labels).max() / len(labels))
+    if accuracy >= guess + (1 - guess) / 2:
+        return accuracy, ""
+    return accuracy, (f"label errors not judged: the models that never saw an image were "
+                      f"right on {accuracy:.0%} of them (always guessing the largest class: "
+                      f"{guess:.0%}), too weak for their disagreement to mean a wrong label; "
+                      "check again with more epochs.")
 
 
 def label_flags(paths: list[str], labels: np.ndarray, probabilities: np.ndarray,
@@ -259,11 +277,13 @@ def check_run(run_dir: str | Path, folds: int = FOLDS, epochs: int = EPOCHS) -> 
                                                 folds, epochs)
     features = thumbnails(files)
     parts = [{"train": "train", "val": "validation", "test": "test"}[p] for _, _, p in items]
-    flags = (label_flags(paths, labels, probabilities, split.classes)
-             + duplicate_flags(paths, parts, duplicate_pairs(files, features))
-             + outlier_flags(paths, features, labels))
+    accuracy, note = judge_models(labels, probabilities)
+    flags = ([] if note else label_flags(paths, labels, probabilities, split.classes)) \
+        + duplicate_flags(paths, parts, duplicate_pairs(files, features)) \
+        + outlier_flags(paths, features, labels)
     report = HealthReport(split.root, len(paths), folds, epochs, trial_id, tuple(flags),
-                          round(time.perf_counter() - started, 2))
+                          round(time.perf_counter() - started, 2), oos_accuracy=accuracy,
+                          note=note)
     _write(run, report)
     return report
 
