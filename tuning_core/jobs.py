@@ -165,7 +165,8 @@ class JobRegistry:
         if epochs < 1:
             raise RunError(f"epochs must be at least 1; got {epochs}.")
         if self.dispatcher is not None:
-            params = {"epochs": epochs, "rank": rank, **({"trial_id": trial_id} if trial_id else {})}
+            params = {"epochs": epochs, "rank": rank,
+                      **({"trial_id": trial_id} if trial_id else {})}
             self.dispatcher.submit(JobKind.RETRAIN, run, actor, params=params)
         else:
             self.retrain_now(run, epochs, rank, actor.name, trial_id)

@@ -163,7 +163,8 @@ class DashboardHooks:
         try:
             cost = measure(self.hypermodel.build(trial.hyperparameters), started=started)
         except Exception as error:  # a cost is a help, not a reason to end the search
-            writer.write(COST_EVENT, trial_id=trial.trial_id, error=f"{type(error).__name__}: {error}")
+            writer.write(COST_EVENT, trial_id=trial.trial_id,
+                         error=f"{type(error).__name__}: {error}")
             return
         writer.write(COST_EVENT, trial_id=trial.trial_id, **cost.to_dict())
 
