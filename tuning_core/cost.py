@@ -33,7 +33,6 @@ from typing import Any
 
 from .errors import RunError
 from .states import LogEvent
-from .triallog import COST_COLUMNS  # noqa: F401  (the log owns the columns it fills)
 
 WARMUP_CALLS = 3
 REPEATS = 20
