@@ -117,7 +117,7 @@ def compare_fronts(result: Comparison, runs: list[RunDir]) -> None:
     objective; a clicked point can be retrained in its run."""
     comparable = [(s, run) for s, run in zip(result.runs, runs) if s.comparable]
     tables = {s.label: run.reader().trials() for s, run in comparable}
-    st.subheader("Accuracy against cost")
+    st.subheader("Objective against cost")
     axis = axis_choice("compare_front_axis")
     frame = front_frame(combined_trials(tables), result.runs[0].direction, AXES[axis])
     clicked = front_chart(frame, result.objective, axis, "compare_front")

@@ -33,7 +33,7 @@ def draw(run_dir: Path) -> None:
         live_chart(content.figures["parallel"], feed.CHART_PREFIX + "parallel")
     with right:
         live_chart(content.figures["importance"], feed.CHART_PREFIX + "importance")
-    st.subheader("Accuracy against cost")
+    st.subheader("Objective against cost")
     st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
                "(no other trial is both better and cheaper) in colour, the rest grey. Retrain "
                "any trial of the front on the Best model page.")
