@@ -35,11 +35,12 @@ def draw(run_dir: Path) -> None:
         live_chart(content.figures["importance"], feed.CHART_PREFIX + "importance")
     st.subheader("Objective against cost")
     st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
-               "(no other trial is both better and cheaper) in colour, the rest grey. Retrain "
-               "any trial of the front on the Best model page.")
+               "(no other trial is both better and cheaper) in colour, the rest grey.")
     for column, axis in zip(st.columns(2), livefeed.PARETO_AXES):
         with column:
             live_chart(content.figures["pareto_" + axis], feed.CHART_PREFIX + "pareto_" + axis)
+    st.page_link("pages/best.py", label="Retrain a trial of the front (Best model page)",
+                 icon=":material/trophy:")
     st.subheader("Trials")
     st.html(part("table", run, parts["table"]))
 

@@ -51,6 +51,7 @@ def test_monitor_draws_the_front_against_latency_and_parameters(clean_caches, im
     latency, params = titles["val_loss against cpu latency"], titles["val_loss against parameters"]
     assert front_traces(latency) == {"dominated": [2.0], "Pareto front": [1.0, 3.0]}
     assert params["layout"]["xaxis"]["type"] == "log"
+    assert [link.proto.page for link in at.get("page_link")] == ["best"]  # retrain there
 
 
 def test_best_page_retrains_the_trial_picked_on_the_front(clean_caches, image_folder):
