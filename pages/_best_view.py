@@ -16,7 +16,7 @@ from tuning_core import charts
 from tuning_core.errors import TuningError
 from tuning_core.best import load_evaluation, load_history, load_hyperparameters
 from tuning_core.dataset import IMAGE_EXTENSIONS
-from tuning_core.margin import Accuracy, evaluation_accuracy
+from tuning_core.margin import evaluation_accuracy, per_class_table, weakest_class_text
 from tuning_core.predict import load_best_model, predict
 from tuning_core.ranking import RankedTrial
 from tuning_core.rundir import HYPERPARAMETERS_FILE, RunDir
@@ -75,32 +75,6 @@ def show_evaluation(run_dir: Path, data_dir: str) -> None:
         if weakest:
             st.caption(weakest)
     show_misclassified(evaluation["misclassified"], Path(data_dir))
-
-
-def per_class_table(per_class: list[dict]) -> pd.DataFrame:
-    """The per-class metrics with each recall's 95% interval (from the class's test images):
-    a rare class's recall rests on a few images, and the table says how few."""
-    table = pd.DataFrame(per_class)
-    if not table.empty:
-        table["recall 95% interval"] = [
-            "–" if not n else "{:.2f}–{:.2f}".format(*Accuracy.of(r, n).interval)
-            for r, n in zip(table["recall"], table["support"])]
-    return table
-
-
-def weakest_class_text(table: pd.DataFrame) -> str | None:
-    """Which class the model finds least often, against the median class: what imbalance or
-    a hard class costs, in one line (None with fewer than two classes)."""
-    if len(table) < 2:
-        return None
-    worst = table.loc[table["recall"].idxmin()]
-    median = float(table["recall"].median())
-    if worst["recall"] >= median:
-        return None
-    share = worst["support"] / max(1, table["support"].sum())
-    return (f"Lowest recall: {worst['class']} ({worst['recall']:.2f} of {int(worst['support'])} "
-            f"test images, {share:.0%} of the test set) against {median:.2f} for the median "
-            f"class.")
 
 
 def show_misclassified(items: list[dict], root: Path) -> None:

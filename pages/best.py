@@ -10,6 +10,7 @@ from pages import _auth, _live, _state
 from pages import _best_view as view
 from pages import _exports_view as exports
 from pages import _front_view as fronts
+from pages import _health_view as health
 from pages import _insight_view as insight
 from pages import _script_view
 from pages import _monitor_view as monitor
@@ -90,7 +91,7 @@ with _state.engine_errors():
         with _state.engine_errors():
             insight.explanations(run, data_root)
         with _state.engine_errors():
-            insight.data_health(run, data_root)
+            health.data_health(run, data_root)
     st.subheader("Downloads")
     view.downloads(run, trials)
     left, right = st.columns(2)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages import _auth, _live, _state
 from pages import _budget_view as budget
-from pages import _insight_view as insight
+from pages import _health_view as health
 from pages import _queue_view as _queue
 from pages import _search_view as view
 from tuning_core.errors import TuningError
@@ -48,7 +48,7 @@ def launch_section() -> None:
     if not config.data_dir:
         st.warning("Choose an image folder on the Data page first.")
         return
-    insight.excluded_note(config.data_dir)
+    health.excluded_note(config.data_dir)
     owner, waiting = _live.training_owner(), _queue.waiting_count()
     if owner is not None or waiting:
         st.caption(f"This machine is busy ({owner.target if owner else 'starting a job'}); "

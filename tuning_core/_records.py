@@ -69,3 +69,25 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_plain(x) for x in obj]
     return obj
+
+
+# ---------------------------------------------------------------- list checks (issues)
+
+
+def _choices(values: list[Any], path: str) -> list[tuple[str, str]]:
+    if not values:
+        return [(path, "choose at least one value; the list is empty")]
+    dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    return [(path, f"duplicate values: {', '.join(dupes)}")] if dupes else []
+
+
+def _positive(values: list[Any], path: str, what: str) -> list[tuple[str, str]]:
+    bad = [repr(v) for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    found = [(path, f"{what} must be whole numbers of at least 1; got {', '.join(bad)}")]
+    return _choices(values, path) + (found if bad else [])
+
+
+def _known(values: list[Any], path: str, what: str, known: tuple[str, ...]) -> list[tuple[str, str]]:
+    bad = [v for v in values if v not in known]
+    msg = f"unknown {what} {', '.join(repr(v) for v in bad)}; known: {', '.join(known)}"
+    return _choices(values, path) + ([(path, msg)] if bad else [])

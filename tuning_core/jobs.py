@@ -23,7 +23,8 @@ from .actor import Actor
 from .errors import RunError, TuningError
 from .ownership import FileLock, OwnerInfo, machine_slot
 from .permissions import Action
-from .rundir import RunDir, ended_count
+from .rundir import RunDir
+from .trialtable import ended_count
 from .settings import RunConfig
 from .states import JobKind, RunStatus
 from .triallog import TrialLogReader
@@ -309,7 +310,7 @@ def run_progress(run: RunDir, error: str | None = None) -> Progress:
     kind = _kind(owner)
     reader = run.reader()
     max_trials = int((reader.last_start or {}).get("max_trials") or 0)
-    done = ended_count(reader)
+    done = ended_count(reader.trials())
     trials = reader.trials()
     running = trials[trials["status"] == "running"] if not trials.empty else trials
     searching = kind is JobKind.SEARCH

@@ -14,6 +14,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import pandas as pd
+
 CONFIDENCE = 0.95
 
 
@@ -112,3 +114,29 @@ def evaluation_accuracy(evaluation: dict[str, Any] | None) -> Accuracy | None:
     total = evaluation.get("test_images") or sum(
         c.get("support", 0) for c in evaluation.get("per_class", []))
     return Accuracy.of(float(evaluation["test_accuracy"]), int(total)) if total else None
+
+
+def per_class_table(per_class: list[dict[str, Any]]) -> pd.DataFrame:
+    """The per-class metrics with each recall's 95% interval (from the class's test images):
+    a rare class's recall rests on a few images, and the table says how few."""
+    table = pd.DataFrame(per_class)
+    if not table.empty:
+        table["recall 95% interval"] = [
+            "–" if not n else "{:.2f}–{:.2f}".format(*Accuracy.of(r, n).interval)
+            for r, n in zip(table["recall"], table["support"])]
+    return table
+
+
+def weakest_class_text(table: pd.DataFrame) -> str | None:
+    """Which class the model finds least often, against the median class: what imbalance or
+    a hard class costs, in one line (None with fewer than two classes)."""
+    if len(table) < 2:
+        return None
+    worst = table.loc[table["recall"].idxmin()]
+    median = float(table["recall"].median())
+    if worst["recall"] >= median:
+        return None
+    share = worst["support"] / max(1, table["support"].sum())
+    return (f"Lowest recall: {worst['class']} ({worst['recall']:.2f} of {int(worst['support'])} "
+            f"test images, {share:.0%} of the test set) against {median:.2f} for the median "
+            f"class.")

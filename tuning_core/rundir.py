@@ -33,11 +33,10 @@ import json
 import re
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import atomic, trialtable
+from . import atomic
 from .errors import NotesError, RunError, TuningError
 from .notes import RunNotes
 from .ownership import FileLock, OwnerInfo
@@ -395,30 +394,3 @@ def _safe_id(worker: str) -> str:
 
 def _ended_ids(reader: TrialLogReader) -> list[str]:
     return [e.get("trial_id") for e in reader.events() if e.get("event") == LogEvent.TRIAL_END.value]
-
-
-@dataclass
-class RunSummary:
-    """A run's headline numbers for the Runs page, the sidebar and the CLI."""
-
-    run: RunDir
-    name: str  # what people call it: notes name, else run.json's name, else the folder
-    user: str  # who launched it (lab mode), "" otherwise
-    status: RunStatus
-    owner: OwnerInfo | None  # the process training it now, if any
-    tuner: str
-    objective: str
-    trials_done: int
-    max_trials: int
-    best_score: float | None
-    created: float
-    bytes: int
-    has_best: bool
-    tags: tuple[str, ...] = ()
-    notes: str = ""
-    dataset: str = ""  # the data folder's name
-
-
-def ended_count(reader: TrialLogReader) -> int:
-    """How many trials have ended (whatever their outcome)."""
-    return trialtable.ended_count(reader.trials())

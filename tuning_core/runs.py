@@ -6,8 +6,10 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import trialtable
 from .actor import Actor
 from .errors import RunError, TuningError
 from .notes import RunNotes, parse_tags
@@ -15,12 +17,34 @@ from .ownership import OwnerInfo
 from .permissions import Action
 from .pruning import PruneResult, folder_bytes, prune_checkpoints
 from .ranking import best_score
-from .rundir import RUN_FILE, RunDir, RunSummary, ended_count, file_stamp
+from .rundir import RUN_FILE, RunDir, file_stamp
 from .settings import RunConfig
 from .states import RunStatus
 
 __all__ = ["RunStatus", "RunSummary", "active_runs", "create_run", "delete_run", "edit_notes",
            "filter_runs", "list_runs", "load_config", "prune_run", "summarize"]
+
+
+@dataclass
+class RunSummary:
+    """A run's headline numbers for the Runs page, the sidebar and the CLI."""
+
+    run: RunDir
+    name: str  # what people call it: notes name, else run.json's name, else the folder
+    user: str  # who launched it (lab mode), "" otherwise
+    status: RunStatus
+    owner: OwnerInfo | None  # the process training it now, if any
+    tuner: str
+    objective: str
+    trials_done: int
+    max_trials: int
+    best_score: float | None
+    created: float
+    bytes: int
+    has_best: bool
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    dataset: str = ""  # the data folder's name
 
 
 def create_run(runs_dir: str | Path, config: RunConfig) -> Path:
@@ -83,7 +107,7 @@ def summarize(run: RunDir | str | Path) -> RunSummary:
         run=run, name=run.display_name(notes), user=config.owner, status=run.status(owner),
         owner=owner,
         tuner=config.tuner.tuner, objective=config.tuner.objective,
-        trials_done=ended_count(reader), max_trials=config.tuner.max_trials,
+        trials_done=trialtable.ended_count(reader.trials()), max_trials=config.tuner.max_trials,
         best_score=best_score(reader.trials(), run.direction), created=config.created,
         bytes=DISK_SIZES.get(run, owner is not None), has_best=run.has_best(), tags=notes.tags,
         notes=notes.notes, dataset=run.dataset)

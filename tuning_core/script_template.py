@@ -209,8 +209,7 @@ class SearchHyperModel(kt.HyperModel):
                 fine_tune = learning_rate(hp, b, "fine_tune_learning_rate")
             lr = fine_tune if lr is None else lr
         choice(hp, "batch_size", t["batch_sizes"])
-        # registered only when the space uses them (as the dashboard does)
-        smoothing_choices = t.get("label_smoothing", [0.0])
+        smoothing_choices = t.get("label_smoothing", [0.0])  # registered only when used
         smoothing = choice(hp, "label_smoothing", smoothing_choices) \
             if list(smoothing_choices) != [0.0] else 0.0
         if t.get("class_weights", "off") != "off":
@@ -282,11 +281,9 @@ class Data:
     def validation(self, batch_size):
         return self._batches(self.val_arrays, batch_size, shuffle=False)
 
-    def class_weights(self):
-        """"Balanced": total / (classes x count) for each class of the training images."""
+    def class_weights(self):  # "balanced": total / (classes x count) per class
         counts = np.bincount(self.train_arrays[1], minlength=self.num_classes)
-        return {i: (counts.sum() / (len(counts) * n) if n else 1.0)
-                for i, n in enumerate(counts)}
+        return {i: counts.sum() / (len(counts) * n) if n else 1.0 for i, n in enumerate(counts)}
 
 
 # ------------------------------------------------------------------ tuner and search

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar, Self
 
-from tuning_core._records import Reader, _at, _bad, _float, _int, _keys, _list_of, _plain, _str
+from tuning_core._records import (Reader, _at, _bad, _choices, _float, _int, _keys, _known,
+                                  _list_of, _plain, _positive, _str)
 from tuning_core.backbones import BACKBONES, NONE, WEIGHTS
 from tuning_core.errors import SearchSpaceError
 
@@ -143,7 +144,8 @@ class DenseBlockSpace(_Record):
 
 @dataclass
 class TrainingSpace(_Record):
-    """Optimizer, log-scale learning-rate range, batch sizes and augmentation switches."""
+    """Optimizer, log-scale learning-rate range, batch sizes, augmentation switches, and for
+    messy folders label smoothing (several values: tuned) and balanced class weights."""
 
     optimizers: list[str]
     learning_rate_min: float
@@ -152,8 +154,6 @@ class TrainingSpace(_Record):
     flip: Toggle = Toggle.OFF
     rotation: Toggle = Toggle.OFF
     zoom: Toggle = Toggle.OFF
-    # For messy folders: a loss that expects some wrong labels (0: plain cross-entropy;
-    # several values: tuned) and "balanced" class weights for rare classes (off/on/tuned).
     label_smoothing: list[float] = field(default_factory=lambda: [0.0])
     class_weights: Toggle = Toggle.OFF
 
@@ -209,21 +209,19 @@ class SearchSpace(_Record):
     def from_dict(cls, d: Any, path: str = "") -> SearchSpace:
         """Read what :meth:`to_dict` wrote.
 
-        Raises SearchSpaceError naming the field for an unknown schema version,
-        missing or unknown keys, or values of the wrong type. A missing ``backbone``
-        (versions 1 and 2) means "none". Whether the values make sense is
-        :func:`validate`'s job.
+        SearchSpaceError names the field for an unknown version, missing or unknown keys or
+        wrong types (not sense: :func:`validate`). Older versions read as what they lacked
+        meant: no backbone (1), no label smoothing and no class weights (1 and 2).
         """
         version = d.get("schema_version") if isinstance(d, dict) else None
         if isinstance(d, dict) and "schema_version" in d and version not in cls.READABLE_VERSIONS:
             known = " or ".join(str(v) for v in cls.READABLE_VERSIONS)
-            msg = f"unsupported version: expected {known}; got {version!r}"
-            raise SearchSpaceError([(_at(path, "schema_version"), msg)])
-        if isinstance(d, dict) and "backbone" not in d:  # written before backbones: none
+            raise SearchSpaceError([(_at(path, "schema_version"),
+                                     f"unsupported version: expected {known}; got {version!r}")])
+        if isinstance(d, dict) and "backbone" not in d:
             d = {**d, "backbone": BackboneSpace().to_dict()}
-        if isinstance(d, dict) and isinstance(d.get("training"), dict) and \
-                version in (None, 1, 2):  # written before label smoothing and class weights
-            d = {**d, "training": {"label_smoothing": [0.0], "class_weights": Toggle.OFF.value,
+        if isinstance(d, dict) and isinstance(d.get("training"), dict) and version in (None, 1, 2):
+            d = {**d, "training": {"label_smoothing": [0.0], "class_weights": "off",
                                    **d["training"]}}
         _keys(d, ["schema_version", *(f.name for f in fields(cls))], path)
         return super().from_dict({k: v for k, v in d.items() if k != "schema_version"}, path)
@@ -243,25 +241,6 @@ class SearchSpace(_Record):
 
 
 # ---------------------------------------------------------------- validation
-
-
-def _choices(values: list[Any], path: str) -> list[Issue]:
-    if not values:
-        return [(path, "choose at least one value; the list is empty")]
-    dupes = sorted({str(v) for v in values if values.count(v) > 1})
-    return [(path, f"duplicate values: {', '.join(dupes)}")] if dupes else []
-
-
-def _positive(values: list[Any], path: str, what: str) -> list[Issue]:
-    bad = [repr(v) for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
-    found = [(path, f"{what} must be whole numbers of at least 1; got {', '.join(bad)}")]
-    return _choices(values, path) + (found if bad else [])
-
-
-def _known(values: list[Any], path: str, what: str, known: tuple[str, ...]) -> list[Issue]:
-    bad = [v for v in values if v not in known]
-    msg = f"unknown {what} {', '.join(repr(v) for v in bad)}; known: {', '.join(known)}"
-    return _choices(values, path) + ([(path, msg)] if bad else [])
 
 
 def _dropout(r: DropoutRange, path: str) -> list[Issue]:
@@ -326,12 +305,11 @@ def _rates(r: TrainingSpace | BackboneSpace, path: str) -> list[Issue]:
 def _training(t: TrainingSpace) -> list[Issue]:
     issues = _known(t.optimizers, "training.optimizers", "optimizer", OPTIMIZERS)
     issues += _rates(t, "training")
-    issues += _choices(t.label_smoothing, "training.label_smoothing")
-    bad = [repr(v) for v in t.label_smoothing if not 0.0 <= v < 1.0]
-    if bad:
-        issues.append(("training.label_smoothing",
-                       f"label smoothing must be from 0 up to (not including) 1; got "
-                       f"{', '.join(bad)}"))
+    bad = ", ".join(repr(v) for v in t.label_smoothing if not 0.0 <= v < 1.0)
+    issues += _choices(t.label_smoothing, "training.label_smoothing") + ([(
+        "training.label_smoothing", f"label smoothing must be from 0 up to (not including) 1; "
+                                    f"got {bad}")]
+        if bad else [])
     return issues + _positive(t.batch_sizes, "training.batch_sizes", "batch sizes")
 
 
