@@ -9,7 +9,7 @@ A few things happen here, at server start, that ``app.py`` cannot do (it runs pe
   handshake passes :class:`labweb.LabGate` first (``labweb/__init__.py`` says why this and
   not a check in the page script).
 * The live feed (``/_live/...``, ``labweb/live.py``): what the Monitor page and the sidebar
-  poll every second instead of rerunning their sessions (``tuning_core/liveanswers.py`` says why).
+  poll every second instead of rerunning their sessions (``tuning_core/live/answers.py`` says why).
 * A SIGTERM or Ctrl-C of the server stops its training job cleanly. uvicorn catches the
   signal, shuts down, then raises it again with the default handler, which kills the process
   before any ``atexit`` hook: the lifespan's end below is the last moment the jobs can write
@@ -40,11 +40,11 @@ from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.starlette import App  # noqa: E402
 
 from labweb.live import live_routes  # noqa: E402
-from tuning_core.importance import preload  # noqa: E402
-from tuning_core import workspace  # noqa: E402
-from tuning_core.dispatch import queued_registry  # noqa: E402
-from tuning_core.jobs import shutdown_all  # noqa: E402
-from tuning_core.labconfig import LAB_ENV  # noqa: E402
+from tuning_core.analysis.importance import preload  # noqa: E402
+from tuning_core.core import workspace  # noqa: E402
+from tuning_core.jobs.dispatcher import queued_registry  # noqa: E402
+from tuning_core.jobs.registry import shutdown_all  # noqa: E402
+from tuning_core.lab.config import LAB_ENV  # noqa: E402
 
 PagesManager.uses_pages_directory = False
 

@@ -94,7 +94,7 @@ def rss_mb() -> float:
 
 def digits_dir(root: Path = OUT / "data") -> Path:
     """The sample digits (32x32 PNG class folders), written once under ``root``."""
-    from tuning_core.sample_data import write_digits
+    from tuning_core.data.sample import write_digits
 
     return write_digits(root / "digits")
 

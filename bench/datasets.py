@@ -59,7 +59,7 @@ class BenchDataset:
 
 def _digits(scratch: Path, size: int) -> Path:
     """All 1,797 sample digits at ``size`` px (grayscale PNG), written once under scratch."""
-    from tuning_core.sample_data import write_digits
+    from tuning_core.data.sample import write_digits
 
     return write_digits(scratch / f"digits-{size}px", size)
 

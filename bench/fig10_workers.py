@@ -5,7 +5,7 @@ Each search is a real ``python -m tuning_core search`` process (random tuner, th
 preset, digits at 16 px, a private workspace and slot folder), alternating the plain search,
 ``--workers 1`` and ``--workers 2``; its numbers come from the run's logs (``trials.jsonl``
 and each worker's ``trials-<id>.jsonl``). The arithmetic is in :mod:`bench.workers_events`
-(tests/test_fig10.py); the processes are in :mod:`bench.workers_runs`.
+(tests/bench/test_fig10.py); the processes are in :mod:`bench.workers_runs`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the default 'small' preset's largest CNN and a MobileNetV3Small backbone (weight
 ImageNet weights cannot be fetched here; its batch norm is calibrated on the images and
 its head trained, so its outputs differ across images). Each is trained briefly on the
 digits, saved as a run's best model and exported to every format and int8 LiteRT through
-``tuning_core.exports.export_run``, the code path of the Best model page.
+``tuning_core.model.exports.export_run``, the code path of the Best model page.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import keras_tuner as kt
 
 from bench import fixed_model as fm
 from bench.common import OUT, FigureResult
-from tuning_core.dataset import ImageConfig, SplitConfig
-from tuning_core.exports import export_run, parse_targets
-from tuning_core.hypermodel import CNNHyperModel
-from tuning_core.rundir import RunDir
-from tuning_core.sample_data import write_digits
-from tuning_core.search import prepare_data
-from tuning_core.settings import RunConfig, TunerSettings
-from tuning_core.space import BackboneSpace, Toggle
+from tuning_core.data.dataset import ImageConfig, SplitConfig
+from tuning_core.model.exports import export_run, parse_targets
+from tuning_core.search.hypermodel import CNNHyperModel
+from tuning_core.runs.rundir import RunDir
+from tuning_core.data.sample import write_digits
+from tuning_core.search.lifecycle import prepare_data
+from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.schema import BackboneSpace, Toggle
 
 FULL = {"cnn px": 64, "backbone px": 96, "epochs": 2}
 QUICK = {"cnn px": 32, "backbone px": 32, "epochs": 1}

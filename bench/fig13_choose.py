@@ -46,10 +46,10 @@ QUICK = Scale(trials=2, epochs=1, noisy_trials=1, noisy_epochs=1, folds=2, fit_e
 
 def search(data: Path, runs: Path, trials: int, epochs: int) -> tuple[Path, float]:
     """A random search through the job registry (the pages' path); (run folder, seconds)."""
-    from tuning_core.dataset import ImageConfig
-    from tuning_core.jobs import JobRegistry
-    from tuning_core.presets import get_preset
-    from tuning_core.settings import RunConfig, TunerSettings
+    from tuning_core.data.dataset import ImageConfig
+    from tuning_core.jobs.registry import JobRegistry
+    from tuning_core.space.presets import get_preset
+    from tuning_core.runs.schema import RunConfig, TunerSettings
 
     config = RunConfig(data_dir=str(data), space=get_preset("small"), name="fig13",
                        image=ImageConfig(32, "grayscale"),
@@ -64,7 +64,7 @@ def search(data: Path, runs: Path, trials: int, epochs: int) -> tuple[Path, floa
 
 def cost_rows(run_dir: Path) -> list[dict[str, Any]]:
     """A row per completed trial: its seconds, what measuring took, and the costs."""
-    from tuning_core.rundir import RunDir
+    from tuning_core.runs.rundir import RunDir
 
     reader = RunDir(run_dir).reader()
     measured = {e["trial_id"]: e for e in reader.events()
@@ -88,7 +88,7 @@ def measuring_share(rows: list[dict[str, Any]], search_s: float) -> float:
 
 def remeasured(run_dir: Path, trial_id: str, times: int) -> list[dict[str, Any]]:
     """The same trial measured again ``times`` times (latency moves; multiply-adds do not)."""
-    from tuning_core.cost import measure_trial
+    from tuning_core.search.cost import measure_trial
 
     return [{"latency_ms": round(c.latency_ms, 3), "macs": c.macs}
             for c in (measure_trial(run_dir, trial_id) for _ in range(times))]
@@ -102,7 +102,7 @@ def moved_files(train: Path) -> set[str]:
 
 def label_check(train: Path, runs: Path, scale: Scale) -> dict[str, Any]:
     """Search the noisy digits, check their data; precision and recall of the label flags."""
-    from tuning_core.health import FlagKind, check_run, precision_recall
+    from tuning_core.model.health import FlagKind, check_run, precision_recall
 
     run_dir, search_s = search(train, runs, scale.noisy_trials, scale.noisy_epochs)
     report = check_run(run_dir, folds=scale.folds, epochs=scale.fit_epochs)
@@ -151,7 +151,7 @@ def measure(quick: bool) -> FigureResult:
 
 
 def _first_trial(run_dir: Path) -> str:
-    from tuning_core.rundir import RunDir
+    from tuning_core.runs.rundir import RunDir
 
     trials = RunDir(run_dir).reader().trials()
     return str(trials.loc[trials["status"] == "completed", "trial_id"].iloc[0])

@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.common import OUT, FigureResult, fresh_dir, labelled_files, median
 from bench.datasets import DATASETS, prepare
-from tuning_core.margin import Accuracy, Difference
+from tuning_core.analysis.margin import Accuracy, Difference
 
 GOAL = ("on every dataset, median held-out accuracy >= the anchor's, in <= 0.5x its wall "
         "time (median of the per-repeat ratios)")
@@ -62,10 +62,10 @@ def default_config(data_dir: Path, **tuner: Any):
     ``tuner`` overrides TunerSettings fields, and also takes ``preset`` (a name), ``space``
     (a SearchSpace dict), ``image_size`` and ``split`` (SplitConfig fields).
     """
-    from tuning_core.dataset import ImageConfig, SplitConfig, scan
-    from tuning_core.settings import RunConfig, TunerSettings
-    from tuning_core.presets import DEFAULT_PRESET, get_preset
-    from tuning_core.space import SearchSpace
+    from tuning_core.data.dataset import ImageConfig, SplitConfig, scan
+    from tuning_core.runs.schema import RunConfig, TunerSettings
+    from tuning_core.space.presets import DEFAULT_PRESET, get_preset
+    from tuning_core.space.schema import SearchSpace
 
     summary = scan(data_dir)
     image = ImageConfig(summary.suggested_image_size(), summary.suggested_color_mode())
@@ -83,8 +83,8 @@ def holdout_accuracy(run_dir: Path, holdout: Path) -> float | None:
     """Accuracy of a run's saved best model on the held-out folder."""
     import keras
 
-    from tuning_core.dataset import ImageCache
-    from tuning_core.rundir import RunDir
+    from tuning_core.data.dataset import ImageCache
+    from tuning_core.runs.rundir import RunDir
 
     config = RunDir(run_dir).config()
     if not RunDir(run_dir).model_path.is_file():
@@ -99,9 +99,9 @@ def holdout_accuracy(run_dir: Path, holdout: Path) -> float | None:
 def run_ours(data: Path, holdout: Path, runs: Path, retrain_epochs: int,
              overrides: dict[str, Any]) -> dict[str, Any]:
     """Launch, search, retrain and test through the job registry, as the pages do."""
-    from tuning_core.best import load_evaluation
-    from tuning_core.jobs import JobRegistry
-    from tuning_core.rundir import RunDir
+    from tuning_core.model.best import load_evaluation
+    from tuning_core.jobs.registry import JobRegistry
+    from tuning_core.runs.rundir import RunDir
 
     started = time.perf_counter()
     registry = JobRegistry(runs)
@@ -132,7 +132,7 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 def scaled_overrides(trials: int, epochs: int) -> dict[str, Any]:
     """Our defaults scaled as the anchor is scaled from its 10 trials x 10 epochs."""
-    from tuning_core.settings import TunerSettings
+    from tuning_core.runs.schema import TunerSettings
 
     base = TunerSettings()
     if (trials, epochs) == (10, 10):
@@ -157,7 +157,7 @@ def _ours(train: Path, holdout: Path, overrides: dict[str, Any], retrain_epochs:
 
 def proposed_overrides() -> dict[str, Any]:
     """PROPOSED minus what the engine's defaults already are ({} once they are adopted)."""
-    from tuning_core.settings import TunerSettings
+    from tuning_core.runs.schema import TunerSettings
 
     defaults = TunerSettings().to_dict()
     return {k: v for k, v in PROPOSED.items() if defaults.get(k, object()) != v}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bench import fixed_model as fm
 from bench.common import OUT, FigureResult, fresh_dir, median
-from tuning_core.rundir import RunDir
+from tuning_core.runs.rundir import RunDir
 
 GOAL = "registry search / bare search <= 1.03"
 FULL = {"trials": 3, "epochs": 3, "pairs": 5}

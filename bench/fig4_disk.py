@@ -20,9 +20,9 @@ QUICK = {"trials": 6, "epochs": 1, "subset": 0.2}
 
 
 def tutorial_search(s: dict) -> Samples:
-    from tuning_core.dataset import ImageConfig, SplitConfig, scan
-    from tuning_core.settings import RunConfig, TunerSettings
-    from tuning_core.presets import get_preset
+    from tuning_core.data.dataset import ImageConfig, SplitConfig, scan
+    from tuning_core.runs.schema import RunConfig, TunerSettings
+    from tuning_core.space.presets import get_preset
 
     tuner = TunerSettings(tuner="random", max_trials=s["trials"], epochs=s["epochs"])
     config = RunConfig(data_dir=scan(digits_dir()).root, space=get_preset("tutorial"),

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import OUT, FigureResult, fresh_dir, median
-from tuning_core import charts
-from tuning_core.importance import hp_importance
-from tuning_core.rundir import LOG_FILE
-from tuning_core.triallog import TrialLogReader
+from tuning_core.analysis import charts
+from tuning_core.analysis.importance import hp_importance
+from tuning_core.runs.rundir import LOG_FILE
+from tuning_core.runs.triallog import TrialLogReader
 
 GOAL = "cold read + every Monitor figure < 0.5 s; idle poll < 5 ms"
 FULL = {"trials": 1000, "epochs": 20, "repeats": 9, "polls": 200}

@@ -15,9 +15,10 @@ import keras_tuner as kt
 
 from bench import fixed_model as fm
 from bench.common import OUT, FigureResult, labelled_files, median
-from tuning_core.dataset import ImageCache, ImageConfig, TrainingData
-from tuning_core.hypermodel import CNNHyperModel
-from tuning_core.sample_data import write_digits
+from tuning_core.data.dataset import ImageCache, ImageConfig
+from tuning_core.data.pipeline import TrainingData
+from tuning_core.search.hypermodel import CNNHyperModel
+from tuning_core.data.sample import write_digits
 
 FULL = {"sizes": (32, 64, 128, 256), "images": 256, "repeats": 3}
 QUICK = {"sizes": (32, 64, 128), "images": 128, "repeats": 1}

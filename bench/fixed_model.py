@@ -13,17 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import digits_dir
-from tuning_core.dataset import ImageConfig, SplitConfig, scan
-from tuning_core.settings import RunConfig, TunerSettings
-from tuning_core.space import (
-    ConvBlockSpace,
-    DenseBlockSpace,
-    DropoutRange,
-    IntRange,
-    SearchSpace,
-    Toggle,
-    TrainingSpace,
-)
+from tuning_core.data.dataset import ImageConfig, SplitConfig, scan
+from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.schema import (ConvBlockSpace, DenseBlockSpace, DropoutRange, IntRange,
+                                      SearchSpace, Toggle, TrainingSpace)
 
 IMAGE = ImageConfig(32, "grayscale")
 LEARNING_RATE = (1e-3, 1.001e-3)
@@ -54,11 +47,11 @@ class Prepared:
 
 def prepare(config: RunConfig, run_dir: Path) -> Prepared:
     """Decode the run's split once (the same cache a search uses)."""
-    from tuning_core.hypermodel import CNNHyperModel
-    from tuning_core.search import prepare_data
+    from tuning_core.search.hypermodel import CNNHyperModel
+    from tuning_core.search.lifecycle import prepare_data
 
-    from tuning_core import atomic
-    from tuning_core.rundir import RUN_FILE, RunDir
+    from tuning_core.core import atomic
+    from tuning_core.runs.rundir import RUN_FILE, RunDir
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_json(run_dir / RUN_FILE, config.to_dict())
@@ -95,8 +88,8 @@ def job_search(runs_dir: Path, trials: int, epochs: int) -> tuple[float, Path]:
 
     Timed from the first trial's start, so both sides leave out the one-off decode.
     """
-    from tuning_core.jobs import JobRegistry
-    from tuning_core.rundir import RunDir
+    from tuning_core.jobs.registry import JobRegistry
+    from tuning_core.runs.rundir import RunDir
 
     registry = JobRegistry(runs_dir)
     run_dir = registry.start_search(fixed_config(trials, epochs))
@@ -109,7 +102,7 @@ def job_search(runs_dir: Path, trials: int, epochs: int) -> tuple[float, Path]:
 
 def trial_cycle_seconds(run_dir: Path) -> list[float]:
     """Seconds between consecutive trial ends: everything one trial costs in the runner."""
-    from tuning_core.rundir import RunDir
+    from tuning_core.runs.rundir import RunDir
 
     ends = [e["time"] for e in RunDir(run_dir).reader().events() if e["event"] == "trial_end"]
     return [b - a for a, b in zip(ends, ends[1:])]

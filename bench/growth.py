@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import OUT, fresh_dir, peak_rss_mb, rss_mb
-from tuning_core.jobs import JobRegistry
-from tuning_core.settings import RunConfig
-from tuning_core.rundir import LOG_FILE
-from tuning_core.triallog import TrialLogReader
+from tuning_core.jobs.registry import JobRegistry
+from tuning_core.runs.schema import RunConfig
+from tuning_core.runs.rundir import LOG_FILE
+from tuning_core.runs.triallog import TrialLogReader
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Samples:
 
 
 def _bytes(run_dir: Path) -> int:
-    from tuning_core.pruning import folder_bytes
+    from tuning_core.runs.pruning import folder_bytes
 
     for _ in range(5):  # files come and go while the search runs
         try:
@@ -56,7 +56,7 @@ def _largest_checkpoint(run_dir: Path) -> int:
 
 
 def _watch(samples: Samples, done: threading.Event) -> None:
-    from tuning_core.pruning import checkpoint_count
+    from tuning_core.runs.pruning import checkpoint_count
 
     reader, seen, ended = TrialLogReader(samples.run_dir / LOG_FILE), 0, 0
     while True:

@@ -164,7 +164,7 @@ class FaultInjector(SoakRun):
         return rec
 
     def _stop_file(self, rec: FaultRecord) -> None:
-        from tuning_core.rundir import RunDir
+        from tuning_core.runs.rundir import RunDir
 
         owner = self.ensure_owner()
         rec.moment = self.training_moment(owner)

@@ -30,7 +30,7 @@ OBSERVER = """
       for (const v of x) if (typeof v === "number" && Number.isFinite(v)) n++;
     return n; };
   const read = () => {
-    // the live feed's count (tuning_core/liveanswers.py), or a Streamlit metric as the page once drew it
+    // the live feed's count (tuning_core/live/answers.py), or a Streamlit metric as the page once drew it
     const values = [...document.querySelectorAll(
       ".live-metric[data-metric='Completed'] .live-value")];
     for (const box of document.querySelectorAll("[data-testid='stMetric']")) {

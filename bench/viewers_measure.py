@@ -1,4 +1,4 @@
-"""Figure 9's measuring helpers, pure apart from reading /proc (tested in tests/test_fig9.py).
+"""Figure 9's measuring helpers, pure apart from reading /proc (tested in tests/bench/test_fig9.py).
 
 Holds ``/proc/<pid>/stat`` parsing (``parse_stat``, ``read_stats``, ``tree``, ``tree_cpu``: CPU
 seconds of a process tree), the CPU sets the two sides are pinned to (``split_cpus``,

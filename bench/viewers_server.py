@@ -113,10 +113,10 @@ def dashboard(env: dict[str, str], log: Path,
 def new_run(setup: Setup, trials: int, epochs: int) -> Path:
     """A new run folder with the settings ``search`` would give it, not trained yet: the
     viewers open it first, then ``resume`` trains it (a new run resumes as a first start)."""
-    from tuning_core.dataset import ImageConfig, SplitConfig, scan
-    from tuning_core.presets import DEFAULT_PRESET, get_preset
-    from tuning_core.runs import create_run
-    from tuning_core.settings import RunConfig, TunerSettings
+    from tuning_core.data.dataset import ImageConfig, SplitConfig, scan
+    from tuning_core.space.presets import DEFAULT_PRESET, get_preset
+    from tuning_core.runs.catalogue import create_run
+    from tuning_core.runs.schema import RunConfig, TunerSettings
 
     summary = scan(setup.data)
     config = RunConfig(
@@ -140,7 +140,7 @@ def exited(pid: int) -> bool:
 
 def wait_training(run: Path, search: subprocess.Popen) -> None:
     """Returns once the search holds the run's lock (its process tree is then complete)."""
-    from tuning_core.rundir import RunDir
+    from tuning_core.runs.rundir import RunDir
 
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline and not exited(search.pid):

@@ -1,5 +1,5 @@
 """Figure 10's arithmetic on a run's logs: trials per hour, seconds per trial, the gap between
-trials, the chief's overhead and what a killed worker cost. Pure (tests/test_fig10.py); the
+trials, the chief's overhead and what a killed worker cost. Pure (tests/bench/test_fig10.py); the
 figure is :mod:`bench.fig10_workers`, its processes :mod:`bench.workers_runs`.
 """
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import OUT, digits_dir, fresh_dir
-from bench.workers_events import (WAYS, between_trials, fault_outcome, read_events,
-                                  throughput, trial_seconds)
+from bench.workers_events import (WAYS, between_trials, fault_outcome, read_events, throughput,
+                                  trial_seconds)
 from bench.soak_procs import Proc
 
 SEARCH_TIMEOUT_S = 420.0
@@ -88,7 +88,7 @@ def one_search(root: Path, data: Path, way: str, trials: int, epochs: int,
 
 
 def _busy_worker(run, timeout: float):
-    from tuning_core.distributed import workers
+    from tuning_core.distributed.launch import workers
 
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -102,7 +102,7 @@ def _busy_worker(run, timeout: float):
 def fault_test(root: Path, data: Path, trials: int, epochs: int, seed: int) -> dict[str, Any]:
     """2 workers; kill -9 one of them at a random moment of a trial (after its first epoch
     line or not); time until the chief logs trial_lost; the search must finish every trial."""
-    from tuning_core.rundir import RunDir
+    from tuning_core.runs.rundir import RunDir
 
     rng = random.Random(seed)
     result: dict[str, Any] = {"max_trials": trials, "problems": []}
@@ -117,7 +117,7 @@ def fault_test(root: Path, data: Path, trials: int, epochs: int, seed: int) -> d
             raise RuntimeError("no worker took a trial within 240 s")
         delay = rng.uniform(0.5, 3.0)  # a trial here takes 3-6 s
         time.sleep(delay)
-        from tuning_core.distributed import workers
+        from tuning_core.distributed.launch import workers
         current = {w.worker: w for w in workers(run)}.get(busy.worker)
         trial = current.trial if current else busy.trial
         killed_at = time.time()

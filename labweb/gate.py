@@ -16,7 +16,7 @@ from urllib.parse import quote
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tuning_core.sessions import COOKIE_NAME
+from tuning_core.lab.sessions import COOKIE_NAME
 
 from .context import LabContext
 

@@ -1,4 +1,4 @@
-"""The live feed's routes: ``/_live/monitor`` and ``/_live/sidebar`` (:mod:`tuning_core.liveanswers`).
+"""The live feed's routes: ``/_live/monitor`` and ``/_live/sidebar`` (:mod:`tuning_core.live.answers`).
 
 Served in both modes. In lab mode :class:`labweb.LabGate` stands in front of them like every
 route (no session, no content). In local mode the server listens on loopback only, and a
@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tuning_core import liveanswers as _feed
-from tuning_core.errors import TuningError
-from tuning_core.feed import Feed, FeedBusy
+from tuning_core.live import answers as _feed
+from tuning_core.core.errors import TuningError
+from tuning_core.live.cache import Feed, FeedBusy
 
 from .context import _host_name
 

@@ -2,7 +2,7 @@
 
 The web gate already refused every request without a valid session before a page runs;
 the page script re-verifies the same signed cookie (``st.context.cookies``, from the
-websocket handshake) with the same code (:mod:`tuning_core.sessions`), so it trusts
+websocket handshake) with the same code (:mod:`tuning_core.lab.sessions`), so it trusts
 nothing it did not check itself. A session that ends while the page is open (logout
 elsewhere, expiry, the user removed or their password changed) reads as None here.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tuning_core.accounts import User
-from tuning_core.actor import Actor
-from tuning_core.audit import audit_log
-from tuning_core.errors import SessionError
-from tuning_core.labconfig import lab_mode_active, load_lab_config
-from tuning_core.permissions import Action
-from tuning_core.roots import data_roots
-from tuning_core.sessions import COOKIE_NAME, SessionManager, session_manager
+from tuning_core.lab.accounts import User
+from tuning_core.lab.actor import Actor
+from tuning_core.lab.audit import audit_log
+from tuning_core.core.errors import SessionError
+from tuning_core.lab.config import lab_mode_active, load_lab_config
+from tuning_core.lab.permissions import Action
+from tuning_core.lab.roots import data_roots
+from tuning_core.lab.sessions import COOKIE_NAME, SessionManager, session_manager
 
 LOGIN_URL = "/_lab/login"
 LOGOUT_URL = "/_lab/logout"

@@ -1,6 +1,6 @@
 """The time budget on the pages: the Search page's form and plan, and a fitted run's pace.
 
-The planning itself is :mod:`tuning_core.planner`; this draws it.
+The planning itself is :mod:`tuning_core.analysis.planner`; this draws it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import streamlit as st
 
 from pages import _auth, _state
 from pages._data_view import scan_folder
-from tuning_core.planner import SearchPlan, plan_for, run_pace
-from tuning_core.rundir import RunDir
-from tuning_core.settings import RunConfig
+from tuning_core.analysis.planner import SearchPlan, plan_for, run_pace
+from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.schema import RunConfig
 
 
 def budget_form() -> float | None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from tuning_core import charts
-from tuning_core.compare import Comparison
-from tuning_core.states import Direction
+from tuning_core.analysis import charts
+from tuning_core.analysis.compare import Comparison
+from tuning_core.core.states import Direction
 
 
 def default_pick(names: list[str], current: Path | None) -> list[str]:

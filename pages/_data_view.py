@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from tuning_core import charts
-from tuning_core.dataset import DatasetSummary, SizeStats, class_warnings, scan
+from tuning_core.analysis import charts
+from tuning_core.data.dataset import DatasetSummary, SizeStats, class_warnings, scan
 
 THUMBNAILS_PER_CLASS = 6
 MAX_THUMBNAIL_CLASSES = 20

@@ -1,7 +1,7 @@
 """The Best model page's exports: build and check them, their table, and the downloads.
 
 Only an export that passed its check gets a download button; a failed one says why.
-Downloads go through :func:`tuning_core.exports.download` when clicked (it records them
+Downloads go through :func:`tuning_core.model.exports.download` when clicked (it records them
 in lab mode's audit log), so nothing is read before someone asks for it.
 """
 
@@ -13,11 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from pages import _auth, _state
-from tuning_core.exports import (ExportFormat, ExportRecord, current_exports, download,
-                                 export_run, load_manifest, parse_targets)
-from tuning_core.exports.records import FLOAT_MAX_DIFF, QUANTIZED_MIN_TOP1
-from tuning_core.permissions import Action
-from tuning_core.rundir import RunDir
+from tuning_core.model.exports import (ExportFormat, ExportRecord, current_exports, download,
+                                       export_run, load_manifest, parse_targets)
+from tuning_core.model.exports.records import FLOAT_MAX_DIFF, QUANTIZED_MIN_TOP1
+from tuning_core.lab.permissions import Action
+from tuning_core.runs.rundir import RunDir
 
 _LABELS = {f.value: f.spec.label for f in ExportFormat}
 
@@ -79,7 +79,7 @@ def _download(run_dir: Path, record: ExportRecord) -> None:
 
 def report_download(run_dir: Path) -> None:
     """The run's report as one HTML file, written when the button is clicked."""
-    from tuning_core.report import download_report
+    from tuning_core.model.report import download_report
 
     actor = _auth.actor()
     st.download_button("Download report (HTML)", key="best_report", on_click="ignore",

@@ -1,5 +1,5 @@
 """The live feed's script in the page: ``pages/assets/live_feed.js`` and its style, with the
-feed's settings filled in (:mod:`tuning_core.liveanswers` says how the feed works and builds
+feed's settings filled in (:mod:`tuning_core.live.answers` says how the feed works and builds
 its answers; ``labweb/live.py`` serves them).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from tuning_core.liveanswers import CHART_MS, LIMIT_MS, POLL_MS, SIDEBAR_URL
+from tuning_core.live.answers import CHART_MS, LIMIT_MS, POLL_MS, SIDEBAR_URL
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 

@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from pages import _auth, _live, _state
-from tuning_core.compare import Comparison
-from tuning_core.pareto import AXES, Limits, combined_trials, front_frame, pick_within
-from tuning_core.pareto_chart import frame_figure
-from tuning_core.permissions import Action
-from tuning_core.rundir import RunDir
+from tuning_core.analysis.compare import Comparison
+from tuning_core.analysis.pareto import AXES, Limits, combined_trials, front_frame, pick_within
+from tuning_core.analysis.pareto_chart import frame_figure
+from tuning_core.lab.permissions import Action
+from tuning_core.runs.rundir import RunDir
 
 AXIS_LABELS = {"latency": "CPU latency", "params": "Parameters"}
 _PICK = "front.trial"

@@ -1,6 +1,6 @@
 """The Best model page's data health check: flagged files with a reason and a thumbnail, and
 the dataset's exclusion list (what the next search leaves out), visible and undoable. The
-check itself runs in the background (:mod:`tuning_core.health`); explanations are
+check itself runs in the background (:mod:`tuning_core.model.health`); explanations are
 ``pages/_insight_view.py``, whose task and thumbnail helpers this shares.
 """
 
@@ -13,9 +13,9 @@ import streamlit as st
 
 from pages import _auth, _state
 from pages import _insight_view as insight
-from tuning_core import exclusions
-from tuning_core.health import TASK as HEALTH, FlagKind, load_health, start_health
-from tuning_core.permissions import Action
+from tuning_core.runs import exclusions
+from tuning_core.model.health import HEALTH_TASK as HEALTH, FlagKind, load_health, start_health
+from tuning_core.lab.permissions import Action
 
 
 def data_health(run_dir: Path, data_dir: str) -> None:
@@ -85,7 +85,7 @@ def _exclude(run_dir: Path, flags: list) -> None:
 
 def excluded_note(data_dir: str) -> None:
     """On the Search page: how many files of the dataset the new run will leave out."""
-    from tuning_core import workspace
+    from tuning_core.core import workspace
 
     listed = exclusions.load(workspace.runs_dir(), data_dir)
     if listed.entries:

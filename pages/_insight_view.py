@@ -12,10 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from pages import _auth, _state
-from tuning_core.background import TASKS, TaskStatus
-from tuning_core.errors import TuningError
-from tuning_core.explain import TASK as EXPLAIN, is_current, load_explanation, start_explain
-from tuning_core.permissions import Action
+from tuning_core.core.background import TASKS, TaskStatus
+from tuning_core.core.errors import TuningError
+from tuning_core.model.explain import (EXPLAIN_TASK as EXPLAIN, is_current, load_explanation,
+                                       start_explain)
+from tuning_core.lab.permissions import Action
 
 SHOWN = 24  # images per gallery
 POLL_S = 2.0
@@ -127,7 +128,7 @@ def _confused(explanation, root: Path) -> None:
 def try_heatmaps(run_dir: Path, paths: list[Path], model: object) -> list[bytes | None]:
     """Grad-CAM overlays of the Try it images when the user asks (a toggle): a few images,
     computed on request; None for each when off or when the model has no spatial layer."""
-    from tuning_core.explain import file_heatmaps
+    from tuning_core.model.explain import file_heatmaps
 
     if not st.toggle("Show what the model looked at (Grad-CAM)", key="best_try_heatmaps"):
         return [None] * len(paths)

@@ -1,13 +1,13 @@
 """Live status: the polling interval, the sidebar, and the live feed's script on every page.
 
-The sidebar and the Monitor body follow the live feed (:mod:`tuning_core.liveanswers`):
+The sidebar and the Monitor body follow the live feed (:mod:`tuning_core.live.answers`):
 drawn once by the script run, then kept up to date in the browser, with no rerun of the
 session. The Search,
 Runs and Best pages, whose live parts hold widgets, poll from ``st.fragment(run_every=...)``
 only while a job trains in any process that shares the workspace (this server, the CLI,
 another server or machine: their run locks say so), and rerun the whole page once when it
 ends, so the finished state is drawn without a reload. The run's state in words lives in
-:mod:`tuning_core.livefeed` (re-exported here for the pages).
+:mod:`tuning_core.live.content` (re-exported here for the pages).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _feed
-from tuning_core import liveanswers, livehtml
-from tuning_core import workspace
-from tuning_core.errors import TuningError
-from tuning_core.livefeed import describe, duration, planned_trials, progress_text  # noqa: F401
-from tuning_core.ownership import OwnerInfo, machine_slot
-from tuning_core.rundir import RUN_FILE, RunDir
-from tuning_core.runs import active_runs
+from tuning_core.live import answers
+from tuning_core.live import html
+from tuning_core.core import workspace
+from tuning_core.core.errors import TuningError
+from tuning_core.live.content import describe, duration, planned_trials, progress_text  # noqa: F401
+from tuning_core.runs.locks import OwnerInfo, machine_slot
+from tuning_core.runs.rundir import RUN_FILE, RunDir
+from tuning_core.runs.catalogue import active_runs
 
 # The pages below rerun a fragment of each viewer's session per poll (about 20 ms of the
 # server's CPU, taken from the search it shares the machine with: benchmark figure 11), while
@@ -61,7 +62,7 @@ def world_token() -> tuple:
     and one queue read."""
     runs_dir = workspace.runs_dir()
     waiting: tuple = ()
-    dispatcher = livehtml.registry().dispatcher
+    dispatcher = html.registry().dispatcher
     if dispatcher is not None:
         try:
             waiting = tuple(job.id for job in dispatcher.queue.jobs())
@@ -104,9 +105,9 @@ def sidebar(run_dir: Path | None) -> None:
     """The current run and its state, on every page; kept live by the feed's script
     (``pages/_feed.py``), not by a rerun of this session."""
     with st.sidebar:
-        st.html(livehtml.part("sidebar", run_dir.name if run_dir else "",
-                           livehtml.sidebar_html(run_dir))
-                + livehtml.anchor(liveanswers.feed_url(liveanswers.SIDEBAR_URL, run_dir),
+        st.html(html.part("sidebar", run_dir.name if run_dir else "",
+                           html.sidebar_html(run_dir))
+                + html.anchor(answers.feed_url(answers.SIDEBAR_URL, run_dir),
                                run_dir.name if run_dir else ""))
         feed_script()
 

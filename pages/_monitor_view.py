@@ -1,7 +1,7 @@
 """Presentation helpers of the Monitor page: log snapshot and the run's notes.
 
 The Monitor's live content (counts, table, figures) is built by
-:mod:`tuning_core.livefeed` and drawn by ``pages/monitor.py`` (the feed: :mod:`tuning_core.liveanswers`).
+:mod:`tuning_core.live.content` and drawn by ``pages/monitor.py`` (the feed: :mod:`tuning_core.live.answers`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from tuning_core.rundir import RunDir
+from tuning_core.runs.rundir import RunDir
 
 
 def snapshot(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

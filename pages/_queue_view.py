@@ -7,10 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _auth, _live, _state
-from tuning_core.dispatch import QueueEntry
-from tuning_core.errors import TuningError
-from tuning_core.permissions import Action
-from tuning_core.queue_model import QueueKind
+from tuning_core.jobs.dispatcher import QueueEntry
+from tuning_core.core.errors import TuningError
+from tuning_core.lab.permissions import Action
+from tuning_core.jobs.records import QueueKind
 
 
 def entries() -> list[QueueEntry]:

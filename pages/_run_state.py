@@ -1,6 +1,6 @@
 """The run every page follows, the process-wide job registry, and engine errors as messages.
 
-The job registry is one per process (``tuning_core.jobs.get_registry``), so a search
+The job registry is one per process (``tuning_core.jobs.registry.get_registry``), so a search
 outlives its browser tab. The selected run lives in the URL (``?run=<folder name>``) so a reload
 returns to it, and in the session so a page change keeps it.
 """
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from tuning_core import livehtml, workspace
-from tuning_core.errors import TuningError
-from tuning_core.jobs import JobRegistry
-from tuning_core.rundir import RUN_FILE
-from tuning_core.runs import active_runs, launcher, run_named
+from tuning_core.live import html
+from tuning_core.core import workspace
+from tuning_core.core.errors import TuningError
+from tuning_core.jobs.registry import JobRegistry
+from tuning_core.runs.rundir import RUN_FILE
+from tuning_core.runs.catalogue import active_runs, launcher, run_named
 
 RUN_PARAM = "run"
 RUN = "run.current"
@@ -25,7 +26,7 @@ RUN = "run.current"
 
 def registry() -> JobRegistry:
     """The process-wide job registry of the workspace's runs folder (the live feed's too)."""
-    return livehtml.registry()
+    return html.registry()
 
 
 def run_path(name: str | None) -> Path | None:

@@ -1,6 +1,6 @@
 """The search script's download button, shared by the Search space, Runs and Best pages.
 
-The text is made when the button is clicked (``tuning_core.script.download_script``, which
+The text is made when the button is clicked (``tuning_core.model.script.download_script``, which
 records the download in lab mode's audit log), not on every rerun.
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from pages import _auth
-from tuning_core.rundir import RunDir, SCRIPT_FILE
-from tuning_core.script import download_script
+from tuning_core.runs.rundir import RunDir, SCRIPT_FILE
+from tuning_core.model.script import download_script
 
 
 def script_download(run_dir: Path, key: str) -> None:

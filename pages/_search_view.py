@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from pages import _live, _state
-from tuning_core.distributed import worker_command, workers
-from tuning_core.settings import (DISTRIBUTIONS, OBJECTIVES, TUNER_HELP, TUNER_NAMES,
-                                  RunConfig, TunerSettings)
-from tuning_core.space_size import space_size
-from tuning_core.rundir import RunDir
+from tuning_core.distributed.launch import worker_command, workers
+from tuning_core.runs.schema import (DISTRIBUTIONS, OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig,
+                                     TunerSettings)
+from tuning_core.space.size import space_size
+from tuning_core.runs.rundir import RunDir
 
 OBJECTIVE_HELP = {"val_accuracy": "validation accuracy (higher is better)",
                   "val_loss": "validation loss (lower is better)"}

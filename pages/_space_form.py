@@ -6,16 +6,10 @@ import streamlit as st
 
 from pages import _space_tables as tables
 from pages import _state
-from tuning_core.errors import TuningError
-from tuning_core.presets import PRESETS
-from tuning_core.space import (
-    MAX_BLOCKS,
-    OPTIMIZERS,
-    IntRange,
-    SearchSpace,
-    Toggle,
-    TrainingSpace,
-)
+from tuning_core.core.errors import TuningError
+from tuning_core.space.presets import PRESETS
+from tuning_core.space.schema import (MAX_BLOCKS, OPTIMIZERS, IntRange, SearchSpace, Toggle,
+                                      TrainingSpace)
 
 CONV_TABLE = "space_conv_table"
 DENSE_TABLE = "space_dense_table"

@@ -2,7 +2,7 @@
 
 One row per block index. Number choices are typed as comma-separated text ("32, 64");
 activations and pooling are multiselect cells. Parsing a table returns the blocks and the
-problems it found, each with the field path that ``tuning_core.space.validate`` uses, so
+problems it found, each with the field path that ``tuning_core.space.schema.validate`` uses, so
 messages appear next to the table they belong to.
 """
 
@@ -14,14 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from tuning_core.space import (
-    ACTIVATIONS,
-    POOLINGS,
-    ConvBlockSpace,
-    DenseBlockSpace,
-    DropoutRange,
-    Toggle,
-)
+from tuning_core.space.schema import (ACTIVATIONS, POOLINGS, ConvBlockSpace, DenseBlockSpace,
+                                      DropoutRange, Toggle)
 
 Issue = tuple[str, str]
 

@@ -16,10 +16,10 @@ import streamlit as st
 from pages._run_state import (  # noqa: F401  (the pages reach these through _state)
     RUN, RUN_PARAM, current_run, engine_errors, registry, run_owner, run_path, select_run,
     sync_run_with_url)
-from tuning_core.dataset import ImageConfig, SplitConfig
-from tuning_core.settings import TunerSettings
-from tuning_core.presets import DEFAULT_PRESET, get_preset
-from tuning_core.space import SearchSpace
+from tuning_core.data.dataset import ImageConfig, SplitConfig
+from tuning_core.runs.schema import TunerSettings
+from tuning_core.space.presets import DEFAULT_PRESET, get_preset
+from tuning_core.space.schema import SearchSpace
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Datasets uploaded from the browser: a zip of class folders or loose images of one class.
 
-The engine (:mod:`tuning_core.uploads`) unpacks into the workspace's data folder through a
+The engine (:mod:`tuning_core.data.uploads`) unpacks into the workspace's data folder through a
 staging folder and refuses traversal, links, bombs and overwrites; this module only draws
 the form, checks the role through the engine's actor and reports progress.
 """
@@ -13,10 +13,10 @@ import pandas as pd
 import streamlit as st
 
 from pages import _auth, _state
-from tuning_core import workspace
-from tuning_core.dataset import IMAGE_EXTENSIONS
-from tuning_core.permissions import Action
-from tuning_core.uploads import delete_dataset, extract_zip, list_datasets, save_images
+from tuning_core.core import workspace
+from tuning_core.data.dataset import IMAGE_EXTENSIONS
+from tuning_core.lab.permissions import Action
+from tuning_core.data.uploads import delete_dataset, extract_zip, list_datasets, save_images
 
 ZIP, LOOSE = "A .zip of class folders", "Images of one class"
 UPLOADED = "upload.done"  # (folder, message) of an upload, applied on the next run

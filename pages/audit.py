@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from pages import _auth, _state
-from tuning_core.audit import audit_log
-from tuning_core.permissions import Action
+from tuning_core.lab.audit import audit_log
+from tuning_core.lab.permissions import Action
 
 SHOWN = 500
 

@@ -14,11 +14,11 @@ from pages import _health_view as health
 from pages import _insight_view as insight
 from pages import _script_view
 from pages import _monitor_view as monitor
-from tuning_core.best import retrain_progress
-from tuning_core.ranking import RankedTrial
-from tuning_core.rundir import RunDir
-from tuning_core.permissions import Action
-from tuning_core.states import JobKind
+from tuning_core.model.best import retrain_progress
+from tuning_core.runs.ranking import RankedTrial
+from tuning_core.runs.rundir import RunDir
+from tuning_core.lab.permissions import Action
+from tuning_core.core.states import JobKind
 
 
 def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> None:

@@ -8,10 +8,10 @@ from pages import _state
 from pages import _compare_view as view
 from pages import _front_view as fronts
 from pages._runs_view import labels
-from tuning_core import workspace
-from tuning_core.compare import compare_runs
-from tuning_core.rundir import RunDir
-from tuning_core.runs import list_runs
+from tuning_core.core import workspace
+from tuning_core.analysis.compare import compare_runs
+from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.catalogue import list_runs
 
 st.title("Compare")
 infos = list_runs(workspace.runs_dir())

@@ -7,11 +7,11 @@ import streamlit as st
 from pages import _auth, _state
 from pages import _data_view as view
 from pages import _upload_view as upload
-from tuning_core import workspace
-from tuning_core.dataset import DatasetSummary, ImageConfig, SplitConfig, split_files
-from tuning_core.errors import TuningError
-from tuning_core.permissions import Action
-from tuning_core.sample_data import write_digits
+from tuning_core.core import workspace
+from tuning_core.data.dataset import DatasetSummary, ImageConfig, SplitConfig, split_files
+from tuning_core.core.errors import TuningError
+from tuning_core.lab.permissions import Action
+from tuning_core.data.sample import write_digits
 
 FOLDER_KEY = _state.widget("data.folder", _state.data_folder())
 SCANNED = "data.scanned"  # the folder whose suggested settings were applied

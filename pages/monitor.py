@@ -1,7 +1,7 @@
 """Monitor page: live charts, counts and trial table of the current run (or any finished one).
 
 Drawn once by this script; while the run trains, the live feed's script in the browser keeps
-it up to date (:mod:`tuning_core.liveanswers`: status, counts and table as HTML, the charts through
+it up to date (:mod:`tuning_core.live.answers`: status, counts and table as HTML, the charts through
 ``Plotly.react`` on the charts drawn here, so zoom and legend choices stay). The session does
 not rerun every second: ten people watching cost the server one build per new log line.
 """
@@ -15,9 +15,9 @@ import streamlit as st
 from pages import _state
 from pages import _monitor_view as view
 from pages._plotly import live_chart
-from tuning_core import liveanswers as feed
-from tuning_core.livehtml import anchor, part
-from tuning_core import livefeed
+from tuning_core.live import answers as feed
+from tuning_core.live.html import anchor, part
+from tuning_core.live import content as livefeed
 
 
 def draw(run_dir: Path) -> None:

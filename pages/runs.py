@@ -9,8 +9,8 @@ import streamlit as st
 
 from pages import _live, _script_view, _state
 from pages import _runs_view as view
-from tuning_core import workspace
-from tuning_core.runs import list_runs
+from tuning_core.core import workspace
+from tuning_core.runs.catalogue import list_runs
 
 
 def on_pick() -> None:

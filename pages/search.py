@@ -11,9 +11,9 @@ from pages import _budget_view as budget
 from pages import _health_view as health
 from pages import _queue_view as _queue
 from pages import _search_view as view
-from tuning_core.errors import TuningError
-from tuning_core.permissions import Action
-from tuning_core.states import JobKind
+from tuning_core.core.errors import TuningError
+from tuning_core.lab.permissions import Action
+from tuning_core.core.states import JobKind
 
 CONFIRM = "search.confirm"
 FLASH = "search.flash"

@@ -8,14 +8,9 @@ from pages import _space_backbone as backbone_form
 from pages import _space_form as form
 from pages import _space_tables as tables
 from pages import _script_view, _state
-from tuning_core.space import (
-    BackboneSpace,
-    SearchSpace,
-    backbone_issues_for_image,
-    validate,
-    validate_for_image,
-)
-from tuning_core.space_size import space_size
+from tuning_core.space.schema import (BackboneSpace, SearchSpace, backbone_issues_for_image,
+                                      validate, validate_for_image)
+from tuning_core.space.size import space_size
 
 
 def sized(blocks: list, count: int, table_key: str) -> list:

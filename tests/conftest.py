@@ -69,8 +69,8 @@ def augmented_space():
     dropout after them: the case whose plain Keras exports go wrong (issue 18)."""
     from dataclasses import replace
 
-    from tuning_core.presets import get_preset
-    from tuning_core.space import DropoutRange, Toggle
+    from tuning_core.space.presets import get_preset
+    from tuning_core.space.schema import DropoutRange, Toggle
 
     space = get_preset("small")
     space.conv = [replace(block, batch_norm=Toggle.ON, dropout=DropoutRange(0.2, 0.2))
@@ -85,10 +85,10 @@ def augmented_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished, retrained run of 3 classes x 16 RGB 32x32 images with augmentation in
     the model (2 random trials of 1 epoch, a 2-epoch retrain). Shared: treat as read-only
     (copy it to change its best model)."""
-    from tuning_core.best import retrain_best
-    from tuning_core.dataset import ImageConfig
-    from tuning_core.jobs import JobRegistry
-    from tuning_core.settings import RunConfig, TunerSettings
+    from tuning_core.model.best import retrain_best
+    from tuning_core.data.dataset import ImageConfig
+    from tuning_core.jobs.registry import JobRegistry
+    from tuning_core.runs.schema import RunConfig, TunerSettings
 
     root = tmp_path_factory.mktemp("augmented")
     data = write_image_folder(root / "images", {"a": 16, "b": 16, "c": 16}, size=32)

@@ -1,18 +1,22 @@
-"""The house's layer rule: every engine module has its room, rooms import only downwards, and
-nothing imports in a circle.
+"""The house's layer rule: every engine module lives in a package of one concern, packages
+import only downwards, nothing imports in a circle, and no package reaches into another's
+private names.
 
-Rooms, highest first (a module may import from its own room and any room below it):
+Packages of ``tuning_core``, highest first (a module may import from its own package and any
+package below it):
 
-* cli: the command line and the launcher (``cli``, ``cli_*``, ``serve``).
+* cli: the command line and the launcher.
 * live: what a watching page gets: the content, its HTML and the feed's answers.
 * jobs: who trains what and when: the registry, the queue and its dispatcher.
 * distributed: the chief and its workers.
-* model: a search and its model: tuners, the hypermodel, the retrain, predictions, exports,
-  explanations, the standalone script and the report.
+* model: the best model and what is done with it: the retrain, predictions, exports,
+  explanations, data health, the standalone script and the report.
+* search: one search and its trials: the lifecycle, tuners, the hypermodel, callbacks, costs.
 * analysis: reading finished trials: importance, diagnosis, charts, comparison, planning,
   cost fronts, margins.
 * runs: a run folder and what it holds: settings, the trial log, ranking, notes, locks.
-* data: images and the search space: scan, split, pipeline, uploads, presets, backbones.
+* space: the search space: its schema, presets, size and backbones.
+* data: images: scan, split, pipeline, uploads, the sample set.
 * lab: accounts, sessions, permissions, the actor, audit, data roots, lab files.
 * core: errors, states, atomic writes, the workspace's paths, record helpers, stop control.
 
@@ -23,33 +27,16 @@ imports inside functions count too: they are dependencies all the same.
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("tuning_core", "labweb", "pages", "bench")
-ROOMS: dict[str, tuple[str, ...]] = {
-    "cli": ("__main__", "cli", "cli_choose", "cli_dist", "cli_exports", "cli_inspect",
-            "cli_lab", "cli_support", "serve"),
-    "live": ("liveanswers", "livehtml", "livefeed", "feed"),
-    "jobs": ("jobs", "dispatch", "jobqueue", "queue_model"),
-    "distributed": ("distributed", "chief", "worker"),
-    "model": ("search", "tuners", "callbacks", "hypermodel", "precision", "tfmemory", "best",
-              "predict", "exports", "exports.formats", "exports.inference", "exports.records",
-              "exports.runtimes", "exports.service", "explain", "gradcam", "cost", "script",
-              "script_template", "report", "report_svg", "health"),
-    "analysis": ("importance", "diagnose", "charts", "parcoords", "compare", "planner",
-                 "pareto", "pareto_chart", "margin"),
-    "runs": ("rundir", "triallog", "trialtable", "ranking", "notes", "runs", "pruning",
-             "ownership", "settings", "exclusions"),
-    "data": ("space", "presets", "space_size", "backbones", "dataset", "pipeline",
-             "sample_data", "uploads", "upload_checks"),
-    "lab": ("accounts", "sessions", "permissions", "actor", "audit", "roots", "labconfig",
-            "labfiles", "ratelimit"),
-    "core": ("errors", "states", "atomic", "workspace", "_records", "control", "background"),
-}
-ORDER = tuple(ROOMS)  # highest first
+ORDER = ("cli", "live", "jobs", "distributed", "model", "search", "analysis", "runs", "space",
+         "data", "lab", "core")  # highest first
+TOP = {"__main__": "cli"}  # the only modules beside the packages (and the package's __init__)
 
 
 def modules(package: str) -> dict[str, Path]:
@@ -90,12 +77,16 @@ def graph() -> dict[str, set[str]]:
 
 
 def room_of(module: str) -> str | None:
-    inner = module.removeprefix("tuning_core.")
-    return next((room for room, names in ROOMS.items() if inner in names), None)
+    """The package of an engine module: "tuning_core.runs.rundir" -> "runs"."""
+    parts = module.split(".")
+    if parts[0] != "tuning_core" or len(parts) == 1:
+        return None
+    return TOP.get(parts[1]) if len(parts) == 2 and parts[1] in TOP else \
+        parts[1] if len(parts) > 2 or parts[1] in ORDER else None
 
 
 def upward(edges: dict[str, set[str]]) -> list[str]:
-    """Engine imports that point up the order of rooms."""
+    """Engine imports that point up the order of packages."""
     found = []
     for module, targets in edges.items():
         if not module.startswith("tuning_core."):
@@ -106,6 +97,37 @@ def upward(edges: dict[str, set[str]]) -> list[str]:
                 found.append(f"{module} ({room_of(module)}) imports {target} "
                              f"({room_of(target)})")
     return sorted(found)
+
+
+def private_reaches(package: str = "tuning_core") -> list[str]:
+    """Imports of a ``_private`` name or module of a package from outside that package."""
+    found = []
+    for top in PACKAGES + ("tests",):
+        for path in (ROOT / top).rglob("*.py"):
+            rel = path.relative_to(ROOT).with_suffix("").parts
+            own = rel[1] if rel[0] == package and len(rel) > 2 else None
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                        and node.module.startswith(package + ".")):
+                    continue
+                parts = node.module.split(".")
+                if parts[1] == own:
+                    continue
+                names = parts[2:] + [alias.name for alias in node.names]
+                if any(name.startswith("_") for name in names):
+                    found.append(f"{'/'.join(rel)} imports {node.module}: "
+                                 f"{', '.join(a.name for a in node.names)}")
+    return sorted(found)
+
+
+def package_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The same graph between the engine's packages."""
+    found: dict[str, set[str]] = {room: set() for room in ORDER}
+    for module, targets in edges.items():
+        if room_of(module):
+            found[room_of(module)] |= {room_of(t) for t in targets if room_of(t)} - \
+                {room_of(module)}
+    return found
 
 
 def circles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -145,10 +167,30 @@ def edges() -> dict[str, set[str]]:
     return graph()
 
 
-def test_every_engine_module_has_a_room() -> None:
-    placed = {name for names in ROOMS.values() for name in names}
-    assert sorted(set(modules("tuning_core")) - placed) == []
-    assert sorted(placed - set(modules("tuning_core"))) == []  # no room lists a module gone
+def test_every_engine_module_lives_in_a_package() -> None:
+    loose = [name for name in modules("tuning_core") if room_of(f"tuning_core.{name}") is None]
+    assert loose == []
+    folders = {path.name for path in (ROOT / "tuning_core").iterdir()
+               if path.is_dir() and (path / "__init__.py").exists()}
+    assert folders == set(ORDER)
+
+
+def test_every_package_states_its_public_names() -> None:
+    """Each ``__init__`` says what the package offers; every name it lists is there."""
+    for room in ORDER:
+        package = importlib.import_module(f"tuning_core.{room}")
+        assert package.__doc__ and package.__all__, room
+        for name in package.__all__:
+            assert not name.startswith("_"), (room, name)
+            assert getattr(package, name) is not None, (room, name)
+
+
+def test_no_package_reaches_into_anothers_private_names() -> None:
+    assert private_reaches() == []
+
+
+def test_packages_import_in_one_direction(edges) -> None:
+    assert circles(package_edges(edges)) == []
 
 
 def test_no_engine_import_points_up(edges) -> None:
@@ -170,8 +212,8 @@ def test_the_engine_stays_below_the_web(edges) -> None:
 
 def test_the_rule_would_catch_an_upward_import_and_a_circle() -> None:
     """The checks themselves: a room that imports from above, and two modules in a loop."""
-    made_up = {"tuning_core.errors": {"tuning_core.jobs"}, "tuning_core.jobs": set(),
+    made_up = {"tuning_core.core.errors": {"tuning_core.jobs.registry"}, "tuning_core.jobs.registry": set(),
                "bench.a": {"bench.b"}, "bench.b": {"bench.a"}}
-    assert upward(made_up) == ["tuning_core.errors (core) imports tuning_core.jobs (jobs)"]
+    assert upward(made_up) == ["tuning_core.core.errors (core) imports tuning_core.jobs.registry (jobs)"]
     assert circles(made_up) == [["bench.a", "bench.b"]]
     assert circles({"x": {"y"}, "y": set()}) == []

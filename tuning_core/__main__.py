@@ -1,4 +1,4 @@
-"""``python -m tuning_core``: see tuning_core.cli."""
+"""``python -m tuning_core``: see tuning_core.cli.main."""
 
 from __future__ import annotations
 
@@ -6,6 +6,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # native log lines are not for users; errors still raise
 
-from .cli import main
+from tuning_core.cli.main import main
 
 raise SystemExit(main())

@@ -50,8 +50,8 @@ def test_best_page_exports_checked_files_that_load_and_agree(app_server, page, a
                                                              tmp_path: Path) -> None:
     import keras
 
-    from tuning_core.exports import check_images
-    from tuning_core.rundir import RunDir
+    from tuning_core.model.exports import check_images
+    from tuning_core.runs.rundir import RunDir
 
     run = app_server.workspace / "runs" / augmented_run.name
     shutil.copytree(augmented_run, run, ignore=shutil.ignore_patterns("tuner", "cache"))

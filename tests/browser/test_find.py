@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.browser import ui
 from tests.conftest import write_image_folder
-from tests.test_pages_support import make_run
+from tests.pages.support import make_run
 
 pytestmark = pytest.mark.browser
 PICKER = "Run (the other pages follow it)"

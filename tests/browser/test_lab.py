@@ -7,7 +7,7 @@ it live but has no Stop and no Delete for it; viewer vera cannot scan nor launch
 stops it and reads both actions in the audit log; logging out ends the session for good.
 
 That the engine itself refuses a forged stop or delete (one that skips the missing button)
-is tests/test_actor.py::test_roles_are_checked_by_the_engine_and_audited; not repeated here.
+is tests/lab/test_actor.py::test_roles_are_checked_by_the_engine_and_audited; not repeated here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.browser import ui
 from tests.browser.test_journey import launch, pick_sample_data, the_run
 from tests.browser.ui import TRAIN_TIMEOUT
 from tests.lab_server import LabServer, lab_server
-from tuning_core.audit import AuditAction, audit_log
+from tuning_core.lab.audit import AuditAction, audit_log
 
 pytestmark = [pytest.mark.browser, pytest.mark.training]
 

@@ -25,15 +25,15 @@ from tests.browser.conftest import serve_process
 from tests.browser.test_journey import launch, pick_sample_data, the_run
 from tests.browser.ui import TRAIN_TIMEOUT, UI_TIMEOUT
 from tests.conftest import write_image_folder
-from tests.test_pages_support import write_trial
-from tuning_core.dataset import ImageConfig
-from tuning_core.dispatch import queue_for
-from tuning_core.ownership import OwnerInfo, machine_slot
-from tuning_core.presets import get_preset
-from tuning_core.queue_model import QueueKind
-from tuning_core.rundir import RunDir
-from tuning_core.runs import create_run
-from tuning_core.settings import RunConfig, TunerSettings
+from tests.pages.support import write_trial
+from tuning_core.data.dataset import ImageConfig
+from tuning_core.jobs.dispatcher import queue_for
+from tuning_core.runs.locks import OwnerInfo, machine_slot
+from tuning_core.space.presets import get_preset
+from tuning_core.jobs.records import QueueKind
+from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.catalogue import create_run
+from tuning_core.runs.schema import RunConfig, TunerSettings
 
 pytestmark = [pytest.mark.browser]
 

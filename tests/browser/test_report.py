@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import VIEWPORT
-from tuning_core.best import load_evaluation
-from tuning_core.report import write_report
+from tuning_core.model.best import load_evaluation
+from tuning_core.model.report import write_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.training]
 

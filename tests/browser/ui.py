@@ -107,7 +107,7 @@ def choose_option(page: Page, label: str, option: str) -> None:
 
 def metric(page: Page, label: str) -> Locator:
     """The value shown by the metric ``label`` (e.g. "Completed"): a Streamlit metric, or one
-    of the Monitor's live counts (tuning_core/liveanswers.py).
+    of the Monitor's live counts (tuning_core/live/answers.py).
 
     ``first``: while a rerun replaces a live fragment, Streamlit briefly keeps the stale copy.
     """

@@ -1,0 +1,59 @@
+"""Tests for tuning_core.analysis.importance: impurity importances of the hyperparameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tuning_core.analysis.importance import hp_importance
+
+
+def trials_where_lr_matters(n: int = 30, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    lr = 10 ** rng.uniform(-4, -1, n)
+    optimizer = rng.choice(["adam", "sgd"], n)
+    absent = rng.random(n) < 0.5  # trials without a second dense block
+    return pd.DataFrame({
+        "trial_id": [f"{i:02d}" for i in range(n)], "number": np.arange(n),
+        "status": "completed", "score": -np.abs(np.log10(lr) + 2.5) + rng.normal(0, 0.01, n),
+        "hp:learning_rate": lr, "hp:optimizer": optimizer,
+        "hp:flip": rng.choice([True, False], n), "hp:batch_size": 32,
+        "hp:dense_1_units": np.where(absent, np.nan, rng.choice([32.0, 64.0], n)),
+        "hp:dense_1_activation": np.where(absent, None, "relu"),  # varies only by presence
+    })
+
+
+def test_the_parameter_that_drives_the_score_ranks_first():
+    result = hp_importance(trials_where_lr_matters())
+    assert result.names[0] == "learning_rate"
+    assert result.values[0] > 0.6
+    assert sum(result.values) == pytest.approx(1.0)
+    assert "batch_size" not in result.names  # constant
+    assert "dense_1_activation" not in result.names  # its presence only repeats the block count
+    assert set(result.names) == {"learning_rate", "optimizer", "flip", "dense_1_units"}
+    assert result.values == sorted(result.values, reverse=True)
+
+
+def test_too_few_completed_trials_gives_a_reason():
+    trials = trials_where_lr_matters(5)
+    # a stopped trial competes like a completed one (tests/runs/test_trialtable.py): not here
+    trials.loc[2:, "status"] = ["failed", "running", "interrupted"]
+    result = hp_importance(trials)
+    assert result.empty and result.n_trials == 2
+    assert "at least 3 completed trials" in result.reason
+
+
+def test_empty_table_and_no_variation():
+    assert hp_importance(pd.DataFrame()).empty
+    trials = trials_where_lr_matters(6)[["trial_id", "status", "score", "hp:batch_size"]]
+    assert "no hyperparameter varied" in hp_importance(trials).reason
+    same = trials_where_lr_matters(6).assign(score=0.5)
+    assert "same score" in hp_importance(same).reason
+
+
+def test_deterministic_and_roundtrips():
+    trials = trials_where_lr_matters()
+    first, second = hp_importance(trials, seed=1), hp_importance(trials, seed=1)
+    assert first == second
+    assert list(first.to_frame().columns) == ["hyperparameter", "importance"]

@@ -1,0 +1,87 @@
+"""The Pareto front and the limits rule: dominance, ties, each axis's direction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tuning_core.core.errors import RunError
+from tuning_core.analysis.pareto import AXES, Limits, front_frame, non_dominated, pick_within
+from tuning_core.analysis.pareto_chart import front_figure
+
+
+def trials(rows: list[tuple[float, float, int]], status: str = "completed") -> pd.DataFrame:
+    """(score, latency_ms, params) per trial, numbered from 1."""
+    return pd.DataFrame([{"trial_id": f"{i:02d}", "number": i + 1, "status": status,
+                          "score": s, "latency_ms": ms, "params": p}
+                         for i, (s, ms, p) in enumerate(rows)])
+
+
+def test_a_point_worse_on_both_axes_is_dominated():
+    assert non_dominated(np.array([[1, 1], [2, 2], [0, 3], [3, 0]])).tolist() == [
+        True, False, True, True]
+
+
+def test_equal_points_are_both_on_the_front_and_a_tie_on_one_axis_dominates():
+    assert non_dominated(np.array([[1, 1], [1, 1]])).tolist() == [True, True]
+    assert non_dominated(np.array([[1, 1], [1, 2]])).tolist() == [True, False]
+
+
+def test_higher_accuracy_and_lower_latency_are_better():
+    frame = front_frame(trials([(0.9, 2.0, 10), (0.8, 3.0, 5), (0.95, 5.0, 50)]), "max",
+                        AXES["latency"])
+    assert dict(zip(frame["number"], frame["on_front"])) == {1: True, 2: False, 3: True}
+
+
+def test_a_loss_objective_is_better_lower():
+    frame = front_frame(trials([(0.2, 2.0, 10), (0.1, 3.0, 5), (0.3, 1.0, 50)]), "min",
+                        AXES["latency"])
+    assert frame["on_front"].all()
+    frame = front_frame(trials([(0.2, 2.0, 10), (0.3, 3.0, 5)]), "min", AXES["latency"])
+    assert dict(zip(frame["number"], frame["on_front"])) == {1: True, 2: False}
+
+
+def test_the_parameters_axis_has_its_own_front():
+    frame = front_frame(trials([(0.9, 2.0, 10), (0.8, 3.0, 5), (0.95, 5.0, 50)]), "max",
+                        AXES["params"])
+    assert frame["on_front"].all()  # trial 2 is the smallest, so it stays
+
+
+def test_trials_without_a_cost_or_not_completed_are_left_out():
+    table = trials([(0.9, 2.0, 10), (0.8, None, 5)])
+    table.loc[len(table)] = {"trial_id": "09", "number": 10, "status": "failed", "score": None,
+                             "latency_ms": 0.1, "params": 1}
+    assert front_frame(table, "max", AXES["latency"])["number"].tolist() == [1]
+    assert front_frame(table.drop(columns=["latency_ms"]), "max", AXES["latency"]).empty
+
+
+def test_the_figure_greys_the_dominated_and_says_the_trial_on_hover():
+    fig = front_figure(trials([(0.9, 2.0, 10), (0.8, 3.0, 5)]), "max", "val_accuracy",
+                       "latency", run="run-a")
+    by_name = {trace.name: trace for trace in fig.data}
+    assert list(by_name["Pareto front"].x) == [2.0]
+    assert list(by_name["dominated"].customdata[0]) == ["run-a", "01"]
+    assert "trial 2 (01)" in by_name["dominated"].hovertext[0]
+
+
+def test_pick_within_takes_the_best_that_fits_and_says_what_it_gave_up():
+    table = trials([(0.95, 9.0, 500), (0.9, 4.0, 200), (0.85, 1.0, 50)])
+    choice = pick_within(table, "max", "val_accuracy", Limits(max_ms=5))
+    assert (choice.chosen.number, choice.best.number) == (2, 1)
+    assert choice.gave_up == pytest.approx(0.05)
+    assert "gives up 0.0500 val_accuracy" in choice.describe()
+    both = pick_within(table, "max", "val_accuracy", Limits(max_ms=5, max_params=100))
+    assert both.chosen.number == 3
+    assert "nothing given up" in pick_within(table, "max", "val_accuracy",
+                                             Limits(max_ms=50)).describe()
+
+
+def test_pick_within_says_why_nothing_fits():
+    table = trials([(0.95, 9.0, 500), (0.9, 4.0, 200)])
+    with pytest.raises(RunError, match="closest is trial 2 .* 4.00 ms"):
+        pick_within(table, "max", "val_accuracy", Limits(max_ms=1))
+    with pytest.raises(RunError, match="no completed trial has a measured cost"):
+        pick_within(table.drop(columns=["latency_ms"]), "max", "val_accuracy", Limits(max_ms=1))
+    with pytest.raises(RunError, match="--max-ms must be above 0"):
+        Limits(max_ms=0)

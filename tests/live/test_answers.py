@@ -1,0 +1,224 @@
+"""The live feed's payloads (tuning_core/live/answers.py, livehtml.py): parts, figures, ETags, escaping, the sidebar."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from tests.jobs.test_dispatcher import Gate, _config, _member
+from tests.pages.support import make_run, write_trial
+
+from tuning_core.live import answers as _feed
+from tuning_core.live import html as _feed_html
+from tuning_core.live import content
+from tuning_core.jobs.dispatcher import queue_for, serve_queue
+from tuning_core.live.cache import MIN_AGE_S, Feed, FeedCache
+from tuning_core.jobs.registry import JobRegistry, install_registry
+from tuning_core.runs.rundir import RunDir
+from tuning_core.core.workspace import runs_dir
+
+
+def payload(feed: Feed) -> dict:
+    return json.loads(feed.body)
+
+
+def fresh(build, *args) -> Feed:
+    """An answer past the shortest reuse (a new log line shows at the next poll)."""
+    time.sleep(MIN_AGE_S + 0.05)
+    return build(*args)
+
+
+def test_monitor_payload_has_parts_and_figures_without_template(workspace: Path,
+                                                                image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    body = payload(_feed.monitor_feed(run))
+    assert body["run"] == run.name and body["active"] is False
+    assert set(body["parts"]) == {"status", "table", "sidebar"}
+    assert set(body["figures"]) == {f"{_feed.CHART_PREFIX}{n}" for n in
+                                    ("objective", "learning_curves", "parallel", "importance",
+                                     "pareto_latency", "pareto_params")}
+    for hash_, figure in body["figures"].values():
+        assert len(hash_) == 16 and "template" not in figure["layout"]
+        assert figure["layout"]["uirevision"]  # the same chart keeps the zoom
+    status = body["parts"]["status"][1]
+    assert f"<b>{run.name}</b>: finished" in status
+    assert '<div class="live-metric" data-metric="Completed"><div class="live-label">Completed' \
+           '</div><div class="live-value">3</div></div>' in status
+    assert body["parts"]["table"][1].count("<tr>") == 4  # header and three trials
+
+
+def test_etag_holds_while_nothing_changes_and_only_changed_parts_get_new_hashes(
+        workspace: Path, image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder, finished=False)
+    first = _feed.monitor_feed(run)
+    assert _feed.monitor_feed(run) is first  # ten viewers within a moment: one build
+    assert fresh(_feed.monitor_feed, run) is first  # nothing changed: no build at all
+    log = RunDir(run).log_writer()
+    log.write("trial_start", trial_id="03", number=4, hyperparameters={"conv_blocks": 1})
+    assert _feed.monitor_feed(run) is not first  # a change shows at once...
+    log.write("epoch_end", trial_id="03", execution=0, epoch=0, seconds=0.5,
+              metrics={"loss": 0.9, "accuracy": 0.6, "val_loss": 1.0, "val_accuracy": 0.5})
+    capped = _feed.monitor_feed(run)
+    assert capped is _feed.monitor_feed(run)  # ...but a run is built at most every MIN_AGE_S
+    later = fresh(_feed.monitor_feed, run)
+    assert later is not capped
+    assert later.etag != first.etag
+    old, new = payload(first), payload(later)
+    changed = {n for n in new["figures"] if new["figures"][n][0] != old["figures"][n][0]}
+    assert f"{_feed.CHART_PREFIX}learning_curves" in changed
+    assert f"{_feed.CHART_PREFIX}importance" not in changed  # no new completed trial
+    assert new["parts"]["table"][0] != old["parts"]["table"][0]
+
+
+def test_text_from_files_is_escaped(workspace: Path, image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder, trials=1, finished=False)
+    hostile = '<img src=x onerror="alert(1)">'
+    log = RunDir(run).log_writer()
+    write_trial(log, 5, score=None)
+    log.write("trial_end", trial_id="05", status="failed", score=None, seconds=1.0,
+              error=hostile)
+    body = payload(fresh(_feed.monitor_feed, run))
+    table = body["parts"]["table"][1]
+    assert "<img" not in table and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in table
+    assert "<img" not in json.dumps(body["figures"])  # hover texts are data, not markup
+
+
+def test_table_cells_carry_sortable_values(workspace: Path, image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    table = _feed_html.table_html(content.monitor_content(run).table)
+    assert '<th data-col="4" title="Sort">duration (s)</th>' in table
+    assert '<td data-v="0.5" class="num">0.5000</td>' in table  # score, 4 decimals
+    assert '<td data-v="1.0" class="num">1.0</td>' in table  # seconds, 1 decimal
+
+
+def test_run_names_are_folder_names_in_the_workspace_only(workspace: Path,
+                                                          image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    assert _feed.run_path(run.name) == run
+    outside = make_run(workspace.parent / "elsewhere", image_folder)
+    for name in ("", ".", "..", f"../elsewhere/{outside.name}", str(outside), "a\\b",
+                 run.name + "\0", "no-such-run", "a" * 300):
+        assert _feed.run_path(name) is None, name
+
+
+def test_sidebar_without_a_run_and_with_one(workspace: Path, image_folder: Path) -> None:
+    none = payload(_feed.sidebar_feed(None))
+    assert none["run"] == "" and "No run yet" in none["parts"]["sidebar"][1]
+    run = make_run(runs_dir(), image_folder)
+    html = payload(_feed.sidebar_feed(run))["parts"]["sidebar"][1]
+    assert f"<b>{run.name}</b><br>finished" in html
+
+
+def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> None:
+    gate = Gate()
+    registry = install_registry(JobRegistry(runs_dir(), search=gate))
+    serve_queue(registry, queue_for(runs_dir()))
+    try:
+        first = registry.start_search(_config(image_folder, "a"), _member("alice"))
+        gate.wait_started(1)
+        second = registry.start_search(_config(image_folder, "b"), _member("bob"))
+        assert _feed_html.queue_text() == f"Queue: #1 {second.name} (bob)"
+        html = payload(fresh(_feed.sidebar_feed, first))["parts"]["sidebar"][1]
+        assert f"Queue: #1 {second.name} (bob)" in html and "running trial" in html
+        assert '<div class="live-progress">' in html
+        queued = payload(fresh(_feed.monitor_feed, second))["parts"]
+        words = "queued (#1): starts by itself when the machine is free"
+        assert words in queued["status"][1] and words in queued["sidebar"][1]
+    finally:
+        for name in list(gate.release) + ["a", "b"]:
+            gate.finish(name)
+        registry.shutdown(10)
+
+
+@pytest.mark.parametrize("value, shown", [(None, ""), (float("nan"), ""), (3, "3"),
+                                          ("<b>", "&lt;b&gt;")])
+def test_cells(value, shown) -> None:
+    assert f">{shown}</td>" in _feed_html._cell(value, "error")
+
+
+def test_a_part_as_first_drawn_carries_the_hash_the_feed_sends(workspace: Path,
+                                                               image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    body = payload(_feed.monitor_feed(run))
+    hash_, html = body["parts"]["sidebar"]
+    assert f'data-live-hash="{hash_}"' in _feed_html.part("sidebar", run.name, html)
+
+
+def test_viewers_polling_together_share_one_build() -> None:
+    """Requests run in a thread pool: those that find the answer stale together wait for one
+    build instead of each making its own."""
+    cache, builds, started = FeedCache(), [], threading.Event()
+
+    def build() -> Feed:
+        builds.append(1)
+        started.set()
+        time.sleep(0.2)  # a build on a trial's end: a forest fit and four figures
+        return Feed(b"{}", '"x"')
+
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(cache.get, ("monitor", "run"), 1, build)
+        started.wait(5)
+        rest = [pool.submit(cache.get, ("monitor", "run"), 1, build) for _ in range(7)]
+        answers = {id(f.result(5)) for f in [first, *rest]}
+    assert len(builds) == 1 and len(answers) == 1
+    time.sleep(MIN_AGE_S + 0.05)
+    cache.get(("monitor", "run"), 2, build)  # a new version, after the minimum age: built
+    assert len(builds) == 2
+
+
+def test_a_large_answer_is_gzipped_once_with_a_tag_of_its_own() -> None:
+    import gzip
+
+    from tuning_core.live.cache import GZIP_MIN, pack
+
+    large = pack(b'{"parts":"' + b"x" * GZIP_MIN + b'"}', '"abc"')
+    assert gzip.decompress(large.gzipped) == large.body and len(large.gzipped) < 100
+    assert large.gzip_etag == '"abc-gz"' != large.etag
+    assert pack(b"{}", '"abc"').gzipped is None  # small: sent as it is
+
+
+def test_a_build_that_hangs_holds_no_viewer_longer_than_the_wait(monkeypatch) -> None:
+    """A stuck build of an answer must not hold every viewer's poll (and every thread that
+    serves them): after ``BUILD_WAIT_S`` a request gets the last answer, or FeedBusy when
+    there has been none yet; the page says it is not updating and asks again."""
+    from tuning_core.live import cache as feed_module
+
+    monkeypatch.setattr(feed_module, "BUILD_WAIT_S", 0.2)
+    cache, release, started = FeedCache(), threading.Event(), threading.Event()
+
+    def stuck() -> Feed:
+        started.set()
+        release.wait(10)
+        return Feed(b"{}", '"new"')
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cache.get, ("monitor", "run"), 1, stuck)
+        started.wait(5)
+        with pytest.raises(feed_module.FeedBusy, match="building"):
+            cache.get(("monitor", "run"), 1, stuck)
+        release.set()
+        assert first.result(5).etag == '"new"'
+    time.sleep(MIN_AGE_S + 0.05)
+    release.clear()
+    started.clear()
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(cache.get, ("monitor", "run"), 2, stuck)
+        started.wait(5)
+        began = time.monotonic()
+        assert cache.get(("monitor", "run"), 2, stuck).etag == '"new"'  # the last answer
+        assert time.monotonic() - began < 2
+        release.set()
+        second.result(5)
+
+
+def test_events_this_version_does_not_know_are_said_on_the_monitor(workspace: Path,
+                                                                   image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder)
+    with (run / "trials.jsonl").open("a") as out:
+        out.write(json.dumps({"event": "trial_paused", "time": 9e9, "trial_id": "00"}) + "\n")
+    status = payload(fresh(_feed.monitor_feed, run))["parts"]["status"][1]
+    assert "events this version does not know: trial_paused (1)" in status

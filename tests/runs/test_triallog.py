@@ -1,0 +1,124 @@
+"""The trial log: writer lines, incremental reads, half-written lines, DataFrames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter, clean_metrics
+
+
+def _write_trial(writer: TrialLogWriter, trial_id: str, number: int, epochs: int, score: float) -> None:
+    writer.write("trial_start", trial_id=trial_id, number=number, hyperparameters={"lr": 0.01 * number})
+    for epoch in range(epochs):
+        writer.write("epoch_end", trial_id=trial_id, execution=0, epoch=epoch, seconds=0.5,
+                     metrics={"loss": 1.0 / (epoch + 1), "val_accuracy": score})
+    writer.write("trial_end", trial_id=trial_id, status="completed", score=score, seconds=2.0, error=None)
+
+
+def test_reader_builds_trials_and_epochs(tmp_path: Path) -> None:
+    writer = TrialLogWriter(tmp_path / "trials.jsonl")
+    writer.write("search_start", tuner="random", max_trials=2)
+    _write_trial(writer, "00", 1, 3, 0.5)
+    _write_trial(writer, "01", 2, 2, 0.7)
+    writer.write("search_end", status="finished", message=None)
+    reader = TrialLogReader(tmp_path / "trials.jsonl")
+    assert reader.poll() is True
+    trials = reader.trials()
+    assert list(trials["trial_id"]) == ["00", "01"]
+    assert list(trials["status"]) == ["completed", "completed"]
+    assert list(trials["epochs"]) == [3, 2]
+    assert trials["hp:lr"].tolist() == pytest.approx([0.01, 0.02])
+    epochs = reader.epochs()
+    assert len(epochs) == 5 and {"loss", "val_accuracy", "epoch", "seconds"} <= set(epochs.columns)
+    assert reader.search_status == "finished"
+
+
+def test_poll_reads_only_appended_bytes_and_waits_for_half_lines(tmp_path: Path) -> None:
+    path = tmp_path / "trials.jsonl"
+    writer = TrialLogWriter(path)
+    writer.write("search_start", tuner="random", max_trials=1)
+    reader = TrialLogReader(path)
+    assert reader.poll() and reader.search_status == "running"
+    assert reader.poll() is False  # nothing new
+    half = json.dumps({"event": "trial_start", "time": 1.0, "trial_id": "00", "number": 1})
+    with open(path, "a") as handle:
+        handle.write(half[:20])
+    assert reader.poll() is False and reader.trials().empty
+    with open(path, "a") as handle:
+        handle.write(half[20:] + "\n")
+    assert reader.poll() is True
+    assert reader.trials()["status"].tolist() == ["running"]
+
+
+def test_damaged_line_is_skipped_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "trials.jsonl"
+    path.write_text('{"event": "search_start", "time": 1}\n{not json\n')
+    TrialLogWriter(path).write("search_end", status="stopped")
+    reader = TrialLogReader(path)
+    reader.poll()
+    assert reader.search_status == "stopped"
+
+
+def test_running_trial_becomes_stopped_when_search_ends(tmp_path: Path) -> None:
+    writer = TrialLogWriter(tmp_path / "t.jsonl")
+    writer.write("trial_start", trial_id="00", number=1, hyperparameters={})
+    writer.write("search_end", status="stopped")
+    reader = TrialLogReader(tmp_path / "t.jsonl")
+    reader.poll()
+    assert reader.trials()["status"].tolist() == ["stopped"]
+
+
+def test_missing_file_polls_empty(tmp_path: Path) -> None:
+    reader = TrialLogReader(tmp_path / "absent.jsonl")
+    assert reader.poll() is False
+    assert reader.trials().empty and reader.search_status is None
+    assert "trial_id" in reader.trials().columns
+
+
+def test_nan_metrics_are_written_as_null(tmp_path: Path) -> None:
+    assert clean_metrics({"loss": float("nan"), "accuracy": 0.5, "name": "x"}) == {
+        "loss": None, "accuracy": 0.5}
+    TrialLogWriter(tmp_path / "t.jsonl").write("epoch_end", metrics=clean_metrics({"loss": float("inf")}))
+    assert json.loads((tmp_path / "t.jsonl").read_text())["metrics"]["loss"] is None
+
+
+def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    writer = TrialLogWriter(path)
+    for i in range(3):
+        writer.write("trial_start", trial_id=f"0{i}", number=i + 1, hyperparameters={})
+    reader = TrialLogReader(path)
+    reader.poll()
+    path.unlink()
+    TrialLogWriter(path).write("trial_start", trial_id="09", number=1, hyperparameters={})
+    reader.poll()
+    assert reader.trials()["trial_id"].tolist() == ["09"]
+
+
+def test_every_event_has_a_replay_and_writers_write_only_known_events(tmp_path: Path) -> None:
+    from tuning_core.core.states import LogEvent
+    from tuning_core.runs.triallog import REPLAY
+
+    assert set(REPLAY) == set(LogEvent)  # a new event must say how it is replayed
+    with pytest.raises(ValueError):
+        TrialLogWriter(tmp_path / "t.jsonl").write("trial_ended", trial_id="0")
+
+
+def test_events_without_a_table_and_unknown_ones_are_kept_and_counted(tmp_path: Path) -> None:
+    """``chief_start`` changes no table but stays among the events (it was dropped from the
+    reader's view of the run before it had a name); a name this version does not know (a
+    newer writer) is kept and counted, never silently lost."""
+    log = tmp_path / "trials.jsonl"
+    writer = TrialLogWriter(log)
+    writer.write("search_start", max_trials=2)
+    writer.write("chief_start", port=8000, host="lab-1")
+    with log.open("a") as out:
+        out.write(json.dumps({"event": "trial_paused", "time": 1.0, "trial_id": "0"}) + "\n")
+    reader = TrialLogReader(log)
+    reader.poll()
+    assert [e["event"] for e in reader.events()] == ["search_start", "chief_start",
+                                                      "trial_paused"]
+    assert reader.unknown == {"trial_paused": 1} and reader.search_status == "running"

@@ -1,0 +1,300 @@
+"""Plotly figures for the dashboard, one small builder per chart.
+
+The builders read the DataFrames of :class:`tuning_core.runs.triallog.TrialLogReader` (trials and
+epochs), a retrain history dict, or an evaluation's matrix, and return a ``go.Figure``. No
+Streamlit here. Every figure carries the same ``layout.uirevision``, so a live redraw keeps the
+user's zoom, pan and legend choices. Curves are drawn vectorised: all faint trials of one metric
+form a single trace with gaps between trials, so a 1,000-trial log draws in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from tuning_core.analysis import parcoords
+from tuning_core.runs import ranking
+from tuning_core.analysis.importance import Importance
+from tuning_core.runs.schema import objective_direction
+
+if TYPE_CHECKING:
+    from tuning_core.analysis.compare import RunSeries
+
+UIREVISION = "tuning-dashboard"  # constant on purpose: a redraw must not reset zoom or legend
+
+# (panel title, training metric); the validation metric is "val_" + metric
+PANELS: tuple[tuple[str, str], ...] = (("Loss", "loss"), ("Accuracy", "accuracy"))
+FAINT = "rgba(120, 120, 120, 0.25)"
+BEST_COLOR = "#1f77b4"
+RUNNING_COLOR = "#ff7f0e"
+
+
+def best_trial_id(trials: pd.DataFrame, objective: str) -> str | None:
+    """The id of the best trial by the one ranking rule, or None when none competes."""
+    return ranking.best_trial_id(trials, objective_direction(objective))
+
+
+def running_trial_ids(trials: pd.DataFrame) -> list[str]:
+    """The ids of the trials that are still running."""
+    if trials.empty or "status" not in trials:
+        return []
+    return [str(t) for t in trials.loc[trials["status"] == "running", "trial_id"]]
+
+
+def _finish(fig: go.Figure, title: str, **layout: Any) -> go.Figure:
+    layout.setdefault("margin", dict(l=10, r=10, t=60, b=10))
+    fig.update_layout(title=title, uirevision=UIREVISION, **layout)
+    return fig
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A blank figure that says why there is nothing to draw yet."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _finish(fig, title, height=300)
+
+
+def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go.Figure:
+    """The score of every scored trial by trial number, with the best-so-far step line."""
+    title = f"Objective ({objective}) per trial"
+    scored = trials[trials["score"].notna()] if "score" in trials else trials.iloc[0:0]
+    if scored.empty:
+        return empty_figure(title, "No trial has a score yet.")
+    scored = scored.sort_values("number", kind="stable")
+    x = scored["number"].to_numpy()
+    y = scored["score"].to_numpy(dtype=float)
+    best = objective_direction(objective).best_so_far(list(y))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="trial", text=scored["trial_id"],
+                             customdata=scored["status"],
+                             hovertemplate="trial %{text} (#%{x})<br>score %{y:.4f}"
+                                           "<br>%{customdata}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far",
+                             line=dict(shape="hv", width=2)))
+    return _finish(fig, title, xaxis=dict(title="trial number", dtick=_whole_ticks(x.max())),
+                   yaxis_title=objective, legend=dict(orientation="h", y=-0.2))
+
+
+def _sorted_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
+    keys = [k for k in ("trial_id", "execution", "epoch") if k in epochs]
+    return epochs.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _with_breaks(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x (1-based epoch), y and trial ids of every curve in ``frame``, NaN between curves."""
+    trial = frame["trial_id"].astype(str)
+    execution = frame["execution"] if "execution" in frame else pd.Series(0, index=frame.index)
+    new = trial.ne(trial.shift()) | execution.ne(execution.shift())
+    starts = np.flatnonzero(new.to_numpy())[1:]
+    x = np.insert(frame["epoch"].to_numpy(dtype=float) + 1.0, starts, np.nan)
+    y = np.insert(pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float),
+                  starts, np.nan)
+    ids = np.insert(trial.to_numpy(dtype=str), starts, "")  # not object: copies are cheap
+    return x, y, ids
+
+
+def _mode(frame: pd.DataFrame, width: float) -> str:
+    """Markers on highlighted curves and on one-epoch curves (a lone point draws no line);
+    not on thousands of faint points, which would slow the browser down."""
+    return "lines+markers" if width > 1 or frame["epoch"].max() < 1 else "lines"
+
+
+def _curve_traces(frame: pd.DataFrame, label: str, color: str, width: float,
+                  show_legend: bool) -> list[dict]:
+    """Traces (plain dicts) for train and validation of every panel metric in ``frame``."""
+    traces = []
+    for col, (_, metric) in enumerate(PANELS, start=1):
+        for split, name, dash in ((metric, "train", "solid"), (f"val_{metric}", "validation",
+                                                               "dot")):
+            if split not in frame or frame.empty:
+                continue
+            x, y, ids = _with_breaks(frame, split)
+            traces.append(dict(
+                type="scatter", x=x, y=y, text=ids, mode=_mode(frame, width),
+                marker=dict(size=max(3.0, 2 * width)), name=f"{label} · {name}",
+                xaxis="x" if col == 1 else "x2", yaxis="y" if col == 1 else "y2",
+                legendgroup=f"{label} · {name}", showlegend=show_legend and col == 1,
+                line=dict(color=color, width=width, dash=dash),
+                hovertemplate=f"trial %{{text}}<br>epoch %{{x}}<br>{split} %{{y:.4f}}"
+                              "<extra></extra>"))
+    return traces
+
+
+def _whole_ticks(last: float) -> int:
+    """A tick step that shows whole numbers, about ten ticks up to ``last``."""
+    return max(1, int(np.ceil(float(last) / 10))) if np.isfinite(last) else 1
+
+
+def _two_panels(titles: Sequence[str], epochs: float, traces: list[dict]) -> go.Figure:
+    """Two side-by-side x/y axis pairs holding ``traces`` (cheaper than make_subplots).
+
+    The traces go in through the constructor as dicts: ``add_trace`` deep-copies each one.
+    """
+    return go.Figure(data=traces, layout=_two_panel_layout(titles, epochs))
+
+
+def _two_panel_layout(titles: Sequence[str], epochs: float) -> dict:
+    step = _whole_ticks(epochs)
+    return dict(xaxis=dict(domain=[0.0, 0.46], title=dict(text="epoch"), dtick=step),
+                yaxis=dict(title=dict(text=titles[0])),
+                xaxis2=dict(domain=[0.54, 1.0], title=dict(text="epoch"), anchor="y2",
+                            dtick=step),
+                yaxis2=dict(anchor="x2", title=dict(text=titles[1])))
+
+
+CURVES_TITLE = "Learning curves"
+
+
+def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
+                           objective: str = "val_accuracy") -> go.Figure:
+    """Loss and accuracy per epoch, train (solid) and validation (dotted), of every trial.
+
+    All trials are faint grey; the best completed trial is highlighted, the running one is
+    drawn in its own colour so it can be followed epoch by epoch.
+    """
+    if epochs.empty or "epoch" not in epochs:
+        return empty_figure(CURVES_TITLE, "No epoch has finished yet.")
+    return go.Figure(learning_curves_spec(trials, epochs, objective))
+
+
+def learning_curves_spec(trials: pd.DataFrame, epochs: pd.DataFrame,
+                         objective: str = "val_accuracy") -> dict[str, Any]:
+    """:func:`learning_curves_figure` as a plain ``{"data", "layout"}`` dict, not validated
+    (the live feed sends it at every epoch: plotly's validation was most of its cost).
+    Needs at least one epoch."""
+    frame = _sorted_epochs(epochs)
+    ids = frame["trial_id"].astype(str)
+    best = best_trial_id(trials, objective)
+    running = running_trial_ids(trials)
+    traces = _curve_traces(frame, "all trials", FAINT, 1.0, True)
+    number = _trial_numbers(trials)  # people count trials 1, 2, 3 as the other charts do
+    if best is not None:
+        traces += _curve_traces(frame[ids == best], f"best (trial {number(best)})", BEST_COLOR,
+                                3.0, True)
+    if running:
+        label = f"running (trial {', '.join(number(t) for t in running)})"
+        traces += _curve_traces(frame[ids.isin(running)], label, RUNNING_COLOR, 2.5, True)
+    layout = _two_panel_layout([p[0] for p in PANELS], frame["epoch"].max() + 1)
+    layout.update(title=dict(text=CURVES_TITLE), uirevision=UIREVISION, height=420,
+                  margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.25))
+    return {"data": traces, "layout": layout}
+
+
+def _trial_numbers(trials: pd.DataFrame) -> Callable[[str], str]:
+    """trial_id -> the trial's number as shown on the objective chart (the id when unknown)."""
+    known = {} if trials.empty or "number" not in trials else dict(
+        zip(trials["trial_id"].astype(str), trials["number"]))
+    return lambda trial_id: str(known.get(str(trial_id), trial_id))
+
+
+def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go.Figure:
+    """Parallel coordinates of the varying hyperparameters of completed trials and their score
+    (SVG lines, not WebGL: :mod:`tuning_core.analysis.parcoords` says why)."""
+    fig = parcoords.parallel_figure(trials, objective, _trial_numbers(trials))
+    if fig is None:
+        return empty_figure(parcoords.TITLE, "Needs at least two completed trials.")
+    return _finish(fig, parcoords.TITLE, height=fig.layout.height, margin=fig.layout.margin)
+
+
+def importance_figure(importance: Importance) -> go.Figure:
+    """Horizontal bars of hyperparameter importance, the most important on top."""
+    title = "Hyperparameter importance"
+    if importance.empty:
+        return empty_figure(title, importance.reason or "Not enough completed trials yet.")
+    fig = go.Figure(go.Bar(x=importance.values[::-1], y=importance.names[::-1], orientation="h",
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    height = max(250, 40 + 26 * len(importance.names))
+    return _finish(fig, f"{title}<br><sup>from {importance.n_trials} completed trials</sup>",
+                   height=height, xaxis_title="share of impurity decrease")
+
+
+def class_counts_figure(counts: Mapping[str, int]) -> go.Figure:
+    """Images per class as bars."""
+    title = "Images per class"
+    if not counts:
+        return empty_figure(title, "No images found.")
+    names, values = list(counts.keys()), list(counts.values())
+    fig = go.Figure(go.Bar(x=names, y=values, text=values, textposition="outside",
+                           hovertemplate="%{x}: %{y} images<extra></extra>"))
+    return _finish(fig, title, xaxis_title="class", yaxis_title="images",
+                   xaxis=dict(type="category"))
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
+    """Confusion-matrix heatmap: true class down, predicted class across, counts in the cells."""
+    title = "Confusion matrix (test split)"
+    z = np.asarray(matrix, dtype=float)
+    if z.size == 0:
+        return empty_figure(title, "No test evaluation yet.")
+    labels = [str(c) for c in classes]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", texttemplate="%{z}",
+                               hovertemplate="true %{y}<br>predicted %{x}<br>%{z} images"
+                                             "<extra></extra>"))
+    side = max(360, 60 + 34 * len(labels))
+    return _finish(fig, title, height=side, xaxis=dict(title="predicted", type="category"),
+                   yaxis=dict(title="true", type="category", autorange="reversed"))
+
+
+def history_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
+    """Learning curves of one training (a Keras ``History.history`` dict)."""
+    title = "Retraining learning curves"
+    lengths = [len(v) for v in history.values() if isinstance(v, Sequence)]
+    if not lengths or max(lengths) == 0:
+        return empty_figure(title, "No epoch recorded yet.")
+    n = max(lengths)
+    frame = pd.DataFrame({"trial_id": "best", "execution": 0, "epoch": np.arange(n)})
+    for key, values in history.items():
+        if key in {m for _, base in PANELS for m in (base, f"val_{base}")}:
+            frame[key] = pd.Series(values, dtype=float).reindex(range(n))
+    traces = _curve_traces(frame, "best model", BEST_COLOR, 2.5, True)
+    fig = _two_panels([p[0] for p in PANELS], n, traces)
+    return _finish(fig, title, legend=dict(orientation="h", y=-0.25), height=380)
+
+
+def compare_objective_figure(runs: Sequence[RunSeries], objective: str) -> go.Figure:
+    """Best score so far by trial number, one step line per run that optimised ``objective``
+    (runs with another objective are left out: a loss and an accuracy never share an axis)."""
+    title = f"Best {objective} so far, by trial"
+    shown = [r for r in runs if r.comparable and r.trial_numbers]
+    if not shown:
+        return empty_figure(title, "No run has a scored trial yet.")
+    fig = go.Figure(data=[dict(
+        type="scatter", x=list(r.trial_numbers), y=list(r.best_so_far), name=r.label,
+        mode="lines+markers", line=dict(shape="hv", width=2),
+        hovertemplate=f"{r.label}<br>trial %{{x}}<br>best %{{y:.4f}}<extra></extra>")
+        for r in shown])
+    last = max(max(r.trial_numbers) for r in shown)
+    return _finish(fig, title, xaxis=dict(title="trial number", dtick=_whole_ticks(last)),
+                   yaxis_title=objective, legend=dict(orientation="h", y=-0.2))
+
+
+def compare_curves_figure(runs: Sequence[RunSeries], metric: str) -> go.Figure:
+    """``metric`` per epoch of each run's best trial (picked by the run's own objective)."""
+    title = f"Learning curves of each run's best trial ({metric})"
+    shown = [r for r in runs if r.curve_epochs]
+    if not shown:
+        return empty_figure(title, "No run has a best trial with epochs yet.")
+    fig = go.Figure(data=[dict(
+        type="scatter", x=list(r.curve_epochs), y=list(r.curve_values), mode="lines+markers",
+        name=f"{r.label} (trial {r.best_number})",
+        hovertemplate=f"{r.label}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>")
+        for r in shown])
+    last = max(max(r.curve_epochs) for r in shown)
+    return _finish(fig, title, xaxis=dict(title="epoch", dtick=_whole_ticks(last)),
+                   yaxis_title=metric, legend=dict(orientation="h", y=-0.2))
+
+
+def monitor_figures(trials: pd.DataFrame, epochs: pd.DataFrame,
+                    objective: str = "val_accuracy") -> dict[str, go.Figure]:
+    """Every live Monitor chart (objective, learning curves, parallel coordinates) by name."""
+    return {
+        "objective": objective_figure(trials, objective),
+        "learning_curves": learning_curves_figure(trials, epochs, objective),
+        "parallel": parallel_figure(trials, objective),
+    }

@@ -1,0 +1,150 @@
+"""Hyperparameter importance from the trials table, the way Optuna's MeanDecreaseImpurity does it.
+
+A random forest regresses the objective on the hyperparameters of the completed trials; each
+hyperparameter's importance is the sum of the impurity decreases of its features (a categorical
+one-hot encodes into several features), normalised to sum to one. Parameters that never change
+carry no information and are left out. Needs at least three completed trials; otherwise the
+result is empty and says why.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tuning_core.runs.trialtable import scored
+
+HP_PREFIX = "hp:"
+MIN_TRIALS = 3
+MISSING_LABEL = "n/a"  # a conditional hyperparameter absent from a trial (its block was not built)
+
+
+@dataclass(frozen=True)
+class Importance:
+    """Importances sorted from the most to the least important; empty with a reason when unknown."""
+
+    names: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    n_trials: int = 0
+    reason: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when no importance could be computed (``reason`` says why)."""
+        return not self.names
+
+    def to_frame(self) -> pd.DataFrame:
+        """A two-column table: hyperparameter, importance."""
+        return pd.DataFrame({"hyperparameter": self.names, "importance": self.values})
+
+
+
+def hp_columns(trials: pd.DataFrame) -> list[str]:
+    """The ``hp:<name>`` columns of a trials table, in table order."""
+    return [c for c in trials.columns if str(c).startswith(HP_PREFIX)]
+
+
+def hp_name(column: str) -> str:
+    """``"hp:learning_rate"`` -> ``"learning_rate"``."""
+    return column[len(HP_PREFIX):] if column.startswith(HP_PREFIX) else column
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """True for strings and booleans (including object columns of bools with gaps)."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if pd.api.types.is_numeric_dtype(series):
+        return False
+    values = series.dropna()
+    if values.empty:
+        return True
+    return not all(isinstance(v, (int, float, np.integer, np.floating))
+                   and not isinstance(v, (bool, np.bool_)) for v in values)
+
+
+def varying_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns holding more than one distinct value where they are present.
+
+    A conditional hyperparameter that is missing in some trials but constant where present
+    only repeats its block count, so it is left out like a constant one.
+    """
+    return [c for c in columns if frame[c].nunique(dropna=True) > 1]
+
+
+def completed_with_score(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials that compete for best (:func:`tuning_core.runs.trialtable.scored`: completed or
+    stopped, with a finite score), as the ranking counts them."""
+    return scored(trials)
+
+
+def encode_features(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A float feature matrix and, for each feature, the hp column it came from.
+
+    Categoricals are one-hot (a missing value is its own category); numbers keep their value,
+    with missing values placed below the smallest one so a tree can split them off.
+    """
+    blocks: list[np.ndarray] = []
+    owners: list[str] = []
+    for col in columns:
+        series = frame[col]
+        if is_categorical(series):
+            dummies = pd.get_dummies(series.astype(object).where(series.notna(), MISSING_LABEL)
+                                     .astype(str))
+            blocks.append(dummies.to_numpy(dtype=float))
+            owners += [col] * dummies.shape[1]
+        else:
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+            low = np.nanmin(values) if np.isfinite(values).any() else 0.0
+            blocks.append(np.where(np.isnan(values), low - 1.0 - abs(low), values)[:, None])
+            owners.append(col)
+    return np.hstack(blocks), owners
+
+
+def hp_importance(trials: pd.DataFrame, min_trials: int = MIN_TRIALS, seed: int = 0,
+                  n_estimators: int = 32) -> Importance:
+    """Importance of each varying hyperparameter for the score of the completed trials.
+
+    Returns an empty :class:`Importance` with a reason when there are fewer than
+    ``min_trials`` completed trials, no hyperparameter varies, or every score is the same.
+    Raises nothing on an empty or partial table.
+    """
+    done = completed_with_score(trials)
+    n = len(done)
+    if n < min_trials:
+        return Importance(n_trials=n, reason=f"needs at least {min_trials} completed trials; "
+                                             f"{n} so far")
+    columns = varying_columns(done, hp_columns(done))
+    if not columns:
+        return Importance(n_trials=n, reason="no hyperparameter varied between completed trials")
+    scores = done["score"].to_numpy(dtype=float)
+    if np.ptp(scores) == 0:
+        return Importance(n_trials=n, reason="every completed trial had the same score")
+    return _forest_importance(done, columns, scores, seed, n_estimators)
+
+
+def preload() -> None:
+    """Imports scikit-learn's forest now (about 1 s of CPU). The dashboard calls it in a
+    background thread at start, so the first live importance chart of a server does not hold
+    up that run's feed for the import (bench figure 9 saw a 2 s answer)."""
+    importlib.import_module("sklearn.ensemble")
+
+
+def _forest_importance(done: pd.DataFrame, columns: list[str], scores: np.ndarray,
+                       seed: int, n_estimators: int) -> Importance:
+    from sklearn.ensemble import RandomForestRegressor  # lazy: sklearn import takes ~1 s
+
+    features, owners = encode_features(done, columns)
+    forest = RandomForestRegressor(n_estimators=n_estimators, max_depth=64, min_samples_split=2,
+                                   min_samples_leaf=1, random_state=seed, n_jobs=1)
+    forest.fit(features, scores)
+    per_hp = pd.Series(forest.feature_importances_, index=owners).groupby(level=0).sum()
+    total = float(per_hp.sum())
+    if total <= 0:
+        return Importance(n_trials=len(done), reason="the scores did not depend on any "
+                                                     "hyperparameter the forest could find")
+    per_hp = (per_hp / total).sort_values(ascending=False, kind="stable")
+    return Importance([hp_name(c) for c in per_hp.index], [float(v) for v in per_hp.to_numpy()],
+                      n_trials=len(done))

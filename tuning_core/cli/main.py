@@ -1,0 +1,305 @@
+"""Command line: the same code path as the dashboard (the job registry and the run folder).
+
+Bad input exits with code 2 and one line on stderr, never a traceback. Ctrl-C or SIGTERM
+stops a search or retrain cleanly (the trial ends at its next batch, the log says stopped,
+exit 0); a second one aborts at once and leaves a run that can be resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tuning_core.cli import choose
+from tuning_core.cli import distributed
+from tuning_core.cli import exports
+from tuning_core.cli import inspection
+from tuning_core.cli import lab
+from tuning_core.cli.support import Signals, quiet_tensorflow_import
+from tuning_core.core.errors import SettingsError, TuningError
+from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.schema import TUNER_NAMES
+from tuning_core.core.states import RunStatus
+from tuning_core.runs.trialtable import ended
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every bad input
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m tuning_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sample = sub.add_parser("sample-data", help="write scikit-learn's digits as PNG class folders")
+    sample.add_argument("dir")
+    search = sub.add_parser("search", help="run a search; the last line printed is the run folder")
+    search.add_argument("--data", required=True)
+    search.add_argument("--runs-dir", required=True)
+    search.add_argument("--space", help="search space JSON (default: the 'small' preset)")
+    search.add_argument("--preset", help="a preset name instead of --space")
+    search.add_argument("--tuner", choices=list(TUNER_NAMES))
+    search.add_argument("--objective", choices=["val_accuracy", "val_loss"])
+    for flag, kind in (("--max-trials", int), ("--epochs", int), ("--image-size", int),
+                       ("--subset", float), ("--seed", int), ("--keep-top", int),
+                       ("--max-minutes", float), ("--patience", int)):
+        search.add_argument(flag, type=kind)
+    search.add_argument("--color-mode", choices=["rgb", "grayscale"])
+    search.add_argument("--minutes", type=float,
+                        help="best model in about this many minutes, retrain included: fits "
+                             "the image size and trial count to the data (explicit "
+                             "--image-size/--max-trials win) and ends the search in time")
+    resume = sub.add_parser("resume", help="resume an interrupted or stopped run")
+    resume.add_argument("run_dir")
+    best = sub.add_parser("best", help="retrain the best trial and test it; prints one JSON line")
+    best.add_argument("run_dir")
+    best.add_argument("--epochs", type=int, default=30)
+    best.add_argument("--rank", type=int, default=1)
+    choose.add_best_flags(best)
+    for command in (search, resume, best):
+        command.add_argument("--parallel", action="store_true",
+                             help="train even while another job holds this machine's slot")
+        command.add_argument("--queue", action="store_true",
+                             help="wait in the workspace's job queue (the dashboard's) instead "
+                                  "of refusing when the machine is busy")
+    for command in (search, resume):
+        distributed.add_search_flags(command)
+    predict = sub.add_parser("predict", help="classify images with a run's best model")
+    predict.add_argument("run_dir")
+    predict.add_argument("images", nargs="+")
+    runs = sub.add_parser("runs", help="list the runs of a runs folder")
+    runs.add_argument("--runs-dir", required=True)
+    exports.add_parsers(sub)
+    choose.add_parsers(sub)
+    inspection.add_parsers(sub)
+    lab.add_parsers(sub)
+    distributed.add_parsers(sub)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    from tuning_core.data.dataset import ImageConfig, SplitConfig, scan
+    from tuning_core.runs.schema import RunConfig, TunerSettings
+    from tuning_core.space.presets import DEFAULT_PRESET, get_preset
+
+    summary = scan(args.data)
+    space = _load_space(args.space) if args.space else get_preset(args.preset or DEFAULT_PRESET)
+    defaults = TunerSettings()
+    tuner = TunerSettings(
+        tuner=_pick(args.tuner, defaults.tuner), objective=_pick(args.objective, defaults.objective),
+        max_trials=_pick(args.max_trials, defaults.max_trials), epochs=_pick(args.epochs, defaults.epochs),
+        seed=_pick(args.seed, defaults.seed), keep_top=_pick(args.keep_top, defaults.keep_top),
+        max_minutes=args.max_minutes, patience=_pick(args.patience, defaults.patience))
+    image = ImageConfig(image_size=_pick(args.image_size, summary.suggested_image_size()),
+                        color_mode=_pick(args.color_mode, summary.suggested_color_mode()))
+    split = SplitConfig(seed=_pick(args.seed, 0), subset=_pick(args.subset, 1.0))
+    config = RunConfig(data_dir=summary.root, space=space, split=split, image=image, tuner=tuner)
+    if args.minutes is None:
+        return config
+    from dataclasses import replace
+
+    from tuning_core.analysis.planner import plan_for
+
+    plan = plan_for(config, args.minutes, summary, image_size=args.image_size)
+    config = plan.apply(config)
+    print(f"plan: {plan.describe()}", flush=True)
+    keep = {"max_trials": args.max_trials, "max_minutes": args.max_minutes}
+    return replace(config, tuner=replace(config.tuner, **{k: v for k, v in keep.items()
+                                                          if v is not None}))
+
+
+def _pick(value, default):
+    return default if value is None else value
+
+
+def _load_space(path: str):
+    from tuning_core.space.schema import SearchSpace
+
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise SettingsError(f"cannot read the search space file {path}: {error.strerror}.") from error
+    return SearchSpace.from_json(text)
+
+
+def _follow(registry, run_dir: Path) -> None:
+    """Print a line per ended trial until the job ends, and once, when the completed
+    trials sit at chance, what that means for this run (tuning_core.analysis.diagnose)."""
+    run = RunDir(run_dir)
+    reader = run.reader()
+    printed = ended(reader.trials()).shape[0]  # a resume prints only the trials it runs
+    warned = False
+    while _pending(registry, run_dir):
+        registry.wait(timeout=0.5)
+        printed, warned = _print_progress(run, reader, printed, warned)
+    _print_progress(run, reader, printed, warned)
+
+
+def _print_progress(run: RunDir, reader, printed: int, warned: bool) -> tuple[int, bool]:
+    """New trial lines; the chance report once, checked only when a trial has ended; with a
+    time budget, the measured pace against the plan after the first trial and every fifth."""
+    now = _print_new_trials(reader, printed)
+    if now > printed and (printed == 0 or now // 5 > printed // 5):
+        from tuning_core.analysis.planner import run_pace
+
+        report = run_pace(run)
+        if report is not None:
+            print("pace: " + report.describe(), flush=True)
+    if now > printed and not warned:
+        from tuning_core.analysis.diagnose import run_chance_report
+
+        report = run_chance_report(run)
+        if report is not None:
+            print("warning: " + report.describe(), flush=True)
+            warned = True
+    return now, warned
+
+
+def _print_new_trials(reader, printed: int) -> int:
+    reader.poll()
+    trials = reader.trials()
+    done = ended(trials)
+    for row in done.iloc[printed:].itertuples():
+        detail = f"score {row.score:.4f}" if row.score is not None and row.score == row.score else (row.error or "")
+        print(f"trial {row.number} ({row.trial_id}): {row.status}, {detail}, {row.seconds:.1f}s", flush=True)
+    return max(printed, len(done))
+
+
+def _registry(runs_dir: str | Path, args: argparse.Namespace):
+    from tuning_core.jobs.dispatcher import queue_for, serve_queue, serving_dashboard
+    from tuning_core.jobs.registry import JobRegistry
+
+    runner = distributed.search_runner(args)
+    registry = JobRegistry(runs_dir, machine_slot=not args.parallel,
+                           **({"search": runner} if runner else {}))
+    queue = queue_for(runs_dir)
+    if args.queue:
+        serve_queue(registry, queue)  # serves the queue too until its own job has ended
+        return registry
+    dashboard = serving_dashboard(queue) if Path(queue.path).exists() else None
+    if dashboard is not None:
+        print(f"note: a dashboard ({dashboard.describe()}) serves this workspace's job queue; "
+              "this job runs alongside it, not through it (--queue joins the queue).",
+              file=sys.stderr, flush=True)
+    return registry
+
+
+def _pending(registry, run_dir: Path) -> bool:
+    """True while this process trains the run, or its job waits in the queue."""
+    if registry.active_run() is not None:
+        return True
+    dispatcher = registry.dispatcher
+    return dispatcher is not None and any(
+        Path(job.run_dir) == Path(run_dir).resolve() for job in dispatcher.queue.jobs())
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from tuning_core.space.backbones import check_weights
+    from tuning_core.space.schema import check
+
+    config = config_from_args(args)
+    check(config.space)
+    backbone = config.space.backbone  # fetched through Keras' loader where the network allows
+    check_weights(backbone.names, backbone.weights, download=True)
+    config.validate()
+    registry = _registry(args.runs_dir, args)
+    quiet_tensorflow_import()
+    with Signals():
+        run_dir = registry.start_search(config)
+        return _finish_search(registry, run_dir)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    run = RunDir(args.run_dir)
+    run.config()
+    registry = _registry(run.path.parent, args)
+    quiet_tensorflow_import()
+    with Signals():
+        registry.resume(run.path)
+        return _finish_search(registry, run.path)
+
+
+def _finish_search(registry, run_dir: Path) -> int:
+    waiting = registry.active_run() is None and registry.dispatcher is not None
+    print(f"search {'queued' if waiting else 'started'}: {run_dir}", flush=True)
+    _follow(registry, run_dir)
+    progress = registry.progress(run_dir)
+    message = progress.message
+    print(f"search {progress.state.label}" + (f": {message}" if message else ""), flush=True)
+    print(run_dir)
+    return 1 if progress.state in (RunStatus.FAILED, RunStatus.INTERRUPTED) else 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    run = RunDir(args.run_dir)
+    run.config()
+    trial_id, choice = choose.resolve_best(run, args)
+    registry = _registry(run.path.parent, args)
+    quiet_tensorflow_import()
+    with Signals():
+        registry.start_retrain(run.path, epochs=args.epochs, rank=args.rank, trial_id=trial_id)
+        while _pending(registry, run.path):
+            registry.wait(timeout=0.5)
+    error = registry.last_error(run.path)
+    if error:
+        raise TuningError(error)
+    from tuning_core.model.best import load_evaluation
+    from tuning_core.analysis.margin import evaluation_accuracy
+
+    evaluation = load_evaluation(run.path) or {}
+    summary = {k: evaluation.get(k) for k in ("test_accuracy", "test_loss", "test_images")}
+    accuracy = evaluation_accuracy(evaluation)
+    summary["test_accuracy_95"] = list(accuracy.interval) if accuracy else None
+    summary["misclassified"] = len(evaluation.get("misclassified", []))
+    summary["model"] = str(run.model_path)
+    if choice is not None:
+        summary["chosen"] = choice.to_dict()
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tuning_core.model.predict import predict
+
+    RunDir(args.run_dir).config()
+    quiet_tensorflow_import()
+    for p in predict(args.run_dir, args.images):
+        print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
+    return 0
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from tuning_core.data.sample import write_digits
+
+    print(write_digits(args.dir))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from tuning_core.runs.catalogue import list_runs
+
+    for info in list_runs(args.runs_dir):
+        score = "-" if info.best_score is None else f"{info.best_score:.4f}"
+        print(f"{info.run.name}\t{info.status.label}\t{info.tuner}\t"
+              f"{info.trials_done}/{info.max_trials}\t{score}\t{info.bytes / 1e6:.1f} MB"
+              + (f"\t{info.owner.describe()}" if info.owner else ""))
+    return 0
+
+
+COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
+            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **exports.COMMANDS, **lab.COMMANDS,
+            **choose.COMMANDS, **inspection.COMMANDS,
+            **distributed.COMMANDS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; TuningError becomes exit code 2 with its message on one line."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TuningError as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2

@@ -1,0 +1,36 @@
+"""What every package stands on: errors by intent, states, atomic writes, the workspace's
+paths, record readers, cooperative stop control, background tasks.
+
+* ``atomic``: files written whole or not at all: a kill at any moment leaves the old or the new
+  file.
+* ``background``: work that must not block a page: explanations and data checks, one thread per
+  task.
+* ``control``: cooperative stop and time budget, reachable from a deep-copied Keras callback.
+* ``errors``: errors by intent.
+* ``public``: a package's public names, stated in its ``__init__`` and imported only when first
+  used.
+* ``records``: reading plain JSON values into typed records, with field paths in every error.
+* ``states``: states and kinds, one spelling each, with the behaviour that goes with them.
+* ``workspace``: where everything of a workspace lives: the one place that names its files and
+  folders.
+"""
+
+from __future__ import annotations
+
+from tuning_core.core.public import public  # noqa: I001 (the package's own module)
+
+__all__, __getattr__ = public(__name__, {
+    "atomic": (),
+    "background": ("TASKS", "TaskStatus", "Tasks"),
+    "control": (),
+    "errors": ("AccessDeniedError", "AccountError", "DatasetError", "DistributedError",
+               "ExportError", "JobBusyError", "LabConfigError", "LockHeldError", "LoginError",
+               "NotesError", "PermissionDeniedError", "RetrainRejected", "RunError",
+               "SearchSpaceError", "SessionError", "SettingsError", "TuningError"),
+    "public": ("public",),
+    "records": ("Reader", "bad_value", "choice_issues", "exact_keys", "field_at", "known_issues",
+                "list_of", "number", "plain", "positive_issues", "text_value", "whole_number"),
+    "states": ("Direction", "JobKind", "LogEvent", "RunStatus", "SearchEnd", "TrialStatus"),
+    "workspace": ("QUEUE_FILE", "RUNS", "audit_path", "data_dir", "data_path", "lab_path",
+                  "queue_path", "runs_dir", "workspace_dir", "workspace_of_runs"),
+})

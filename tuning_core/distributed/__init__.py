@@ -1,0 +1,19 @@
+"""A search spread over processes or machines: the chief, its workers and their launch.
+
+* ``chief``: the chief of a distributed search: serves KerasTuner's oracle to workers, never
+  trains.
+* ``launch``: distributed search: one chief process serves KerasTuner's oracle, workers run
+  trials.
+* ``worker``: a worker of a distributed search: runs trials the chief's oracle hands it.
+"""
+
+from __future__ import annotations
+
+from tuning_core.core.public import public
+
+__all__, __getattr__ = public(__name__, {
+    "chief": ("Chief", "unlocking"),
+    "launch": ("DistributedOptions", "oracle_host", "plan_local_workers", "run_configured_search",
+               "run_distributed_search", "worker_command", "workers"),
+    "worker": ("WorkerOptions", "parse_address", "run_worker", "wait_for_chief"),
+})

@@ -1,0 +1,95 @@
+"""Files of lab mode: the ``lab/`` folder of the workspace, atomic writes and a file lock.
+
+Every lab file (accounts, config, revoked sessions, the signing secret) is written whole
+to a temporary file in the same folder and moved into place with ``os.replace``, so a
+reader never sees half a file; writers of one file take an ``fcntl`` lock on a sibling
+``.lock`` file, so two processes (the server and ``python -m tuning_core user ...``)
+never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from tuning_core.core import atomic
+from tuning_core.core.errors import LabConfigError
+from tuning_core.core.workspace import lab_path
+
+PRIVATE = 0o600
+T = TypeVar("T")
+
+
+def lab_dir(workspace: Path | None = None) -> Path:
+    """``<workspace>/lab``, created readable by its owner only."""
+    path = lab_path(workspace)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str, mode: int = PRIVATE) -> None:
+    """Replace ``path`` with ``text`` in one step (:mod:`tuning_core.core.atomic`: temp file,
+    fsync, ``os.replace``), private to this user unless ``mode`` says otherwise."""
+    atomic.write_text(path, text, mode)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``fcntl`` lock on ``<path>.lock`` (across processes) while inside."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def read_json(path: Path, default: Any) -> Any:
+    """The JSON in ``path``, or ``default`` when the file does not exist.
+
+    Raises LabConfigError when the file exists but is not JSON.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LabConfigError(f"expected JSON in {path}; line {error.lineno}: "
+                             f"{error.msg}.") from error
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically, readable by the owner only."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+class FileCache(Generic[T]):
+    """What ``load`` made of a file, kept until the file changes (its mtime or size).
+
+    Lab files are read on every request; they change only when someone edits an account
+    or logs out, so each process parses them once per change.
+    """
+
+    def __init__(self, path: Path, load: Callable[[], T], empty: T) -> None:
+        self.path, self._load, self._empty = path, load, empty
+        self._cache: tuple[tuple[int, int], T] | None = None
+
+    def get(self) -> T:
+        """The loaded value (``empty`` while the file does not exist)."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return self._empty
+        key = (info.st_mtime_ns, info.st_size)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self._load())
+        return self._cache[1]

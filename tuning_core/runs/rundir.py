@@ -1,0 +1,396 @@
+"""A run folder as one object: its layout, settings, split, log, owner and best trials.
+
+Every file name of a run lives here; pages, the command line and the engine ask a
+:class:`RunDir` rather than joining paths. Layout::
+
+    run.json        settings (written once, atomically)
+    notes.json      what people call the run and say about it: name, notes, tags (editable)
+    split.json      the file split, fixed at the first start so a resume trains on the same files
+    trials.jsonl    the trial log (search_start, trial_start, epoch_end, trial_end, search_end)
+    retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
+    tuner/          the KerasTuner project
+    best/           the retrained best model and its evaluation (swapped in whole)
+    exports/        the best model's checked exports (manifest.json says which passed), the
+                    run's report (report.html) and its standalone search script
+    explain/        the best model's explanations: test images by loss, confused pairs,
+                    Grad-CAM heatmaps (explanation.json and PNGs, swapped in whole)
+    health/         the data health check: suspected label errors, near-duplicates, leaks,
+                    outliers (health.json and thumbnails, swapped in whole)
+    owner.lock      the run's lock; owner.json beside it says who trains the run
+    stop.request    present while someone asks the owner to stop
+
+A distributed search (``search --workers``) adds::
+
+    chief.json               where the chief serves KerasTuner's oracle: host, port, pid
+    trials-<worker>.jsonl    each worker's own trial log (merged with trials.jsonl on read)
+    worker-<worker>.lock     each worker's lock; worker-<worker>.json: host, device, trial
+    worker-<worker>.out      a local worker's stdout and stderr
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tuning_core.core import atomic
+from tuning_core.core.errors import NotesError, RunError, TuningError
+from tuning_core.runs.notes import RunNotes
+from tuning_core.runs.locks import FileLock, OwnerInfo
+from tuning_core.runs.ranking import RankedTrial, ranked_trials
+from tuning_core.runs.schema import RunConfig
+from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, SearchEnd, TrialStatus
+from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
+
+RUN_FILE = "run.json"
+NOTES_FILE = "notes.json"
+SPLIT_FILE = "split.json"
+LOG_FILE = "trials.jsonl"
+RETRAIN_LOG = "retrain.jsonl"
+PROJECT_DIR = "tuner"
+BEST_DIR = "best"
+CACHE_DIR = "cache"
+LOCK_FILE = "owner.lock"
+STOP_FILE = "stop.request"
+MODEL_FILE = "model.keras"
+EVALUATION_FILE = "evaluation.json"
+HISTORY_FILE = "history.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+CHIEF_FILE = "chief.json"
+EXPORTS_DIR = "exports"
+EXPORT_MANIFEST = "manifest.json"
+REPORT_FILE = "report.html"
+SCRIPT_FILE = "search_script.py"
+EXPLAIN_DIR = "explain"
+HEALTH_DIR = "health"
+WORKER_LOG = "trials-{}.jsonl"
+WORKER_LOCK = "worker-{}.lock"
+WORKER_OUTPUT = "worker-{}.out"
+
+_READERS: dict[Path, TrialLogReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """A file's (mtime in ns, size), None when it cannot be read: changes when it is written."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def shared_reader(path: Path, siblings: str | None = None) -> TrialLogReader:
+    """The process's one incremental reader of a log file (and the ``siblings`` glob of
+    log files merged with it), polled (shared by every page)."""
+    key = path.resolve()
+    with _READERS_LOCK:
+        reader = _READERS.get(key)
+        if reader is None:
+            reader = _READERS[key] = TrialLogReader(key, siblings)
+    reader.poll()
+    return reader
+
+
+class RunDir:
+    """One run folder. Cheap to make: nothing is read until asked for."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).resolve()
+        self._config: RunConfig | None = None
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    # --- creation and settings -------------------------------------------------------
+    @classmethod
+    def create(cls, runs_dir: str | Path, config: RunConfig) -> RunDir:
+        """Make a new run folder named after the time and the run's name; write run.json."""
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(config.created))
+        slug = re.sub(r"[^a-z0-9]+", "-", (config.name or config.tuner.tuner).lower()).strip("-")
+        base = Path(runs_dir) / f"{stamp}-{slug or 'run'}"
+        path, n = base, 1
+        while True:
+            try:
+                path.mkdir(parents=True)
+                break
+            except FileExistsError:  # two processes creating runs in the same second
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+        run = cls(path)
+        atomic.write_json(run.file(RUN_FILE), config.to_dict(), indent=2)
+        return run
+
+    def is_run(self) -> bool:
+        """True when the folder holds a run.json."""
+        return self.file(RUN_FILE).is_file()
+
+    def file(self, name: str) -> Path:
+        """A path inside the run folder."""
+        return self.path / name
+
+    def config(self) -> RunConfig:
+        """The run's settings; RunError when the folder is not a readable run."""
+        if self._config is None:
+            path = self.file(RUN_FILE)
+            if not path.is_file():
+                raise RunError(f"{self.path} is not a run folder: expected a {RUN_FILE} in it.")
+            try:
+                self._config = RunConfig.from_dict(json.loads(path.read_text()))
+            except (ValueError, KeyError, TypeError, TuningError) as error:
+                raise RunError(f"{path} cannot be read: {error}") from error
+        return self._config
+
+    @property
+    def direction(self) -> Direction:
+        """Which way the run's objective improves."""
+        return self.config().tuner.direction
+
+    # --- notes -------------------------------------------------------------------------
+    def notes(self) -> RunNotes:
+        """The run's name, notes and tags (empty ones before any edit); RunError when
+        notes.json cannot be read."""
+        path = self.file(NOTES_FILE)
+        if not path.is_file():
+            return RunNotes()
+        try:
+            return RunNotes.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError, NotesError) as error:
+            raise RunError(f"{path} cannot be read: {error}") from error
+
+    def write_notes(self, notes: RunNotes) -> None:
+        """Replace notes.json atomically (checks and audit are the caller's: runs.edit_notes)."""
+        atomic.write_json(self.file(NOTES_FILE), notes.to_dict(), indent=1)
+
+    def display_name(self, notes: RunNotes | None = None) -> str:
+        """What people call the run: its notes' name, else run.json's name, else the folder."""
+        notes = notes if notes is not None else self.notes()
+        return notes.name or self.config().name or self.name
+
+    @property
+    def dataset(self) -> str:
+        """The name of the data folder the run trains on (the last part of its path)."""
+        return Path(self.config().data_dir).name
+
+    # --- files ---------------------------------------------------------------------------
+    @property
+    def log_path(self) -> Path:
+        return self.file(LOG_FILE)
+
+    @property
+    def retrain_log_path(self) -> Path:
+        return self.file(RETRAIN_LOG)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.file(PROJECT_DIR)
+
+    @property
+    def best_dir(self) -> Path:
+        return self.file(BEST_DIR)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.file(CACHE_DIR)
+
+    @property
+    def model_path(self) -> Path:
+        return self.best_dir / MODEL_FILE
+
+    def model_stamp(self) -> list[int] | None:
+        """(mtime ns, size) of the best model: what its exports were made from; None before."""
+        stamp = file_stamp(self.model_path)
+        return list(stamp) if stamp else None
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.file(EXPORTS_DIR)
+
+    def export_path(self, name: str) -> Path:
+        """A file of exports/ by its bare name (RunError for anything that is not one)."""
+        if not name or Path(name).name != name or name.startswith("."):
+            raise RunError(f"expected a file name inside {EXPORTS_DIR}/; got {name!r}.")
+        return self.exports_dir / name
+
+    @property
+    def export_manifest_path(self) -> Path:
+        return self.exports_dir / EXPORT_MANIFEST
+
+    @property
+    def report_path(self) -> Path:
+        return self.exports_dir / REPORT_FILE
+
+    @property
+    def script_path(self) -> Path:
+        return self.exports_dir / SCRIPT_FILE
+
+    @property
+    def explain_dir(self) -> Path:
+        return self.file(EXPLAIN_DIR)
+
+    @property
+    def health_dir(self) -> Path:
+        return self.file(HEALTH_DIR)
+
+    def log_writer(self) -> TrialLogWriter:
+        return TrialLogWriter(self.log_path)
+
+    def reader(self) -> TrialLogReader:
+        """The shared, polled reader of the trial log, merged with every worker's log."""
+        return shared_reader(self.log_path, WORKER_LOG.format("*"))
+
+    def retrain_reader(self) -> TrialLogReader:
+        """The shared, polled reader of the latest retrain's log."""
+        return shared_reader(self.retrain_log_path)
+
+    # --- distributed search -------------------------------------------------------------
+    def worker_log_path(self, worker: str) -> Path:
+        """The trial log a worker of a distributed search writes (no two share a file)."""
+        return self.file(WORKER_LOG.format(_safe_id(worker)))
+
+    def worker_lock(self, worker: str) -> FileLock:
+        """A worker's lock: held while it lives; its record says host, device and trial."""
+        return FileLock(self.file(WORKER_LOCK.format(_safe_id(worker))),
+                        f"Worker {worker} of run {self.name}")
+
+    def worker_ids(self) -> list[str]:
+        """The ids of every worker that ever joined this run (their lock files)."""
+        prefix, suffix = WORKER_LOCK.split("{}")
+        return sorted(p.name[len(prefix):-len(suffix)]
+                      for p in self.path.glob(WORKER_LOCK.format("*")))
+
+    def worker_output_path(self, worker: str) -> Path:
+        return self.file(WORKER_OUTPUT.format(_safe_id(worker)))
+
+    @property
+    def chief_path(self) -> Path:
+        return self.file(CHIEF_FILE)
+
+    def load_split(self) -> dict[str, Any] | None:
+        """The saved split as a dict, or None before the first start."""
+        path = self.file(SPLIT_FILE)
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def save_split(self, data: dict[str, Any]) -> None:
+        atomic.write_json(self.file(SPLIT_FILE), data, indent=None)
+
+    def best_json(self, name: str) -> Any | None:
+        """A JSON file of ``best/`` (evaluation, history, hyperparameters), or None."""
+        atomic.recover_dir(self.best_dir)
+        path = self.best_dir / name
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def has_best(self) -> bool:
+        return (self.best_dir / EVALUATION_FILE).is_file()
+
+    # --- ownership -----------------------------------------------------------------------
+    def lock(self) -> FileLock:
+        """The run's lock (one writer across processes and machines)."""
+        return FileLock(self.file(LOCK_FILE), f"Run {self.name}")
+
+    def owner(self) -> OwnerInfo | None:
+        """Who trains this run now (any process, any machine), or None."""
+        return self.lock().holder()
+
+    def request_stop(self) -> bool:
+        """Ask whoever trains the run to stop at its next batch; False when nobody does."""
+        if self.owner() is None:
+            return False
+        atomic.write_text(self.stop_path, str(time.time()))
+        return True
+
+    @property
+    def stop_path(self) -> Path:
+        return self.file(STOP_FILE)
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    def clear_stop(self) -> None:
+        self.stop_path.unlink(missing_ok=True)
+
+    def status(self, owner: OwnerInfo | None = None) -> RunStatus:
+        """Running or stopping while an owner lives; else what the search log says."""
+        owner = owner or self.owner()
+        if owner is not None and owner.kind == JobKind.SEARCH.value:
+            return RunStatus.STOPPING if self.stop_requested() else RunStatus.RUNNING
+        return self.logged_status()
+
+    def logged_status(self) -> RunStatus:
+        """The status the search log alone gives: a start without an end is interrupted."""
+        reader = self.reader()
+        if reader.search_status is None:
+            return RunStatus.NEW
+        if reader.search_status == "running":
+            return RunStatus.INTERRUPTED
+        return RunStatus.from_end(SearchEnd.parse(reader.search_status))
+
+    # --- trials --------------------------------------------------------------------------
+    def best_trials(self) -> list[RankedTrial]:
+        """Competing trials, best first: the one ranking every page and the retrain use."""
+        return ranked_trials(self.reader().trials(), self.direction)
+
+    def trial_number(self, trial_id: str) -> int:
+        """The number a trial is shown with: its earlier one, else one past the highest."""
+        trials = self.reader().trials()
+        if trials.empty:
+            return 1
+        known = trials.loc[trials["trial_id"] == str(trial_id), "number"].dropna()
+        if not known.empty:
+            return int(known.iloc[0])
+        numbers = trials["number"].dropna()
+        return int(numbers.max()) + 1 if not numbers.empty else 1
+
+    def trial_record(self, trial_id: str) -> dict[str, Any]:
+        """KerasTuner's record (trial.json) of a trial; RunError when it is missing."""
+        path = self.project_dir / f"trial_{trial_id}" / "trial.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise RunError(f"trial {trial_id} of {self.name} has no readable {path.name} "
+                           f"in {path.parent}; it cannot be retrained.") from error
+
+    def reconcile(self) -> int:
+        """Log a trial_end for each trial KerasTuner completed that the log misses.
+
+        A kill between KerasTuner saving a trial and the log line leaves such a gap; after
+        this every completed trial appears exactly once. Returns how many were added.
+        """
+        ended = {str(t) for t in _ended_ids(self.reader())}
+        added = 0
+        for path in sorted(self.project_dir.glob("trial_*/trial.json")):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            trial_id = str(record.get("trial_id"))
+            if record.get("status") == "COMPLETED" and trial_id not in ended:
+                self.log_writer().write(LogEvent.TRIAL_END, trial_id=trial_id,
+                                        status=TrialStatus.COMPLETED.value,
+                                        score=record.get("score"), seconds=None, recovered=True)
+                added += 1
+        return added
+
+
+def _safe_id(worker: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", worker) or worker.startswith("."):
+        raise RunError(f"expected a worker id of letters, digits, '_', '-' or '.'; "
+                       f"got {worker!r}.")
+    return worker
+
+
+def _ended_ids(reader: TrialLogReader) -> list[str]:
+    return [e.get("trial_id") for e in reader.events() if e.get("event") == LogEvent.TRIAL_END.value]

@@ -1,0 +1,338 @@
+"""The trial log: ``trials.jsonl``, written by the search, read by every chart.
+
+One JSON object a line, each with ``event`` and ``time`` (unix seconds). The names are
+:class:`tuning_core.core.states.LogEvent` (a writer can write no other), and how a reader replays
+each is :data:`REPLAY` (an unknown name is kept and counted in ``unknown``):
+``search_start``, ``trial_start``, ``epoch_end``, ``trial_end``, ``search_end`` (and, in a
+distributed search, ``chief_start`` when the chief listens and ``trial_lost`` when a worker
+died mid-trial; ``trial_cost`` after a completed trial: its model's size and speed, see
+:mod:`tuning_core.search.cost`); a retrain's log has ``retrain_start``, ``epoch_end``,
+``retrain_check`` and ``retrain_end``. Statuses are spelled as :mod:`tuning_core.core.states`
+spells them.
+The writer opens, appends, flushes and closes for every line, so it holds only a
+path (KerasTuner deep-copies callbacks) and a reader in another thread or process
+never sees more than one half-written line, which it leaves for the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
+
+TRIAL_COLUMNS = [
+    "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
+    "worker",
+]
+COST_COLUMNS = ["params", "macs", "model_bytes", "latency_ms"]  # tuning_core.search.cost's
+EPOCH_COLUMNS = ["trial_id", "execution", "epoch", "seconds", "time"]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe value: NaN and infinities become None, numpy scalars plain numbers."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class TrialLogWriter:
+    """Appends events to a run's trial log; holds only the path."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+
+    def write(self, event: LogEvent | str, **fields: Any) -> None:
+        """Append one event line and flush it to disk; ValueError for a name that is not a
+        :class:`LogEvent` (a reader would not know it)."""
+        record = {"event": LogEvent(event).value, "time": time.time()}
+        record.update({k: _clean(v) for k, v in fields.items()})
+        line = json.dumps(record, default=str) + "\n"
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+
+
+def clean_metrics(logs: dict[str, Any] | None) -> dict[str, Any]:
+    """Keras logs as plain JSON numbers (NaN becomes None)."""
+    return {str(k): _clean(float(v)) for k, v in (logs or {}).items() if _is_number(v)}
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class _Tail:
+    """How far one log file was read: its inode and the offset past the last whole line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.inode: int | None = None
+
+    def read(self) -> list[bytes] | None:
+        """The whole lines appended since the last read; None when the file was replaced,
+        shrank or went away after being read (the reader must start over)."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None if self.inode is not None else []
+        if self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset):
+            return None
+        self.inode = stat.st_ino
+        if stat.st_size == self.offset:
+            return []
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        return [line for line in chunk[:end].splitlines() if line.strip()]
+
+
+class TrialLogReader:
+    """Reads a trial log incrementally: each poll reads only the bytes added since the last.
+
+    A half-written last line is kept back until its newline arrives. The DataFrames are
+    rebuilt only when something new came in. One reader may be shared by several threads
+    (every browser session of a run polls the same one): polls and frames are serialised.
+
+    ``siblings``: a glob of more log files beside ``path`` (a distributed search's workers
+    each write their own, ``trials-<worker>.jsonl``). Their lines are merged with the main
+    log's: each file's lines in file order, what a poll brings from several files in time
+    order (``time`` of each event), so every trial's events stay in the order written.
+    """
+
+    def __init__(self, path: str | Path, siblings: str | None = None) -> None:
+        self._siblings = siblings
+        self._reset(path)
+        self._lock = threading.RLock()
+
+    def _reset(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._tails: dict[Path, _Tail] = {}
+        self._events: list[dict[str, Any]] = []
+        self._trials: dict[str, dict[str, Any]] = {}
+        self._epoch_rows: list[dict[str, Any]] = []
+        self._search_status: str | None = None
+        self.last_start: dict[str, Any] | None = None  # the latest search_start event
+        self.last_end: dict[str, Any] | None = None  # the latest search_end event
+        self.unknown: Counter[str] = Counter()  # events of names this version does not know
+        self._frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
+
+    def poll(self) -> bool:
+        """Read what was appended since the last poll; True when there were new events."""
+        with self._lock:
+            return self._poll()
+
+    def paths(self) -> list[Path]:
+        """The log files this reader merges: the main log first, then its siblings."""
+        extra = sorted(self.path.parent.glob(self._siblings)) if self._siblings else []
+        return [self.path] + [p for p in extra if p != self.path]
+
+    def _poll(self) -> bool:
+        batches = []
+        for path in self.paths():
+            lines = self._tails.setdefault(path, _Tail(path)).read()
+            if lines is None:  # a file was replaced or went away (a retrain restarting its log)
+                had_events = bool(self._events)
+                self._reset(self.path)
+                return self._poll() or had_events
+            if lines:
+                batches.append(self._records(lines))
+        if not batches:
+            return False
+        records = batches[0] if len(batches) == 1 else sorted(
+            (r for batch in batches for r in batch), key=_event_time)
+        added = sum(self._ingest(record) for record in records)
+        if added:
+            self._frames = None
+        return added > 0
+
+    def _records(self, lines: list[bytes]) -> list[Any]:
+        try:  # one parse for the whole chunk: per-call overhead dominates short lines
+            return json.loads(b"[" + b",".join(lines) + b"]")
+        except ValueError:  # a damaged line: parse one by one, skipping it
+            return [self._parse(raw) for raw in lines]
+
+    @staticmethod
+    def _parse(raw: bytes) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None  # a damaged line (say, from a crash mid-write) must not hide the rest
+
+    def _ingest(self, record: Any) -> int:
+        if not isinstance(record, dict) or "event" not in record:
+            return 0
+        self._events.append(record)
+        try:
+            event = LogEvent(str(record["event"]))
+        except ValueError:  # kept, and counted: written by a newer version, or damaged
+            self.unknown[str(record["event"])] += 1
+            return 1
+        replay = REPLAY[event]
+        if replay is not None:
+            replay(self, record)
+        return 1
+
+    def _on_search_start(self, record: dict[str, Any]) -> None:
+        # A trial still running when a new search starts lost its process: KerasTuner
+        # retries it under the same id, and its trial_start will replace the row.
+        self._mark_running(TrialStatus.INTERRUPTED)
+        self._search_status = "running"
+        self.last_start = record
+
+    def _on_search_end(self, record: dict[str, Any]) -> None:
+        end = SearchEnd.parse(record.get("status") or "finished")
+        self._search_status = end.value
+        self.last_end = record
+        self._mark_running(TrialStatus.FAILED if end is SearchEnd.FAILED else TrialStatus.STOPPED)
+
+
+    def _mark_running(self, status: TrialStatus) -> None:
+        for trial in self._trials.values():
+            if trial["status"] == TrialStatus.RUNNING.value:
+                trial["status"] = status.value
+
+    def _on_trial_start(self, record: dict[str, Any]) -> None:
+        trial_id = str(record.get("trial_id"))
+        previous = self._trials.get(trial_id)
+        if previous is not None and not TrialStatus.parse(previous["status"]).is_ended():
+            # a retry after a killed attempt: its half-trained epochs are not this trial's
+            self._epoch_rows = [r for r in self._epoch_rows if r["trial_id"] != trial_id]
+            previous = None
+        row = {
+            "trial_id": trial_id, "number": record.get("number"),
+            "status": TrialStatus.RUNNING.value, "score": None, "seconds": None,
+            "started": record.get("time"), "ended": None, "error": None,
+            "epochs": previous["epochs"] if previous else 0,
+            "worker": record.get("worker"),  # which process ran it (distributed search)
+        }
+        for name, value in (record.get("hyperparameters") or {}).items():
+            row["hp:" + name] = value
+        self._trials[trial_id] = row
+
+    def _on_trial_lost(self, record: dict[str, Any]) -> None:
+        # A distributed search's worker died mid-trial; the chief gave the trial to another.
+        trial = self._trials.get(str(record.get("trial_id")))
+        if trial is not None and trial["status"] == TrialStatus.RUNNING.value:
+            trial["status"] = TrialStatus.INTERRUPTED.value
+
+    def _on_epoch_end(self, record: dict[str, Any]) -> None:
+        trial_id = str(record.get("trial_id"))
+        row = {
+            "trial_id": trial_id, "execution": record.get("execution", 0),
+            "epoch": record.get("epoch"), "seconds": record.get("seconds"),
+            "time": record.get("time"),
+        }
+        row.update(record.get("metrics") or {})
+        self._epoch_rows.append(row)
+        if trial_id in self._trials:
+            self._trials[trial_id]["epochs"] += 1
+
+    def _on_trial_end(self, record: dict[str, Any]) -> None:
+        trial = self._trials.setdefault(
+            str(record.get("trial_id")), {"trial_id": str(record.get("trial_id")), "epochs": 0}
+        )
+        trial.update(
+            status=record.get("status"), score=record.get("score"),
+            seconds=record.get("seconds"), ended=record.get("time"), error=record.get("error"),
+        )
+
+    def _on_trial_cost(self, record: dict[str, Any]) -> None:
+        # Its own columns (params, macs, model_bytes, latency_ms): absent from older runs.
+        trial = self._trials.get(str(record.get("trial_id")))
+        if trial is not None and record.get("error") is None:
+            trial.update({name: record.get(name) for name in COST_COLUMNS})
+
+    @property
+    def version(self) -> tuple[int | None, int]:
+        """Changes whenever new events were read (the files and how far they were read)."""
+        tails = list(self._tails.values())
+        return hash(tuple(t.inode for t in tails)), sum(t.offset for t in tails)
+
+    @property
+    def search_status(self) -> str | None:
+        """The last search's state: "running" after a start without end, else its end status."""
+        return self._search_status
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event read so far, in order."""
+        return list(self._events)
+
+    def snapshot(self) -> tuple[tuple[int | None, int], pd.DataFrame, pd.DataFrame]:
+        """The version, the trials and the epochs, all read at the same log position.
+
+        Read one by one, another thread's poll between them (the pages and the live feed
+        share this reader) pairs older tables with a newer version: whatever is built and
+        kept by that version (the Monitor's content) stays stale until the log grows again,
+        which after a search's last line is never.
+        """
+        with self._lock:
+            trials, epochs = self._build_frames()
+            return self.version, trials, epochs
+
+    def trials(self) -> pd.DataFrame:
+        """One row per trial (see ``TRIAL_COLUMNS``) plus one ``hp:<name>`` column per hyperparameter."""
+        return self._build_frames()[0]
+
+    def epochs(self) -> pd.DataFrame:
+        """One row per epoch end: trial, execution, epoch, seconds, time and every metric."""
+        return self._build_frames()[1]
+
+    def _build_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        with self._lock:
+            return self._frames or self._make_frames()
+
+    def _make_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._frames is None:
+            trials = pd.DataFrame(list(self._trials.values()))
+            trials = trials.reindex(columns=_ordered(trials.columns, TRIAL_COLUMNS))
+            epochs = pd.DataFrame(self._epoch_rows)
+            epochs = epochs.reindex(columns=_ordered(epochs.columns, EPOCH_COLUMNS))
+            self._frames = (trials, epochs)
+        return self._frames
+
+
+# How a reader replays each event; None: kept in ``events()`` and changes no table.
+REPLAY: dict[LogEvent, Callable[[TrialLogReader, dict[str, Any]], None] | None] = {
+    LogEvent.SEARCH_START: TrialLogReader._on_search_start,
+    LogEvent.SEARCH_END: TrialLogReader._on_search_end,
+    LogEvent.CHIEF_START: None,
+    LogEvent.TRIAL_START: TrialLogReader._on_trial_start,
+    LogEvent.EPOCH_END: TrialLogReader._on_epoch_end,
+    LogEvent.TRIAL_END: TrialLogReader._on_trial_end,
+    LogEvent.TRIAL_LOST: TrialLogReader._on_trial_lost,
+    LogEvent.TRIAL_COST: TrialLogReader._on_trial_cost,
+    LogEvent.RETRAIN_START: TrialLogReader._on_search_start,
+    LogEvent.RETRAIN_CHECK: None,
+    LogEvent.RETRAIN_END: TrialLogReader._on_search_end,
+}
+
+
+def _event_time(record: Any) -> float:
+    try:
+        return float(record.get("time") or 0.0)
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+
+
+def _ordered(columns: pd.Index, first: list[str]) -> list[str]:
+    """The fixed columns first (even when absent), then the rest in their order."""
+    return first + [c for c in columns if c not in first]

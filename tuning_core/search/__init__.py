@@ -1,0 +1,30 @@
+"""One search and its trials: the lifecycle, the tuners, the hypermodel, callbacks, precision
+and what each trial's model costs.
+
+* ``callbacks``: keras callbacks used inside trials.
+* ``cost``: what a trial's model costs to run: parameters, multiply-adds, saved size, CPU
+  latency.
+* ``hypermodel``: a KerasTuner HyperModel that builds a compiled Keras CNN from a
+  :class:`SearchSpace`.
+* ``lifecycle``: run one search to its end in the calling thread: the code path of the pages and
+  the CLI.
+* ``precision``: mixed precision for a search or a retrain, only where the hardware gains from
+  it.
+* ``tfmemory``: keep a long-lived process from growing with every model it trains.
+* ``tuners``: one factory for the four KerasTuner tuners, each extended with the dashboard's
+  hooks.
+"""
+
+from __future__ import annotations
+
+from tuning_core.core.public import public
+
+__all__, __getattr__ = public(__name__, {
+    "callbacks": ("TrialLogCallback",),
+    "cost": ("COST_EVENT", "TrialCost", "measure", "measure_trial", "multiply_adds"),
+    "hypermodel": ("CNNHyperModel", "OPTIMIZER_FACTORIES", "fit_options"),
+    "lifecycle": ("failure_message", "load_or_make_split", "prepare_data", "run_search"),
+    "precision": ("MIXED", "Precision", "training_policy"),
+    "tfmemory": (),
+    "tuners": ("SearchHalted", "build_tuner"),
+})
