@@ -1,7 +1,8 @@
 """The dashboard's router and shared frame: page config, navigation, and the run sidebar.
 
-Run with ``streamlit run app.py``. Pages live in ``pages/`` and are listed here explicitly;
-modules there whose names start with "_" are helpers, not pages.
+Run with ``streamlit run app.py``. The page scripts live in ``pages/`` and are listed here
+explicitly; what the pages share is in ``pages/common/``, each page's own views in
+``pages/views/`` (named by the page they serve).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's native chatter out of the console
+# keep TensorFlow's native chatter out of the console
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # so pages can import tuning_core and their helpers
@@ -18,7 +20,7 @@ if str(ROOT) not in sys.path:  # so pages can import tuning_core and their helpe
 
 import streamlit as st  # noqa: E402
 
-from pages import _auth, _live, _state  # noqa: E402
+from pages.common import auth, live, state  # noqa: E402
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/folder_open:", default=True),
@@ -32,10 +34,10 @@ PAGES = [
 
 st.set_page_config(page_title="Keras tuning dashboard", page_icon=":material/tune:",
                    layout="wide")
-_auth.require_login()  # lab mode: the gate let only sessions in; a page re-checks its own
-page = st.navigation(PAGES + _auth.admin_pages())
+auth.require_login()  # lab mode: the gate let only sessions in; a page re-checks its own
+page = st.navigation(PAGES + auth.admin_pages())
 with st.sidebar:
-    _auth.logout_button()
-_live.sidebar(_state.sync_run_with_url())
-_live.watch_while_idle()  # a job or run that appears later: the page reruns to follow it
+    auth.logout_button()
+live.sidebar(state.sync_run_with_url())
+live.watch_while_idle()  # a job or run that appears later: the page reruns to follow it
 page.run()

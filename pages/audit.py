@@ -7,15 +7,15 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _state
+from pages.common import auth, state
 from tuning_core.lab.audit import audit_log
 from tuning_core.lab.permissions import Action
 
 SHOWN = 500
 
 st.title("Audit log")
-with _state.engine_errors():
-    _auth.actor().check(Action.VIEW_AUDIT)  # the engine decides, not the hidden page link
+with state.engine_errors():
+    auth.actor().check(Action.VIEW_AUDIT)  # the engine decides, not the hidden page link
     events = audit_log().latest(SHOWN)
     st.caption(f"The latest {len(events)} events, newest first. Accounts are managed with "
                "`python -m tuning_core user add|list|remove|passwd` on the server.")

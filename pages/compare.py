@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _state
-from pages import _compare_view as view
-from pages import _front_view as fronts
-from pages._runs_view import labels
+from pages.common import state
+from pages.views import best_front as fronts
+from pages.views import compare as view
+from pages.views.runs import labels
 from tuning_core.core import workspace
 from tuning_core.analysis.compare import compare_runs
 from tuning_core.runs.rundir import RunDir
@@ -21,12 +21,12 @@ if len(infos) < 2:
 names = [i.run.name for i in infos]
 shown = labels(infos)
 picked = st.multiselect("Runs to compare (the first is the reference)", names,
-                        default=view.default_pick(names, _state.current_run()),
+                        default=view.default_pick(names, state.current_run()),
                         format_func=shown.get, key="compare_pick")
 if len(picked) < 2:
     st.info("Pick at least two runs.")
     st.stop()
-with _state.engine_errors():
+with state.engine_errors():
     result = compare_runs([RunDir(workspace.runs_dir() / name) for name in picked])
     st.subheader("Best scores")
     view.show_scores(result)

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _auth, _state
-from pages import _data_view as view
-from pages import _upload_view as upload
+from pages.common import auth, state
+from pages.views import data_folder as view
+from pages.views import data_upload as upload
 from tuning_core.core import workspace
 from tuning_core.data.dataset import DatasetSummary, ImageConfig, SplitConfig, split_files
 from tuning_core.core.errors import TuningError
 from tuning_core.lab.permissions import Action
 from tuning_core.data.sample import write_digits
 
-FOLDER_KEY = _state.widget("data.folder", _state.data_folder())
+FOLDER_KEY = state.widget("data.folder", state.data_folder())
 SCANNED = "data.scanned"  # the folder whose suggested settings were applied
 
 
 def use_folder(folder: str) -> None:
     """Make ``folder`` the dataset (it is scanned below)."""
-    _state.set_data_folder(folder.strip())
+    state.set_data_folder(folder.strip())
     st.session_state[FOLDER_KEY] = folder.strip()
 
 
@@ -47,11 +47,11 @@ def folder_picker() -> None:
     left.text_input("Image folder", key=FOLDER_KEY,
                     placeholder="/path/to/images (one subfolder per class)")
     mid.button("Scan folder", on_click=on_scan, type="primary")
-    refused = _auth.refused(Action.SCAN_DATA)
+    refused = auth.refused(Action.SCAN_DATA)
     right.button("Use sample dataset", on_click=on_sample, disabled=bool(refused),
                  help=refused or "Writes scikit-learn's handwritten digits (10 classes) into "
                                  "the workspace.")
-    roots = _auth.actor().roots
+    roots = auth.actor().roots
     options = [f for root in roots or [workspace.data_dir()]
                for f in view.browse_folders(root, confine=roots is not None)]
     if options:
@@ -64,40 +64,40 @@ def apply_suggestions(summary: DatasetSummary) -> None:
     if st.session_state.get(SCANNED) == summary.root:
         return
     st.session_state[SCANNED] = summary.root
-    _state.set_image_config(ImageConfig(summary.suggested_image_size(),
-                                        summary.suggested_color_mode()))
-    _state.reset_widgets("data.image")
+    state.set_image_config(ImageConfig(summary.suggested_image_size(),
+                                       summary.suggested_color_mode()))
+    state.reset_widgets("data.image")
 
 
 def image_settings(summary: DatasetSummary) -> ImageConfig:
     """Image size and colour mode widgets; returns the chosen config."""
-    image = _state.image_config()
+    image = state.image_config()
     left, right = st.columns(2)
     size = left.number_input(
         "Image size (pixels, square)", min_value=8, max_value=1024, step=8,
-        key=_state.widget("data.image_size", image.image_size),
+        key=state.widget("data.image_size", image.image_size),
         help=f"Suggested from the median image size: {summary.suggested_image_size()}.")
     mode = right.radio("Colour mode", ["rgb", "grayscale"], horizontal=True,
-                       key=_state.widget("data.image_mode", image.color_mode))
+                       key=state.widget("data.image_mode", image.color_mode))
     return ImageConfig(int(size), mode)
 
 
 def split_settings() -> SplitConfig:
     """Split fractions, search subset and seed widgets."""
-    split = _state.split_config()
+    split = state.split_config()
     cols = st.columns(5)
     fractions = {}
     for col, name in zip(cols[:3], ("train", "val", "test")):
         fractions[name] = col.number_input(
             f"{name.capitalize()} fraction", 0.0, 1.0, step=0.05, format="%.2f",
-            key=_state.widget(f"data.split_{name}", getattr(split, name)))
+            key=state.widget(f"data.split_{name}", getattr(split, name)))
     subset = cols[3].number_input(
         "Search subset", 0.05, 1.0, step=0.05, format="%.2f",
-        key=_state.widget("data.subset", split.subset),
+        key=state.widget("data.subset", split.subset),
         help="Fraction of the training images each search trial trains on; the final "
              "retrain uses all of them.")
     seed = cols[4].number_input("Seed", 0, 2**31 - 1, step=1,
-                                key=_state.widget("data.seed", split.seed))
+                                key=state.widget("data.seed", split.seed))
     return SplitConfig(train=round(fractions["train"], 4), val=round(fractions["val"], 4),
                        test=round(fractions["test"], 4), seed=int(seed), subset=float(subset))
 
@@ -107,8 +107,8 @@ def settings(summary: DatasetSummary) -> None:
     st.subheader("Settings for the search")
     image = image_settings(summary)
     split = split_settings()
-    _state.set_image_config(image)
-    _state.set_split_config(split)
+    state.set_image_config(image)
+    state.set_split_config(split)
     try:
         image.validate()
         split.validate()
@@ -130,13 +130,13 @@ if uploaded:
 folder_picker()
 upload.upload_form()
 upload.datasets_table()
-folder = _state.data_folder()
+folder = state.data_folder()
 if not folder:
     st.info("Type a folder and press **Scan folder**, or press **Use sample dataset**.")
 else:
-    with _state.engine_errors():
-        _auth.actor().check(Action.SCAN_DATA)
-        summary = view.scan_folder(str(_auth.actor().data_folder(folder)), _auth.actor().roots)
+    with state.engine_errors():
+        auth.actor().check(Action.SCAN_DATA)
+        summary = view.scan_folder(str(auth.actor().data_folder(folder)), auth.actor().roots)
         apply_suggestions(summary)
         view.show_summary(summary)
         settings(summary)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _state
-from pages import _monitor_view as view
-from pages._plotly import live_chart
+from pages.common import state
+from pages.common.live_chart import live_chart
+from pages.views import monitor as view
 from tuning_core.live import answers as feed
 from tuning_core.live.html import anchor, part
 from tuning_core.live import content as livefeed
@@ -46,11 +46,11 @@ def draw(run_dir: Path) -> None:
 
 
 st.title("Monitor")
-run = _state.current_run()
+run = state.current_run()
 if run is None:
     st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")
 else:
-    with _state.engine_errors():
+    with state.engine_errors():
         view.show_notes(run)
-    with _state.engine_errors():
+    with state.engine_errors():
         draw(run)

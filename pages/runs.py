@@ -7,15 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _live, _script_view, _state
-from pages import _runs_view as view
+from pages.common import live, state
+from pages.common.search_script import script_download
+from pages.views import runs as view
 from tuning_core.core import workspace
 from tuning_core.runs.catalogue import list_runs
 
 
 def on_pick() -> None:
     """Follow the run picked in the select box."""
-    _state.select_run(_state.run_path(st.session_state.get("runs_pick")))
+    state.select_run(state.run_path(st.session_state.get("runs_pick")))
     st.session_state[view.CONFIRM_DELETE] = None
 
 
@@ -30,11 +31,11 @@ chosen = view.filters(infos)
 infos = view.filtered(infos, chosen)
 
 
-@st.fragment(run_every=_live.poll_interval(_live.TABLE_SECONDS))
+@st.fragment(run_every=live.poll_interval(live.TABLE_SECONDS))
 def live_table() -> None:
     """The runs table, redrawn every few seconds while any process trains a run."""
     view.show_table(view.filtered(list_runs(workspace.runs_dir()), chosen))
-    _live.rerun_once_when_idle()
+    live.rerun_once_when_idle()
 
 
 live_table()
@@ -42,10 +43,10 @@ if not infos:
     st.info("No run matches these filters.")
     st.stop()
 names = [i.run.name for i in infos]
-current: Path | None = _state.current_run()
+current: Path | None = state.current_run()
 if current is None or current.name not in names:
     # the picker says which run the other pages follow: keep the two in agreement
-    _state.select_run(infos[0].run.path)
+    state.select_run(infos[0].run.path)
     current = infos[0].run.path
 index = names.index(current.name)
 st.session_state["runs_pick"] = names[index]
@@ -55,5 +56,5 @@ st.selectbox("Run (the other pages follow it)", names, key="runs_pick", on_chang
 st.subheader("Name, notes and tags")
 view.notes_editor(infos[index])
 view.actions(infos[index])
-with _state.engine_errors():
-    _script_view.script_download(infos[index].run.path, key="runs_script")
+with state.engine_errors():
+    script_download(infos[index].run.path, key="runs_script")

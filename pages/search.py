@@ -6,11 +6,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _auth, _live, _state
-from pages import _budget_view as budget
-from pages import _health_view as health
-from pages import _queue_view as _queue
-from pages import _search_view as view
+from pages.common import auth, live, state
+from pages.views import best_health as health
+from pages.views import search_budget as budget
+from pages.views import search_launch as view
+from pages.views import search_queue as _queue
 from tuning_core.core.errors import TuningError
 from tuning_core.lab.permissions import Action
 from tuning_core.core.states import JobKind
@@ -21,9 +21,9 @@ FLASH = "search.flash"
 
 def launch(config) -> None:
     """Start the search and follow it (engine errors become messages)."""
-    with _state.engine_errors():
-        run_dir = _state.registry().start_search(config, _auth.actor())
-        _state.select_run(run_dir)
+    with state.engine_errors():
+        run_dir = state.registry().start_search(config, auth.actor())
+        state.select_run(run_dir)
         st.session_state[CONFIRM] = False
         st.session_state[FLASH] = f"Search started: {run_dir.name}. Watch it on the Monitor page."
         st.rerun()  # redraw the sidebar and start polling
@@ -33,10 +33,10 @@ def launch_section() -> None:
     """Settings, summary and the launch button with confirmation."""
     st.subheader("New search")
     name = st.text_input("Run name (optional)",
-                         key=_state.widget("search.name", _state.run_name()))
-    _state.set_run_name(name)
-    settings = view.tuner_form(_state.tuner_settings())
-    _state.set_tuner_settings(settings)
+                         key=state.widget("search.name", state.run_name()))
+    state.set_run_name(name)
+    settings = view.tuner_form(state.tuner_settings())
+    state.set_tuner_settings(settings)
     minutes = budget.budget_form()
     try:
         config = budget.fitted(view.build_config(name, settings), minutes)
@@ -49,11 +49,11 @@ def launch_section() -> None:
         st.warning("Choose an image folder on the Data page first.")
         return
     health.excluded_note(config.data_dir)
-    owner, waiting = _live.training_owner(), _queue.waiting_count()
+    owner, waiting = live.training_owner(), _queue.waiting_count()
     if owner is not None or waiting:
         st.caption(f"This machine is busy ({owner.target if owner else 'starting a job'}); "
                    f"the search will wait behind {waiting} queued job(s) and start by itself.")
-    refused = _auth.refused(Action.LAUNCH)
+    refused = auth.refused(Action.LAUNCH)
     label = "Queue search" if owner is not None or waiting else "Launch search"
     if st.button(label, type="primary", disabled=bool(refused), help=refused):
         st.session_state[CONFIRM] = True
@@ -69,10 +69,10 @@ def launch_section() -> None:
 
 def run_controls(run_dir: Path) -> None:
     """State, progress, time per trial, Stop and Resume of a run."""
-    registry = _state.registry()
+    registry = state.registry()
     progress = registry.progress(run_dir)
-    st.markdown(f"**{run_dir.name}**: {_live.describe(progress)}")
-    st.progress(progress.fraction, text=_live.progress_text(progress))
+    st.markdown(f"**{run_dir.name}**: {live.describe(progress)}")
+    st.progress(progress.fraction, text=live.progress_text(progress))
     estimate = view.trial_time(run_dir)
     if estimate:
         st.caption(f"Trials of this run took {estimate}.")
@@ -81,31 +81,31 @@ def run_controls(run_dir: Path) -> None:
         st.caption(progress.message)
     view.workers_panel(run_dir)
     left, right = st.columns(2)
-    owner = _state.run_owner(run_dir)
+    owner = state.run_owner(run_dir)
     if progress.state.is_active() and progress.kind is JobKind.SEARCH:
-        if _auth.actor().may(Action.STOP, owner) and left.button(
+        if auth.actor().may(Action.STOP, owner) and left.button(
                 "Stop", help="The running trial stops after its current batch, whichever "
                              "process trains it."):
-            with _state.engine_errors():
-                registry.stop(run_dir, _auth.actor())
+            with state.engine_errors():
+                registry.stop(run_dir, auth.actor())
                 st.rerun()
-    elif progress.state.is_resumable() and _auth.actor().may(Action.RESUME, owner):
+    elif progress.state.is_resumable() and auth.actor().may(Action.RESUME, owner):
         if right.button("Resume", help="Continues the search; completed trials are kept "
                                        "(queued when the machine is busy)."):
-            with _state.engine_errors():
-                registry.resume(run_dir, _auth.actor())
+            with state.engine_errors():
+                registry.resume(run_dir, auth.actor())
                 st.rerun()
-    _live.rerun_once_when_idle()
+    live.rerun_once_when_idle()
 
 
-@st.fragment(run_every=_live.poll_interval())
+@st.fragment(run_every=live.poll_interval())
 def current_run_panel() -> None:
     """The current run's panel, live while a job trains."""
-    run_dir = _state.current_run()
+    run_dir = state.current_run()
     if run_dir is None:
         st.caption("No run yet.")
         return
-    with _state.engine_errors():
+    with state.engine_errors():
         run_controls(run_dir)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _space_backbone as backbone_form
-from pages import _space_form as form
-from pages import _space_tables as tables
-from pages import _script_view, _state
+from pages.common import state
+from pages.common.search_script import script_download
+from pages.views import space_backbone as backbone_form
+from pages.views import space_form as form
+from pages.views import space_tables as tables
 from tuning_core.space.schema import (BackboneSpace, SearchSpace, backbone_issues_for_image,
                                       validate, validate_for_image)
 from tuning_core.space.size import space_size
@@ -57,7 +58,7 @@ def summary(space: SearchSpace, issues: list) -> None:
     st.subheader("Size of the space")
     size = space_size(space)
     st.metric("Combinations", size.describe())
-    for _, message in validate_for_image(space, _state.image_config().image_size):
+    for _, message in validate_for_image(space, state.image_config().image_size):
         st.warning(message)
     if issues:
         st.error(f"{len(issues)} problem(s) to fix before a search can start (see above).")
@@ -67,7 +68,7 @@ def summary(space: SearchSpace, issues: list) -> None:
 
 st.title("Search space")
 form.preset_picker()
-stored = _state.space()
+stored = state.space()
 st.subheader("Backbone")
 chosen, backbone_issues = backbone_form.backbone(stored.backbone)
 backbone_box = st.container()
@@ -81,17 +82,17 @@ training_box = st.container()
 designed = SearchSpace(conv_count, conv, dense_count, dense, training, chosen)
 unreadable = conv_issues + dense_issues + backbone_issues
 issues = unreadable + [i for i in validate(designed) if i[0] not in {p for p, _ in unreadable}]
-issues += backbone_issues_for_image(designed, _state.image_config().image_size)
+issues += backbone_issues_for_image(designed, state.image_config().image_size)
 for box, prefixes in ((backbone_box, ("backbone",)), (conv_box, ("conv",)),
                       (dense_box, ("dense",)), (training_box, ("training",))):
     with box:
         form.show_issues(issues, prefixes)
-_state.set_space(designed)
+state.set_space(designed)
 summary(designed, issues)
 st.subheader("Share")
 form.share(designed)
-if (followed := _state.current_run()) is not None:
+if (followed := state.current_run()) is not None:
     st.caption(f"Run {followed.name}: its search as one standalone script (its own space, "
                "tuner and split, which may differ from the space above).")
-    with _state.engine_errors():
-        _script_view.script_download(followed, key="space_script")
+    with state.engine_errors():
+        script_download(followed, key="space_script")

@@ -1,6 +1,7 @@
 // The live feed's client: polls the feed routes (from a Web Worker), applies changed parts and
 // charts in place.
-// Why and how: pages/_feed.py, which fills in the poll period and the sidebar route when served.
+// Why and how: pages/common/feed.py, which fills in the poll period and the sidebar route when
+// served.
 (() => {
   if (window.__liveFeed) return;
   const feed = window.__liveFeed = {payloads: {}, urls: [], sort: null, mine: false, applying: null,
@@ -85,7 +86,8 @@
     feed.mine = true;
     const started = performance.now();
     try {
-      // one figure object, as Streamlit passes it (pages/_plotly.py's keeper expects that)
+      // one figure object, as Streamlit passes it (pages/common/live_chart.py's keeper expects
+      // that)
       Promise.resolve(P.react(gd, {data: fig.data, layout: merged(gd.layout, fig),
                                    config: gd._context})).catch(() => {});
     } catch (error) {

@@ -1,4 +1,5 @@
-"""A live chart keeps the user's zoom and legend choices while its data grows (pages/_plotly.py).
+"""A live chart keeps the user's zoom and legend choices while its data grows
+(pages/common/live_chart.py).
 
 Serves its own tiny script (not the whole app, so no search has to run): a fragment that
 redraws two keyed charts with one more point every half second, one through ``live_chart``
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pages._plotly import APPLIES
+from pages.common.live_chart import APPLIES
 from tests.browser.conftest import serve
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,7 @@ SCRIPT = textwrap.dedent(f"""
     sys.path.insert(0, {str(ROOT)!r})
     import plotly.graph_objects as go
     import streamlit as st
-    from pages._plotly import live_chart
+    from pages.common.live_chart import live_chart
 
     def figure(n):
         fig = go.Figure([go.Scatter(x=list(range(n)), y=[i % 5 for i in range(n)], name="a"),

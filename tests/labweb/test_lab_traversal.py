@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from pages import _auth, _data_view
+from pages.common import auth
+from pages.views import data_folder
 from tests.conftest import write_image_folder
 from tests.lab.test_actor import _config
 from tests.pages.support import clean_caches, click, make_run, new_app, problems  # noqa: F401
@@ -74,15 +75,15 @@ def lab(clean_caches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     save_lab_config(LabConfig(data_roots=(str(extra),)), workspace)
 
     monkeypatch.setenv(LAB_ENV, "1")
-    _auth._sessions.clear()
+    auth._sessions.clear()
     store = user_store()
     store.add("mia", Role.MEMBER, "mia-password-123")
     token, _ = session_manager().issue(store.get("mia"))
-    monkeypatch.setattr(_auth, "_session_cookie", lambda: token)
+    monkeypatch.setattr(auth, "_session_cookie", lambda: token)
 
     scanned: list[str] = []
     probed: list[Path] = []
-    real_scan, real_probe = _data_view.scan, dataset._probe
+    real_scan, real_probe = data_folder.scan, dataset._probe
 
     def scan(folder, roots=None):
         scanned.append(str(folder))
@@ -92,10 +93,10 @@ def lab(clean_caches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         probed.append(Path(path))
         return real_probe(path)
 
-    monkeypatch.setattr(_data_view, "scan", scan)
+    monkeypatch.setattr(data_folder, "scan", scan)
     monkeypatch.setattr(dataset, "_probe", probe)
     yield Lab(data, extra, outside, scanned, probed)
-    _auth._sessions.clear()
+    auth._sessions.clear()
 
 
 def catalogue(lab: Lab) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""pages/_auth.py: nobody in local mode; in lab mode only a session it verified itself."""
+"""pages/common/auth.py: nobody in local mode; in lab mode only a session it verified itself."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import _auth
+from pages.common import auth
 from tuning_core.lab.accounts import Role, user_store
 from tuning_core.lab.config import LAB_ENV
 from tuning_core.lab.sessions import session_manager
 
 SCRIPT = """
 import streamlit as st
-from pages import _auth
-st.write(f"user={_auth.current_user()}")
-_auth.logout_button()
-_auth.require_login()
+from pages.common import auth
+st.write(f"user={auth.current_user()}")
+auth.logout_button()
+auth.require_login()
 st.write("app content")
 """
 
@@ -27,12 +27,12 @@ st.write("app content")
 def lab(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Lab mode on, with alice (member); returns a valid session token of hers."""
     monkeypatch.setenv(LAB_ENV, "1")
-    _auth._sessions.clear()
+    auth._sessions.clear()
     store = user_store()
     store.add("alice", Role.MEMBER, "alice-password")
     token, _ = session_manager().issue(store.get("alice"))
     yield token
-    _auth._sessions.clear()
+    auth._sessions.clear()
 
 
 def _run() -> AppTest:
@@ -52,14 +52,14 @@ def test_local_mode_has_no_user_and_no_login(workspace: Path, monkeypatch) -> No
 
 def test_lab_mode_without_a_valid_cookie_stops_the_page(lab: str, monkeypatch) -> None:
     for cookie in (None, lab + "x"):
-        monkeypatch.setattr(_auth, "_session_cookie", lambda cookie=cookie: cookie)
+        monkeypatch.setattr(auth, "_session_cookie", lambda cookie=cookie: cookie)
         at = _run()
         assert "user=None" in _texts(at) and "app content" not in _texts(at)
         assert at.warning[0].value == "Your session has ended."
 
 
 def test_lab_mode_with_a_valid_cookie_knows_the_user(lab: str, monkeypatch) -> None:
-    monkeypatch.setattr(_auth, "_session_cookie", lambda: lab)
+    monkeypatch.setattr(auth, "_session_cookie", lambda: lab)
     at = _run()
     texts = _texts(at)
     assert "user=member alice" in texts and "app content" in texts

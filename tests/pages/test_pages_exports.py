@@ -71,19 +71,19 @@ def test_search_script_downloads_on_space_runs_and_best(clean_caches, image_fold
 @pytest.fixture
 def as_viewer(clean_caches, monkeypatch: pytest.MonkeyPatch):
     """Lab mode, logged in as vic (viewer)."""
-    from pages import _auth
+    from pages.common import auth
     from tuning_core.lab.accounts import Role, user_store
     from tuning_core.lab.config import LAB_ENV
     from tuning_core.lab.sessions import session_manager
 
     monkeypatch.setenv(LAB_ENV, "1")
-    _auth._sessions.clear()
+    auth._sessions.clear()
     store = user_store()
     store.add("vic", Role.VIEWER, "vic-password-123")
     token, _ = session_manager().issue(store.get("vic"))
-    monkeypatch.setattr(_auth, "_session_cookie", lambda: token)
+    monkeypatch.setattr(auth, "_session_cookie", lambda: token)
     yield
-    _auth._sessions.clear()
+    auth._sessions.clear()
 
 
 def test_a_viewer_downloads_checked_exports_but_does_not_export(as_viewer, augmented_run: Path):

@@ -15,7 +15,7 @@ from tests.pages.support import (
     problems,
 )
 
-from pages import _auth
+from pages.common import auth
 from tuning_core.lab.accounts import Role, user_store
 from tuning_core.lab.config import LAB_ENV
 from tuning_core.runs.rundir import RunDir
@@ -86,13 +86,13 @@ def test_a_bad_tag_shows_the_engine_message(clean_caches, image_folder: Path):
 def as_bob(clean_caches, monkeypatch: pytest.MonkeyPatch):
     """Lab mode, logged in as bob (member)."""
     monkeypatch.setenv(LAB_ENV, "1")
-    _auth._sessions.clear()
+    auth._sessions.clear()
     store = user_store()
     store.add("bob", Role.MEMBER, "bob-password-123")
     token, _ = session_manager().issue(store.get("bob"))
-    monkeypatch.setattr(_auth, "_session_cookie", lambda: token)
+    monkeypatch.setattr(auth, "_session_cookie", lambda: token)
     yield
-    _auth._sessions.clear()
+    auth._sessions.clear()
 
 
 def test_another_members_run_shows_its_notes_read_only(as_bob, image_folder: Path):

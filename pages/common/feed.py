@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tuning_core.live.answers import CHART_MS, LIMIT_MS, POLL_MS, SIDEBAR_URL
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"  # pages/assets
 
 
 @functools.cache

@@ -1,4 +1,7 @@
-"""Presentation helpers of the Data page: cached scan, folder browser, warnings, views."""
+"""Presentation helpers of the Data page: cached scan, folder browser, warnings, views.
+
+The Search page's time budget (``search_budget``) scans through :func:`scan_folder` too.
+"""
 
 from __future__ import annotations
 

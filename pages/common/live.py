@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _feed
+from pages.common import feed
 from tuning_core.live import answers
 from tuning_core.live import html
 from tuning_core.core import workspace
@@ -103,7 +103,7 @@ def rerun_once_when_idle() -> None:
 
 def sidebar(run_dir: Path | None) -> None:
     """The current run and its state, on every page; kept live by the feed's script
-    (``pages/_feed.py``), not by a rerun of this session."""
+    (``pages/common/feed.py``), not by a rerun of this session."""
     with st.sidebar:
         st.html(html.part("sidebar", run_dir.name if run_dir else "",
                            html.sidebar_html(run_dir))
@@ -115,5 +115,5 @@ def sidebar(run_dir: Path | None) -> None:
 def feed_script() -> None:
     """The feed's style and polling script (one hidden element; installs itself once)."""
     st.html("<style>[data-testid='stElementContainer']:has([data-live-script])"
-            "{display:none}</style><span data-live-script></span>" + _feed.script_html(),
+            "{display:none}</style><span data-live-script></span>" + feed.script_html(),
             unsafe_allow_javascript=True)

@@ -1,6 +1,7 @@
 """Choose by cost on the Best model and Compare pages: the Pareto chart, 'Retrain this
 trial' for any completed trial (a point clicked on the chart, or picked from the list), and
-the limits rule ('the best trial under M ms and N parameters')."""
+the limits rule ('the best trial under M ms and N parameters'). Named for its main page,
+Best model; Compare draws :func:`compare_fronts`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _live, _state
+from pages.common import auth, live, state
 from tuning_core.analysis.compare import Comparison
 from tuning_core.analysis.pareto import AXES, Limits, combined_trials, front_frame, pick_within
 from tuning_core.analysis.pareto_chart import frame_figure
@@ -74,14 +75,14 @@ def _retrain_picked(run_dir: Path, frame: pd.DataFrame, objective: str) -> None:
 def _retrain_within(run_dir: Path, trials: pd.DataFrame, objective: str, direction: str) -> None:
     left, middle, right = st.columns([2, 2, 2])
     max_ms = left.number_input("At most ms per image (0: no limit)", 0.0, 1e6, step=1.0,
-                               key=_state.widget("front.max_ms", 0.0))
+                               key=state.widget("front.max_ms", 0.0))
     max_params = middle.number_input("At most parameters (0: no limit)", 0, 10**10,
-                                     step=10_000, key=_state.widget("front.max_params", 0))
+                                     step=10_000, key=state.widget("front.max_params", 0))
     limits = Limits(max_ms=max_ms or None, max_params=int(max_params) or None)
     refused = _refused(run_dir)
     if right.button("Retrain the best within limits", disabled=not limits.any or bool(refused),
                     help=refused or "Set a limit first." if not limits.any or refused else None):
-        with _state.engine_errors():
+        with state.engine_errors():
             choice = pick_within(trials, direction, objective, limits)
             st.session_state["front.choice"] = choice.describe()
             _start(run_dir, choice.chosen.trial_id)
@@ -98,15 +99,15 @@ def _label(row: pd.Series, objective: str) -> str:
 
 
 def _refused(run_dir: Path) -> str | None:
-    return _auth.refused(Action.RETRAIN, _state.run_owner(run_dir))
+    return auth.refused(Action.RETRAIN, state.run_owner(run_dir))
 
 
 def _start(run_dir: Path, trial_id: str) -> None:
-    busy = _live.training_owner() is not None
-    with _state.engine_errors():
-        epochs = int(st.session_state.get(_state.widget("best.epochs", 30)) or 30)
-        _state.registry().start_retrain(run_dir, epochs=epochs, trial_id=trial_id,
-                                        actor=_auth.actor())
+    busy = live.training_owner() is not None
+    with state.engine_errors():
+        epochs = int(st.session_state.get(state.widget("best.epochs", 30)) or 30)
+        state.registry().start_retrain(run_dir, epochs=epochs, trial_id=trial_id,
+                                       actor=auth.actor())
         st.toast("Queued: starts when the machine is free." if busy else
                  f"Retraining trial {trial_id}.")
         st.rerun()

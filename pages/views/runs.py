@@ -1,4 +1,7 @@
-"""Presentation helpers of the Runs page: filters, the table, the notes editor, run actions."""
+"""Presentation helpers of the Runs page: filters, the table, the notes editor, run actions.
+
+The Compare page labels its runs with :func:`labels`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _state
+from pages.common import auth, state
 from tuning_core.core import workspace
 from tuning_core.runs.notes import MAX_NAME, MAX_NOTES, RunNotes, parse_tags
 from tuning_core.lab.permissions import Action
@@ -70,7 +73,7 @@ def filtered(infos: list[RunSummary], chosen: dict) -> list[RunSummary]:
 
 
 def _notes(info: RunSummary) -> RunNotes:
-    with _state.engine_errors():
+    with state.engine_errors():
         return info.run.notes()
     return RunNotes()  # unreadable: the error is shown, the editor starts empty
 
@@ -78,7 +81,7 @@ def _notes(info: RunSummary) -> RunNotes:
 def notes_editor(info: RunSummary) -> None:
     """Name, notes and tags of the selected run; editable by its launcher or an admin."""
     notes = _notes(info)
-    refused = _auth.refused(Action.EDIT_NOTES, info.user)
+    refused = auth.refused(Action.EDIT_NOTES, info.user)
     key = info.run.name
     with st.form(f"runs_notes:{key}", border=True):
         name = st.text_input("Name", notes.name, max_chars=MAX_NAME, disabled=bool(refused),
@@ -91,30 +94,30 @@ def notes_editor(info: RunSummary) -> None:
             st.caption(f"Last edited {datetime.fromtimestamp(notes.updated):%Y-%m-%d %H:%M}"
                        + (f" by {notes.updated_by}" if notes.updated_by else ""))
         if st.form_submit_button("Save notes", disabled=bool(refused), help=refused):
-            with _state.engine_errors():
-                edit_notes(info.run.path, name, text, parse_tags(tags), _auth.actor())
+            with state.engine_errors():
+                edit_notes(info.run.path, name, text, parse_tags(tags), auth.actor())
                 st.session_state[FLASH] = f"Saved the notes of {info.run.name}."
                 st.rerun()
 
 
 def actions(info: RunSummary) -> None:
     """Open, resume, prune or delete the selected run."""
-    registry = _state.registry()
+    registry = state.registry()
     st.page_link("pages/monitor.py", label="Open in Monitor", icon=":material/monitoring:")
     cols = st.columns(3)
-    refused = _auth.refused(Action.RESUME, info.user)
+    refused = auth.refused(Action.RESUME, info.user)
     if cols[0].button("Resume", disabled=not info.status.is_resumable() or bool(refused),
                       help=refused or "Continues an interrupted or stopped search; completed "
                                       "trials are kept."):
-        with _state.engine_errors():
-            registry.resume(info.run.path, _auth.actor())
+        with state.engine_errors():
+            registry.resume(info.run.path, auth.actor())
             st.rerun()
     keep = cols[1].number_input("Checkpoints to keep", 1, 100, value=3, key="runs_keep")
-    refused = _auth.refused(Action.PRUNE, info.user)
+    refused = auth.refused(Action.PRUNE, info.user)
     if cols[1].button("Prune checkpoints", disabled=info.status.is_active() or bool(refused),
                       help=refused):
-        with _state.engine_errors():
-            result = prune_run(info.run.path, int(keep), _auth.actor())
+        with state.engine_errors():
+            result = prune_run(info.run.path, int(keep), auth.actor())
         st.session_state[FLASH] = (f"Removed {len(result.removed)} checkpoint(s), freed "
                                    f"{result.bytes_freed / 1e6:.1f} MB; kept {len(result.kept)}.")
         st.rerun()
@@ -123,16 +126,16 @@ def actions(info: RunSummary) -> None:
 
 def delete_section(col, info: RunSummary) -> None:
     """The delete button and its confirmation."""
-    refused = _auth.refused(Action.DELETE, info.user)
+    refused = auth.refused(Action.DELETE, info.user)
     if col.button("Delete run", disabled=info.status.is_active() or bool(refused), help=refused):
         st.session_state[CONFIRM_DELETE] = info.run.name
     if st.session_state.get(CONFIRM_DELETE) == info.run.name:
         st.warning(f"Delete {info.run.name} and everything in it "
                    f"({info.bytes / 1e6:.1f} MB)? This cannot be undone.")
         if st.button("Confirm delete", type="primary"):
-            with _state.engine_errors():
-                delete_run(info.run.path, workspace.runs_dir(), _auth.actor())
+            with state.engine_errors():
+                delete_run(info.run.path, workspace.runs_dir(), auth.actor())
                 st.session_state[CONFIRM_DELETE] = None
-                _state.select_run(None)
+                state.select_run(None)
                 st.session_state[FLASH] = f"Deleted {info.run.name}."
                 st.rerun()

@@ -12,7 +12,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _state
+from pages.common import auth, state
 from tuning_core.core import workspace
 from tuning_core.data.dataset import IMAGE_EXTENSIONS
 from tuning_core.lab.permissions import Action
@@ -29,7 +29,7 @@ def take_uploaded() -> tuple[str, str] | None:
 
 def upload_form() -> None:
     """The upload form; on success the new dataset becomes the chosen folder (next run)."""
-    refused = _auth.refused(Action.UPLOAD)
+    refused = auth.refused(Action.UPLOAD)
     with st.expander("Upload a dataset from this computer", expanded=False):
         if refused:
             st.caption(refused)
@@ -50,8 +50,8 @@ def upload_form() -> None:
 
 
 def _upload(kind: str, name: str, class_name: str, files) -> None:
-    actor = _auth.actor()
-    with _state.engine_errors():
+    actor = auth.actor()
+    with state.engine_errors():
         actor.check(Action.UPLOAD, target=name)
         slot = st.empty()  # the bar goes when the upload is refused, not only when it is done
         bar = slot.progress(0.0, text="Unpacking…")
@@ -87,13 +87,13 @@ def datasets_table() -> None:
             "name": d.name, "owner": d.owner, "images": d.files, "MB": d.bytes / 1e6,
             "uploaded": datetime.fromtimestamp(d.created) if d.created else None}
             for d in datasets]), hide_index=True, width="stretch")
-        actor = _auth.actor()
+        actor = auth.actor()
         mine = [d.name for d in datasets if actor.may(Action.DELETE_DATASET, d.owner or None)]
         if not mine:
             return
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         picked = left.selectbox("Delete a dataset", mine, index=None, key="datasets_delete")
         if right.button("Delete dataset", disabled=picked is None):
-            with _state.engine_errors():
+            with state.engine_errors():
                 delete_dataset(workspace.data_dir(), picked, actor)
                 st.rerun()

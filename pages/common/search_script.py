@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _auth
+from pages.common import auth
 from tuning_core.runs.rundir import RunDir, SCRIPT_FILE
 from tuning_core.model.script import download_script
 
@@ -21,7 +21,7 @@ def script_download(run_dir: Path, key: str) -> None:
     if run.load_split() is None:
         st.caption("The search script can be downloaded once the run's search has started.")
         return
-    actor = _auth.actor()
+    actor = auth.actor()
     st.download_button("Download search script (.py)", key=key, on_click="ignore",
                        data=lambda: download_script(run_dir, actor=actor),
                        file_name=f"{run.name}-{SCRIPT_FILE}", mime="text/x-python",

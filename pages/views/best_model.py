@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages import _auth
-from pages._insight_view import try_heatmaps
+from pages.common import auth
+from pages.views.best_insight import try_heatmaps
 from tuning_core.analysis import charts
 from tuning_core.core.errors import TuningError
 from tuning_core.model.best import load_evaluation, load_history, load_hyperparameters
@@ -39,7 +39,8 @@ def retrained_from(run_dir: Path) -> str | None:
     hps = load_hyperparameters(run_dir)
     if not hps:
         return None
-    return f"trial {hps.get('number', hps.get('trial_id'))} (rank #{hps.get('rank')} when retrained)"
+    number = hps.get('number', hps.get('trial_id'))
+    return f"trial {number} (rank #{hps.get('rank')} when retrained)"
 
 
 def show_evaluation(run_dir: Path, data_dir: str) -> None:
@@ -93,7 +94,7 @@ def show_misclassified(items: list[dict], root: Path) -> None:
 def _showable(path: Path) -> Path | None:
     """The image file if the server may show it (lab mode: inside a data root), else None."""
     try:
-        path = _auth.actor().data_file(path)
+        path = auth.actor().data_file(path)
     except TuningError:
         return None
     return path if path.is_file() else None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _state
+from pages.common import auth, state
 from tuning_core.core.background import TASKS, TaskStatus
 from tuning_core.core.errors import TuningError
 from tuning_core.model.explain import (EXPLAIN_TASK as EXPLAIN, is_current, load_explanation,
@@ -25,7 +25,7 @@ POLL_S = 2.0
 def showable(root: Path, relative: str) -> str | None:
     """The image file if the server may show it (lab mode: inside a data root), else None."""
     try:
-        path = _auth.actor().data_file(root / relative)
+        path = auth.actor().data_file(root / relative)
     except TuningError:
         return None
     return str(path) if path.is_file() else None
@@ -51,8 +51,8 @@ def task_status(kind: str, run_dir: Path, doing: str) -> bool:
 
 
 def start(starter, run_dir: Path) -> None:
-    with _state.engine_errors():
-        starter(run_dir, actor=_auth.actor())
+    with state.engine_errors():
+        starter(run_dir, actor=auth.actor())
         st.rerun()
 
 
@@ -64,7 +64,7 @@ def explanations(run_dir: Path, data_dir: str) -> None:
     running = task_status(EXPLAIN, run_dir, "Explaining the test images")
     explanation = load_explanation(run_dir)
     current = explanation is not None and is_current(explanation, run_dir)
-    refused = _auth.refused(Action.EXPLAIN)
+    refused = auth.refused(Action.EXPLAIN)
     if not running and not current:
         label = "Explain the test images" if explanation is None else "Explain the new model"
         if st.button(label, disabled=bool(refused), help=refused, key="explain_start"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import _live, _state
+from pages.common import live, state
 from tuning_core.distributed.launch import worker_command, workers
 from tuning_core.runs.schema import (DISTRIBUTIONS, OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig,
                                      TunerSettings)
@@ -20,17 +20,17 @@ OBJECTIVE_HELP = {"val_accuracy": "validation accuracy (higher is better)",
 
 def _number(label: str, name: str, value: int, low: int, high: int, help: str = "") -> int:
     return int(st.number_input(label, low, high, step=1, help=help or None,
-                               key=_state.widget(f"search.{name}", value)))
+                               key=state.widget(f"search.{name}", value)))
 
 
 def tuner_form(current: TunerSettings) -> TunerSettings:
     """Every tuner setting as a widget; returns the settings as chosen."""
     tuner = st.radio("Tuner", list(TUNER_NAMES), horizontal=True,
                      format_func=lambda n: n.capitalize(),
-                     key=_state.widget("search.tuner", current.tuner))
+                     key=state.widget("search.tuner", current.tuner))
     st.caption(TUNER_HELP[tuner])
     objective = st.selectbox("Objective", list(OBJECTIVES), format_func=OBJECTIVE_HELP.get,
-                             key=_state.widget("search.objective", current.objective))
+                             key=state.widget("search.objective", current.objective))
     c = st.columns(4)
     with c[0]:
         trials = _number("Max trials", "max_trials", current.max_trials, 1, 10_000,
@@ -52,11 +52,11 @@ def tuner_form(current: TunerSettings) -> TunerSettings:
     with c[1]:
         seed = _number("Seed", "seed", current.seed, 0, 2**31 - 1)
     with c[2]:
-        budget = st.checkbox("Time limit", key=_state.widget("search.use_budget",
-                                                              current.max_minutes is not None))
+        budget = st.checkbox("Time limit", key=state.widget("search.use_budget",
+                                                            current.max_minutes is not None))
     with c[3]:
         minutes = st.number_input("Minutes", 1.0, 10_000.0, step=5.0, disabled=not budget,
-                                  key=_state.widget("search.minutes", current.max_minutes or 30.0))
+                                  key=state.widget("search.minutes", current.max_minutes or 30.0))
     workers, distribution, mixed = _hardware_form(current)
     return TunerSettings(tuner=tuner, objective=objective, max_trials=trials, epochs=epochs,
                          executions_per_trial=executions, patience=patience, seed=seed,
@@ -75,12 +75,12 @@ def _hardware_form(current: TunerSettings) -> tuple[int, str, bool]:
     with c[1]:
         distribution = st.selectbox("One trial on", list(DISTRIBUTIONS),
                                     format_func=DISTRIBUTIONS.get,
-                                    key=_state.widget("search.distribution",
-                                                      current.distribution))
+                                    key=state.widget("search.distribution",
+                                                     current.distribution))
     with c[2]:
         mixed = st.checkbox("Mixed precision", help="mixed_float16 on a GPU of compute "
                             "capability 7.0 or higher; float32 elsewhere (the log says so).",
-                            key=_state.widget("search.mixed_precision", current.mixed_precision))
+                            key=state.widget("search.mixed_precision", current.mixed_precision))
     st.caption("Tested here: MirroredStrategy with one CPU device only; mixed precision was "
                "not tested on a GPU (on a CPU it trains in float32).")
     return workers, distribution, bool(mixed)
@@ -88,8 +88,8 @@ def _hardware_form(current: TunerSettings) -> tuple[int, str, bool]:
 
 def build_config(name: str, settings: TunerSettings) -> RunConfig:
     """The run to launch, from the session's data, space and these tuner settings."""
-    return RunConfig(data_dir=_state.data_folder(), space=_state.space(),
-                     split=_state.split_config(), image=_state.image_config(), tuner=settings,
+    return RunConfig(data_dir=state.data_folder(), space=state.space(),
+                     split=state.split_config(), image=state.image_config(), tuner=settings,
                      name=name.strip())
 
 
@@ -118,7 +118,7 @@ def trial_time(run_dir: Path) -> str | None:
     seconds = trials["seconds"].dropna() if not trials.empty else pd.Series(dtype=float)
     if seconds.empty:
         return None
-    return f"about {_live.duration(float(seconds.median()))} per trial " \
+    return f"about {live.duration(float(seconds.median()))} per trial " \
            f"(median of {len(seconds)})"
 
 
@@ -136,5 +136,5 @@ def workers_panel(run_dir: Path) -> None:
         return
     st.dataframe(pd.DataFrame([{
         "worker": w.worker, "host": w.host, "pid": w.pid, "device": w.device,
-        "trial": w.trial or "–", "heartbeat": f"{_live.duration(w.heartbeat_age)} ago",
+        "trial": w.trial or "–", "heartbeat": f"{live.duration(w.heartbeat_age)} ago",
     } for w in live]), hide_index=True, width="stretch")

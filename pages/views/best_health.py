@@ -1,7 +1,8 @@
 """The Best model page's data health check: flagged files with a reason and a thumbnail, and
 the dataset's exclusion list (what the next search leaves out), visible and undoable. The
 check itself runs in the background (:mod:`tuning_core.model.health`); explanations are
-``pages/_insight_view.py``, whose task and thumbnail helpers this shares.
+``pages/views/best_insight.py``, whose task and thumbnail helpers this shares. The Search
+page shows :func:`excluded_note` too.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _state
-from pages import _insight_view as insight
+from pages.common import auth, state
+from pages.views import best_insight as insight
 from tuning_core.runs import exclusions
 from tuning_core.model.health import HEALTH_TASK as HEALTH, FlagKind, load_health, start_health
 from tuning_core.lab.permissions import Action
@@ -23,7 +24,7 @@ def data_health(run_dir: Path, data_dir: str) -> None:
     st.subheader("Data health")
     running = insight.task_status(HEALTH, run_dir, "Checking the data (short cross-validated fits)")
     report = load_health(run_dir)
-    refused = _auth.refused(Action.EXPLAIN)
+    refused = auth.refused(Action.EXPLAIN)
     if not running:
         label = "Check the data" if report is None else "Check the data again"
         if st.button(label, disabled=bool(refused), help=refused, key="health_start"):
@@ -56,7 +57,7 @@ def _flags(run_dir: Path, report, root: Path) -> None:
             fresh = [f for f in flags if f.path not in listed]
             if fresh and st.button(f"Exclude all {len(fresh)} from the next search",
                                    key=f"exclude_all_{kind.value}",
-                                   disabled=bool(_auth.refused(Action.EXCLUDE))):
+                                   disabled=bool(auth.refused(Action.EXCLUDE))):
                 _exclude(run_dir, fresh)
 
 
@@ -72,14 +73,14 @@ def _flag_row(run_dir: Path, flag, root: Path, listed: set[str], key: str) -> No
     if flag.path in listed:
         right.caption("excluded")
     elif right.button("Exclude", key=f"exclude_{key}",
-                      disabled=bool(_auth.refused(Action.EXCLUDE))):
+                      disabled=bool(auth.refused(Action.EXCLUDE))):
         _exclude(run_dir, [flag])
 
 
 def _exclude(run_dir: Path, flags: list) -> None:
-    with _state.engine_errors():
+    with state.engine_errors():
         exclusions.exclude(run_dir, [exclusions.Exclusion(f.path, f.reason, f.kind.value)
-                                     for f in flags], actor=_auth.actor())
+                                     for f in flags], actor=auth.actor())
         st.rerun()
 
 
@@ -107,9 +108,9 @@ def excluded_list(run_dir: Path, root: Path) -> None:
                      hide_index=True)
         back = st.multiselect("Files to restore", [e.path for e in listed.entries],
                               key="exclusions_restore")
-        refused = _auth.refused(Action.EXCLUDE)
+        refused = auth.refused(Action.EXCLUDE)
         if st.button("Restore", disabled=not back or bool(refused), help=refused,
                      key="exclusions_restore_button"):
-            with _state.engine_errors():
-                exclusions.restore(run_dir, set(back), actor=_auth.actor())
+            with state.engine_errors():
+                exclusions.restore(run_dir, set(back), actor=auth.actor())
                 st.rerun()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _auth, _live, _state
+from pages.common import auth, live, state
 from tuning_core.jobs.dispatcher import QueueEntry
 from tuning_core.core.errors import TuningError
 from tuning_core.lab.permissions import Action
@@ -15,7 +15,7 @@ from tuning_core.jobs.records import QueueKind
 
 def entries() -> list[QueueEntry]:
     """The running job and the waiting ones ([] without a queue or when it cannot be read)."""
-    dispatcher = _state.registry().dispatcher
+    dispatcher = state.registry().dispatcher
     if dispatcher is None:
         return []
     try:
@@ -37,12 +37,12 @@ def describe(entry: QueueEntry) -> str:
     text = f"{what} of {Path(job.run_dir).name} by {job.owner}"
     if entry.position is None:
         return f"training now · {text}"
-    when = _live.duration(entry.starts_in_s)
+    when = live.duration(entry.starts_in_s)
     return f"#{entry.position} · {text} · starts in about {when}{'+' if entry.assumed else ''}"
 
 
 def _mine(entry: QueueEntry) -> bool:
-    actor = _auth.actor()
+    actor = auth.actor()
     return actor.may(Action.CANCEL_JOB, entry.job.owner)
 
 
@@ -64,9 +64,9 @@ def queue_panel() -> None:
 
 
 def _change(entry: QueueEntry, steps: int) -> None:
-    actor = _auth.actor()
-    queue = _state.registry().dispatcher.queue
-    with _state.engine_errors():
+    actor = auth.actor()
+    queue = state.registry().dispatcher.queue
+    with state.engine_errors():
         if steps == 0:
             queue.cancel(entry.job.id, actor)
         else:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import _auth, _state
+from pages.common import auth, state
 from tuning_core.model.exports import (ExportFormat, ExportRecord, current_exports, download,
                                        export_run, load_manifest, parse_targets)
 from tuning_core.model.exports.records import FLOAT_MAX_DIFF, QUANTIZED_MIN_TOP1
@@ -24,7 +24,7 @@ _LABELS = {f.value: f.spec.label for f in ExportFormat}
 
 def export_form(run_dir: Path) -> None:
     """Formats to export, int8 LiteRT or not, and the button that builds and checks them."""
-    refused = _auth.refused(Action.EXPORT, _state.run_owner(run_dir))
+    refused = auth.refused(Action.EXPORT, state.run_owner(run_dir))
     left, right = st.columns([3, 1])
     chosen = left.multiselect("Formats", list(_LABELS), default=list(_LABELS),
                               format_func=_LABELS.get, key="export_formats")
@@ -32,10 +32,10 @@ def export_form(run_dir: Path) -> None:
                               help="LiteRT with int8 weights: about 4x smaller, checked on "
                                    f"top-1 agreement (at least {QUANTIZED_MIN_TOP1:.0%}).")
     if st.button("Export and check", disabled=bool(refused) or not chosen, help=refused):
-        with _state.engine_errors(), st.spinner("Exporting and checking each file in its "
-                                                "runtime…"):
+        with state.engine_errors(), st.spinner("Exporting and checking each file in its "
+                                               "runtime…"):
             targets = parse_targets(chosen, quantize=quantize and "litert" in chosen)
-            export_run(run_dir, targets, actor=_auth.actor())
+            export_run(run_dir, targets, actor=auth.actor())
 
 
 def export_table(run_dir: Path) -> None:
@@ -71,7 +71,7 @@ def _download(run_dir: Path, record: ExportRecord) -> None:
     if not record.passed:
         st.warning(f"{record.label} is not offered for download: {record.reason}")
         return
-    actor, name = _auth.actor(), f"{RunDir(run_dir).name}-{record.file}"
+    actor, name = auth.actor(), f"{RunDir(run_dir).name}-{record.file}"
     st.download_button(f"Download {record.label} ({record.file})",
                        data=lambda: download(run_dir, record.key, actor=actor).read_bytes(),
                        file_name=name, on_click="ignore", key=f"export_dl_{record.key}")
@@ -81,7 +81,7 @@ def report_download(run_dir: Path) -> None:
     """The run's report as one HTML file, written when the button is clicked."""
     from tuning_core.model.report import download_report
 
-    actor = _auth.actor()
+    actor = auth.actor()
     st.download_button("Download report (HTML)", key="best_report", on_click="ignore",
                        data=lambda: download_report(run_dir, actor=actor),
                        file_name=f"{RunDir(run_dir).name}-report.html", mime="text/html",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _space_tables as tables
-from pages import _state
+from pages.common import state
+from pages.views import space_tables as tables
 from tuning_core.space.backbones import BACKBONES, NONE, WEIGHTS, fetch_weights, weights_status
 from tuning_core.core.errors import TuningError
 from tuning_core.space.schema import BackboneSpace
@@ -55,20 +55,20 @@ def backbone(b: BackboneSpace) -> tuple[BackboneSpace, list[tables.Issue]]:
                "(batch norm stays frozen) with the fine-tune learning rate.")
     options = [NONE, *BACKBONES] + [c for c in b.choices if c != NONE and c not in BACKBONES]
     choices = st.multiselect("Backbones to try", options, format_func=_label,
-                             key=_state.widget("space.backbones", list(b.choices)))
+                             key=state.widget("space.backbones", list(b.choices)))
     _captions([c for c in choices if c in BACKBONES])
     left, right = st.columns(2)
     weights = left.radio("Weights", list(WEIGHTS), horizontal=True,
-                         key=_state.widget("space.weights", b.weights))
+                         key=state.widget("space.weights", b.weights))
     text = right.text_input("Trainable top layers (choices)", help="e.g. 0, 20",
-                            key=_state.widget("space.trainable_top", tables.join(b.trainable_top)))
+                            key=state.widget("space.trainable_top", tables.join(b.trainable_top)))
     top, issues = tables.parse_ints(text, "backbone.trainable_top")
     grid = sorted(set(FINE_TUNE_LR_GRID) | {b.learning_rate_min, b.learning_rate_max})
     lr = st.select_slider("Fine-tune learning rate (log scale), used instead of the training "
                           "range when a backbone is active", grid,
                           value=(b.learning_rate_min, b.learning_rate_max),
                           format_func=lambda v: f"{v:.0e}",
-                          key=_state.WIDGET_PREFIX + "space.ft_lr")
+                          key=state.WIDGET_PREFIX + "space.ft_lr")
     chosen = BackboneSpace(list(choices), weights, top, float(lr[0]), float(lr[1]))
     weights_notes(chosen)
     return chosen, issues

@@ -1,7 +1,9 @@
-"""Presentation helpers of the Monitor page: log snapshot and the run's notes.
+"""Presentation helpers of the Monitor page: log snapshot and the run's notes (the Best model
+page reads its :func:`snapshot` too).
 
 The Monitor's live content (counts, table, figures) is built by
-:mod:`tuning_core.live.content` and drawn by ``pages/monitor.py`` (the feed: :mod:`tuning_core.live.answers`).
+:mod:`tuning_core.live.content` and drawn by ``pages/monitor.py`` (the feed:
+:mod:`tuning_core.live.answers`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ What the pages design before a launch (the data folder, image and split settings
 space, the tuner settings) lives in the session under the keys below, read and written only
 through these functions; ``widget`` keeps a widget's value across page changes. The run
 being followed, the job registry and the engine-error display live in
-:mod:`pages._run_state` and are re-exported here, so a page imports one module.
+:mod:`pages.common.run_state` and are re-exported here, so a page imports one module.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from pages._run_state import (  # noqa: F401  (the pages reach these through _state)
+from pages.common.run_state import (  # noqa: F401  (the pages reach these through state)
     RUN, RUN_PARAM, current_run, engine_errors, registry, run_owner, run_path, select_run,
     sync_run_with_url)
 from tuning_core.data.dataset import ImageConfig, SplitConfig
