@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # native log lines are not for users; errors still raise
+# native log lines are not for users; errors still raise
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tuning_core.cli.main import main
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.pages.support import make_run, write_trial
 
-from tuning_core.live import content as livefeed
+from tuning_core.live import content as run_content
 from tuning_core.jobs.registry import run_progress
 from tuning_core.runs.locks import OwnerInfo
 from tuning_core.runs.rundir import RunDir
@@ -15,13 +15,13 @@ from tuning_core.core.workspace import runs_dir
 
 def test_content_is_built_once_per_log_position(workspace: Path, image_folder: Path) -> None:
     run = make_run(runs_dir(), image_folder, finished=False)
-    first = livefeed.monitor_content(run)
-    assert livefeed.monitor_content(run) is first  # every viewer gets the same objects
+    first = run_content.monitor_content(run)
+    assert run_content.monitor_content(run) is first  # every viewer gets the same objects
     assert first.counts == {"running": 0, "completed": 3, "stopped": 0, "failed": 0,
                             "interrupted": 0}
     assert first.best == 0.5 and first.objective == "val_loss"  # lower is better
     write_trial(RunDir(run).log_writer(), 3, score=0.1)
-    later = livefeed.monitor_content(run)
+    later = run_content.monitor_content(run)
     assert later is not first and later.best == 0.1 and later.counts["completed"] == 4
     assert list(later.table["number"]) == [1, 2, 3, 4]
 
@@ -29,7 +29,7 @@ def test_content_is_built_once_per_log_position(workspace: Path, image_folder: P
 def test_an_empty_run_has_empty_figures_and_no_counts_to_show(workspace: Path,
                                                               image_folder: Path) -> None:
     run = make_run(runs_dir(), image_folder, trials=0, finished=False)
-    content = livefeed.monitor_content(run)
+    content = run_content.monitor_content(run)
     assert content.empty and content.best is None and content.chance is None
     assert set(content.figures) == {"objective", "learning_curves", "parallel", "importance",
                                     "pareto_latency", "pareto_params"}
@@ -38,13 +38,13 @@ def test_an_empty_run_has_empty_figures_and_no_counts_to_show(workspace: Path,
 def test_the_pareto_figures_and_the_table_follow_the_logged_costs(workspace: Path,
                                                                   image_folder: Path) -> None:
     run = make_run(runs_dir(), image_folder, trials=3, finished=False)  # val_loss .5, .6, .7
-    before = livefeed.monitor_content(run)
+    before = run_content.monitor_content(run)
     assert "latency_ms" not in before.table  # no cost logged yet: no empty columns either
     log = RunDir(run).log_writer()
     for i, ms in enumerate([3.0, 1.0, 2.0]):
         log.write("trial_cost", trial_id=f"{i:02d}", params=100 * (i + 1), macs=1000,
                   model_bytes=5000, latency_ms=ms, threads=1)
-    content = livefeed.monitor_content(run)
+    content = run_content.monitor_content(run)
     assert content.figure_keys["pareto_latency"] != before.figure_keys["pareto_latency"]
     front = {t.name: list(t.x) for t in content.figures["pareto_latency"].data}
     assert front == {"Pareto front": [1.0, 3.0], "dominated": [2.0]}  # 3 is worse and slower than 2
@@ -58,13 +58,13 @@ def test_the_run_state_in_words(workspace: Path, image_folder: Path) -> None:
     try:
         write_trial(run.log_writer(), 2, score=None)
         progress = run_progress(run)
-        words = livefeed.describe(progress)
+        words = run_content.describe(progress)
         assert words.startswith("running trial 3/3 · pid ") and words.endswith("(search)")
-        assert livefeed.progress_text(progress).startswith("2 of 3 trials done · about ")
+        assert run_content.progress_text(progress).startswith("2 of 3 trials done · about ")
     finally:
         lock.release()
-    assert livefeed.describe(run_progress(run)) == "interrupted"  # the owner went away
-    assert [livefeed.duration(s) for s in (None, 12.4, 185, 3720)] == [
+    assert run_content.describe(run_progress(run)) == "interrupted"  # the owner went away
+    assert [run_content.duration(s) for s in (None, 12.4, 185, 3720)] == [
         "unknown", "12 s", "3 min 05 s", "1 h 02 min"]
 
 
@@ -73,7 +73,7 @@ def test_figure_json_leaves_the_theme_to_the_page() -> None:
 
     import plotly.graph_objects as go
 
-    spec = json.loads(livefeed.figure_json(go.Figure(go.Scatter(x=[1, 2], y=[3, 4]),
+    spec = json.loads(run_content.figure_json(go.Figure(go.Scatter(x=[1, 2], y=[3, 4]),
                                                      layout={"template": "plotly_dark"})))
     assert spec["data"][0]["type"] == "scatter" and "template" not in spec["layout"]
 
@@ -81,15 +81,15 @@ def test_figure_json_leaves_the_theme_to_the_page() -> None:
 def test_analysis_figures_follow_completed_trials_at_most_every_few_seconds(
         workspace: Path, image_folder: Path, monkeypatch) -> None:
     run = make_run(runs_dir(), image_folder, finished=False)
-    first = livefeed.monitor_content(run)
+    first = run_content.monitor_content(run)
     write_trial(RunDir(run).log_writer(), 3, score=0.1)
-    soon = livefeed.monitor_content(run)  # a fast search: the forest is not refitted yet
+    soon = run_content.monitor_content(run)  # a fast search: the forest is not refitted yet
     assert soon.figures["importance"] is first.figures["importance"]
     assert soon.figure_keys["parallel"] == first.figure_keys["parallel"] == 3
     assert soon.figures["objective"] is not first.figures["objective"]  # cheap: at once
-    monkeypatch.setattr(livefeed._ANALYSIS, "every_s", 0.0)
+    monkeypatch.setattr(run_content._ANALYSIS, "every_s", 0.0)
     write_trial(RunDir(run).log_writer(), 4, score=0.2)
-    later = livefeed.monitor_content(run)
+    later = run_content.monitor_content(run)
     assert later.figure_keys["parallel"] == later.figure_keys["importance"] == 5
     assert later.figures["importance"] is not first.figures["importance"]
 
@@ -121,7 +121,7 @@ def test_content_is_never_keyed_by_a_newer_log_position_than_it_shows(
 
     done, threads = threading.Event(), []
     monkeypatch.setattr(TrialLogReader, "_build_frames", slow_frames)
-    livefeed.monitor_content(run.path)
+    run_content.monitor_content(run.path)
     threads[0].join(5)
-    after = livefeed.monitor_content(run.path)  # the log does not move again: a search's end
+    after = run_content.monitor_content(run.path)  # the log does not move again: a search's end
     assert after.counts["completed"] == 1 and not after.empty

@@ -17,8 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from tuning_core.analysis import parcoords
-from tuning_core.runs import ranking
 from tuning_core.analysis.importance import Importance
+from tuning_core.runs import ranking
 from tuning_core.runs.schema import objective_direction
 
 if TYPE_CHECKING:

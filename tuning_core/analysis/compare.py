@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from tuning_core.core.errors import RunError
 from tuning_core.analysis.margin import Accuracy, Difference, evaluation_accuracy
+from tuning_core.core.errors import RunError
 from tuning_core.runs.ranking import ranked_frame
 from tuning_core.runs.rundir import EVALUATION_FILE, RunDir
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from tuning_core.core.errors import RunError
-from tuning_core.runs.ranking import ranked_frame
 from tuning_core.core.states import Direction
+from tuning_core.runs.ranking import ranked_frame
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tuning_core.space.backbones import NONE
 from tuning_core.core.errors import SettingsError
-from tuning_core.space.schema import FLATTEN_MAX_FEATURES, SearchSpace
 from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.runs.trialtable import ended_count
+from tuning_core.space.backbones import NONE
+from tuning_core.space.schema import FLATTEN_MAX_FEATURES, SearchSpace
 
 # Figure 7 (bench/results.md): s per epoch per 1,000 training images, reference model. Two
 # whole runs measured 0.36-0.52 s at 32 px and 9.2-19.8 s at 256 px as the machine's load
@@ -214,7 +214,8 @@ def _short(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class DataShape:
-    """What the planner needs of a dataset (from :class:`~tuning_core.data.dataset.DatasetSummary`)."""
+    """What the planner needs of a dataset (from
+    :class:`~tuning_core.data.dataset.DatasetSummary`)."""
 
     images: int
     native_size: int  # the median image's shorter side

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tuning_core.core.errors import RunError
 from tuning_core.analysis.pareto import AXES, LimitChoice, Limits, front_frame, pick_within
+from tuning_core.core.errors import RunError
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.triallog import COST_COLUMNS
 

@@ -16,8 +16,8 @@ import json
 
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.audit import audit_log
-from tuning_core.model.health import EPOCHS, FOLDS, FlagKind
 from tuning_core.lab.permissions import Action
+from tuning_core.model.health import EPOCHS, FOLDS, FlagKind
 from tuning_core.runs.rundir import RunDir
 
 ALL = "all"

@@ -10,9 +10,9 @@ import argparse
 import getpass
 import sys
 
+from tuning_core.core.errors import AccountError
 from tuning_core.lab.accounts import Role, user_store
 from tuning_core.lab.audit import AuditAction, audit_log
-from tuning_core.core.errors import AccountError
 
 ROLES = [r.value for r in Role]
 

@@ -12,16 +12,12 @@ import json
 import sys
 from pathlib import Path
 
-from tuning_core.cli import choose
-from tuning_core.cli import distributed
-from tuning_core.cli import exports
-from tuning_core.cli import inspection
-from tuning_core.cli import lab
+from tuning_core.cli import choose, distributed, exports, inspection, lab
 from tuning_core.cli.support import Signals, quiet_tensorflow_import
 from tuning_core.core.errors import SettingsError, TuningError
+from tuning_core.core.states import RunStatus
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import TUNER_NAMES
-from tuning_core.core.states import RunStatus
 from tuning_core.runs.trialtable import ended
 
 
@@ -89,8 +85,10 @@ def config_from_args(args: argparse.Namespace):
     space = _load_space(args.space) if args.space else get_preset(args.preset or DEFAULT_PRESET)
     defaults = TunerSettings()
     tuner = TunerSettings(
-        tuner=_pick(args.tuner, defaults.tuner), objective=_pick(args.objective, defaults.objective),
-        max_trials=_pick(args.max_trials, defaults.max_trials), epochs=_pick(args.epochs, defaults.epochs),
+        tuner=_pick(args.tuner, defaults.tuner),
+        objective=_pick(args.objective, defaults.objective),
+        max_trials=_pick(args.max_trials, defaults.max_trials),
+        epochs=_pick(args.epochs, defaults.epochs),
         seed=_pick(args.seed, defaults.seed), keep_top=_pick(args.keep_top, defaults.keep_top),
         max_minutes=args.max_minutes, patience=_pick(args.patience, defaults.patience))
     image = ImageConfig(image_size=_pick(args.image_size, summary.suggested_image_size()),
@@ -121,7 +119,8 @@ def _load_space(path: str):
     try:
         text = Path(path).read_text()
     except OSError as error:
-        raise SettingsError(f"cannot read the search space file {path}: {error.strerror}.") from error
+        raise SettingsError(
+            f"cannot read the search space file {path}: {error.strerror}.") from error
     return SearchSpace.from_json(text)
 
 
@@ -163,8 +162,10 @@ def _print_new_trials(reader, printed: int) -> int:
     trials = reader.trials()
     done = ended(trials)
     for row in done.iloc[printed:].itertuples():
-        detail = f"score {row.score:.4f}" if row.score is not None and row.score == row.score else (row.error or "")
-        print(f"trial {row.number} ({row.trial_id}): {row.status}, {detail}, {row.seconds:.1f}s", flush=True)
+        scored = row.score is not None and row.score == row.score
+        detail = f"score {row.score:.4f}" if scored else (row.error or "")
+        print(f"trial {row.number} ({row.trial_id}): {row.status}, {detail}, "
+              f"{row.seconds:.1f}s", flush=True)
     return max(printed, len(done))
 
 
@@ -246,8 +247,8 @@ def cmd_best(args: argparse.Namespace) -> int:
     error = registry.last_error(run.path)
     if error:
         raise TuningError(error)
-    from tuning_core.model.best import load_evaluation
     from tuning_core.analysis.margin import evaluation_accuracy
+    from tuning_core.model.best import load_evaluation
 
     evaluation = load_evaluation(run.path) or {}
     summary = {k: evaluation.get(k) for k in ("test_accuracy", "test_loss", "test_images")}
@@ -290,9 +291,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
-            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **exports.COMMANDS, **lab.COMMANDS,
-            **choose.COMMANDS, **inspection.COMMANDS,
-            **distributed.COMMANDS}
+            "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **exports.COMMANDS,
+            **lab.COMMANDS, **choose.COMMANDS, **inspection.COMMANDS, **distributed.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

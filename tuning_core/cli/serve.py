@@ -1,8 +1,8 @@
 """The launcher behind ``make run`` and ``make lab``: checks, then hands over to streamlit.
 
-Both modes serve ``serve_app.py`` (the pages of ``app.py`` as an ASGI app). Local mode
-listens on a loopback address only, with no login. Lab mode puts the pages behind the login
-gate and refuses to start without an admin account. Listening on any other address without lab mode is refused, so the
+Both modes serve ``serve_app.py`` (the pages of ``app.py`` as an ASGI app). Local mode listens on a
+loopback address only, with no login. Lab mode puts the pages behind the login gate and refuses to
+start without an admin account. Listening on any other address without lab mode is refused, so the
 dashboard is never on the network without logins.
 """
 
@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuning_core.lab.accounts import user_store
 from tuning_core.core.errors import LabConfigError
+from tuning_core.lab.accounts import user_store
 from tuning_core.lab.config import LAB_ENV, LabConfig, load_lab_config
 from tuning_core.lab.files import lab_dir
 from tuning_core.lab.sessions import load_secret

@@ -22,7 +22,7 @@ from tuning_core.core.public import public  # noqa: I001 (the package's own modu
 __all__, __getattr__ = public(__name__, {
     "atomic": (),
     "background": ("TASKS", "TaskStatus", "Tasks"),
-    "control": (),
+    "control": ("SearchHalted",),
     "errors": ("AccessDeniedError", "AccountError", "DatasetError", "DistributedError",
                "ExportError", "JobBusyError", "LabConfigError", "LockHeldError", "LoginError",
                "NotesError", "PermissionDeniedError", "RetrainRejected", "RunError",

@@ -20,6 +20,14 @@ _LOCK = threading.Lock()
 _CONTROLS: dict[str, SearchControl] = {}
 
 
+class SearchHalted(Exception):
+    """Raised between trials to end a search that was stopped or ran out of budget."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"search ended: {reason}")
+
+
 @dataclass
 class SearchControl:
     """Stop flag, stop-request file and optional deadline of one running job."""

@@ -42,7 +42,8 @@ class LockHeldError(RunError):
 
     def __init__(self, what: str, owner: object | None) -> None:
         self.owner = owner  # an ownership.OwnerInfo, or None when its record is unreadable
-        who = owner.describe() if owner is not None else "another process"  # type: ignore[attr-defined]
+        who = (owner.describe()  # type: ignore[attr-defined]
+               if owner is not None else "another process")
         target = getattr(owner, "target", "")
         on = f" (training {target})" if target and target not in what else ""
         super().__init__(f"{what} is held by {who}{on}. Stop that job or wait for it to end.")

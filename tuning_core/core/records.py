@@ -32,7 +32,8 @@ def exact_keys(d: Any, names: list[str], path: str) -> dict[str, Any]:
         raise bad_value(path, f"an object with keys {', '.join(names)}", d)
     issues = [(field_at(path, k), "missing") for k in names if k not in d]
     unknown = [str(k) for k in d if k not in names]
-    issues += [(field_at(path, k), f"unknown key; expected only {', '.join(names)}") for k in unknown]
+    issues += [(field_at(path, k), f"unknown key; expected only {', '.join(names)}")
+               for k in unknown]
     if issues:
         raise SearchSpaceError(issues)
     return d
@@ -87,7 +88,8 @@ def positive_issues(values: list[Any], path: str, what: str) -> list[tuple[str, 
     return choice_issues(values, path) + (found if bad else [])
 
 
-def known_issues(values: list[Any], path: str, what: str, known: tuple[str, ...]) -> list[tuple[str, str]]:
+def known_issues(values: list[Any], path: str, what: str,
+                 known: tuple[str, ...]) -> list[tuple[str, str]]:
     bad = [v for v in values if v not in known]
     msg = f"unknown {what} {', '.join(repr(v) for v in bad)}; known: {', '.join(known)}"
     return choice_issues(values, path) + ([(path, msg)] if bad else [])

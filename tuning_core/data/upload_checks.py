@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from tuning_core.data.dataset import IMAGE_EXTENSIONS
 from tuning_core.core.errors import TuningError
+from tuning_core.data.dataset import IMAGE_EXTENSIONS
 
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _DRIVE = re.compile(r"^[A-Za-z]:")

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tuning_core.core import atomic
-from tuning_core.lab.actor import Actor
-from tuning_core.lab.permissions import Action
 from tuning_core.data.upload_checks import (UploadError, UploadLimits, check_name, copy_capped,
                                             is_image_name, plan_zip)
+from tuning_core.lab.actor import Actor
+from tuning_core.lab.permissions import Action
 
 __all__ = ["META_FILE", "UploadError", "UploadLimits", "UploadedDataset", "extract_zip",
            "save_images", "list_datasets", "delete_dataset"]

@@ -27,12 +27,11 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
-from tuning_core.core import atomic
-from tuning_core.core import control
+from tuning_core.core import atomic, control
 from tuning_core.core.errors import DistributedError
+from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
 from tuning_core.runs.locks import this_host
 from tuning_core.runs.rundir import RunDir
-from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
 from tuning_core.runs.triallog import TrialLogWriter
 
 CHIEF_ID = "chief"

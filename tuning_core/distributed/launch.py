@@ -1,11 +1,11 @@
 """Distributed search: one chief process serves KerasTuner's oracle, workers run trials.
 
-``run_distributed_search`` is the job registry's search runner for ``search --workers N``:
-it holds nothing itself (the registry holds the run's lock and the machine's slot for it),
-serves the oracle (:mod:`tuning_core.distributed.chief`), starts N local worker processes
-(``python -m tuning_core worker``, :mod:`tuning_core.distributed.worker`), one per visible GPU or per
-group of CPU cores, and logs ``search_start`` / ``search_end`` as a plain search does.
-Workers on other machines that mount the same workspace join with the same command.
+``run_distributed_search`` is the job registry's search runner for ``search --workers N``: it holds
+nothing itself (the registry holds the run's lock and the machine's slot for it), serves the oracle
+(:mod:`tuning_core.distributed.chief`), starts N local worker processes (``python -m tuning_core
+worker``, :mod:`tuning_core.distributed.worker`), one per visible GPU or per group of CPU cores, and
+logs ``search_start`` / ``search_end`` as a plain search does. Workers on other machines that mount
+the same workspace join with the same command.
 
 The oracle listens on 127.0.0.1 only, unless lab mode is set up on the workspace and its
 admin set ``oracle_public`` in the lab config: KerasTuner's gRPC is unauthenticated.
@@ -23,14 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuning_core.core import control
-from tuning_core.search import precision
-from tuning_core.runs import pruning
+from tuning_core.core.states import LogEvent, SearchEnd
 from tuning_core.distributed.chief import CHIEF_ID, Chief
-from tuning_core.core.errors import TuningError
 from tuning_core.runs.locks import OwnerInfo
 from tuning_core.runs.rundir import RunDir
-from tuning_core.core.states import LogEvent, SearchEnd
 
 LOOPBACK = "127.0.0.1"
 PUBLIC = "0.0.0.0"
@@ -109,8 +105,8 @@ def worker_command(run: RunDir) -> str:
 
 def oracle_host(workspace: Path | None = None) -> str:
     """Where the chief listens: every interface only when lab mode's admin allows it."""
-    from tuning_core.lab.config import config_path, load_lab_config
     from tuning_core.core.workspace import lab_path, workspace_dir
+    from tuning_core.lab.config import config_path, load_lab_config
 
     workspace = workspace or workspace_dir()
     if not lab_path(workspace).is_dir() or not config_path(workspace).is_file():
@@ -190,57 +186,43 @@ def end_local_workers(procs: list[subprocess.Popen], wait_s: float = WORKER_EXIT
 def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> SearchEnd:
     """Serve the run's oracle and run its trials on workers until the search ends.
 
-    Like ``search.run_search`` it never raises for a search that went wrong: the log's
-    ``search_end`` says why, and the status is returned. The caller holds the run's lock.
+    The chief runs in the plain search's lifecycle (``search_lifecycle``: the same start and
+    end lines, stop control, pruning, and never a raise for a search that went wrong); the
+    status is returned. The caller holds the run's lock.
     """
-    from tuning_core.search.lifecycle import failure_message, load_or_make_split
+    from tuning_core.search.lifecycle import load_or_make_split, search_lifecycle
 
-    run, key = RunDir(run_dir), str(RunDir(run_dir).path)
-    config, writer = run.config(), run.log_writer()
-    search = control.get(key) or control.register(key, config.tuner.max_minutes,
-                                                  stop_file=str(run.stop_path))
-    status, message, chief, procs, tuner = SearchEnd.FINISHED, None, None, [], None
-    resumed = run.reader().search_status is not None
-    writer.write(LogEvent.SEARCH_START, tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
-                 resumed=resumed, recovered=run.reconcile(), workers=options.workers,
-                 distribution=config.tuner.distribution,
-                 **precision.choose(config.tuner).log_fields())  # as this machine's workers
-    try:
+    run = RunDir(run_dir)
+    with search_lifecycle(run, workers=options.workers) as outcome:  # as this machine's workers
         tuner = _chief_tuner(run, len(load_or_make_split(run).classes))
+        outcome.project_dir = tuner.project_dir
+        config = run.config()
         cap = config.tuner.max_trials if config.tuner.tuner == "hyperband" else None
-        chief = Chief(tuner.oracle, run, search, cap, options.no_worker_timeout_s,
+        chief = Chief(tuner.oracle, run, outcome.control, cap, options.no_worker_timeout_s,
                       options.stop_timeout_s)
-        port = chief.start(oracle_host(), options.port)
-        writer.write(LogEvent.CHIEF_START, port=port, host=OwnerInfo.mine().host)
-        procs = start_local_workers(run, port, options)
-        status, message = chief.wait(lambda: not procs or any(p.poll() is None for p in procs))
-    except TuningError as error:
-        status, message = SearchEnd.FAILED, str(error)
-    except Exception as error:  # the thread must always log how the search ended
-        status, message = SearchEnd.FAILED, failure_message(error)
-    finally:
-        if chief is not None and status is SearchEnd.FAILED:
-            chief.fail(message or "failed")  # tell workers still asking for trials
-        end_local_workers(procs)
-        if chief is not None:
+        procs: list[subprocess.Popen] = []
+        try:
+            port = chief.start(oracle_host(), options.port)
+            run.log_writer().write(LogEvent.CHIEF_START, port=port, host=OwnerInfo.mine().host)
+            procs = start_local_workers(run, port, options)
+            outcome.end(*chief.wait(lambda: not procs or any(p.poll() is None for p in procs)))
+        except Exception as error:
+            outcome.record(error)
+        finally:
+            if outcome.status is SearchEnd.FAILED:
+                chief.fail(outcome.message or "failed")  # tell workers still asking for trials
+            end_local_workers(procs)
             chief.close()
-        if tuner is not None:
-            pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top,
-                                      config.tuner.direction)
-        writer.write(LogEvent.SEARCH_END, status=status.value, message=message,
-                     bytes=pruning.folder_bytes(run.path))
-        control.unregister(key)
-    return status
+    return outcome.status
 
 
 def _chief_tuner(run: RunDir, num_classes: int):
     """The run's tuner as the chief holds it: its oracle is the one served (never searched)."""
-    from tuning_core.search.hypermodel import CNNHyperModel
+    from tuning_core.search.lifecycle import build_hypermodel
     from tuning_core.search.tuners import build_tuner
 
     config = run.config()
-    hypermodel = CNNHyperModel(config.space, config.image.image_size, config.image.channels,
-                               num_classes)
+    hypermodel = build_hypermodel(config, num_classes)
     with _tuner_id(CHIEF_ID):  # its tuner file is tuner/chief.json, no worker's
         tuner = build_tuner(config.tuner, hypermodel, run)
     tuner.oracle.verbose = 0  # KerasTuner's tables would interleave with the CLI's lines
@@ -275,9 +257,9 @@ def run_configured_search(run_dir: str | Path) -> SearchEnd:
     processes (this thread the chief) when the settings ask for them, else the plain
     ``search.run_search``; a resume from the pages or the queue goes on the way the run
     started. It lives here, above both, so the plain search never imports this module."""
-    from tuning_core.search import lifecycle as search
+    from tuning_core.search.lifecycle import run_search
 
     workers = RunDir(run_dir).config().tuner.workers
     if workers > 0:
         return run_distributed_search(run_dir, DistributedOptions(workers=workers))
-    return search.run_search(run_dir)
+    return run_search(run_dir)

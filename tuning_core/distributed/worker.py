@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuning_core.core import control
-from tuning_core.search import precision
+from tuning_core.core.control import SearchHalted
 from tuning_core.core.errors import DistributedError, LockHeldError
 from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot, this_host
 from tuning_core.runs.rundir import RunDir
+from tuning_core.search import precision
 
 CALL_TIMEOUT_S = 120.0  # a gRPC call to the chief (KerasTuner's own: an hour, #990's hang)
 CHIEF_CHECK_S = 1.0
@@ -136,26 +137,24 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_client
 
-    from tuning_core.search.hypermodel import CNNHyperModel
-    from tuning_core.search.lifecycle import _search_with_frozen_gc, prepare_data
-    from tuning_core.search.tuners import SearchHalted, build_tuner
-
     from tuning_core.distributed.chief import quiet_condition_protos
+    from tuning_core.search.lifecycle import (build_hypermodel, prepare_data,
+                                              search_with_frozen_gc)
+    from tuning_core.search.tuners import build_tuner
 
     oracle_client.TIMEOUT = CALL_TIMEOUT_S
     quiet_condition_protos()
     if options.cpus:
         _limit_threads(len(options.cpus))
     data, _ = prepare_data(run, full_train=False, cache_dir=run.cache_dir / f"worker-{worker}")
-    hypermodel = CNNHyperModel(config.space, config.image.image_size, config.image.channels,
-                               data.num_classes)
+    hypermodel = build_hypermodel(config, data.num_classes)
     tuner = build_tuner(config.tuner, hypermodel, run, worker=worker,
                         on_trial=lambda trial_id: lock.update_owner(trial=trial_id))
     # KerasTuner's client keeps no handle on its channel: talk through one the watch can close
     tuner.oracle.stub = protos.get_service_grpc().OracleStub(channel)
     try:
         with precision.training_policy(precision.choose(config.tuner)):
-            _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
+            search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     except SearchHalted as halt:
         if halt.reason == control.CHIEF_GONE and not _search_ended(run):
             raise _gone(options) from None

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuning_core.lab.actor import Actor
 from tuning_core.core.errors import LockHeldError, TuningError
-from tuning_core.jobs.queue import JobQueue
-from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot, this_host
-from tuning_core.jobs.records import JobState, QueuedJob, QueueError, QueueKind, process_alive
-from tuning_core.runs.rundir import RunDir
 from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.core.workspace import queue_path, workspace_of_runs
+from tuning_core.jobs.queue import JobQueue
+from tuning_core.jobs.records import JobState, QueuedJob, QueueError, QueueKind, process_alive
+from tuning_core.lab.actor import Actor
+from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot, this_host
+from tuning_core.runs.rundir import RunDir
 
 from tuning_core.jobs.registry import JobRegistry, get_registry
 

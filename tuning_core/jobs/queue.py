@@ -26,10 +26,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from tuning_core.core.workspace import QUEUE_FILE
+from tuning_core.jobs.records import (JobState, QueuedJob, QueueError, QueueKind, _checked, _names,
+                                      default_path, process_alive)
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
-from tuning_core.jobs.records import (QUEUE_FILE, JobState, QueuedJob, QueueError, QueueKind,
-                                      _checked, _names, default_path, process_alive)
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
 
@@ -362,7 +363,8 @@ class JobQueue:
 
 
 def _refuse_other(job: QueuedJob, actor: Actor, action: Action, verb: str) -> None:
-    """The one rule of owned resources (:mod:`tuning_core.lab.permissions`), said the queue's way."""
+    """The one rule of owned resources (:mod:`tuning_core.lab.permissions`), said the
+    queue's way."""
     if not actor.may(action, job.owner):
         raise QueueError(f"Job {job.id} belongs to {job.owner}; {actor.record_name} may not "
                          f"{verb} it (only its owner or an admin may).")

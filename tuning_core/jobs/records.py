@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.core.errors import TuningError
-from tuning_core.core.workspace import (QUEUE_FILE, queue_path)  # noqa: F401  (QUEUE_FILE: the name, re-exported)
+from tuning_core.core.workspace import queue_path
 
 
 

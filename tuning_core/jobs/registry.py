@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Protocol
 
 from tuning_core.core import control
-from tuning_core.lab.actor import Actor
 from tuning_core.core.errors import RunError, TuningError
-from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot
-from tuning_core.lab.permissions import Action
-from tuning_core.runs.rundir import RunDir
-from tuning_core.runs.trialtable import ended_count
-from tuning_core.runs.schema import RunConfig
 from tuning_core.core.states import JobKind, RunStatus
+from tuning_core.lab.actor import Actor
+from tuning_core.lab.permissions import Action
+from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot
+from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader
+from tuning_core.runs.trialtable import ended_count
 
 
 

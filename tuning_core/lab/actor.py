@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuning_core.core.errors import PermissionDeniedError
 from tuning_core.lab.accounts import User
 from tuning_core.lab.audit import AuditAction, AuditLog, Outcome
-from tuning_core.core.errors import PermissionDeniedError
 from tuning_core.lab.permissions import Action, allowed, require
 from tuning_core.lab.roots import Expect, resolve_inside
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from tuning_core.lab.accounts import Role, User
 from tuning_core.core.errors import PermissionDeniedError
+from tuning_core.lab.accounts import Role, User
 
 
 class Action(Enum):

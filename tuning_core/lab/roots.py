@@ -17,8 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from tuning_core.core.errors import AccessDeniedError
-from tuning_core.lab.config import LabConfig
 from tuning_core.core.workspace import data_dir, data_path
+from tuning_core.lab.config import LabConfig
 
 # Characters that look like '.', '/' or '\' to a person but are not (NFKC folds some of them).
 LOOK_ALIKES = frozenset("\uff0e\uff0f\uff3c\u2024\u2025\u2026\u2215\u2044"

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tuning_core.lab.accounts import Account, User, UserStore, user_store
 from tuning_core.core.errors import LabConfigError, SessionError
+from tuning_core.lab.accounts import Account, User, UserStore, user_store
 from tuning_core.lab.files import PRIVATE, FileCache, lab_dir, locked, read_json, write_json
 
 SECRET_BYTES = 32

@@ -14,27 +14,26 @@ every viewer (the content is memoised per log position in :mod:`tuning_core.live
 build anew, the parts' hashes and the ETag: :mod:`tuning_core.live.cache`), of named parts:
 
 * ``parts``: HTML for the elements marked ``data-live-part="<name>"`` (status and counts,
-  the trial table, the sidebar), rendered by :mod:`tuning_core.live.html`, the functions the page script
-  uses for its first draw, so both always look alike. Every text from a file is escaped.
+  the trial table, the sidebar), rendered by :mod:`tuning_core.live.html`, the functions the page
+  script uses for its first draw, so both always look alike. Every text from a file is escaped.
 * ``figures``: Plotly JSON for the chart under the Streamlit key ``<name>``, applied with
   ``Plotly.react`` to the chart that is already there: the chart is not remounted, so Plotly's
   ``uirevision`` keeps the user's zoom and legend (and ``pages/_plotly.py``'s keeper too).
 
-The script polls from a Web Worker (its own thread: a page busy drawing still asks on time
-and keeps only the newest payload), each feed URL in a loop of its own and each request with a
-time limit (``LIMIT_MS``), so an answer that never comes holds nothing else; it applies a part
-only when its hash changed, so an idle page does no DOM work, and skips polling while its tab
-is hidden. Nothing that fails while applying stops the page's loop. When a feed has given no
-answer for a few seconds (server down or restarting, network gone, session ended, run deleted),
-a quiet notice says "Not updating: ..." and why; it goes by itself at the next answer. HTML parts are applied at
-once; charts after them, one per task, each at most every ``CHART_MS``, and less often while
-drawing is slow (a browser short of CPU draws the newest data less often instead of falling
-behind: bench figure 9 puts ten pages on one CPU). The Monitor's payload carries the sidebar of its run,
-so a Monitor page polls once, not twice. Streamlit's own chart component redraws a chart from
-the figure of its last rerun whenever the chart changes (a zoom, our update): the script lets
-only a change of theme or size through (with the feed's data), as the echo would otherwise
-undo the update, or loop (measured: 26 redraws a second, a whole core, once zoomed).
-No Streamlit here: the routes run outside any session.
+The script polls from a Web Worker (its own thread: a page busy drawing still asks on time and keeps
+only the newest payload), each feed URL in a loop of its own and each request with a time limit
+(``LIMIT_MS``), so an answer that never comes holds nothing else; it applies a part only when its
+hash changed, so an idle page does no DOM work, and skips polling while its tab is hidden. Nothing
+that fails while applying stops the page's loop. When a feed has given no answer for a few seconds
+(server down or restarting, network gone, session ended, run deleted), a quiet notice says "Not
+updating: ..." and why; it goes by itself at the next answer. HTML parts are applied at once; charts
+after them, one per task, each at most every ``CHART_MS``, and less often while drawing is slow (a
+browser short of CPU draws the newest data less often instead of falling behind: bench figure 9 puts
+ten pages on one CPU). The Monitor's payload carries the sidebar of its run, so a Monitor page polls
+once, not twice. Streamlit's own chart component redraws a chart from the figure of its last rerun
+whenever the chart changes (a zoom, our update): the script lets only a change of theme or size
+through (with the feed's data), as the echo would otherwise undo the update, or loop (measured: 26
+redraws a second, a whole core, once zoomed). No Streamlit here: the routes run outside any session.
 """
 
 from __future__ import annotations
@@ -42,11 +41,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from tuning_core.live import content as livefeed
 from tuning_core.core import workspace
-from tuning_core.live import html
-from tuning_core.live.cache import Feed, FeedCache, payload, run_version
 from tuning_core.jobs.registry import Progress
+from tuning_core.live import content as run_content, html
+from tuning_core.live.cache import Feed, FeedCache, payload, run_version
 from tuning_core.runs.catalogue import active_runs, run_named
 
 MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
@@ -68,26 +66,27 @@ def feed_url(base: str, run_dir: Path | None) -> str:
 
 
 _FRESH = FeedCache()
-_FIGURES = livefeed.Memo(64)
+_FIGURES = run_content.Memo(64)
 
 
-def figure_specs(content: livefeed.MonitorContent) -> dict[str, str]:
+def figure_specs(content: run_content.MonitorContent) -> dict[str, str]:
     """The content's figures as JSON, each serialised once (while its key holds)."""
     return {name: _FIGURES.get((content.path, name, content.objective,
-                                content.figure_keys[name]), lambda f=fig: livefeed.figure_json(f))
+                                content.figure_keys[name]),
+                           lambda f=fig: run_content.figure_json(f))
             for name, fig in content.figures.items()}
 
 
-def _tables(content: livefeed.MonitorContent) -> str:
+def _tables(content: run_content.MonitorContent) -> str:
     return _FIGURES.get(("table", content.path, content.version),
                         lambda: html.table_html(content.table))
 
 
-def monitor_parts(run_dir: Path) -> tuple[livefeed.MonitorContent, Progress, dict[str, str]]:
+def monitor_parts(run_dir: Path) -> tuple[run_content.MonitorContent, Progress, dict[str, str]]:
     """The Monitor's content of a run, its progress, and its HTML parts (status, table)."""
-    content = livefeed.monitor_content(run_dir)
+    content = run_content.monitor_content(run_dir)
     progress = html.registry().progress(run_dir)
-    parts = {"status": html.status_html(content, progress, livefeed.pace_text(run_dir)),
+    parts = {"status": html.status_html(content, progress, run_content.pace_text(run_dir)),
              "table": _tables(content)}
     return content, progress, parts
 

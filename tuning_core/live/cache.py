@@ -1,11 +1,11 @@
 """A live feed's answers: JSON of named parts with hashes, an ETag, and when to build anew.
 
-The pages that follow a run poll a feed route (``labweb/live.py``, :mod:`tuning_core.live.answers`) once
-a second per viewer. An answer is a :class:`Feed`: a JSON body of named parts, each with the
-hash the page compares before it touches anything, and an ETag over all of them, so an
-unchanged run is a 304; a large body is gzipped once, for every viewer. :class:`FeedCache` decides when an answer is built again: when the
-run's :func:`run_version` moved, at most every ``MIN_AGE_S`` however many people watch, and
-at least every ``MAX_AGE_S`` for texts that follow the clock.
+The pages that follow a run poll a feed route (``labweb/live.py``, :mod:`tuning_core.live.answers`)
+once a second per viewer. An answer is a :class:`Feed`: a JSON body of named parts, each with the
+hash the page compares before it touches anything, and an ETag over all of them, so an unchanged run
+is a 304; a large body is gzipped once, for every viewer. :class:`FeedCache` decides when an answer
+is built again: when the run's :func:`run_version` moved, at most every ``MIN_AGE_S`` however many
+people watch, and at least every ``MAX_AGE_S`` for texts that follow the clock.
 """
 
 from __future__ import annotations

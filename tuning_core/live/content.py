@@ -25,18 +25,18 @@ import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
 
 from tuning_core.analysis import charts
-from tuning_core.runs import trialtable
-from tuning_core.model.best import retrain_progress
 from tuning_core.analysis.diagnose import run_chance_report
-from tuning_core.core.errors import TuningError
 from tuning_core.analysis.importance import hp_columns, hp_importance, hp_name
-from tuning_core.jobs.registry import Progress
-from tuning_core.runs.locks import HEARTBEAT_S
 from tuning_core.analysis.pareto_chart import front_figure
 from tuning_core.analysis.planner import SearchPlan, run_pace
+from tuning_core.core.errors import TuningError
+from tuning_core.core.states import JobKind, RunStatus
+from tuning_core.jobs.registry import Progress
+from tuning_core.model.best import retrain_progress
+from tuning_core.runs import trialtable
+from tuning_core.runs.locks import HEARTBEAT_S
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig
-from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.runs.triallog import COST_COLUMNS
 
 STATES = trialtable.STATES

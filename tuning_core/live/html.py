@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from tuning_core.live import content as livefeed
 from tuning_core.core import workspace
 from tuning_core.core.errors import TuningError
-from tuning_core.live.cache import digest
-from tuning_core.jobs.dispatcher import queued_registry
-from tuning_core.jobs.registry import Progress
-from tuning_core.runs.catalogue import active_runs, launcher
-from tuning_core.jobs.records import JobState
 from tuning_core.core.states import JobKind, RunStatus
+from tuning_core.jobs.dispatcher import queued_registry
+from tuning_core.jobs.records import JobState
+from tuning_core.jobs.registry import Progress
+from tuning_core.live import content as run_content
+from tuning_core.live.cache import digest
+from tuning_core.runs.catalogue import active_runs, launcher
 
 
 def registry():
@@ -39,7 +39,7 @@ def _metric(label: str, value: object) -> str:
             f'{esc(label)}</div><div class="live-value">{esc(value)}</div></div>')
 
 
-def status_html(content: livefeed.MonitorContent, progress: Progress,
+def status_html(content: run_content.MonitorContent, progress: Progress,
                 pace: str | None) -> str:
     """The run's state line, counts by state, best score, and the run's notices."""
     out = [f'<p class="live-status"><b>{esc(content.run)}</b>: '
@@ -111,13 +111,13 @@ def sidebar_html(run_dir: Path | None, progress: Progress | None = None) -> str:
         if progress.kind is JobKind.SEARCH:
             out.append(f'<div class="live-progress"><div style="width:'
                        f'{100 * progress.fraction:.1f}%"></div></div><p class="live-caption">'
-                       f'{esc(livefeed.progress_text(progress))}</p>')
+                       f'{esc(run_content.progress_text(progress))}</p>')
         if progress.state == RunStatus.FAILED and progress.message:
             out.append(f'<p class="live-caption">{esc(progress.message)}</p>')
     for run, owner in active_runs(workspace.runs_dir()):
         if run_dir is None or run.path != Path(run_dir).resolve():
             out.append(f'<p class="live-caption">Training now: {esc(run.name)} '
-                       f'({esc(owner.kind)}, {esc(owner.describe(livefeed.LATE_HEARTBEAT_S))})'
+                       f'({esc(owner.kind)}, {esc(owner.describe(run_content.LATE_HEARTBEAT_S))})'
                        '</p>')
     queue = queue_text()
     if queue:
@@ -146,7 +146,7 @@ def state_words(progress: Progress) -> str:
         place = queue_position(progress.run_dir)
         if place is not None:
             return f"queued (#{place}): starts by itself when the machine is free"
-    return livefeed.describe(progress)
+    return run_content.describe(progress)
 
 
 def queue_text() -> str | None:

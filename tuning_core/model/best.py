@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 
 from tuning_core.core import atomic
-from tuning_core.search import precision
-from tuning_core.search import tfmemory
 from tuning_core.core.errors import RetrainRejected, RunError
+from tuning_core.core.states import Direction, LogEvent
 from tuning_core.runs.ranking import RankedTrial
 from tuning_core.runs.rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE,
                                      MODEL_FILE, RunDir)
-from tuning_core.core.states import Direction, LogEvent
 from tuning_core.runs.triallog import TrialLogWriter, clean_metrics
+from tuning_core.search import precision, tfmemory
 
 
 def pick_trial(run: RunDir, rank: int, trial_id: str | None = None) -> RankedTrial:
@@ -249,7 +248,8 @@ def _fit(model: Any, training: Any, hp: Any, config: Any, epochs: int, best_dir:
 
 
 def evaluate(model: Any, test: Any, split: Any) -> dict[str, Any]:
-    """Test loss and accuracy, per-class precision/recall/F1, confusion matrix, misclassified files."""
+    """Test loss and accuracy, per-class precision/recall/F1, confusion matrix, misclassified
+    files."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     images, labels = test.arrays()

@@ -195,8 +195,8 @@ def _confused(explained: list[ExplainedImage]) -> tuple[ConfusedPair, ...]:
 def file_heatmaps(run_dir: str | Path, files: list[str | Path], model: Any) -> list[bytes]:
     """Grad-CAM overlays (PNG) of the predicted class for image files (the Try it images),
     loaded as in training; RunError when the model has no spatial layer."""
-    from tuning_core.model.gradcam import heatmaps, overlay_png
     from tuning_core.data.pipeline import load_image
+    from tuning_core.model.gradcam import heatmaps, overlay_png
 
     config = RunDir(run_dir).config().image
     images = np.stack([load_image(f, config) for f in files]).astype("float32")
@@ -210,8 +210,8 @@ EXPLAIN_TASK = "explain"
 def start_explain(run_dir: str | Path, actor: Any = None, tasks: Any = None) -> bool:
     """Explain the run's best model in the background (checked and audited); False when an
     explanation of this run is already being made."""
-    from tuning_core.lab.actor import Actor
     from tuning_core.core.background import TASKS
+    from tuning_core.lab.actor import Actor
     from tuning_core.lab.permissions import Action
 
     run, actor = RunDir(run_dir), actor or Actor()

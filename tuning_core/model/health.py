@@ -371,10 +371,10 @@ def start_health(run_dir: str | Path, actor: Any = None, tasks: Any = None,
                  folds: int = FOLDS, epochs: int = EPOCHS) -> bool:
     """Check the run's data in the background (checked and audited); False when a check of
     this run is already running; JobBusyError when the machine trains something else."""
-    from tuning_core.lab.actor import Actor
     from tuning_core.core.background import TASKS
-    from tuning_core.runs.locks import machine_slot
+    from tuning_core.lab.actor import Actor
     from tuning_core.lab.permissions import Action
+    from tuning_core.runs.locks import machine_slot
 
     run, actor = RunDir(run_dir), actor or Actor()
     actor.check(Action.EXPLAIN, target=run.name)

@@ -58,7 +58,8 @@ def _load(path: str | Path, image_config, load_image) -> np.ndarray:
     try:
         return load_image(path, image_config)
     except Exception as error:  # TensorFlow's decode errors are long; say what matters
-        raise DatasetError(f"{path} cannot be decoded as an image ({type(error).__name__}).") from error
+        raise DatasetError(
+            f"{path} cannot be decoded as an image ({type(error).__name__}).") from error
 
 
 def _prediction(path: str, row: np.ndarray, classes: list[str]) -> Prediction:

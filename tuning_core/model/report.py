@@ -18,14 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tuning_core.core import atomic
-from tuning_core.lab.actor import Actor
-from tuning_core.model.best import load_evaluation, load_history, load_hyperparameters
-from tuning_core.core.errors import TuningError
 from tuning_core.analysis.margin import Accuracy, evaluation_accuracy
+from tuning_core.core import atomic
+from tuning_core.core.errors import TuningError
+from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
-from tuning_core.runs.rundir import RunDir
+from tuning_core.model.best import load_evaluation, load_history, load_hyperparameters
 from tuning_core.model.report_svg import confusion_table, line_chart
+from tuning_core.runs.rundir import RunDir
 
 __all__ = ["report_html", "write_report", "download_report", "MISCLASSIFIED_SHOWN",
            "BEST_TRIALS_SHOWN"]
@@ -159,7 +159,8 @@ def _recall_interval(row: dict[str, Any]) -> str:
     """A class's recall with the margin its few test images leave."""
     if not row.get("support"):
         return "–"
-    return "{:.2f}–{:.2f}".format(*Accuracy.of(float(row["recall"]), int(row["support"])).interval)
+    low, high = Accuracy.of(float(row["recall"]), int(row["support"])).interval
+    return f"{low:.2f}–{high:.2f}"
 
 
 def _misclassified(run: RunDir, items: list[dict[str, Any]], actor: Actor) -> str:

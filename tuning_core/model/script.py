@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.core import atomic
-from tuning_core.lab.actor import Actor
-from tuning_core.space.backbones import BACKBONES
-from tuning_core.data.dataset import Split
 from tuning_core.core.errors import ExportError
+from tuning_core.data.dataset import Split
+from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 from tuning_core.runs.rundir import RunDir
+from tuning_core.space.backbones import BACKBONES
 
 __all__ = ["script_text", "write_script", "download_script", "run_settings",
            "DEFAULT_RETRAIN_EPOCHS"]

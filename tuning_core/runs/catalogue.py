@@ -9,17 +9,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuning_core.runs import trialtable
-from tuning_core.lab.actor import Actor
 from tuning_core.core.errors import RunError, TuningError
-from tuning_core.runs.notes import RunNotes, parse_tags
-from tuning_core.runs.locks import OwnerInfo
+from tuning_core.core.states import RunStatus
+from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
+from tuning_core.runs import trialtable
+from tuning_core.runs.locks import OwnerInfo
+from tuning_core.runs.notes import RunNotes, parse_tags
 from tuning_core.runs.pruning import PruneResult, folder_bytes, prune_checkpoints
 from tuning_core.runs.ranking import best_score
 from tuning_core.runs.rundir import RUN_FILE, RunDir, file_stamp
 from tuning_core.runs.schema import RunConfig
-from tuning_core.core.states import RunStatus
 
 __all__ = ["RunStatus", "RunSummary", "active_runs", "create_run", "delete_run", "edit_notes",
            "filter_runs", "list_runs", "load_config", "prune_run", "summarize"]

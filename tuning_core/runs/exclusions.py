@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.core import atomic
-from tuning_core.lab.actor import Actor
 from tuning_core.core.errors import RunError
+from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 
 FOLDER = ".exclusions"

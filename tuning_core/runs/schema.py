@@ -52,7 +52,8 @@ class TunerSettings:
     """
 
     tuner: str = "hyperband"
-    objective: str = "val_loss"  # smoother than accuracy on small validation splits (bench/notes.md)
+    # smoother than accuracy on small validation splits (bench/notes.md)
+    objective: str = "val_loss"
     max_trials: int = 20  # Hyperband's first bracket and a start on the second (bench/notes.md)
     epochs: int = 12
     executions_per_trial: int = 1
@@ -176,7 +177,8 @@ class RunConfig:
 
         if data.get("schema_version") != SCHEMA_VERSION:
             raise SettingsError(
-                f"run.json schema_version must be {SCHEMA_VERSION}; got {data.get('schema_version')!r}."
+                f"run.json schema_version must be {SCHEMA_VERSION}; "
+                f"got {data.get('schema_version')!r}."
             )
         return cls(
             data_dir=data["data_dir"], space=SearchSpace.from_dict(data["space"]),

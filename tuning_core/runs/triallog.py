@@ -289,7 +289,8 @@ class TrialLogReader:
             return self.version, trials, epochs
 
     def trials(self) -> pd.DataFrame:
-        """One row per trial (see ``TRIAL_COLUMNS``) plus one ``hp:<name>`` column per hyperparameter."""
+        """One row per trial (see ``TRIAL_COLUMNS``) plus one ``hp:<name>`` column per
+        hyperparameter."""
         return self._build_frames()[0]
 
     def epochs(self) -> pd.DataFrame:

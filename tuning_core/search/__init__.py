@@ -6,8 +6,9 @@ and what each trial's model costs.
   latency.
 * ``hypermodel``: a KerasTuner HyperModel that builds a compiled Keras CNN from a
   :class:`SearchSpace`.
-* ``lifecycle``: run one search to its end in the calling thread: the code path of the pages and
-  the CLI.
+* ``lifecycle``: one search's lifecycle, shared by the plain search, a distributed search's
+  chief and its workers: the data, the hypermodel, the start and end lines, and how trials
+  train.
 * ``precision``: mixed precision for a search or a retrain, only where the hardware gains from
   it.
 * ``tfmemory``: keep a long-lived process from growing with every model it trains.
@@ -23,8 +24,9 @@ __all__, __getattr__ = public(__name__, {
     "callbacks": ("TrialLogCallback",),
     "cost": ("COST_EVENT", "TrialCost", "measure", "measure_trial", "multiply_adds"),
     "hypermodel": ("CNNHyperModel", "OPTIMIZER_FACTORIES", "fit_options"),
-    "lifecycle": ("failure_message", "load_or_make_split", "prepare_data", "run_search"),
+    "lifecycle": ("build_hypermodel", "load_or_make_split", "prepare_data", "run_search",
+                  "search_lifecycle", "search_with_frozen_gc"),
     "precision": ("MIXED", "Precision", "training_policy"),
     "tfmemory": (),
-    "tuners": ("SearchHalted", "build_tuner"),
+    "tuners": ("build_tuner",),
 })

@@ -156,8 +156,8 @@ def measure_trial(run_dir: str | Path, trial_id: str, repeats: int = REPEATS) ->
     costs were logged, or to measure again); RunError when the trial cannot be rebuilt."""
     import keras_tuner as kt
 
-    from tuning_core.search.hypermodel import CNNHyperModel
     from tuning_core.runs.rundir import RunDir
+    from tuning_core.search.hypermodel import CNNHyperModel
 
     run = RunDir(run_dir)
     config = run.config()

@@ -42,9 +42,9 @@ import keras
 import keras_tuner
 from keras import layers
 
+from tuning_core.core.errors import SettingsError
 from tuning_core.space import backbones
 from tuning_core.space.backbones import NONE
-from tuning_core.core.errors import SettingsError
 from tuning_core.space.schema import (FLATTEN_MAX_FEATURES, BackboneSpace, ConvBlockSpace,
                                       DenseBlockSpace, IntRange, SearchSpace, Toggle, TrainingSpace,
                                       check, check_for_image)

@@ -1,26 +1,32 @@
-"""Run one search to its end in the calling thread: the code path of the pages and the CLI.
+"""One search's lifecycle, shared by the plain search, a distributed search's chief and
+its workers: the data, the hypermodel, the start and end lines, and how trials train.
 
-``run_search`` never raises for a search that went wrong: it writes the outcome to the
-trial log (``search_end`` with a status and a message) and returns the status, so a
-background thread has nothing to lose.
+``run_search`` (the code path of the pages and the CLI) never raises for a search that went
+wrong: :func:`search_lifecycle` writes the outcome to the trial log (``search_end`` with a
+status and a message) and the status is returned, so a background thread has nothing to
+lose. The chief (:mod:`tuning_core.distributed.launch`) runs in the same lifecycle; each
+worker (:mod:`tuning_core.distributed.worker`) prepares its data, builds the same
+hypermodel and trains through :func:`search_with_frozen_gc`.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tuning_core.core import control
-from tuning_core.runs import exclusions
-from tuning_core.search import precision
-from tuning_core.runs import pruning
+from tuning_core.core.control import SearchHalted
+from tuning_core.core.errors import DatasetError, TuningError
+from tuning_core.core.states import LogEvent, SearchEnd
 from tuning_core.data.dataset import ImageCache, Split, scan, split_files
 from tuning_core.data.pipeline import TrainingData
-from tuning_core.core.errors import DatasetError, TuningError
+from tuning_core.runs import exclusions, pruning
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig
-from tuning_core.core.states import LogEvent, SearchEnd
+from tuning_core.search import precision
 
 
 def load_or_make_split(run: RunDir) -> Split:
@@ -38,7 +44,8 @@ def load_or_make_split(run: RunDir) -> Split:
 
 
 def _check_files_exist(split: Split) -> None:
-    missing = [p for p, _ in split.train + split.val + split.test if not (Path(split.root) / p).is_file()]
+    missing = [p for p, _ in split.train + split.val + split.test
+               if not (Path(split.root) / p).is_file()]
     if missing:
         raise DatasetError(
             f"{len(missing)} image(s) of this run's split are gone from {split.root}, "
@@ -66,7 +73,8 @@ def prepare_data(run: RunDir, full_train: bool, memory_mb: float = 2048,
     split = load_or_make_split(run)
     _check_files_exist(split)
     n = len(split.classes)
-    items = split.train if full_train else split.search_train(config.split.subset, config.split.seed)
+    items = (split.train if full_train
+             else split.search_train(config.split.subset, config.split.seed))
     cache_dir = cache_dir or run.cache_dir
 
     def cache(files: list, name: str) -> ImageCache:
@@ -80,55 +88,95 @@ def prepare_data(run: RunDir, full_train: bool, memory_mb: float = 2048,
     return PreparedData(split=split, training=training, num_classes=n), test
 
 
-def run_search(run_dir: str | Path) -> SearchEnd:
-    """Run (or resume) the search of ``run_dir`` until it ends; returns the end status.
+@dataclass
+class SearchOutcome:
+    """How a search is ending: set by its body, or by the exception that ended it."""
 
-    The caller should hold the run's lock (the job registry does). The log says why it
-    ended; a trial KerasTuner completed but the log missed (a kill at the wrong moment) is
-    logged first, so every completed trial appears exactly once.
+    control: control.SearchControl
+    precision: precision.Precision
+    status: SearchEnd = SearchEnd.FINISHED
+    message: str | None = None
+    project_dir: Path | None = None  # set once a tuner exists: its checkpoints are pruned
+
+    def end(self, status: SearchEnd, message: str | None = None) -> None:
+        """The search ends with ``status`` (a chief's verdict on its workers, say)."""
+        self.status, self.message = status, message
+
+    def record(self, error: Exception) -> None:
+        """The search ends because of ``error``: a stop or spent budget, else a failure."""
+        if isinstance(error, SearchHalted):
+            self.end(SearchEnd.parse(error.reason))
+        elif isinstance(error, TuningError):
+            self.end(SearchEnd.FAILED, str(error))
+        else:  # the thread must always log how the search ended
+            self.end(SearchEnd.FAILED, failure_message(error))
+
+
+@contextmanager
+def search_lifecycle(run: RunDir, **start_fields: object) -> Iterator[SearchOutcome]:
+    """One search of ``run`` from its ``search_start`` line to its ``search_end`` line.
+
+    The plain search and a distributed search's chief both run inside it: it registers the
+    run's stop control (with the time budget; a stop asked for before the start is kept),
+    logs the start (a resume, trials recovered from KerasTuner's files, the precision, and
+    ``start_fields``), and at the end, however the body ended, prunes checkpoints, logs
+    ``search_end`` with the status and the run's bytes, and forgets the control. It never
+    raises for a search that went wrong: the exception becomes the outcome. The caller
+    holds the run's lock (the job registry does).
     """
-    from tuning_core.search.hypermodel import CNNHyperModel
-    from tuning_core.search.tuners import SearchHalted, build_tuner
-
-    run = RunDir(run_dir)
-    writer = run.log_writer()
-    key = str(run.path)
-    config = run.config()
+    key, config, writer = str(run.path), run.config(), run.log_writer()
     search = control.get(key) or control.register(key, config.tuner.max_minutes,
                                                   stop_file=str(run.stop_path))
-    status, message, tuner = SearchEnd.FINISHED, None, None
+    outcome = SearchOutcome(search, precision.choose(config.tuner))
     resumed = run.reader().search_status is not None
-    recovered = run.reconcile()
-    chosen = precision.choose(config.tuner)
-    writer.write(LogEvent.SEARCH_START, tuner=config.tuner.tuner, max_trials=config.tuner.max_trials,
-                 resumed=resumed, recovered=recovered, distribution=config.tuner.distribution,
-                 **chosen.log_fields())
+    writer.write(LogEvent.SEARCH_START, tuner=config.tuner.tuner,
+                 max_trials=config.tuner.max_trials, resumed=resumed,
+                 recovered=run.reconcile(), **start_fields,
+                 distribution=config.tuner.distribution, **outcome.precision.log_fields())
     try:
-        data, _ = prepare_data(run, full_train=False)
-        hypermodel = CNNHyperModel(config.space, config.image.image_size,
-                                   config.image.channels, data.num_classes)
-        with precision.training_policy(chosen):
-            tuner = build_tuner(config.tuner, hypermodel, run)
-            if search.should_end():
-                raise SearchHalted(search.reason or "stopped")
-            _search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
-    except SearchHalted as halt:
-        status = SearchEnd.parse(halt.reason)
-    except TuningError as error:
-        status, message = SearchEnd.FAILED, str(error)
-    except Exception as error:  # the thread must always log how the search ended
-        status, message = SearchEnd.FAILED, failure_message(error)
+        yield outcome
+    except Exception as error:
+        outcome.record(error)
     finally:
-        if tuner is not None:
-            pruning.prune_checkpoints(tuner.project_dir, config.tuner.keep_top, config.tuner.direction)
-        writer.write(LogEvent.SEARCH_END, status=status.value, message=message,
+        if outcome.project_dir is not None:
+            pruning.prune_checkpoints(outcome.project_dir, config.tuner.keep_top,
+                                      config.tuner.direction)
+        writer.write(LogEvent.SEARCH_END, status=outcome.status.value, message=outcome.message,
                      bytes=pruning.folder_bytes(run.path))
         control.unregister(key)
-    return status
 
 
-def _search_with_frozen_gc(tuner, training, epochs: int) -> None:
-    """``tuner.search`` with the objects alive now out of the garbage collector's sight.
+def build_hypermodel(config: RunConfig, num_classes: int):
+    """The run's hypermodel: the same for the plain search, the chief and every worker."""
+    from tuning_core.search.hypermodel import CNNHyperModel
+
+    return CNNHyperModel(config.space, config.image.image_size, config.image.channels,
+                         num_classes)
+
+
+def run_search(run_dir: str | Path) -> SearchEnd:
+    """Run (or resume) the search of ``run_dir`` in this thread until it ends; returns the
+    end status (the log says why). A trial KerasTuner completed but the log missed (a kill
+    at the wrong moment) is logged first, so every completed trial appears exactly once."""
+    from tuning_core.search.tuners import build_tuner
+
+    run = RunDir(run_dir)
+    config = run.config()
+    with search_lifecycle(run) as outcome:
+        data, _ = prepare_data(run, full_train=False)
+        hypermodel = build_hypermodel(config, data.num_classes)
+        with precision.training_policy(outcome.precision):
+            tuner = build_tuner(config.tuner, hypermodel, run)
+            outcome.project_dir = tuner.project_dir
+            if outcome.control.should_end():
+                raise SearchHalted(outcome.control.reason or "stopped")
+            search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
+    return outcome.status
+
+
+def search_with_frozen_gc(tuner, training, epochs: int) -> None:
+    """``tuner.search`` with the objects alive now out of the garbage collector's sight
+    (the plain search and every worker of a distributed one train through here).
 
     KerasTuner starts every trial with ``clear_session()`` and ``gc.collect()``: two full
     collections over the ~400,000 objects TensorFlow and Keras keep alive, 0.2 s each here

@@ -18,24 +18,16 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner import errors as kt_errors
 
-from tuning_core.core import atomic
-from tuning_core.core import control
+from tuning_core.core import atomic, control
+from tuning_core.core.control import SearchHalted
+from tuning_core.core.states import LogEvent, TrialStatus
 from tuning_core.runs import pruning
+from tuning_core.runs.rundir import PROJECT_DIR, RunDir
+from tuning_core.runs.schema import TunerSettings
+from tuning_core.runs.triallog import TrialLogWriter
 from tuning_core.search import tfmemory
 from tuning_core.search.callbacks import TrialLogCallback
 from tuning_core.search.cost import COST_EVENT, measure
-from tuning_core.runs.rundir import PROJECT_DIR, RunDir
-from tuning_core.runs.schema import TunerSettings
-from tuning_core.core.states import LogEvent, TrialStatus
-from tuning_core.runs.triallog import TrialLogWriter
-
-
-class SearchHalted(Exception):
-    """Raised between trials to end a search that was stopped or ran out of budget."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"search ended: {reason}")
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar, Self
 
+from tuning_core.core.errors import SearchSpaceError
 from tuning_core.core.records import (Reader, field_at, bad_value, choice_issues, number,
                                       whole_number, exact_keys, known_issues, list_of, plain,
                                       positive_issues, text_value)
 from tuning_core.space.backbones import BACKBONES, NONE, WEIGHTS
-from tuning_core.core.errors import SearchSpaceError
 
 __all__ = [
     "ACTIVATIONS", "OPTIMIZERS", "POOLINGS", "MAX_BLOCKS", "DEFAULT_PRESET", "Toggle",
@@ -79,7 +79,8 @@ class _Record:
     def from_dict(cls, d: Any, path: str = "") -> Self:
         """Read what to_dict wrote; SearchSpaceError naming the field when its shape is wrong."""
         d = exact_keys(d, [f.name for f in fields(cls)], path)  # type: ignore[arg-type]
-        return cls(**{f.name: _reader(f.type)(d[f.name], field_at(path, f.name)) for f in fields(cls)})
+        return cls(**{f.name: _reader(f.type)(d[f.name], field_at(path, f.name))
+                      for f in fields(cls)})
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -262,7 +263,8 @@ def _count(r: IntRange, path: str, least: int, why: str) -> list[Issue]:
     if r.min < least:
         issues.append((field_at(path, "min"), f"{why}; got {r.min}"))
     if r.max > MAX_BLOCKS:
-        issues.append((field_at(path, "max"), f"at most {MAX_BLOCKS} blocks are supported; got {r.max}"))
+        issues.append((field_at(path, "max"),
+                       f"at most {MAX_BLOCKS} blocks are supported; got {r.max}"))
     return issues
 
 

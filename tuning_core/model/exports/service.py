@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 
 from tuning_core.core import atomic
-from tuning_core.lab.actor import Actor
 from tuning_core.core.errors import ExportError
+from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
-from tuning_core.runs.rundir import RunDir
 from tuning_core.model.exports.formats import ExportTarget, write_export
 from tuning_core.model.exports.inference import inference_copy
 from tuning_core.model.exports.records import (MIN_IMAGES, Agreement, ExportManifest, ExportRecord,
                                                InputSpec, judge)
 from tuning_core.model.exports.runtimes import THREADS, RuntimeResult, run_in_child
+from tuning_core.runs.rundir import RunDir
 
 __all__ = ["export_run", "load_manifest", "current_exports", "download", "check_images",
            "input_spec", "MAX_CHECK_IMAGES"]
