@@ -24,7 +24,7 @@ from tuning_core.core.states import JobKind
 def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> None:
     """Choose a top trial and the epochs, and start the retrain."""
     registry = state.registry()
-    busy = live.training_owner() is not None
+    busy = live.slot_holder() is not None
     refused = auth.refused(Action.RETRAIN, state.run_owner(run_dir))
     left, right = st.columns([3, 1])
     count = min(view.RANK_CHOICES, len(ranked))

@@ -49,12 +49,12 @@ def launch_section() -> None:
         st.warning("Choose an image folder on the Data page first.")
         return
     health.excluded_note(config.data_dir)
-    owner, waiting = live.training_owner(), _queue.waiting_count()
-    if owner is not None or waiting:
-        st.caption(f"This machine is busy ({owner.target if owner else 'starting a job'}); "
+    holder, waiting = live.slot_holder(), _queue.waiting_count()
+    if holder is not None or waiting:
+        st.caption(f"This machine is busy ({holder.target if holder else 'starting a job'}); "
                    f"the search will wait behind {waiting} queued job(s) and start by itself.")
     refused = auth.refused(Action.LAUNCH)
-    label = "Queue search" if owner is not None or waiting else "Launch search"
+    label = "Queue search" if holder is not None or waiting else "Launch search"
     if st.button(label, type="primary", disabled=bool(refused), help=refused):
         st.session_state[CONFIRM] = True
     if st.session_state.get(CONFIRM):

@@ -22,7 +22,7 @@ from tuning_core.live import html
 from tuning_core.core import workspace
 from tuning_core.core.errors import TuningError
 from tuning_core.live.content import describe, duration, planned_trials, progress_text  # noqa: F401
-from tuning_core.runs.locks import OwnerInfo, machine_slot
+from tuning_core.runs.locks import LockHolder, machine_slot
 from tuning_core.runs.rundir import RUN_FILE, RunDir
 from tuning_core.runs.catalogue import active_runs
 
@@ -37,16 +37,16 @@ _WAS_ACTIVE = "live.was_active"
 _WORLD = "live.world"
 
 
-def training_now() -> list[tuple[RunDir, OwnerInfo]]:
-    """The runs being trained now by any process on the workspace, with their owners.
+def training_now() -> list[tuple[RunDir, LockHolder]]:
+    """The runs being trained now by any process on the workspace, with their holders.
 
-    Not cached: a page rerun right after a launch must see the new owner, or it would draw
+    Not cached: a page rerun right after a launch must see the new holder, or it would draw
     its live fragment without polling (a scan of the run locks costs about 0.1 ms).
     """
     return active_runs(workspace.runs_dir())
 
 
-def training_owner() -> OwnerInfo | None:
+def slot_holder() -> LockHolder | None:
     """Who holds this machine's training slot (any process), or None when it is free."""
     return machine_slot().holder()
 

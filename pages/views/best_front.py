@@ -103,7 +103,7 @@ def _refused(run_dir: Path) -> str | None:
 
 
 def _start(run_dir: Path, trial_id: str) -> None:
-    busy = live.training_owner() is not None
+    busy = live.slot_holder() is not None
     with state.engine_errors():
         epochs = int(st.session_state.get(state.widget("best.epochs", 30)) or 30)
         state.registry().start_retrain(run_dir, epochs=epochs, trial_id=trial_id,

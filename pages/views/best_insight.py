@@ -33,8 +33,8 @@ def showable(root: Path, relative: str) -> str | None:
 
 def task_status(kind: str, run_dir: Path, doing: str) -> bool:
     """Draw the task's state (live while it runs); True while it runs."""
-    state = TASKS.state(kind, run_dir)
-    running = bool(state and state.status.is_active())
+    task = TASKS.state(kind, run_dir)
+    running = bool(task and task.status.is_active())
 
     @st.fragment(run_every=POLL_S if running else None)
     def poll() -> None:

@@ -28,7 +28,7 @@ def runs_table(infos: list[RunSummary]) -> pd.DataFrame:
     return pd.DataFrame([{
         "name": i.name, "tags": ", ".join(i.tags), "run": i.run.name, "owner": i.user,
         "status": i.status.label, "dataset": i.dataset, "tuner": i.tuner,
-        "trained by": i.owner.describe() if i.owner else "",
+        "trained by": i.holder.describe() if i.holder else "",
         "trials": f"{i.trials_done}/{i.max_trials}",
         "best score": i.best_score, "objective": i.objective,
         "started": datetime.fromtimestamp(i.created), "disk (MB)": i.bytes / 1e6,

@@ -125,16 +125,16 @@ def trial_time(run_dir: Path) -> str | None:
 def workers_panel(run_dir: Path) -> None:
     """A distributed search's workers: how to add one, and who is connected now."""
     run = RunDir(run_dir)
-    live = workers(run)
-    if not live and not run.chief_path.exists():
+    connected = workers(run)
+    if not connected and not run.chief_path.exists():
         return
     st.markdown("**Workers**")
     st.caption("Add a worker from a machine that mounts this workspace:")
     st.code(worker_command(run), language="bash")
-    if not live:
+    if not connected:
         st.caption("No worker is connected.")
         return
     st.dataframe(pd.DataFrame([{
         "worker": w.worker, "host": w.host, "pid": w.pid, "device": w.device,
         "trial": w.trial or "–", "heartbeat": f"{live.duration(w.heartbeat_age)} ago",
-    } for w in live]), hide_index=True, width="stretch")
+    } for w in connected]), hide_index=True, width="stretch")

@@ -8,7 +8,7 @@ from tests.pages.support import make_run, write_trial
 
 from tuning_core.live import content as run_content
 from tuning_core.jobs.registry import run_progress
-from tuning_core.runs.locks import OwnerInfo
+from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
 from tuning_core.core.workspace import runs_dir
 
@@ -54,7 +54,7 @@ def test_the_pareto_figures_and_the_table_follow_the_logged_costs(workspace: Pat
 def test_the_run_state_in_words(workspace: Path, image_folder: Path) -> None:
     run = RunDir(make_run(runs_dir(), image_folder, trials=2, finished=False))
     lock = run.lock()
-    lock.acquire(OwnerInfo.mine("search", target=run.name))
+    lock.acquire(LockHolder.mine("search", target=run.name))
     try:
         write_trial(run.log_writer(), 2, score=None)
         progress = run_progress(run)

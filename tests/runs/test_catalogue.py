@@ -11,7 +11,7 @@ import pytest
 from tuning_core.data.dataset import ImageConfig, SplitConfig
 from tuning_core.core.errors import RunError, SettingsError
 from tuning_core.space.presets import get_preset
-from tuning_core.runs.locks import OwnerInfo
+from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
 from tuning_core.core.states import RunStatus
 from tuning_core.runs.catalogue import (create_run, delete_run, list_runs, load_config, prune_run,
@@ -64,10 +64,10 @@ def test_status_comes_from_the_log(tmp_path: Path) -> None:
     writer.write("search_start", max_trials=30)
     assert summarize(run_dir).status is RunStatus.INTERRUPTED
     lock = RunDir(run_dir).lock()
-    lock.acquire(OwnerInfo.mine("search", "alice", run_dir.name))  # someone trains it
+    lock.acquire(LockHolder.mine("search", "alice", run_dir.name))  # someone trains it
     try:
         info = summarize(run_dir)
-        assert info.status is RunStatus.RUNNING and info.owner.user == "alice"
+        assert info.status is RunStatus.RUNNING and info.holder.user == "alice"
     finally:
         lock.release()
     writer.write("trial_start", trial_id="0", number=1, hyperparameters={"lr": 0.1})

@@ -99,7 +99,7 @@ def test_reconcile_logs_trials_kerastuner_completed_but_the_log_missed(tmp_path:
 
 
 def test_status_from_owner_stop_request_and_log(tmp_path: Path) -> None:
-    from tuning_core.runs.locks import OwnerInfo
+    from tuning_core.runs.locks import LockHolder
 
     run = _run(tmp_path)
     assert run.status() is RunStatus.NEW
@@ -107,7 +107,7 @@ def test_status_from_owner_stop_request_and_log(tmp_path: Path) -> None:
     run.log_writer().write("search_start", max_trials=5)
     assert run.status() is RunStatus.INTERRUPTED
     lock = run.lock()
-    lock.acquire(OwnerInfo.mine("search"))
+    lock.acquire(LockHolder.mine("search"))
     try:
         assert run.status() is RunStatus.RUNNING
         assert run.request_stop() is True

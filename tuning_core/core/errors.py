@@ -40,11 +40,11 @@ class RetrainRejected(RunError):
 class LockHeldError(RunError):
     """Another process (here or on another machine) holds the lock that an action needs."""
 
-    def __init__(self, what: str, owner: object | None) -> None:
-        self.owner = owner  # an ownership.OwnerInfo, or None when its record is unreadable
-        who = (owner.describe()  # type: ignore[attr-defined]
-               if owner is not None else "another process")
-        target = getattr(owner, "target", "")
+    def __init__(self, what: str, holder: object | None) -> None:
+        self.holder = holder  # a locks.LockHolder, or None when its record is unreadable
+        who = (holder.describe()  # type: ignore[attr-defined]
+               if holder is not None else "another process")
+        target = getattr(holder, "target", "")
         on = f" (training {target})" if target and target not in what else ""
         super().__init__(f"{what} is held by {who}{on}. Stop that job or wait for it to end.")
 
@@ -52,8 +52,8 @@ class LockHeldError(RunError):
 class JobBusyError(LockHeldError):
     """The machine's training slot is taken: one job trains at a time per machine."""
 
-    def __init__(self, what: str, owner: object | None) -> None:
-        super().__init__(what, owner)
+    def __init__(self, what: str, holder: object | None) -> None:
+        super().__init__(what, holder)
         self.args = (f"{self.args[0]} On the command line, --queue waits in the workspace's "
                      "queue and --parallel trains alongside.",)
 

@@ -133,7 +133,7 @@ class SearchEnd(str, Enum):
 
 
 class RunStatus(str, Enum):
-    """Where a run stands, from its log and the liveness of its owner."""
+    """Where a run stands, from its log and the liveness of its holder."""
 
     NEW = "new"
     RUNNING = "running"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tuning_core.core.states import LogEvent, SearchEnd
 from tuning_core.distributed.chief import CHIEF_ID, Chief
-from tuning_core.runs.locks import OwnerInfo
+from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
 
 LOOPBACK = "127.0.0.1"
@@ -80,17 +80,17 @@ def workers(run: RunDir) -> list[WorkerInfo]:
     """The run's live workers (their locks are held), sorted by id."""
     found = []
     for worker in run.worker_ids():
-        owner = run.worker_lock(worker).holder()
-        if owner is not None:
-            found.append(WorkerInfo(worker, owner.host, owner.pid, owner.device, owner.trial,
-                                    owner.heartbeat, owner.started))
+        holder = run.worker_lock(worker).holder()
+        if holder is not None:
+            found.append(WorkerInfo(worker, holder.host, holder.pid, holder.device, holder.trial,
+                                    holder.heartbeat, holder.started))
     return found
 
 
 def chief_address(run: RunDir) -> str | None:
     """"host:port" where the run's chief serves its oracle now, or None."""
     record = _read_json(run.chief_path)
-    if not record or run.owner() is None:
+    if not record or run.holder() is None:
         return None
     host = record.get("host") if record.get("bind") == PUBLIC else LOOPBACK
     return f"{host}:{record.get('port')}"
@@ -203,7 +203,7 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
         procs: list[subprocess.Popen] = []
         try:
             port = chief.start(oracle_host(), options.port)
-            run.log_writer().write(LogEvent.CHIEF_START, port=port, host=OwnerInfo.mine().host)
+            run.log_writer().write(LogEvent.CHIEF_START, port=port, host=LockHolder.mine().host)
             procs = start_local_workers(run, port, options)
             outcome.end(*chief.wait(lambda: not procs or any(p.poll() is None for p in procs)))
         except Exception as error:

@@ -19,7 +19,7 @@ from pathlib import Path
 from tuning_core.core import control
 from tuning_core.core.control import SearchHalted
 from tuning_core.core.errors import DistributedError, LockHeldError
-from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot, this_host
+from tuning_core.runs.locks import FileLock, LockHolder, machine_slot, this_host
 from tuning_core.runs.rundir import RunDir
 from tuning_core.search import precision
 
@@ -78,16 +78,16 @@ def wait_for_chief(address: str, timeout_s: float, first_wait_s: float = 0.5) ->
 
 def take_worker_lock(run: RunDir, options: WorkerOptions) -> tuple[str, FileLock]:
     """The worker's id and its held lock; LockHeldError when that id is already alive."""
-    owner = OwnerInfo.mine("worker", target=run.name, device=options.device or _device(options))
+    holder = LockHolder.mine("worker", target=run.name, device=options.device or _device(options))
     if options.worker:
         lock = run.worker_lock(options.worker)
-        lock.acquire(owner)
+        lock.acquire(holder)
         return options.worker, lock
     base = "".join(c if c.isalnum() or c in "-_" else "-" for c in this_host())[:40] or "worker"
     for k in range(64):
         lock = run.worker_lock(f"{base}-{k}")
         try:
-            lock.acquire(owner)
+            lock.acquire(holder)
             return f"{base}-{k}", lock
         except LockHeldError:
             continue
@@ -109,7 +109,7 @@ def run_worker(run_dir: str | Path, options: WorkerOptions) -> str:
     key = str(run.path)
     try:
         if slot is not None:
-            slot.acquire(OwnerInfo.mine("worker", target=run.name))
+            slot.acquire(LockHolder.mine("worker", target=run.name))
         wait_for_chief(options.chief, options.connect_timeout_s)
         os.environ.update(KERASTUNER_TUNER_ID=worker, KERASTUNER_ORACLE_IP=host,
                           KERASTUNER_ORACLE_PORT=str(port))
@@ -149,7 +149,7 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
     data, _ = prepare_data(run, full_train=False, cache_dir=run.cache_dir / f"worker-{worker}")
     hypermodel = build_hypermodel(config, data.num_classes)
     tuner = build_tuner(config.tuner, hypermodel, run, worker=worker,
-                        on_trial=lambda trial_id: lock.update_owner(trial=trial_id))
+                        on_trial=lambda trial_id: lock.update_holder(trial=trial_id))
     # KerasTuner's client keeps no handle on its channel: talk through one the watch can close
     tuner.oracle.stub = protos.get_service_grpc().OracleStub(channel)
     try:
@@ -186,7 +186,7 @@ class _ChiefWatch(threading.Thread):
     def run(self) -> None:  # noqa: D102  (Thread.run)
         gone_since = None
         while not self.done.wait(CHIEF_CHECK_S):
-            if self.rundir.owner() is not None:
+            if self.rundir.holder() is not None:
                 gone_since = None
                 continue
             gone_since = gone_since or time.monotonic()

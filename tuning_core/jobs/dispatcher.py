@@ -21,7 +21,7 @@ from tuning_core.core.workspace import queue_path, workspace_of_runs
 from tuning_core.jobs.queue import JobQueue
 from tuning_core.jobs.records import JobState, QueuedJob, QueueError, QueueKind, process_alive
 from tuning_core.lab.actor import Actor
-from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot, this_host
+from tuning_core.runs.locks import FileLock, LockHolder, machine_slot, this_host
 from tuning_core.runs.rundir import RunDir
 
 from tuning_core.jobs.registry import JobRegistry, get_registry
@@ -57,7 +57,7 @@ def queue_for(runs_dir: str | Path) -> JobQueue:
     return JobQueue(queue_path(workspace_of_runs(runs_dir)))
 
 
-def serving_dashboard(queue: JobQueue) -> OwnerInfo | None:
+def serving_dashboard(queue: JobQueue) -> LockHolder | None:
     """The dashboard process whose dispatcher serves ``queue`` now, if any."""
     return _presence(queue).holder()
 
@@ -91,7 +91,7 @@ class QueueDispatcher:
         """Recover after a restart, then poll the queue in a background thread."""
         self.recovered = self.queue.recover(process_alive)
         try:
-            self._presence.acquire(OwnerInfo.mine("dashboard"))
+            self._presence.acquire(LockHolder.mine("dashboard"))
         except LockHeldError:
             pass  # another dashboard serves it too: the queue's claim keeps them apart
         self._thread = threading.Thread(target=self._loop, daemon=True, name="queue")

@@ -23,7 +23,7 @@ from tuning_core.core.errors import RunError, TuningError
 from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
-from tuning_core.runs.locks import FileLock, OwnerInfo, machine_slot
+from tuning_core.runs.locks import FileLock, LockHolder, machine_slot
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader
@@ -65,8 +65,8 @@ class Progress:
 
     run_dir: Path
     state: RunStatus
-    kind: JobKind | None  # what the run's owner does now; None when nobody trains it
-    owner: OwnerInfo | None
+    kind: JobKind | None  # what the run's holder does now; None when nobody trains it
+    holder: LockHolder | None
     trials_done: int
     max_trials: int
     current_trial: int | None
@@ -119,7 +119,7 @@ class JobRegistry:
             try:
                 run = RunDir.create(self.runs_dir, config)
                 if slot:
-                    slot.update_owner(target=run.name)
+                    slot.update_holder(target=run.name)
                 locks = [slot, *self._take_run(run, JobKind.SEARCH, user)] if slot else \
                     self._take_run(run, JobKind.SEARCH, user)
             except BaseException:
@@ -231,7 +231,7 @@ class JobRegistry:
         return self._last_error.get(RunDir(run_dir).path)
 
     def progress(self, run_dir: str | Path) -> Progress:
-        """Where the run stands: state, owner, trial k of N, elapsed and estimated time left."""
+        """Where the run stands: state, holder, trial k of N, elapsed and estimated time left."""
         run = RunDir(run_dir)
         return run_progress(run, self.last_error(run.path))
 
@@ -243,12 +243,12 @@ class JobRegistry:
         if not self._use_slot:
             return None
         slot = machine_slot()
-        slot.acquire(OwnerInfo.mine(kind.value, user, target))
+        slot.acquire(LockHolder.mine(kind.value, user, target))
         return slot
 
     def _take_run(self, run: RunDir, kind: JobKind, user: str) -> list[FileLock]:
         lock = run.lock()
-        lock.acquire(OwnerInfo.mine(kind.value, user, run.name))
+        lock.acquire(LockHolder.mine(kind.value, user, run.name))
         run.clear_stop()  # a stop asked of an earlier job must not end this one
         return [lock]
 
@@ -305,9 +305,9 @@ def _release(locks) -> None:
 
 
 def run_progress(run: RunDir, error: str | None = None) -> Progress:
-    """A run's progress read from its folder and its owner record (no registry needed)."""
-    owner = run.owner()
-    kind = _kind(owner)
+    """A run's progress read from its folder and its holder record (no registry needed)."""
+    holder = run.holder()
+    kind = _kind(holder)
     reader = run.reader()
     max_trials = int((reader.last_start or {}).get("max_trials") or 0)
     done = ended_count(reader.trials())
@@ -315,17 +315,17 @@ def run_progress(run: RunDir, error: str | None = None) -> Progress:
     running = trials[trials["status"] == "running"] if not trials.empty else trials
     searching = kind is JobKind.SEARCH
     current = int(running["number"].iloc[-1]) if searching and not running.empty else None
-    elapsed = time.time() - owner.started if owner else 0.0
+    elapsed = time.time() - holder.started if holder else 0.0
     eta = _eta(reader, done, max_trials) if searching else None
     fraction = min(1.0, done / max_trials) if max_trials else 0.0
     message = error or (reader.last_end or {}).get("message")
-    return Progress(run.path, run.status(owner), kind, owner, done, max_trials, current,
+    return Progress(run.path, run.status(holder), kind, holder, done, max_trials, current,
                     elapsed, eta, fraction, message)
 
 
-def _kind(owner: OwnerInfo | None) -> JobKind | None:
+def _kind(holder: LockHolder | None) -> JobKind | None:
     try:
-        return JobKind(owner.kind) if owner else None
+        return JobKind(holder.kind) if holder else None
     except ValueError:
         return None  # a delete or prune holds the lock for a moment: not a training job
 

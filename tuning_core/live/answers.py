@@ -8,7 +8,7 @@ core at a 1 s poll; ten viewers slowed the search 1.6x), still ~20 ms with it of
 So the Monitor body and the sidebar are drawn once by the page script, and a small script in
 the page (``pages/assets/live_feed.js``) asks ``/_live/monitor?run=<name>`` and
 ``/_live/sidebar?run=<name>`` (routes in ``labweb/live.py``; the script is put in the page
-by ``pages/_feed.py``) every ``POLL_MS``, sending the
+by ``pages/common/feed.py``) every ``POLL_MS``, sending the
 ETag of what it has. Nothing new: a 304, no body. Something new: a JSON payload built once for
 every viewer (the content is memoised per log position in :mod:`tuning_core.live.content`; when to
 build anew, the parts' hashes and the ETag: :mod:`tuning_core.live.cache`), of named parts:
@@ -18,7 +18,7 @@ build anew, the parts' hashes and the ETag: :mod:`tuning_core.live.cache`), of n
   script uses for its first draw, so both always look alike. Every text from a file is escaped.
 * ``figures``: Plotly JSON for the chart under the Streamlit key ``<name>``, applied with
   ``Plotly.react`` to the chart that is already there: the chart is not remounted, so Plotly's
-  ``uirevision`` keeps the user's zoom and legend (and ``pages/_plotly.py``'s keeper too).
+  ``uirevision`` keeps the user's zoom and legend (and ``pages/common/live_chart.py``'s keeper too).
 
 The script polls from a Web Worker (its own thread: a page busy drawing still asks on time and keeps
 only the newest payload), each feed URL in a loop of its own and each request with a time limit

@@ -78,11 +78,11 @@ def payload(run: str, active: bool, parts: dict[str, str],
 
 def run_version(run_dir: Path | None) -> Hashable:
     """Changes when anything a live page shows of the run may have changed: a new log line,
-    the owner's record (start, heartbeat, end), a stop request. Costs a few stat calls."""
+    the holder's record (start, heartbeat, end), a stop request. Costs a few stat calls."""
     if run_dir is None:
         return None
     run = RunDir(run_dir)
-    return (run.reader().version, file_stamp(run.lock().owner_path), run.stop_requested())
+    return (run.reader().version, file_stamp(run.lock().holder_path), run.stop_requested())
 
 
 class FeedCache:

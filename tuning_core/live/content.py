@@ -4,7 +4,7 @@ A page that follows a run (Monitor, the sidebar) asks the server for this every 
 browsers on one run ask ten times a second. So everything here is computed once per new
 log line (the reader's ``version``) and run, whoever asks, and handed out as the same
 objects: the trial table, the counts, the best score, the figures. What depends on the clock
-as well (the owner's heartbeat age, the pace against a plan) is cheap and recomputed.
+as well (the holder's heartbeat age, the pace against a plan) is cheap and recomputed.
 
 Also the run's state in words ("running trial 3/20 · pid 12 on lab-1 ..."), so the pages,
 the live feed and the CLI say it the same way.
@@ -73,13 +73,13 @@ def describe(progress: Progress) -> str:
     return progress.state.label
 
 
-LATE_HEARTBEAT_S = 2 * HEARTBEAT_S  # an owner writes one every HEARTBEAT_S
+LATE_HEARTBEAT_S = 2 * HEARTBEAT_S  # a holder writes one every HEARTBEAT_S
 
 
 def _by(progress: Progress) -> str:
     """" · pid 12 on lab-1 (search, for alice)", the heartbeat's age only when it is late:
     a text that changes every second would make every viewer's page change every second."""
-    return f" · {progress.owner.describe(LATE_HEARTBEAT_S)}" if progress.owner else ""
+    return f" · {progress.holder.describe(LATE_HEARTBEAT_S)}" if progress.holder else ""
 
 
 def planned_trials(progress: Progress) -> int | str:

@@ -1,6 +1,6 @@
 """The live feed's HTML: the Monitor's status and counts, its trial table, and the sidebar.
 
-The page script draws these once (``pages/monitor.py``, ``pages/_live.py``) and the feed
+The page script draws these once (``pages/monitor.py``, ``pages/common/live.py``) and the feed
 sends them again when they change (:mod:`tuning_core.live.answers`): one set of functions, so
 both look alike. Every text from a file is escaped. No Streamlit here: the feed's routes
 (``labweb/live.py``) use it outside any session.
@@ -114,10 +114,10 @@ def sidebar_html(run_dir: Path | None, progress: Progress | None = None) -> str:
                        f'{esc(run_content.progress_text(progress))}</p>')
         if progress.state == RunStatus.FAILED and progress.message:
             out.append(f'<p class="live-caption">{esc(progress.message)}</p>')
-    for run, owner in active_runs(workspace.runs_dir()):
+    for run, holder in active_runs(workspace.runs_dir()):
         if run_dir is None or run.path != Path(run_dir).resolve():
             out.append(f'<p class="live-caption">Training now: {esc(run.name)} '
-                       f'({esc(owner.kind)}, {esc(owner.describe(run_content.LATE_HEARTBEAT_S))})'
+                       f'({esc(holder.kind)}, {esc(holder.describe(run_content.LATE_HEARTBEAT_S))})'
                        '</p>')
     queue = queue_text()
     if queue:

@@ -357,10 +357,10 @@ def check_with_slot(run_dir: str | Path, user: str = "", folds: int = FOLDS,
                     epochs: int = EPOCHS) -> HealthReport:
     """``check_run`` holding this machine's training slot (it trains short models, and one
     job trains at a time per machine); JobBusyError names who holds it."""
-    from tuning_core.runs.locks import OwnerInfo, machine_slot
+    from tuning_core.runs.locks import LockHolder, machine_slot
 
     slot = machine_slot()
-    slot.acquire(OwnerInfo.mine(HEALTH_TASK, user, RunDir(run_dir).name))
+    slot.acquire(LockHolder.mine(HEALTH_TASK, user, RunDir(run_dir).name))
     try:
         return check_run(run_dir, folds, epochs)
     finally:

@@ -30,7 +30,7 @@ __all__, __getattr__ = public(__name__, {
                   "edit_notes", "filter_runs", "launcher", "list_runs", "load_config",
                   "prune_run", "run_named", "summarize"),
     "exclusions": ("Exclusion", "exclude", "for_run", "restore"),
-    "locks": ("FileLock", "HEARTBEAT_S", "OwnerInfo", "machine_slot", "this_host"),
+    "locks": ("FileLock", "HEARTBEAT_S", "LockHolder", "machine_slot", "this_host"),
     "notes": ("MAX_NAME", "MAX_NOTES", "RunNotes", "clean_tags", "parse_tags"),
     "pruning": ("checkpoint_count", "checkpoints_best_first", "folder_bytes", "prune_checkpoints"),
     "ranking": ("RankedTrial", "ranked_frame", "ranked_trials"),

@@ -14,7 +14,7 @@ from tuning_core.core.states import RunStatus
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 from tuning_core.runs import trialtable
-from tuning_core.runs.locks import OwnerInfo
+from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.notes import RunNotes, parse_tags
 from tuning_core.runs.pruning import PruneResult, folder_bytes, prune_checkpoints
 from tuning_core.runs.ranking import best_score
@@ -33,7 +33,7 @@ class RunSummary:
     name: str  # what people call it: notes name, else run.json's name, else the folder
     user: str  # who launched it (lab mode), "" otherwise
     status: RunStatus
-    owner: OwnerInfo | None  # the process training it now, if any
+    holder: LockHolder | None  # the process training it now, if any
     tuner: str
     objective: str
     trials_done: int
@@ -100,16 +100,16 @@ def summarize(run: RunDir | str | Path) -> RunSummary:
     """A run's state and headline numbers, read from its folder (any process may own it)."""
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = run.config()
-    owner = run.owner()
+    holder = run.holder()
     reader = run.reader()
     notes = _notes_or_none(run)
     return RunSummary(
-        run=run, name=run.display_name(notes), user=config.owner, status=run.status(owner),
-        owner=owner,
+        run=run, name=run.display_name(notes), user=config.owner, status=run.status(holder),
+        holder=holder,
         tuner=config.tuner.tuner, objective=config.tuner.objective,
         trials_done=trialtable.ended_count(reader.trials()), max_trials=config.tuner.max_trials,
         best_score=best_score(reader.trials(), run.direction), created=config.created,
-        bytes=DISK_SIZES.get(run, owner is not None), has_best=run.has_best(), tags=notes.tags,
+        bytes=DISK_SIZES.get(run, holder is not None), has_best=run.has_best(), tags=notes.tags,
         notes=notes.notes, dataset=run.dataset)
 
 
@@ -156,13 +156,13 @@ def list_runs(runs_dir: str | Path) -> list[RunSummary]:
     return sorted(infos, key=lambda info: info.created, reverse=True)
 
 
-def active_runs(runs_dir: str | Path) -> list[tuple[RunDir, OwnerInfo]]:
-    """The runs some process (here or on another machine) is training now, with their owner."""
+def active_runs(runs_dir: str | Path) -> list[tuple[RunDir, LockHolder]]:
+    """The runs some process (here or on another machine) is training now, with their holder."""
     active = []
     for run in _run_dirs(runs_dir):
-        owner = run.owner()
-        if owner is not None:
-            active.append((run, owner))
+        holder = run.holder()
+        if holder is not None:
+            active.append((run, holder))
     return active
 
 
@@ -174,7 +174,7 @@ def delete_run(run_dir: str | Path, runs_dir: str | Path, actor: Actor | None = 
         raise RunError(f"{run.path} is not a run folder inside {runs_dir}; nothing was deleted.")
     actor.check(Action.DELETE, owner=_owner(run), target=run.name)
     lock = run.lock()
-    lock.acquire(OwnerInfo.mine("delete", target=run.name))  # refuses while anyone trains it
+    lock.acquire(LockHolder.mine("delete", target=run.name))  # refuses while anyone trains it
     try:
         shutil.rmtree(run.path)
     finally:
@@ -201,7 +201,7 @@ def prune_run(run_dir: str | Path, keep_top: int | None = None,
     if keep < 1:
         raise RunError(f"keep at least 1 checkpoint; got {keep}.")
     lock = run.lock()
-    lock.acquire(OwnerInfo.mine("prune", target=run.name))  # Hyperband reloads checkpoints
+    lock.acquire(LockHolder.mine("prune", target=run.name))  # Hyperband reloads checkpoints
     try:
         result = prune_checkpoints(run.project_dir, keep, config.tuner.direction)
     finally:

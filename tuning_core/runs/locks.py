@@ -1,10 +1,10 @@
 """One writer per run across processes and machines, and one training slot per machine.
 
-A lock is an OS file lock (``fcntl.flock``) on a ``.lock`` file plus an owner record beside
+A lock is an OS file lock (``fcntl.flock``) on a ``.lock`` file plus a holder record beside
 it (pid, host, start, heartbeat, what it does, for whom). The OS lock is the truth on one
-host: it is released when its process dies, however it dies, so a dead owner is never
+host: it is released when its process dies, however it dies, so a dead holder is never
 mistaken for a live one. Machines that share a workspace over a network file system may
-not see each other's locks, so the owner record carries a heartbeat, refreshed every few
+not see each other's locks, so the holder record carries a heartbeat, refreshed every few
 seconds while the lock is held: a record from another host whose heartbeat is fresh counts
 as held, a stale one as dead.
 """
@@ -26,18 +26,18 @@ from tuning_core.core import atomic
 from tuning_core.core.errors import JobBusyError, LockHeldError
 
 HEARTBEAT_S = 5.0
-STALE_S = 60.0  # a heartbeat this old, from another host, means its owner is gone
+STALE_S = 60.0  # a heartbeat this old, from another host, means its holder is gone
 SLOT_ENV = "TUNING_SLOT_DIR"
 _HOST = socket.gethostname()
 
 
 def this_host() -> str:
-    """This machine's host name, as owner records spell it."""
+    """This machine's host name, as holder records spell it."""
     return _HOST
 
 
 @dataclass(frozen=True)
-class OwnerInfo:
+class LockHolder:
     """Who holds a lock: process, machine, since when, last sign of life, doing what."""
 
     pid: int
@@ -51,7 +51,7 @@ class OwnerInfo:
     trial: str = ""  # a distributed search's worker: the trial it runs now
 
     def heartbeat_age(self, now: float | None = None) -> float:
-        """Seconds since the owner last wrote its heartbeat."""
+        """Seconds since the holder last wrote its heartbeat."""
         return max(0.0, (now or time.time()) - self.heartbeat)
 
     def describe(self, heartbeat_after_s: float = 0.0) -> str:
@@ -67,7 +67,7 @@ class OwnerInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OwnerInfo:
+    def from_dict(cls, data: dict[str, Any]) -> LockHolder:
         return cls(pid=int(data.get("pid", 0)), host=str(data.get("host", "")),
                    started=float(data.get("started", 0.0)),
                    heartbeat=float(data.get("heartbeat", 0.0)), kind=str(data.get("kind", "")),
@@ -76,23 +76,23 @@ class OwnerInfo:
 
     @classmethod
     def mine(cls, kind: str = "", user: str = "", target: str = "",
-             device: str = "") -> OwnerInfo:
+             device: str = "") -> LockHolder:
         """A record for this process, now."""
         now = time.time()
         return cls(os.getpid(), _HOST, now, now, kind, user, target, device)
 
 
 class FileLock:
-    """An exclusive lock held by one process at a time, with its owner record and heartbeat."""
+    """An exclusive lock held by one process at a time, with its holder record and heartbeat."""
 
     def __init__(self, lock_path: str | Path, what: str,
                  error: type[LockHeldError] = LockHeldError) -> None:
         self.lock_path = Path(lock_path)
         self.error = error
-        self.owner_path = self.lock_path.with_suffix(".json")
+        self.holder_path = self.lock_path.with_suffix(".json")
         self.what = what  # for messages: "run 2024...-random", "this machine's training slot"
         self._fd: int | None = None
-        self._owner: OwnerInfo | None = None
+        self._holder: LockHolder | None = None
         self._stop_beat = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -101,7 +101,7 @@ class FileLock:
         """True while this object holds the lock."""
         return self._fd is not None
 
-    def acquire(self, owner: OwnerInfo) -> None:
+    def acquire(self, holder: LockHolder) -> None:
         """Take the lock for ``owner``; LockHeldError naming the holder when someone has it."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -113,33 +113,33 @@ class FileLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
             raise self.error(self.what, remote)
-        self._fd, self._owner = fd, owner
-        atomic.write_json(self.owner_path, owner.to_dict())
+        self._fd, self._holder = fd, holder
+        atomic.write_json(self.holder_path, holder.to_dict())
         self._stop_beat.clear()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True,
                                       name=f"heartbeat:{self.lock_path.parent.name}")
         self._beat.start()
 
-    def update_owner(self, **changes: Any) -> None:
-        """Change fields of the held lock's owner record (say, the run it now trains)."""
-        if self._owner is not None:
-            self._owner = replace(self._owner, **changes)
-            atomic.write_json(self.owner_path, self._owner.to_dict())
+    def update_holder(self, **changes: Any) -> None:
+        """Change fields of the held lock's holder record (say, the run it now trains)."""
+        if self._holder is not None:
+            self._holder = replace(self._holder, **changes)
+            atomic.write_json(self.holder_path, self._holder.to_dict())
 
     def release(self) -> None:
-        """Give the lock back (its owner record goes first, so nobody reads a stale one)."""
+        """Give the lock back (its holder record goes first, so nobody reads a stale one)."""
         if self._fd is None:
             return
         self._stop_beat.set()
-        self.owner_path.unlink(missing_ok=True)
+        self.holder_path.unlink(missing_ok=True)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
-        self._fd, self._owner = None, None
+        self._fd, self._holder = None, None
 
-    def holder(self) -> OwnerInfo | None:
+    def holder(self) -> LockHolder | None:
         """The live holder of the lock (this process included), or None when it is free."""
-        if self._fd is not None and self._owner is not None:
-            return self._owner
+        if self._fd is not None and self._holder is not None:
+            return self._holder
         if not self.lock_path.exists():
             return None
         record = self._record()
@@ -149,7 +149,7 @@ class FileLock:
             return None
         try:
             if not _try_flock(fd, fcntl.LOCK_SH, tries=1):
-                return record or OwnerInfo(0, "unknown", 0.0, time.time())
+                return record or LockHolder(0, "unknown", 0.0, time.time())
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
@@ -157,20 +157,20 @@ class FileLock:
             return record  # held from a machine whose lock this file system does not show
         return None
 
-    def _record(self) -> OwnerInfo | None:
+    def _record(self) -> LockHolder | None:
         try:
-            return OwnerInfo.from_dict(json.loads(self.owner_path.read_text()))
+            return LockHolder.from_dict(json.loads(self.holder_path.read_text()))
         except (OSError, ValueError, TypeError, AttributeError):
             return None
 
     def _heartbeat(self) -> None:
         while not self._stop_beat.wait(HEARTBEAT_S):
-            owner = self._owner
-            if owner is None:
+            holder = self._holder
+            if holder is None:
                 return
-            self._owner = replace(owner, heartbeat=time.time())
+            self._holder = replace(holder, heartbeat=time.time())
             try:
-                atomic.write_json(self.owner_path, self._owner.to_dict())
+                atomic.write_json(self.holder_path, self._holder.to_dict())
             except OSError:
                 pass  # a full disk must not kill the training; liveness falls back to the OS lock
 

@@ -1,4 +1,4 @@
-"""A run folder as one object: its layout, settings, split, log, owner and best trials.
+"""A run folder as one object: its layout, settings, split, log, holder and best trials.
 
 Every file name of a run lives here; pages, the command line and the engine ask a
 :class:`RunDir` rather than joining paths. Layout::
@@ -17,7 +17,7 @@ Every file name of a run lives here; pages, the command line and the engine ask 
     health/         the data health check: suspected label errors, near-duplicates, leaks,
                     outliers (health.json and thumbnails, swapped in whole)
     owner.lock      the run's lock; owner.json beside it says who trains the run
-    stop.request    present while someone asks the owner to stop
+    stop.request    present while someone asks the holder to stop
 
 A distributed search (``search --workers``) adds::
 
@@ -38,11 +38,11 @@ from typing import Any
 
 from tuning_core.core import atomic
 from tuning_core.core.errors import NotesError, RunError, TuningError
+from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, SearchEnd, TrialStatus
+from tuning_core.runs.locks import FileLock, LockHolder
 from tuning_core.runs.notes import RunNotes
-from tuning_core.runs.locks import FileLock, OwnerInfo
 from tuning_core.runs.ranking import RankedTrial, ranked_trials
 from tuning_core.runs.schema import RunConfig
-from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, SearchEnd, TrialStatus
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
 
 RUN_FILE = "run.json"
@@ -296,18 +296,18 @@ class RunDir:
     def has_best(self) -> bool:
         return (self.best_dir / EVALUATION_FILE).is_file()
 
-    # --- ownership -----------------------------------------------------------------------
+    # --- the lock holder -------------------------------------------------------------------
     def lock(self) -> FileLock:
         """The run's lock (one writer across processes and machines)."""
         return FileLock(self.file(LOCK_FILE), f"Run {self.name}")
 
-    def owner(self) -> OwnerInfo | None:
+    def holder(self) -> LockHolder | None:
         """Who trains this run now (any process, any machine), or None."""
         return self.lock().holder()
 
     def request_stop(self) -> bool:
         """Ask whoever trains the run to stop at its next batch; False when nobody does."""
-        if self.owner() is None:
+        if self.holder() is None:
             return False
         atomic.write_text(self.stop_path, str(time.time()))
         return True
@@ -322,10 +322,10 @@ class RunDir:
     def clear_stop(self) -> None:
         self.stop_path.unlink(missing_ok=True)
 
-    def status(self, owner: OwnerInfo | None = None) -> RunStatus:
-        """Running or stopping while an owner lives; else what the search log says."""
-        owner = owner or self.owner()
-        if owner is not None and owner.kind == JobKind.SEARCH.value:
+    def status(self, holder: LockHolder | None = None) -> RunStatus:
+        """Running or stopping while a holder lives; else what the search log says."""
+        holder = holder or self.holder()
+        if holder is not None and holder.kind == JobKind.SEARCH.value:
             return RunStatus.STOPPING if self.stop_requested() else RunStatus.RUNNING
         return self.logged_status()
 
@@ -384,6 +384,12 @@ class RunDir:
                 added += 1
         return added
 
+    def worker_logs(self) -> dict[str, Path]:
+        """Each worker's own trial log there now, by worker id (who wrote a line, by file)."""
+        prefix, suffix = WORKER_LOG.split("{}")
+        return {p.name[len(prefix):-len(suffix)]: p
+                for p in sorted(self.path.glob(WORKER_LOG.format("*")))}
+
 
 def _safe_id(worker: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", worker) or worker.startswith("."):
@@ -393,4 +399,5 @@ def _safe_id(worker: str) -> str:
 
 
 def _ended_ids(reader: TrialLogReader) -> list[str]:
-    return [e.get("trial_id") for e in reader.events() if e.get("event") == LogEvent.TRIAL_END.value]
+    return [e.get("trial_id") for e in reader.events()
+            if e.get("event") == LogEvent.TRIAL_END.value]
