@@ -2,7 +2,7 @@
 
 Each figure runs in its own process (``--figure N``), so one figure's TensorFlow state,
 memory and threads never colour another's. After the figures, those an engine change is
-proposed for run again with that change applied (:mod:`bench.patches`), so results.md
+proposed for run again with that change applied (:mod:`bench.harness.patches`), so results.md
 shows its measured effect beside the figure.
 """
 
@@ -16,16 +16,17 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import OUT, FigureResult, quiet_tensorflow, write_json
-from bench.patches import apply as apply_patches
-from bench.report import machine, render, text_table
+from bench.harness.common import OUT, FigureResult, quiet_tensorflow, write_json
+from bench.harness.patches import apply as apply_patches
+from bench.harness.report import machine, render, text_table
 
-MODULES = {1: "fig1_time_to_model", 2: "fig2_trial_overhead", 3: "fig3_monitoring",
-           4: "fig4_disk", 5: "fig5_memory", 6: "fig6_data_path", 7: "fig7_resolution",
-           8: "fig8_fault_soak", 9: "fig9_viewers", 10: "fig10_workers", 11: "fig11_pages",
+# figure number -> its module in bench/figures/ (zero-padded, so the folder lists in order)
+MODULES = {1: "fig01_time_to_model", 2: "fig02_trial_overhead", 3: "fig03_monitoring",
+           4: "fig04_disk", 5: "fig05_memory", 6: "fig06_data_path", 7: "fig07_resolution",
+           8: "fig08_fault_soak", 9: "fig09_viewers", 10: "fig10_workers", 11: "fig11_pages",
            12: "fig12_exports", 13: "fig13_choose"}
 ORDER = (6, 2, 3, 7, 12, 13, 5, 4, 9, 11, 8, 10, 1)  # the cheap first
-# Figures measured again with the engine changes proposed for them (bench/patches.py);
+# Figures measured again with the engine changes proposed for them (bench/harness/patches.py);
 # empty while none is pending.
 PROPOSED_PATCHES: dict[int, list[str]] = {}
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -41,7 +42,7 @@ def run_in_process(n: int, quick: bool, patches: list[str]) -> None:
     quiet_tensorflow()
     apply_patches(patches)
     started = time.perf_counter()
-    result = importlib.import_module(f"bench.{MODULES[n]}").measure(quick)
+    result = importlib.import_module(f"bench.figures.{MODULES[n]}").measure(quick)
     result.seconds = time.perf_counter() - started
     if patches:
         result.notes.append(f"measured with the proposed engine change(s) {', '.join(patches)}.")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
     parser.add_argument("--only", help="comma-separated figure numbers, e.g. 2,3")
     parser.add_argument("--patch", action="append", default=[],
-                        help="apply a proposed engine change first (see bench/patches.py)")
+                        help="apply a proposed engine change first (see bench/harness/patches.py)")
     parser.add_argument("--render", action="store_true",
                         help="rewrite results.md from the last whole run's saved figures")
     parser.add_argument("--figure", type=int, help=argparse.SUPPRESS)

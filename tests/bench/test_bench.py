@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import report
-from bench.common import FigureResult, hold_out, labelled_files, median
+from bench.harness import report
+from bench.harness.common import FigureResult, hold_out, labelled_files, median
 from tests.conftest import write_image_folder
 
 
@@ -58,7 +58,7 @@ def test_hold_out_is_stratified_and_disjoint(tmp_path: Path) -> None:
 
 
 def test_synthetic_trial_log_reads_and_draws(tmp_path: Path) -> None:
-    from bench import fig6_data_path as fig6
+    from bench.figures import fig06_data_path as fig6
 
     path = tmp_path / "trials.jsonl"
     assert fig6.write_log(path, trials=6, epochs=3) > 0
@@ -68,7 +68,7 @@ def test_synthetic_trial_log_reads_and_draws(tmp_path: Path) -> None:
 
 
 def test_fixed_space_is_valid_and_one_model() -> None:
-    from bench.fixed_model import fixed_space
+    from bench.workloads.fixed_model import fixed_space
     from tuning_core.space.schema import check
     from tuning_core.space.size import space_size
 
@@ -78,7 +78,7 @@ def test_fixed_space_is_valid_and_one_model() -> None:
 
 
 def test_patches_apply_by_name() -> None:
-    from bench import patches
+    from bench.harness import patches
 
     applied: list[str] = []
     patches.patch("bench-test")(lambda: applied.append("bench-test"))
@@ -92,7 +92,7 @@ def test_patches_apply_by_name() -> None:
 
 
 def test_figure_12_is_registered_and_its_spaces_are_valid() -> None:
-    from bench import fig12_exports as fig12
+    from bench.figures import fig12_exports as fig12
     from bench.__main__ import MODULES, ORDER
     from tuning_core.space.schema import check, check_for_image
 

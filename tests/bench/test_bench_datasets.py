@@ -1,4 +1,5 @@
-"""The benchmark's generated datasets (bench/datasets.py): shapes, determinism, clean holdout."""
+"""The benchmark's generated datasets (bench/workloads/datasets.py): shapes, determinism,
+clean holdout."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench import datasets
-from bench.common import labelled_files
+from bench.workloads import datasets
+from bench.harness.common import labelled_files
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_rgb_digits_are_really_coloured(root: Path) -> None:
 
 
 def test_every_train_folder_is_enough_for_the_anchors_split(root: Path) -> None:
-    from bench.anchor import BATCH_SIZE, MIN_BATCHES
+    from bench.workloads.anchor import BATCH_SIZE, MIN_BATCHES
 
     for name in datasets.DATASETS:
         assert len(_files(_split(root, name)[0])) > (MIN_BATCHES - 1) * BATCH_SIZE, name
@@ -143,7 +144,7 @@ def test_clean_datasets_split_disjoint_and_stratified(root: Path, name: str) -> 
 
 
 def test_anchor_native_size_is_the_median_side(root: Path) -> None:
-    from bench.anchor import native_size
+    from bench.workloads.anchor import native_size
 
     assert native_size(_split(root, "photos")[0]) == datasets.PHOTO_SIZE
     assert native_size(_split(root, "digits")[0]) == 32

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.fault_soak import KINDS, audit_log, schedule, soak
-from bench.soak_audit import survived_fault
-from bench.soak_procs import FaultRecord
+from bench.soak.driver import KINDS, audit_log, schedule, soak
+from bench.soak.audit import survived_fault
+from bench.soak.procs import FaultRecord
 
 
 def _log(*events: tuple) -> list[str]:
@@ -92,7 +92,8 @@ def test_a_fault_that_lands_as_the_search_finishes_counts_as_survived() -> None:
     fault = FaultRecord("sigint", injected=True, starts_after=1)
     assert survived_fault(fault, finished)
     assert not survived_fault(fault, stopped)
-    resumed = audit_log(_log(("search_start", None), ("trial_start", "0"), ("search_end", "stopped"),
+    resumed = audit_log(_log(("search_start", None), ("trial_start", "0"),
+                             ("search_end", "stopped"),
                              ("search_start", None), ("trial_start", "0"), ("trial_end", "0"),
                              ("search_end", "finished")))
     assert survived_fault(fault, resumed)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench import fig1_time_to_model as fig1
-from bench import report
+from bench.figures import fig01_time_to_model as fig1
+from bench.harness import report
 
 SETTINGS = {"tuner": "hyperband", "max_trials": 30, "epochs": 12, "patience": 3}
 SCALE = fig1.Scale(trials=10, epochs=10, repeats=3, retrain=30, datasets=("digits", "photos"))
@@ -87,7 +87,7 @@ def test_spread_text() -> None:
 
 
 def test_scales_name_known_datasets_and_full_repeats_three_times() -> None:
-    from bench.datasets import DATASETS
+    from bench.workloads.datasets import DATASETS
 
     assert set(fig1.FULL.datasets) == set(DATASETS) and fig1.FULL.repeats >= 3
     assert set(fig1.QUICK.datasets) <= set(DATASETS)

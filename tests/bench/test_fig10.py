@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.workers_events import (between_trials, chief_overhead, fault_outcome, read_events,
+from bench.workers.events import (between_trials, chief_overhead, fault_outcome, read_events,
                                   spread, throughput, trial_seconds)
 
 

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from bench import fig11_pages as fig11
-from bench.fig11_pages import NONE, Window
-from bench.report import figure_tables
-from bench.viewers_measure import CpuSplit
+from bench.figures import fig11_pages as fig11
+from bench.figures.fig11_pages import NONE, Window
+from bench.harness.report import figure_tables
+from bench.viewers.measure import CpuSplit
+from tuning_core.runs.rundir import RunDir
 
 
 def _window(page: str, server: float, search: float, arm: str = "shipped", viewers: int = 10,
@@ -19,10 +20,11 @@ def _window(page: str, server: float, search: float, arm: str = "shipped", viewe
                   250.0)
 
 
-def test_epochs_between_counts_epoch_ends_in_the_window_only() -> None:
+def test_epochs_between_counts_epoch_ends_in_the_window_only(tmp_path) -> None:
     lines = [json.dumps({"event": "epoch_end", "time": t}) for t in (9.9, 10.0, 12.5, 20.0)]
     lines += [json.dumps({"event": "trial_end", "time": 11.0}), '{"event": "epoch_end", "ti']
-    assert fig11.epochs_between(lines, 10.0, 20.0) == 2
+    (tmp_path / "trials.jsonl").write_text("\n".join(lines))  # the last line still being written
+    assert fig11.epochs_between(RunDir(tmp_path).reader().events(), 10.0, 20.0) == 2
 
 
 def test_per_viewer_minute_takes_the_idle_rate_off() -> None:

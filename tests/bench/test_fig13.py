@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import fig13_choose as fig13
+from bench.figures import fig13_choose as fig13
 from tests.pages.support import make_run
 from tuning_core.runs.rundir import RunDir
 

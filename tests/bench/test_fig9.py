@@ -10,10 +10,12 @@ import os
 
 import pytest
 
-from bench import fig9_viewers as fig9
-from bench import viewers_browser, viewers_measure
-from bench.fig9_viewers import Condition
-from bench.viewers_measure import parse_cpu_list
+from bench.figures import fig09_viewers as fig9
+from bench.viewers import browser as viewers_browser
+from bench.viewers import measure as viewers_measure
+from bench.figures.fig09_viewers import Condition
+from bench.viewers.measure import parse_cpu_list
+from tuning_core.runs.rundir import RunDir
 
 TICKS = fig9.TICKS
 
@@ -46,7 +48,8 @@ def test_read_stats_reads_this_process() -> None:
     assert fig9.parse_stat(stats[os.getpid()])[0] == os.getppid()
 
 
-def _log() -> list[str]:
+def _log(run) -> list[dict]:
+    """A run's events as the figure reads them (``RunDir.reader()``), from a hand-written log."""
     lines = [{"event": "search_start", "time": 100.0},
              {"event": "trial_start", "time": 100.5, "trial_id": "0"},
              {"event": "epoch_end", "time": 101.0, "trial_id": "0", "epoch": 0},
@@ -57,16 +60,18 @@ def _log() -> list[str]:
              {"event": "epoch_end", "time": 106.0, "trial_id": "2", "epoch": 0},
              {"event": "trial_end", "time": 106.5, "trial_id": "2", "status": "completed"},
              {"event": "search_end", "time": 107.0}]
-    return [json.dumps(x) for x in lines] + ['{"event": "epoch_e']  # a torn last line
+    torn = '{"event": "epoch_e'  # a torn last line
+    (run / "trials.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + torn)
+    return RunDir(run).reader().events()
 
 
-def test_log_events_orders_epochs_and_completed_trials_only() -> None:
-    events = fig9.log_events(_log())
+def test_log_events_orders_epochs_and_completed_trials_only(tmp_path) -> None:
+    events = fig9.log_events(_log(tmp_path))
     assert events == {"points": [101.0, 102.0, 104.0, 106.0], "completed": [102.1, 106.5]}
 
 
-def test_latencies_match_the_first_page_state_that_shows_each_event() -> None:
-    events = fig9.log_events(_log())
+def test_latencies_match_the_first_page_state_that_shows_each_event(tmp_path) -> None:
+    events = fig9.log_events(_log(tmp_path))
     seen = [(100_000, -1, -1),  # page loaded, no counts yet: not a state to match
             (101_500, 0, 1),    # first counts: epoch 1 (logged 101.0) came before, skipped
             (103_000, 1, 2),    # epoch 2 (102.0) after 1.0 s, trial 1 (102.1) after 0.9 s
@@ -77,8 +82,8 @@ def test_latencies_match_the_first_page_state_that_shows_each_event() -> None:
     assert missed == 1
 
 
-def test_a_page_that_never_showed_counts_missed_everything() -> None:
-    events = fig9.log_events(_log())
+def test_a_page_that_never_showed_counts_missed_everything(tmp_path) -> None:
+    events = fig9.log_events(_log(tmp_path))
     assert fig9.latencies(events, [(100_000, -1, -1)]) == ([], 6)
 
 

@@ -1,0 +1,5 @@
+"""What the figures train and measure on, kept apart from the figures so several share one:
+the generated datasets (``datasets``), the plain KerasTuner tutorial workflow they compare
+against (``anchor``, also run as ``python -m bench.workloads.anchor``), the fixed model of the
+overhead figures (``fixed_model``) and a long search sampled as it runs (``growth``).
+"""
