@@ -144,7 +144,7 @@ def wait_training(run: Path, search: subprocess.Popen) -> None:
 
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline and not exited(search.pid):
-        if RunDir(run).lock().holder() is not None:
+        if RunDir(run).holder() is not None:
             return
         time.sleep(0.1)  # waiting for another process's lock file
     raise RuntimeError(f"{run.name} did not start training within {START_S:.0f} s")
