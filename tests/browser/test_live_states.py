@@ -28,7 +28,7 @@ from tests.conftest import write_image_folder
 from tests.pages.support import write_trial
 from tuning_core.data.dataset import ImageConfig
 from tuning_core.jobs.dispatcher import queue_for
-from tuning_core.runs.locks import OwnerInfo, machine_slot
+from tuning_core.runs.locks import LockHolder, machine_slot
 from tuning_core.space.presets import get_preset
 from tuning_core.jobs.records import QueueKind
 from tuning_core.runs.rundir import RunDir
@@ -74,7 +74,7 @@ class ForeignSearch:
         return self.run.name
 
     def start(self) -> None:
-        self.lock.acquire(OwnerInfo.mine("search", target=self.name))
+        self.lock.acquire(LockHolder.mine("search", target=self.name))
         self.log.write("search_start", max_trials=self.trials, tuner="random")
 
     def trial(self, i: int, score: float | None = 0.5) -> None:
@@ -181,7 +181,7 @@ def test_a_queued_job_and_a_server_restart(app_server, new_page, images):
     the notice until the server is back, then the page goes on by itself."""
     workspace = app_server.workspace
     slot = machine_slot()
-    slot.acquire(OwnerInfo.mine("search", target="another process"))
+    slot.acquire(LockHolder.mine("search", target="another process"))
     try:
         config = RunConfig(data_dir=str(images), space=get_preset("small"), name="queued",
                            image=ImageConfig(16, "rgb"),

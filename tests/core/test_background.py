@@ -40,11 +40,11 @@ def test_a_health_check_is_refused_while_the_machine_trains(tmp_path: Path, imag
     from tests.pages.support import make_run
 
     from tuning_core.model.health import start_health
-    from tuning_core.runs.locks import OwnerInfo, machine_slot
+    from tuning_core.runs.locks import LockHolder, machine_slot
 
     run = make_run(tmp_path / "runs", image_folder)
     slot = machine_slot()
-    slot.acquire(OwnerInfo.mine("search", target="another run"))
+    slot.acquire(LockHolder.mine("search", target="another run"))
     try:
         with pytest.raises(RunError, match="this machine trains now .*search"):
             start_health(run, tasks=Tasks())

@@ -15,7 +15,7 @@ from tests.conftest import write_image_folder
 from tests.pages.support import clean_caches  # noqa: F401  (fixture)
 
 from tuning_core.core.errors import RunError
-from tuning_core.runs.locks import OwnerInfo
+from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.triallog import TrialLogWriter
 
@@ -65,10 +65,10 @@ def test_worker_ids_are_checked_and_records_carry_device_and_trial(tmp_path: Pat
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
     lock = run.worker_lock("tuner0")
-    lock.acquire(OwnerInfo.mine("worker", target=run.name, device="CPU 0"))
+    lock.acquire(LockHolder.mine("worker", target=run.name, device="CPU 0"))
     try:
-        lock.update_owner(trial="3")
-        record = json.loads(lock.owner_path.read_text())
+        lock.update_holder(trial="3")
+        record = json.loads(lock.holder_path.read_text())
         assert record["device"] == "CPU 0" and record["trial"] == "3"
         assert run.worker_ids() == ["tuner0"]
     finally:
@@ -122,7 +122,7 @@ def test_a_live_workers_trial_is_left_alone(tmp_path: Path) -> None:
     oracle = _oracle(run.path)
     chief = Chief(oracle, run, control.SearchControl())
     lock = run.worker_lock("tuner0")
-    lock.acquire(OwnerInfo.mine("worker"))
+    lock.acquire(LockHolder.mine("worker"))
     try:
         oracle.create_trial("tuner0")
         chief._reap_dead(time.time() + 60)
@@ -342,9 +342,9 @@ def test_pages_list_live_workers_and_show_who_ran_each_trial(tmp_path: Path) -> 
 
     run = _run_config(tmp_path)
     lock = run.worker_lock("tuner1")
-    lock.acquire(OwnerInfo.mine("worker", target=run.name, device="GPU 1"))
+    lock.acquire(LockHolder.mine("worker", target=run.name, device="GPU 1"))
     try:
-        lock.update_owner(trial="7")
+        lock.update_holder(trial="7")
         (info,) = workers(run)
         assert (info.worker, info.device, info.trial) == ("tuner1", "GPU 1", "7")
     finally:
@@ -369,9 +369,9 @@ def test_search_page_lists_workers_and_monitor_shows_who_ran_each_trial(
     run = RunDir(make_run(runs_dir(), image_folder))
     _trial(TrialLogWriter(run.worker_log_path("tuner0")), "7", "tuner0", 0.9)
     lock = run.worker_lock("tuner0")
-    lock.acquire(OwnerInfo.mine("worker", target=run.name, device="CPU 0-1"))
+    lock.acquire(LockHolder.mine("worker", target=run.name, device="CPU 0-1"))
     try:
-        lock.update_owner(trial="7")
+        lock.update_holder(trial="7")
         at = new_app().run()
         at.switch_page("pages/search.py").run()
         assert not problems(at)
