@@ -17,7 +17,7 @@ from pages.common.live_chart import live_chart
 from pages.views import monitor as view
 from tuning_core.live import answers as feed
 from tuning_core.live.html import anchor, part
-from tuning_core.live import content as livefeed
+from tuning_core.live import content as run_content
 
 
 def draw(run_dir: Path) -> None:
@@ -36,7 +36,7 @@ def draw(run_dir: Path) -> None:
     st.subheader("Objective against cost")
     st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
                "(no other trial is both better and cheaper) in colour, the rest grey.")
-    for column, axis in zip(st.columns(2), livefeed.PARETO_AXES):
+    for column, axis in zip(st.columns(2), run_content.PARETO_AXES):
         with column:
             live_chart(content.figures["pareto_" + axis], feed.CHART_PREFIX + "pareto_" + axis)
     st.page_link("pages/best.py", label="Retrain a trial of the front (Best model page)",

@@ -77,80 +77,6 @@ def test_worker_ids_are_checked_and_records_carry_device_and_trial(tmp_path: Pat
         run.worker_log_path("../x")
 
 
-# --- the chief's bookkeeping, on a real KerasTuner oracle (no training) -------------------
-def _oracle(project: Path):
-    import keras_tuner as kt
-
-    hp = kt.HyperParameters()
-    hp.Int("units", 1, 100)
-    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"),
-                                           max_trials=5, hyperparameters=hp)
-    oracle._set_project_dir(str(project), "tuner")
-    return oracle
-
-
-def test_a_dead_workers_trial_is_requeued_once_then_failed(tmp_path: Path, monkeypatch) -> None:
-    from tuning_core.distributed import chief as chief_module
-    from tuning_core.core import control
-    from tuning_core.distributed.chief import Chief
-
-    monkeypatch.setattr(chief_module, "DEAD_GRACE_S", 0.0)
-    run = RunDir(tmp_path / "run")
-    run.path.mkdir()
-    oracle = _oracle(run.path)
-    chief = Chief(oracle, run, control.SearchControl())
-    first = oracle.create_trial("tuner0")  # tuner0 holds no lock: it is dead
-    chief._reap_dead(time.time())
-    assert oracle.ongoing_trials == {} and oracle._retry_queue == [first.trial_id]
-    again = oracle.create_trial("tuner1")  # another worker gets the same trial
-    assert again.trial_id == first.trial_id
-    chief._reap_dead(time.time())
-    assert oracle.trials[first.trial_id].status == "FAILED" and oracle.ongoing_trials == {}
-    saved = json.loads((run.path / "tuner" / "oracle.json").read_text())
-    assert saved["ongoing_trials"] == {}  # a resume must not run it again
-    events = [e["event"] for e in run.reader().events()]
-    assert events == ["trial_lost", "trial_end"]
-    assert run.reader().trials()["status"].tolist() == ["failed"]
-
-
-def test_a_live_workers_trial_is_left_alone(tmp_path: Path) -> None:
-    from tuning_core.core import control
-    from tuning_core.distributed.chief import Chief
-
-    run = RunDir(tmp_path / "run")
-    run.path.mkdir()
-    oracle = _oracle(run.path)
-    chief = Chief(oracle, run, control.SearchControl())
-    lock = run.worker_lock("tuner0")
-    lock.acquire(LockHolder.mine("worker"))
-    try:
-        oracle.create_trial("tuner0")
-        chief._reap_dead(time.time() + 60)
-        assert "tuner0" in oracle.ongoing_trials
-    finally:
-        lock.release()
-
-
-def test_an_oracle_error_does_not_leave_its_lock_held(tmp_path: Path) -> None:
-    import threading
-
-    from keras_tuner.src.engine import oracle as oracle_module
-    from tuning_core.distributed.chief import unlocking
-
-    oracle = _oracle(tmp_path)
-
-    @oracle_module.synchronized
-    def broken(oracle) -> None:
-        raise RuntimeError("Number of consecutive failures exceeded the limit of 3.")
-
-    with pytest.raises(RuntimeError):
-        unlocking(oracle, broken, oracle)
-    other = threading.Thread(target=lambda: oracle.create_trial("tuner9"))
-    other.start()
-    other.join(5)
-    assert not other.is_alive()  # without the repair it would wait for ever
-
-
 def test_local_workers_one_per_gpu_else_per_core_group() -> None:
     from tuning_core.distributed.launch import plan_local_workers
 
@@ -403,26 +329,6 @@ def test_workers_of_a_killed_chief_end_their_trial_and_exit(tmp_path: Path) -> N
     assert trial["status"] == "interrupted"  # the oracle never heard its end: rerun on resume
 
 
-# --- workers, one trial's distribution and mixed precision as run settings ------------------
-def test_workers_distribution_and_precision_validate_and_round_trip() -> None:
-    from tuning_core.core.errors import SettingsError
-    from tuning_core.runs.schema import TunerSettings
-
-    settings = TunerSettings(workers=2, distribution="mirrored", mixed_precision=True)
-    settings.validate()
-    assert TunerSettings.from_dict(settings.to_dict()) == settings
-    old = {k: v for k, v in settings.to_dict().items()
-           if k not in ("workers", "distribution", "mixed_precision")}
-    assert TunerSettings.from_dict(old) == TunerSettings(**old)  # an older run.json
-    assert (TunerSettings.from_dict(old).workers, TunerSettings.from_dict(old).distribution,
-            TunerSettings.from_dict(old).mixed_precision) == (0, "none", False)
-    for bad, match in ((dict(workers=-1), "workers"), (dict(workers=1.5), "workers"),
-                       (dict(distribution="tpu"), "distribution"),
-                       (dict(mixed_precision="yes"), "mixed_precision")):
-        with pytest.raises(SettingsError, match=match):
-            TunerSettings(**bad).validate()
-
-
 def test_the_registrys_search_goes_distributed_when_the_run_asks(tmp_path: Path,
                                                                   monkeypatch) -> None:
     from tuning_core.distributed import launch as distributed
@@ -463,23 +369,6 @@ def test_the_registry_runs_a_search_with_workers_to_its_end(tmp_path: Path, work
     assert set(trials["worker"]) == {"tuner0"}
     assert not workers(run) and not run.chief_path.exists()
     assert time.monotonic() - started < 300
-
-
-def test_a_mixed_precision_model_outputs_float32_and_the_policy_is_put_back() -> None:
-    import keras
-    import keras_tuner as kt
-
-    from tuning_core.search.hypermodel import CNNHyperModel
-    from tuning_core.search.precision import MIXED, Precision, training_policy
-    from tuning_core.space.presets import get_preset
-
-    with training_policy(Precision(MIXED)):
-        assert keras.mixed_precision.global_policy().name == MIXED
-        model = CNNHyperModel(get_preset("small"), 16, 3, 2).build(kt.HyperParameters())
-    assert keras.mixed_precision.global_policy().name == "float32"
-    assert model.get_layer("classes").dtype_policy.name == "float32"
-    assert model.outputs[0].dtype == "float32"
-    assert any(layer.compute_dtype == "float16" for layer in model.layers)
 
 
 @pytest.mark.training

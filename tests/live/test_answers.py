@@ -1,4 +1,5 @@
-"""The live feed's payloads (tuning_core/live/answers.py, livehtml.py): parts, figures, ETags, escaping, the sidebar."""
+"""The live feed's payloads (tuning_core/live/answers.py, html.py): parts, figures, ETags,
+escaping, the sidebar."""
 
 from __future__ import annotations
 

@@ -197,7 +197,7 @@ from keras.src.applications import mobilenet_v3
 from keras.src.legacy.saving import legacy_h5_format
 from keras.src.utils import file_utils
 import keras_tuner
-from tuning_core import backbones
+from tuning_core.space import backbones
 from tuning_core.search.hypermodel import CNNHyperModel
 from tuning_core.space.presets import get_preset
 

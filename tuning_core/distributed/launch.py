@@ -255,7 +255,7 @@ def _read_json(path: Path) -> dict | None:
 def run_configured_search(run_dir: str | Path) -> SearchEnd:
     """The job registry's search: distributed with the run's ``workers`` local worker
     processes (this thread the chief) when the settings ask for them, else the plain
-    ``search.run_search``; a resume from the pages or the queue goes on the way the run
+    ``lifecycle.run_search``; a resume from the pages or the queue goes on the way the run
     started. It lives here, above both, so the plain search never imports this module."""
     from tuning_core.search.lifecycle import run_search
 

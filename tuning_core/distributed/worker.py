@@ -138,8 +138,7 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
     from keras_tuner.src.distribute import oracle_client
 
     from tuning_core.distributed.chief import quiet_condition_protos
-    from tuning_core.search.lifecycle import (build_hypermodel, prepare_data,
-                                              search_with_frozen_gc)
+    from tuning_core.search.lifecycle import build_hypermodel, prepare_data, search_with_frozen_gc
     from tuning_core.search.tuners import build_tuner
 
     oracle_client.TIMEOUT = CALL_TIMEOUT_S

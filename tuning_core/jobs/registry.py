@@ -32,7 +32,7 @@ from tuning_core.runs.trialtable import ended_count
 
 
 class Dispatcher(Protocol):
-    """What the registry asks of the job queue's dispatcher (``dispatch.QueueDispatcher``,
+    """What the registry asks of the job queue's dispatcher (``dispatcher.QueueDispatcher``,
     which drives this registry: the registry does not know it by name)."""
 
     def submit(self, kind: JobKind, run: RunDir, actor: Actor, params: dict | None = None,
@@ -344,7 +344,7 @@ _REGISTRIES_LOCK = threading.Lock()
 
 def get_registry(runs_dir: str | Path) -> JobRegistry:
     """The process's registry for ``runs_dir`` (created on first use). The dashboard's, whose
-    starts go through the workspace's job queue, is ``dispatch.queued_registry``."""
+    starts go through the workspace's job queue, is ``dispatcher.queued_registry``."""
     key = Path(runs_dir).resolve()
     with _REGISTRIES_LOCK:
         if key not in _REGISTRIES:

@@ -12,7 +12,7 @@ its queries, the ranking, notes, the catalogue of runs, pruning, exclusions and 
 * ``pruning``: disk: keep checkpoints of the top-k trials only, and report a run's bytes.
 * ``ranking``: which trial is best: one rule for the Monitor, the Runs page, the Best page and
   the retrain.
-* ``rundir``: a run folder as one object: its layout, settings, split, log, owner and best
+* ``rundir``: a run folder as one object: its layout, settings, split, log, holder and best
   trials.
 * ``schema``: run settings: what a search is asked to do, as data that round-trips to
   ``run.json``.
@@ -34,9 +34,8 @@ __all__, __getattr__ = public(__name__, {
     "notes": ("MAX_NAME", "MAX_NOTES", "RunNotes", "clean_tags", "parse_tags"),
     "pruning": ("checkpoint_count", "checkpoints_best_first", "folder_bytes", "prune_checkpoints"),
     "ranking": ("RankedTrial", "ranked_frame", "ranked_trials"),
-    "rundir": ("EVALUATION_FILE", "HISTORY_FILE", "HYPERPARAMETERS_FILE", "LOG_FILE",
-               "MODEL_FILE", "NOTES_FILE", "PROJECT_DIR", "RUN_FILE", "RunDir", "SCRIPT_FILE",
-               "file_stamp"),
+    "rundir": ("EVALUATION_FILE", "HISTORY_FILE", "HYPERPARAMETERS_FILE", "MODEL_FILE",
+               "NOTES_FILE", "PROJECT_DIR", "RUN_FILE", "RunDir", "SCRIPT_FILE", "file_stamp"),
     "schema": ("DISTRIBUTIONS", "OBJECTIVES", "RunConfig", "TUNER_HELP", "TUNER_NAMES",
                "TunerSettings", "objective_direction"),
     "triallog": ("COST_COLUMNS", "REPLAY", "TrialLogReader", "TrialLogWriter", "clean_metrics"),

@@ -10,12 +10,9 @@ Every file name of a run lives here; pages, the command line and the engine ask 
     retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
     tuner/          the KerasTuner project
     best/           the retrained best model and its evaluation (swapped in whole)
-    exports/        the best model's checked exports (manifest.json says which passed), the
-                    run's report (report.html) and its standalone search script
-    explain/        the best model's explanations: test images by loss, confused pairs,
-                    Grad-CAM heatmaps (explanation.json and PNGs, swapped in whole)
-    health/         the data health check: suspected label errors, near-duplicates, leaks,
-                    outliers (health.json and thumbnails, swapped in whole)
+    exports/        checked exports (manifest.json), the report and the standalone script
+    explain/        the best model's explanations (explanation.json, Grad-CAM PNGs)
+    health/         the data health check's flags (health.json and thumbnails)
     owner.lock      the run's lock; owner.json beside it says who trains the run
     stop.request    present while someone asks the holder to stop
 

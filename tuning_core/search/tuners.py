@@ -32,7 +32,7 @@ from tuning_core.search.cost import COST_EVENT, measure
 
 @dataclass(frozen=True)
 class TunerKind:
-    """A member of the tuner family (its explanation is ``settings.TUNER_HELP``)."""
+    """A member of the tuner family (its explanation is ``schema.TUNER_HELP``)."""
 
     build: Callable[..., kt.Tuner]
     prunes_during_search: bool = True
