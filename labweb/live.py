@@ -1,4 +1,5 @@
-"""The live feed's routes: ``/_live/monitor`` and ``/_live/sidebar`` (:mod:`tuning_core.live.answers`).
+"""The live feed's routes: ``/_live/monitor`` and ``/_live/sidebar``
+(:mod:`tuning_core.live.answers`).
 
 Served in both modes. In lab mode :class:`labweb.LabGate` stands in front of them like every
 route (no session, no content). In local mode the server listens on loopback only, and a

@@ -211,9 +211,15 @@ def test_the_engine_stays_below_the_web(edges) -> None:
 
 
 def test_the_rule_would_catch_an_upward_import_and_a_circle() -> None:
-    """The checks themselves: a room that imports from above, and two modules in a loop."""
-    made_up = {"tuning_core.core.errors": {"tuning_core.jobs.registry"}, "tuning_core.jobs.registry": set(),
-               "bench.a": {"bench.b"}, "bench.b": {"bench.a"}}
-    assert upward(made_up) == ["tuning_core.core.errors (core) imports tuning_core.jobs.registry (jobs)"]
+    """The checks themselves: a package that imports from above, two modules in a loop, and
+    two packages in a loop though no two modules are."""
+    made_up = {"tuning_core.core.errors": {"tuning_core.jobs.registry"},
+               "tuning_core.jobs.registry": set(), "bench.a": {"bench.b"}, "bench.b": {"bench.a"}}
+    assert upward(made_up) == ["tuning_core.core.errors (core) imports "
+                               "tuning_core.jobs.registry (jobs)"]
     assert circles(made_up) == [["bench.a", "bench.b"]]
     assert circles({"x": {"y"}, "y": set()}) == []
+    crossed = {"tuning_core.runs.a": {"tuning_core.space.b"}, "tuning_core.space.b": set(),
+               "tuning_core.space.c": {"tuning_core.runs.d"}, "tuning_core.runs.d": set()}
+    assert circles(crossed) == []
+    assert circles(package_edges(crossed)) == [["runs", "space"]]

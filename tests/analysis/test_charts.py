@@ -1,4 +1,5 @@
-"""Tests for tuning_core.analysis.charts: every figure builds from hand-made logs, fast and stable."""
+"""Tests for tuning_core.analysis.charts: every figure builds from hand-made logs, fast and
+stable."""
 
 from __future__ import annotations
 

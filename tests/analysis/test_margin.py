@@ -1,4 +1,5 @@
-"""Intervals on accuracies (tuning_core/analysis/margin.py): Wilson per score, Newcombe per difference."""
+"""Intervals on accuracies (tuning_core/analysis/margin.py): Wilson per score, Newcombe per
+difference."""
 
 from __future__ import annotations
 

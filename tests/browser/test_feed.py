@@ -1,5 +1,5 @@
-"""The Monitor follows a search through the live feed (tuning_core/live/answers.py), not session reruns:
-its counts, table and charts move while Streamlit sends nothing over the websocket, the
+"""The Monitor follows a search through the live feed (tuning_core/live/answers.py), not session
+reruns: its counts, table and charts move while Streamlit sends nothing over the websocket, the
 charts are the same elements throughout (zoom kept), the table keeps the user's sort, and
 the end of the search shows on the page and in the sidebar."""
 

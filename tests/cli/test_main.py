@@ -78,7 +78,8 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path: Path) -> Non
     process = subprocess.Popen(
         [sys.executable, "-m", "tuning_core", "search", "--data", str(data), "--runs-dir",
          str(runs), "--tuner", "random", "--max-trials", "4", "--epochs", "30", "--patience", "0",
-         "--image-size", "16"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+         "--image-size", "16"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL)
     log = None
     deadline = time.time() + 300
     while time.time() < deadline:

@@ -74,7 +74,8 @@ def test_second_start_is_refused_while_one_trains(image_folder: Path, tmp_path: 
     registry.wait(timeout=300)
 
 
-def test_invalid_settings_are_refused_before_any_folder_is_made(image_folder: Path, tmp_path: Path) -> None:
+def test_invalid_settings_are_refused_before_any_folder_is_made(image_folder: Path,
+                                                                tmp_path: Path) -> None:
     registry = JobRegistry(tmp_path / "runs")
     with pytest.raises(SettingsError, match="max_trials"):
         registry.start_search(_config(image_folder, max_trials=0))

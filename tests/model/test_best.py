@@ -51,7 +51,8 @@ def test_retrain_saves_model_and_evaluation(finished_run: Path) -> None:
     done, planned, status = retrain_progress(finished_run)
     assert planned == 2 and 1 <= done <= 2 and status == "finished"
     hps = json.loads((best / "hyperparameters.json").read_text())
-    assert "learning_rate" in hps["values"] and not any(k.startswith("tuner/") for k in hps["values"])
+    assert "learning_rate" in hps["values"]
+    assert not any(k.startswith("tuner/") for k in hps["values"])
 
 
 def test_saved_model_stands_alone(finished_run: Path) -> None:

@@ -24,7 +24,8 @@ CORE = Path(__file__).resolve().parents[2] / "tuning_core"
 
 def _config(**tuner: object) -> RunConfig:
     return RunConfig(data_dir="/data", space=get_preset("small"), split=SplitConfig(seed=3),
-                     image=ImageConfig(24, "grayscale"), tuner=TunerSettings(**tuner), name="My run")
+                     image=ImageConfig(24, "grayscale"), tuner=TunerSettings(**tuner),
+                     name="My run")
 
 
 def test_run_config_round_trips_through_run_json(tmp_path: Path) -> None:

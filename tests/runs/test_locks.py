@@ -35,7 +35,8 @@ def _holder_process(lock_path: Path) -> subprocess.Popen:
 
 
 def test_second_acquire_is_refused_with_the_holder(tmp_path: Path) -> None:
-    first, second = FileLock(tmp_path / "owner.lock", "Run r"), FileLock(tmp_path / "owner.lock", "Run r")
+    first = FileLock(tmp_path / "owner.lock", "Run r")
+    second = FileLock(tmp_path / "owner.lock", "Run r")
     first.acquire(LockHolder.mine("search", "alice", "r"))
     try:
         with pytest.raises(LockHeldError, match=f"pid {os.getpid()}.*search, for alice"):

@@ -14,13 +14,15 @@ def _fake_project(root: Path, scores: dict[str, float | None], status: str = "CO
         trial_dir = root / f"trial_{trial_id}"
         trial_dir.mkdir(parents=True)
         (trial_dir / "trial.json").write_text(json.dumps(
-            {"trial_id": trial_id, "score": score, "status": status if score is not None else "FAILED"}))
+            {"trial_id": trial_id, "score": score,
+             "status": status if score is not None else "FAILED"}))
         (trial_dir / "checkpoint.weights.h5").write_bytes(b"x" * 100)
     return root
 
 
 def test_keeps_top_k_by_direction(tmp_path: Path) -> None:
-    project = _fake_project(tmp_path / "p", {"00": 0.5, "01": 0.9, "02": 0.7, "03": None, "04": 0.1})
+    project = _fake_project(tmp_path / "p",
+                            {"00": 0.5, "01": 0.9, "02": 0.7, "03": None, "04": 0.1})
     result = prune_checkpoints(project, keep_top=2, direction="max")
     assert sorted(result.kept) == ["01", "02"]
     assert sorted(result.removed) == ["00", "03", "04"]

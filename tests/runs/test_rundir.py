@@ -1,4 +1,5 @@
-"""The run folder object: layout, one ranking, numbering, reconciling with KerasTuner, atomic files."""
+"""The run folder object: layout, one ranking, numbering, reconciling with KerasTuner, atomic
+files."""
 
 from __future__ import annotations
 

@@ -10,12 +10,15 @@ import pytest
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter, clean_metrics
 
 
-def _write_trial(writer: TrialLogWriter, trial_id: str, number: int, epochs: int, score: float) -> None:
-    writer.write("trial_start", trial_id=trial_id, number=number, hyperparameters={"lr": 0.01 * number})
+def _write_trial(writer: TrialLogWriter, trial_id: str, number: int, epochs: int,
+                 score: float) -> None:
+    writer.write("trial_start", trial_id=trial_id, number=number,
+                 hyperparameters={"lr": 0.01 * number})
     for epoch in range(epochs):
         writer.write("epoch_end", trial_id=trial_id, execution=0, epoch=epoch, seconds=0.5,
                      metrics={"loss": 1.0 / (epoch + 1), "val_accuracy": score})
-    writer.write("trial_end", trial_id=trial_id, status="completed", score=score, seconds=2.0, error=None)
+    writer.write("trial_end", trial_id=trial_id, status="completed", score=score, seconds=2.0,
+                 error=None)
 
 
 def test_reader_builds_trials_and_epochs(tmp_path: Path) -> None:
@@ -81,7 +84,8 @@ def test_missing_file_polls_empty(tmp_path: Path) -> None:
 def test_nan_metrics_are_written_as_null(tmp_path: Path) -> None:
     assert clean_metrics({"loss": float("nan"), "accuracy": 0.5, "name": "x"}) == {
         "loss": None, "accuracy": 0.5}
-    TrialLogWriter(tmp_path / "t.jsonl").write("epoch_end", metrics=clean_metrics({"loss": float("inf")}))
+    TrialLogWriter(tmp_path / "t.jsonl").write("epoch_end",
+                                               metrics=clean_metrics({"loss": float("inf")}))
     assert json.loads((tmp_path / "t.jsonl").read_text())["metrics"]["loss"] is None
 
 
