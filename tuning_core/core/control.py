@@ -14,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from tuning_core.core.states import SearchEnd
+
 FILE_CHECK_S = 0.25
 CHIEF_GONE = "chief gone"  # a distributed search's worker lost its chief: not a user's stop
 _LOCK = threading.Lock()
@@ -35,7 +37,7 @@ class SearchControl:
     stop: threading.Event = field(default_factory=threading.Event)
     deadline: float | None = None
     stop_file: str | None = None
-    reason: str | None = None  # "stopped" or "budget" once the job was asked to end
+    reason: str | None = None  # a SearchEnd value ("stopped", "budget") once asked to end
     _next_file_check: float = 0.0
 
     def should_end(self) -> bool:
@@ -43,10 +45,10 @@ class SearchControl:
         if not self.stop.is_set():
             self._check_file()
         if self.stop.is_set():
-            self.reason = self.reason or "stopped"
+            self.reason = self.reason or SearchEnd.STOPPED.value
             return True
         if self.deadline is not None and time.time() >= self.deadline:
-            self.reason = self.reason or "budget"
+            self.reason = self.reason or SearchEnd.BUDGET.value
             self.stop.set()
             return True
         return False
@@ -57,7 +59,7 @@ class SearchControl:
             return
         self._next_file_check = now + FILE_CHECK_S
         if os.path.exists(self.stop_file):
-            self.reason = self.reason or "stopped"
+            self.reason = self.reason or SearchEnd.STOPPED.value
             self.stop.set()
 
 
@@ -82,7 +84,7 @@ def request_stop(key: str) -> bool:
     control = get(key)
     if control is None:
         return False
-    control.reason = control.reason or "stopped"
+    control.reason = control.reason or SearchEnd.STOPPED.value
     control.stop.set()
     return True
 

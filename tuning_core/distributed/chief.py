@@ -144,7 +144,7 @@ class Chief:
             return SearchEnd.FAILED, self.failure
         late = f"{len(ongoing)} worker(s) did not end their trial within " \
                f"{self.stop_timeout_s:.0f} s of the stop." if ongoing else None
-        return SearchEnd.parse(self.search.reason or "stopped"), late
+        return SearchEnd.parse(self.search.reason or SearchEnd.STOPPED.value), late
 
     def _reap_dead(self, now: float) -> None:
         for worker, trial in list(self.oracle.ongoing_trials.items()):

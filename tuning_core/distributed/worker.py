@@ -19,6 +19,7 @@ from pathlib import Path
 from tuning_core.core import control
 from tuning_core.core.control import SearchHalted
 from tuning_core.core.errors import DistributedError, LockHeldError
+from tuning_core.core.states import SearchEnd
 from tuning_core.runs.locks import FileLock, LockHolder, machine_slot, this_host
 from tuning_core.runs.rundir import RunDir
 from tuning_core.search import precision
@@ -160,7 +161,7 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
         return halt.reason
     except (grpc.RpcError, ValueError) as error:  # ValueError: the watch closed the channel
         if _search_ended(run):
-            return search.reason or "finished"
+            return search.reason or SearchEnd.FINISHED.value
         if search.reason == control.CHIEF_GONE:
             raise _gone(options) from None
         if not isinstance(error, grpc.RpcError):
@@ -168,7 +169,7 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
         raise DistributedError(f"lost the chief at {options.chief} during the search "
                                f"({error.code().name}); resume the run and start the worker "
                                "again.") from error
-    return "finished"
+    return SearchEnd.FINISHED.value
 
 
 class _ChiefWatch(threading.Thread):

@@ -19,7 +19,7 @@ import numpy as np
 
 from tuning_core.core import atomic
 from tuning_core.core.errors import RetrainRejected, RunError
-from tuning_core.core.states import Direction, LogEvent
+from tuning_core.core.states import Direction, LogEvent, SearchEnd
 from tuning_core.runs.ranking import RankedTrial
 from tuning_core.runs.rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE,
                                      MODEL_FILE, RunDir)
@@ -103,10 +103,11 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
         atomic.swap_dir(staged, run.best_dir)
     except BaseException as error:
         shutil.rmtree(staged, ignore_errors=True)
-        log.write(LogEvent.RETRAIN_END, status="failed", message=f"{type(error).__name__}: {error}")
+        log.write(LogEvent.RETRAIN_END, status=SearchEnd.FAILED.value,
+                  message=f"{type(error).__name__}: {error}")
         raise
-    log.write(LogEvent.RETRAIN_END, status="finished", test_accuracy=evaluation["test_accuracy"],
-              test_loss=evaluation["test_loss"])
+    log.write(LogEvent.RETRAIN_END, status=SearchEnd.FINISHED.value,
+              test_accuracy=evaluation["test_accuracy"], test_loss=evaluation["test_loss"])
     return evaluation
 
 

@@ -169,7 +169,7 @@ def run_search(run_dir: str | Path) -> SearchEnd:
             tuner = build_tuner(config.tuner, hypermodel, run)
             outcome.project_dir = tuner.project_dir
             if outcome.control.should_end():
-                raise SearchHalted(outcome.control.reason or "stopped")
+                raise SearchHalted(outcome.control.reason or SearchEnd.STOPPED.value)
             search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     return outcome.status
 

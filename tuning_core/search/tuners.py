@@ -20,7 +20,7 @@ from keras_tuner import errors as kt_errors
 
 from tuning_core.core import atomic, control
 from tuning_core.core.control import SearchHalted
-from tuning_core.core.states import LogEvent, TrialStatus
+from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
 from tuning_core.runs import pruning
 from tuning_core.runs.rundir import PROJECT_DIR, RunDir
 from tuning_core.runs.schema import TunerSettings
@@ -77,10 +77,10 @@ class DashboardHooks:
         super().pre_create_trial()
         search = control.get(self.hooks.run_dir)
         if search is not None and search.should_end():
-            raise SearchHalted(search.reason or "stopped")
+            raise SearchHalted(search.reason or SearchEnd.STOPPED.value)
         cap = self.hooks.trial_cap
         if cap is not None and len(self.oracle.end_order) >= cap:
-            raise SearchHalted("finished")
+            raise SearchHalted(SearchEnd.FINISHED.value)
 
     def on_trial_begin(self, trial: Any) -> None:
         super().on_trial_begin(trial)
