@@ -62,7 +62,7 @@ async def stop_jobs_at_shutdown(_app: App) -> AsyncIterator[None]:
 
 
 if os.environ.get(LAB_ENV) == "1":
-    from labweb import LabContext, LabGate, lab_routes  # noqa: E402
+    from labweb import LabContext, LabGate, lab_routes
 
     lab = LabContext.from_workspace()
     app = App(ROOT / "app.py", routes=lab_routes(lab) + live_routes(lab_mode=True),

@@ -8,9 +8,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuning_core.core.errors import SessionError
 from tuning_core.lab.accounts import User
 from tuning_core.lab.audit import AuditLog, audit_log
-from tuning_core.core.errors import SessionError
 from tuning_core.lab.config import LabConfig, load_lab_config
 from tuning_core.lab.ratelimit import LoginThrottle
 from tuning_core.lab.sessions import SessionManager, session_manager

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tuning_core.live import answers as _feed
 from tuning_core.core.errors import TuningError
+from tuning_core.live import answers as _feed
 from tuning_core.live.cache import Feed, FeedBusy
 
 from .context import _host_name

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tuning_core.lab.audit import AuditAction, Outcome
 from tuning_core.core.errors import LoginError
+from tuning_core.lab.audit import AuditAction, Outcome
 from tuning_core.lab.sessions import COOKIE_NAME
 
 from .context import LabContext

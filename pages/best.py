@@ -14,11 +14,11 @@ from pages.views import best_health as health
 from pages.views import best_insight as insight
 from pages.views import best_model as view
 from pages.views import monitor
+from tuning_core.core.states import JobKind
+from tuning_core.lab.permissions import Action
 from tuning_core.model.best import retrain_progress
 from tuning_core.runs.ranking import RankedTrial
 from tuning_core.runs.rundir import RunDir
-from tuning_core.lab.permissions import Action
-from tuning_core.core.states import JobKind
 
 
 def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> None:

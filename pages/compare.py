@@ -8,10 +8,10 @@ from pages.common import state
 from pages.views import best_front as fronts
 from pages.views import compare as view
 from pages.views.runs import labels
-from tuning_core.core import workspace
 from tuning_core.analysis.compare import compare_runs
-from tuning_core.runs.rundir import RunDir
+from tuning_core.core import workspace
 from tuning_core.runs.catalogue import list_runs
+from tuning_core.runs.rundir import RunDir
 
 st.title("Compare")
 infos = list_runs(workspace.runs_dir())

@@ -8,10 +8,10 @@ from pages.common import auth, state
 from pages.views import data_folder as view
 from pages.views import data_upload as upload
 from tuning_core.core import workspace
-from tuning_core.data.dataset import DatasetSummary, ImageConfig, SplitConfig, split_files
 from tuning_core.core.errors import TuningError
-from tuning_core.lab.permissions import Action
+from tuning_core.data.dataset import DatasetSummary, ImageConfig, SplitConfig, split_files
 from tuning_core.data.sample import write_digits
+from tuning_core.lab.permissions import Action
 
 FOLDER_KEY = state.widget("data.folder", state.data_folder())
 SCANNED = "data.scanned"  # the folder whose suggested settings were applied

@@ -16,8 +16,8 @@ from pages.common import state
 from pages.common.live_chart import live_chart
 from pages.views import monitor as view
 from tuning_core.live import answers as feed
-from tuning_core.live.html import anchor, part
 from tuning_core.live import content as run_content
+from tuning_core.live.html import anchor, part
 
 
 def draw(run_dir: Path) -> None:

@@ -12,8 +12,8 @@ from pages.views import search_budget as budget
 from pages.views import search_launch as view
 from pages.views import search_queue as _queue
 from tuning_core.core.errors import TuningError
-from tuning_core.lab.permissions import Action
 from tuning_core.core.states import JobKind
+from tuning_core.lab.permissions import Action
 
 CONFIRM = "search.confirm"
 FLASH = "search.flash"

@@ -9,8 +9,13 @@ from pages.common.search_script import script_download
 from pages.views import space_backbone as backbone_form
 from pages.views import space_form as form
 from pages.views import space_tables as tables
-from tuning_core.space.schema import (BackboneSpace, SearchSpace, backbone_issues_for_image,
-                                      validate, validate_for_image)
+from tuning_core.space.schema import (
+    BackboneSpace,
+    SearchSpace,
+    backbone_issues_for_image,
+    validate,
+    validate_for_image,
+)
 from tuning_core.space.size import space_size
 
 

@@ -85,9 +85,9 @@ def augmented_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished, retrained run of 3 classes x 16 RGB 32x32 images with augmentation in
     the model (2 random trials of 1 epoch, a 2-epoch retrain). Shared: treat as read-only
     (copy it to change its best model)."""
-    from tuning_core.model.best import retrain_best
     from tuning_core.data.dataset import ImageConfig
     from tuning_core.jobs.registry import JobRegistry
+    from tuning_core.model.best import retrain_best
     from tuning_core.runs.schema import RunConfig, TunerSettings
 
     root = tmp_path_factory.mktemp("augmented")

@@ -99,8 +99,8 @@ def holdout_accuracy(run_dir: Path, holdout: Path) -> float | None:
 def run_ours(data: Path, holdout: Path, runs: Path, retrain_epochs: int,
              overrides: dict[str, Any]) -> dict[str, Any]:
     """Launch, search, retrain and test through the job registry, as the pages do."""
-    from tuning_core.model.best import load_evaluation
     from tuning_core.jobs.registry import JobRegistry
+    from tuning_core.model.best import load_evaluation
     from tuning_core.runs.rundir import RunDir
 
     started = time.perf_counter()

@@ -8,8 +8,8 @@ so drift on a shared machine falls on both sides.
 
 from __future__ import annotations
 
-from bench.workloads import fixed_model as fm
 from bench.harness.common import OUT, FigureResult, fresh_dir, median
+from bench.workloads import fixed_model as fm
 
 GOAL = "runner / plain seconds per trial <= 1.10"
 FULL = {"trials": 7, "epochs": 5, "fits": 3}

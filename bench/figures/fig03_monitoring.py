@@ -8,8 +8,8 @@ Runs alternate, and the figure is the median of the per-pair ratios.
 
 from __future__ import annotations
 
-from bench.workloads import fixed_model as fm
 from bench.harness.common import OUT, FigureResult, fresh_dir, median
+from bench.workloads import fixed_model as fm
 from tuning_core.runs.rundir import RunDir
 
 GOAL = "registry search / bare search <= 1.03"

@@ -6,8 +6,8 @@ runner (or KerasTuner, or TensorFlow) keeps from trial to trial, not a bigger mo
 
 from __future__ import annotations
 
-from bench.workloads import fixed_model as fm
 from bench.harness.common import FigureResult
+from bench.workloads import fixed_model as fm
 from bench.workloads.growth import sampled_search
 
 GOAL = "peak RSS after the last trial / after trial 2 <= 1.10"

@@ -13,12 +13,12 @@ import time
 import keras
 import keras_tuner as kt
 
-from bench.workloads import fixed_model as fm
 from bench.harness.common import OUT, FigureResult, labelled_files, median
+from bench.workloads import fixed_model as fm
 from tuning_core.data.dataset import ImageCache, ImageConfig
 from tuning_core.data.pipeline import TrainingData
-from tuning_core.search.hypermodel import CNNHyperModel
 from tuning_core.data.sample import write_digits
+from tuning_core.search.hypermodel import CNNHyperModel
 
 FULL = {"sizes": (32, 64, 128, 256), "images": 256, "repeats": 3}
 QUICK = {"sizes": (32, 64, 128), "images": 128, "repeats": 1}

@@ -43,17 +43,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness.common import FigureResult, median
-from bench.viewers.browser import (SETTLE_S, START_S, collect_latencies, launch_chromium,
-                                   open_viewers, wait_loaded)
+from bench.viewers.browser import (
+    SETTLE_S,
+    START_S,
+    collect_latencies,
+    launch_chromium,
+    open_viewers,
+    wait_loaded,
+)
+
 # TICKS and latencies are not used here: imported so `fig09_viewers.<name>` keeps working.
-from bench.viewers.measure import (TICKS, Condition, CpuSplit, allowed_cpus,  # noqa: F401
-                                   cpu_list, latencies, log_events, order, parse_stat,
-                                   per_viewer_minute, ratio_summary, read_stats, split_cpus,
-                                   tree, tree_cpu)
-from bench.viewers.pinning import (check_pinning, hold_browsers, pinned,  # noqa: F401
-                                   pinning_note, usable_split)
-from bench.viewers.server import (Setup, dashboard, fresh_setup, kill, new_run, start_search,
-                                  wait_training)
+from bench.viewers.measure import (  # noqa: F401
+    TICKS,
+    Condition,
+    CpuSplit,
+    allowed_cpus,
+    cpu_list,
+    latencies,
+    log_events,
+    order,
+    parse_stat,
+    per_viewer_minute,
+    ratio_summary,
+    read_stats,
+    split_cpus,
+    tree,
+    tree_cpu,
+)
+from bench.viewers.pinning import check_pinning, hold_browsers, pinned, pinning_note, usable_split
+from bench.viewers.server import (
+    Setup,
+    dashboard,
+    fresh_setup,
+    kill,
+    new_run,
+    start_search,
+    wait_training,
+)
 from tuning_core.runs.rundir import RunDir
 
 GOAL = ("search with N viewers (or 1) on Monitor / with none <= 1.10 (median of alternating "

@@ -10,7 +10,6 @@ and each worker's ``trials-<id>.jsonl``). The arithmetic is in :mod:`bench.worke
 
 from __future__ import annotations
 
-
 from bench.harness.common import FigureResult, median
 from bench.workers.events import WAYS, chief_overhead, spread
 

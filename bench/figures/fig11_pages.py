@@ -32,11 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness.common import FigureResult, median
-from bench.viewers.server import (Setup, dashboard, fresh_setup, kill, new_run, start_search,
-                                  wait_training)
 from bench.viewers.browser import START_S, launch_chromium
 from bench.viewers.measure import cpu_list, read_stats, tree_cpu
 from bench.viewers.pinning import hold_browsers, pinned, usable_split
+from bench.viewers.server import (
+    Setup,
+    dashboard,
+    fresh_setup,
+    kill,
+    new_run,
+    start_search,
+    wait_training,
+)
 from tuning_core.runs.rundir import RunDir
 
 GOAL = ("N viewers on any live page (Monitor, Search, Runs, Best model) during a search take at "

@@ -17,15 +17,15 @@ from dataclasses import replace
 import keras
 import keras_tuner as kt
 
-from bench.workloads import fixed_model as fm
 from bench.harness.common import OUT, FigureResult
+from bench.workloads import fixed_model as fm
 from tuning_core.data.dataset import ImageConfig, SplitConfig
-from tuning_core.model.exports import export_run, parse_targets
-from tuning_core.search.hypermodel import CNNHyperModel
-from tuning_core.runs.rundir import RunDir
 from tuning_core.data.sample import write_digits
-from tuning_core.search.lifecycle import prepare_data
+from tuning_core.model.exports import export_run, parse_targets
+from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.search.hypermodel import CNNHyperModel
+from tuning_core.search.lifecycle import prepare_data
 from tuning_core.space.schema import BackboneSpace, Toggle
 
 FULL = {"cnn px": 64, "backbone px": 96, "epochs": 2}

@@ -48,8 +48,8 @@ def search(data: Path, runs: Path, trials: int, epochs: int) -> tuple[Path, floa
     """A random search through the job registry (the pages' path); (run folder, seconds)."""
     from tuning_core.data.dataset import ImageConfig
     from tuning_core.jobs.registry import JobRegistry
-    from tuning_core.space.presets import get_preset
     from tuning_core.runs.schema import RunConfig, TunerSettings
+    from tuning_core.space.presets import get_preset
 
     config = RunConfig(data_dir=str(data), space=get_preset("small"), name="fig13",
                        image=ImageConfig(32, "grayscale"),

@@ -22,8 +22,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.soak.audit import (audit_log, check_trials, kerastuner_trials, survived_fault,
-                              unended_problems)
+from bench.soak.audit import (
+    audit_log,
+    check_trials,
+    kerastuner_trials,
+    survived_fault,
+    unended_problems,
+)
 from bench.soak.faults import START_WAIT_S, FaultInjector
 from bench.soak.procs import FaultRecord, schedule
 from tuning_core.runs.rundir import RunDir

@@ -17,8 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.viewers.measure import (Condition, CpuSplit, allowed_cpus, cpu_list, read_stats,
-                                   split_cpus, tree)
+from bench.viewers.measure import (
+    Condition,
+    CpuSplit,
+    allowed_cpus,
+    cpu_list,
+    read_stats,
+    split_cpus,
+    tree,
+)
 
 # False measures as before pinning (everything on every CPU), the browsers competing with the
 # server and the search; the headline is the pinned measurement.

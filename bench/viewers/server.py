@@ -114,9 +114,9 @@ def new_run(setup: Setup, trials: int, epochs: int) -> Path:
     """A new run folder with the settings ``search`` would give it, not trained yet: the
     viewers open it first, then ``resume`` trains it (a new run resumes as a first start)."""
     from tuning_core.data.dataset import ImageConfig, SplitConfig, scan
-    from tuning_core.space.presets import DEFAULT_PRESET, get_preset
     from tuning_core.runs.catalogue import create_run
     from tuning_core.runs.schema import RunConfig, TunerSettings
+    from tuning_core.space.presets import DEFAULT_PRESET, get_preset
 
     summary = scan(setup.data)
     config = RunConfig(

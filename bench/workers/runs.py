@@ -19,8 +19,14 @@ from typing import Any
 from bench.harness.common import OUT, digits_dir, fresh_dir, run_folders
 from bench.soak.audit import kerastuner_trials
 from bench.soak.procs import Proc
-from bench.workers.events import (WAYS, between_trials, fault_outcome, read_events, throughput,
-                                  trial_seconds)
+from bench.workers.events import (
+    WAYS,
+    between_trials,
+    fault_outcome,
+    read_events,
+    throughput,
+    trial_seconds,
+)
 
 SEARCH_TIMEOUT_S = 420.0
 WAIT_POLL_S = 0.05

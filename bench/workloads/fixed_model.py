@@ -15,8 +15,15 @@ from typing import Any
 from bench.harness.common import digits_dir
 from tuning_core.data.dataset import ImageConfig, SplitConfig, scan
 from tuning_core.runs.schema import RunConfig, TunerSettings
-from tuning_core.space.schema import (ConvBlockSpace, DenseBlockSpace, DropoutRange, IntRange,
-                                      SearchSpace, Toggle, TrainingSpace)
+from tuning_core.space.schema import (
+    ConvBlockSpace,
+    DenseBlockSpace,
+    DropoutRange,
+    IntRange,
+    SearchSpace,
+    Toggle,
+    TrainingSpace,
+)
 
 IMAGE = ImageConfig(32, "grayscale")
 LEARNING_RATE = (1e-3, 1.001e-3)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from tuning_core.core.errors import SessionError
 from tuning_core.lab.accounts import User
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.audit import audit_log
-from tuning_core.core.errors import SessionError
 from tuning_core.lab.config import lab_mode_active, load_lab_config
 from tuning_core.lab.permissions import Action
 from tuning_core.lab.roots import data_roots

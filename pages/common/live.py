@@ -17,14 +17,13 @@ from pathlib import Path
 import streamlit as st
 
 from pages.common import feed
-from tuning_core.live import answers
-from tuning_core.live import html
 from tuning_core.core import workspace
 from tuning_core.core.errors import TuningError
+from tuning_core.live import answers, html
 from tuning_core.live.content import describe, duration, planned_trials, progress_text  # noqa: F401
+from tuning_core.runs.catalogue import active_runs
 from tuning_core.runs.locks import LockHolder, machine_slot
 from tuning_core.runs.rundir import RUN_FILE, RunDir
-from tuning_core.runs.catalogue import active_runs
 
 # The pages below rerun a fragment of each viewer's session per poll (about 20 ms of the
 # server's CPU, taken from the search it shares the machine with: benchmark figure 11), while

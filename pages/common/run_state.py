@@ -13,12 +13,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from tuning_core.live import html
 from tuning_core.core import workspace
 from tuning_core.core.errors import TuningError
 from tuning_core.jobs.registry import JobRegistry
-from tuning_core.runs.rundir import RUN_FILE
+from tuning_core.live import html
 from tuning_core.runs.catalogue import active_runs, launcher, run_named
+from tuning_core.runs.rundir import RUN_FILE
 
 RUN_PARAM = "run"
 RUN = "run.current"

@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from pages.common import auth
-from tuning_core.runs.rundir import RunDir, SCRIPT_FILE
 from tuning_core.model.script import download_script
+from tuning_core.runs.rundir import SCRIPT_FILE, RunDir
 
 
 def script_download(run_dir: Path, key: str) -> None:

@@ -14,8 +14,16 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from pages.common.run_state import (  # noqa: F401  (the pages reach these through state)
-    RUN, RUN_PARAM, current_run, engine_errors, registry, run_owner, run_path, select_run,
-    sync_run_with_url)
+    RUN,
+    RUN_PARAM,
+    current_run,
+    engine_errors,
+    registry,
+    run_owner,
+    run_path,
+    select_run,
+    sync_run_with_url,
+)
 from tuning_core.data.dataset import ImageConfig, SplitConfig
 from tuning_core.runs.schema import TunerSettings
 from tuning_core.space.presets import DEFAULT_PRESET, get_preset

@@ -13,10 +13,17 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import auth, state
-from tuning_core.model.exports import (ExportFormat, ExportRecord, current_exports, download,
-                                       export_run, load_manifest, parse_targets)
-from tuning_core.model.exports.records import FLOAT_MAX_DIFF, QUANTIZED_MIN_TOP1
 from tuning_core.lab.permissions import Action
+from tuning_core.model.exports import (
+    ExportFormat,
+    ExportRecord,
+    current_exports,
+    download,
+    export_run,
+    load_manifest,
+    parse_targets,
+)
+from tuning_core.model.exports.records import FLOAT_MAX_DIFF, QUANTIZED_MIN_TOP1
 from tuning_core.runs.rundir import RunDir
 
 _LABELS = {f.value: f.spec.label for f in ExportFormat}

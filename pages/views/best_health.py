@@ -14,9 +14,10 @@ import streamlit as st
 
 from pages.common import auth, state
 from pages.views import best_insight as insight
-from tuning_core.runs import exclusions
-from tuning_core.model.health import HEALTH_TASK as HEALTH, FlagKind, load_health, start_health
 from tuning_core.lab.permissions import Action
+from tuning_core.model.health import HEALTH_TASK as HEALTH
+from tuning_core.model.health import FlagKind, load_health, start_health
+from tuning_core.runs import exclusions
 
 
 def data_health(run_dir: Path, data_dir: str) -> None:

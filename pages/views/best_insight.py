@@ -14,9 +14,9 @@ import streamlit as st
 from pages.common import auth, state
 from tuning_core.core.background import TASKS, TaskStatus
 from tuning_core.core.errors import TuningError
-from tuning_core.model.explain import (EXPLAIN_TASK as EXPLAIN, is_current, load_explanation,
-                                       start_explain)
 from tuning_core.lab.permissions import Action
+from tuning_core.model.explain import EXPLAIN_TASK as EXPLAIN
+from tuning_core.model.explain import is_current, load_explanation, start_explain
 
 SHOWN = 24  # images per gallery
 POLL_S = 2.0

@@ -13,10 +13,10 @@ import streamlit as st
 from pages.common import auth
 from pages.views.best_insight import try_heatmaps
 from tuning_core.analysis import charts
-from tuning_core.core.errors import TuningError
-from tuning_core.model.best import load_evaluation, load_history, load_hyperparameters
-from tuning_core.data.dataset import IMAGE_EXTENSIONS
 from tuning_core.analysis.margin import evaluation_accuracy, per_class_table, weakest_class_text
+from tuning_core.core.errors import TuningError
+from tuning_core.data.dataset import IMAGE_EXTENSIONS
+from tuning_core.model.best import load_evaluation, load_history, load_hyperparameters
 from tuning_core.model.predict import load_best_model, predict
 from tuning_core.runs.ranking import RankedTrial
 from tuning_core.runs.rundir import HYPERPARAMETERS_FILE, RunDir

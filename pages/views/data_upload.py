@@ -15,8 +15,8 @@ import streamlit as st
 from pages.common import auth, state
 from tuning_core.core import workspace
 from tuning_core.data.dataset import IMAGE_EXTENSIONS
-from tuning_core.lab.permissions import Action
 from tuning_core.data.uploads import delete_dataset, extract_zip, list_datasets, save_images
+from tuning_core.lab.permissions import Action
 
 ZIP, LOOSE = "A .zip of class folders", "Images of one class"
 UPLOADED = "upload.done"  # (folder, message) of an upload, applied on the next run

@@ -12,10 +12,10 @@ import streamlit as st
 
 from pages.common import auth, state
 from tuning_core.core import workspace
-from tuning_core.runs.notes import MAX_NAME, MAX_NOTES, RunNotes, parse_tags
-from tuning_core.lab.permissions import Action
 from tuning_core.core.states import RunStatus
+from tuning_core.lab.permissions import Action
 from tuning_core.runs.catalogue import RunSummary, delete_run, edit_notes, filter_runs, prune_run
+from tuning_core.runs.notes import MAX_NAME, MAX_NOTES, RunNotes, parse_tags
 
 CONFIRM_DELETE = "runs.confirm_delete"
 FLASH = "runs.flash"

@@ -9,10 +9,16 @@ import streamlit as st
 
 from pages.common import live, state
 from tuning_core.distributed.launch import worker_command, workers
-from tuning_core.runs.schema import (DISTRIBUTIONS, OBJECTIVES, TUNER_HELP, TUNER_NAMES, RunConfig,
-                                     TunerSettings)
-from tuning_core.space.size import space_size
 from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.schema import (
+    DISTRIBUTIONS,
+    OBJECTIVES,
+    TUNER_HELP,
+    TUNER_NAMES,
+    RunConfig,
+    TunerSettings,
+)
+from tuning_core.space.size import space_size
 
 OBJECTIVE_HELP = {"val_accuracy": "validation accuracy (higher is better)",
                   "val_loss": "validation loss (lower is better)"}

@@ -7,10 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 from pages.common import auth, live, state
-from tuning_core.jobs.dispatcher import QueueEntry
 from tuning_core.core.errors import TuningError
-from tuning_core.lab.permissions import Action
+from tuning_core.jobs.dispatcher import QueueEntry
 from tuning_core.jobs.records import QueueKind
+from tuning_core.lab.permissions import Action
 
 
 def entries() -> list[QueueEntry]:

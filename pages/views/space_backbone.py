@@ -6,8 +6,8 @@ import streamlit as st
 
 from pages.common import state
 from pages.views import space_tables as tables
-from tuning_core.space.backbones import BACKBONES, NONE, WEIGHTS, fetch_weights, weights_status
 from tuning_core.core.errors import TuningError
+from tuning_core.space.backbones import BACKBONES, NONE, WEIGHTS, fetch_weights, weights_status
 from tuning_core.space.schema import BackboneSpace
 
 FINE_TUNE_LR_GRID = [m * 10.0 ** e for e in range(-7, 0) for m in (1, 2, 5)] + [1.0]

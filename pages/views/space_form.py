@@ -8,8 +8,14 @@ from pages.common import state
 from pages.views import space_tables as tables
 from tuning_core.core.errors import TuningError
 from tuning_core.space.presets import PRESETS
-from tuning_core.space.schema import (MAX_BLOCKS, OPTIMIZERS, IntRange, SearchSpace, Toggle,
-                                      TrainingSpace)
+from tuning_core.space.schema import (
+    MAX_BLOCKS,
+    OPTIMIZERS,
+    IntRange,
+    SearchSpace,
+    Toggle,
+    TrainingSpace,
+)
 
 CONV_TABLE = "space_conv_table"
 DENSE_TABLE = "space_dense_table"

@@ -14,8 +14,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from tuning_core.space.schema import (ACTIVATIONS, POOLINGS, ConvBlockSpace, DenseBlockSpace,
-                                      DropoutRange, Toggle)
+from tuning_core.space.schema import (
+    ACTIVATIONS,
+    POOLINGS,
+    ConvBlockSpace,
+    DenseBlockSpace,
+    DropoutRange,
+    Toggle,
+)
 
 Issue = tuple[str, str]
 

@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 import pytest
 
 from tuning_core.analysis import charts
-from tuning_core.core.errors import SettingsError
 from tuning_core.analysis.importance import Importance
+from tuning_core.core.errors import SettingsError
 
 TRIAL_COLUMNS = ["trial_id", "number", "status", "score", "seconds", "started", "ended", "error",
                  "epochs"]

@@ -9,12 +9,12 @@ import pytest
 
 from tuning_core.analysis import charts
 from tuning_core.analysis.compare import compare_runs, differing_settings, flatten
-from tuning_core.data.dataset import ImageConfig
 from tuning_core.core.errors import RunError
-from tuning_core.space.presets import get_preset
-from tuning_core.runs.rundir import RunDir
+from tuning_core.data.dataset import ImageConfig
 from tuning_core.runs.catalogue import create_run, edit_notes
+from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.presets import get_preset
 
 
 def _run(runs: Path, scores: list[float], objective: str = "val_loss", size: int = 16,

@@ -7,19 +7,23 @@ import math
 from pathlib import Path
 
 import pytest
-from tests.conftest import write_image_folder
-from tests.pages.support import (  # noqa: F401  (clean_caches: a fixture)
-    clean_caches, live_part, live_text, make_run, new_app, problems)
 
+from tests.conftest import write_image_folder
+from tests.pages.support import clean_caches, live_part, live_text, make_run, new_app, problems  # noqa: F401  (clean_caches: a fixture)
+from tuning_core.analysis.diagnose import (
+    ChanceReport,
+    chance_report,
+    images_per_class,
+    original_side,
+    run_chance_report,
+)
 from tuning_core.cli import main
+from tuning_core.core.workspace import runs_dir
 from tuning_core.data.dataset import ImageConfig, SplitConfig, scan, split_files
-from tuning_core.analysis.diagnose import (ChanceReport, chance_report, images_per_class,
-                                           original_side, run_chance_report)
-from tuning_core.space.presets import get_preset
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
-from tuning_core.core.workspace import runs_dir
+from tuning_core.space.presets import get_preset
 
 CLASSES = 4
 CHANCE = dict(val_accuracy=0.25, val_loss=1.40, accuracy=0.3, loss=[1.5, 1.45, 1.42, 1.4])

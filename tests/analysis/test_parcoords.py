@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from tests.analysis.test_charts import make_log, roundtrip
-from tuning_core.analysis import charts
-from tuning_core.analysis import parcoords
+from tuning_core.analysis import charts, parcoords
 
 
 def _axes(trials: pd.DataFrame, objective: str = "val_accuracy") -> dict[str, parcoords.Axis]:

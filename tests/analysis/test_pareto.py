@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning_core.core.errors import RunError
 from tuning_core.analysis.pareto import AXES, Limits, front_frame, non_dominated, pick_within
 from tuning_core.analysis.pareto_chart import front_figure
+from tuning_core.core.errors import RunError
 
 
 def trials(rows: list[tuple[float, float, int]], status: str = "completed") -> pd.DataFrame:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tuning_core.analysis import planner
-from tuning_core.data.dataset import ImageConfig, scan
-from tuning_core.core.errors import SettingsError
 from tuning_core.analysis.planner import DataShape, SearchPlan, plan_search, run_pace, trial_epochs
-from tuning_core.space.presets import get_preset
+from tuning_core.core.errors import SettingsError
+from tuning_core.data.dataset import ImageConfig, scan
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.presets import get_preset
 
 DIGITS = DataShape(images=1797, native_size=32, classes=10, channels=1)
 PHOTOS = DataShape(images=600, native_size=400, classes=37, channels=3)
@@ -148,7 +148,7 @@ def test_a_run_without_a_plan_has_no_pace(tmp_path: Path) -> None:
 
 def test_the_cli_fits_a_search_to_minutes_and_explicit_flags_win(image_folder: Path,
                                                                  capsys) -> None:
-    from tuning_core.cli.main import config_from_args, build_parser
+    from tuning_core.cli.main import build_parser, config_from_args
 
     base = ["search", "--data", str(image_folder), "--runs-dir", "r", "--tuner", "random"]
     fitted = config_from_args(build_parser().parse_args(base + ["--minutes", "4"]))

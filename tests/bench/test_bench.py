@@ -92,8 +92,8 @@ def test_patches_apply_by_name() -> None:
 
 
 def test_figure_12_is_registered_and_its_spaces_are_valid() -> None:
-    from bench.figures import fig12_exports as fig12
     from bench.__main__ import MODULES, ORDER
+    from bench.figures import fig12_exports as fig12
     from tuning_core.space.schema import check, check_for_image
 
     assert MODULES[12] == "fig12_exports" and 12 in ORDER

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench.workloads import datasets
 from bench.harness.common import labelled_files
+from bench.workloads import datasets
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.soak.driver import KINDS, audit_log, schedule, soak
 from bench.soak.audit import survived_fault
+from bench.soak.driver import KINDS, audit_log, schedule, soak
 from bench.soak.procs import FaultRecord
 
 

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.workers.events import (between_trials, chief_overhead, fault_outcome, read_events,
-                                  spread, throughput, trial_seconds)
+from bench.workers.events import (
+    between_trials,
+    chief_overhead,
+    fault_outcome,
+    read_events,
+    spread,
+    throughput,
+    trial_seconds,
+)
 
 
 def _e(event: str, time: float, worker: str | None = None, **fields) -> dict:

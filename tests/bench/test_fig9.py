@@ -11,9 +11,9 @@ import os
 import pytest
 
 from bench.figures import fig09_viewers as fig9
+from bench.figures.fig09_viewers import Condition
 from bench.viewers import browser as viewers_browser
 from bench.viewers import measure as viewers_measure
-from bench.figures.fig09_viewers import Condition
 from bench.viewers.measure import parse_cpu_list
 from tuning_core.runs.rundir import RunDir
 

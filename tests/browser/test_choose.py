@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import ui
+from tuning_core.core.workspace import RUNS
 from tuning_core.model.health import check_run
 from tuning_core.runs.rundir import RunDir
-from tuning_core.core.workspace import RUNS
 
 pytestmark = [pytest.mark.browser, pytest.mark.training]
 

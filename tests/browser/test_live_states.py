@@ -28,12 +28,12 @@ from tests.conftest import write_image_folder
 from tests.pages.support import write_trial
 from tuning_core.data.dataset import ImageConfig
 from tuning_core.jobs.dispatcher import queue_for
-from tuning_core.runs.locks import LockHolder, machine_slot
-from tuning_core.space.presets import get_preset
 from tuning_core.jobs.records import QueueKind
-from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.catalogue import create_run
+from tuning_core.runs.locks import LockHolder, machine_slot
+from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.presets import get_preset
 
 pytestmark = [pytest.mark.browser]
 

@@ -151,7 +151,6 @@ def test_a_second_ctrl_c_aborts_at_once(monkeypatch: pytest.MonkeyPatch, capsys)
     (Python merges two signals that arrive before its handler runs, so this is tested on the
     handler; that an abrupt exit leaves a resumable run is what the kill -9 test shows.)
     """
-    from tuning_core.cli import main
     from tuning_core.cli import support
     from tuning_core.core import control
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tuning_core.lab.accounts import Role, user_store
-from tuning_core.core.errors import LabConfigError
-from tuning_core.lab.config import LabConfig
 from tuning_core.cli.serve import ServeOptions, check_launch, is_loopback, streamlit_command
+from tuning_core.core.errors import LabConfigError
+from tuning_core.lab.accounts import Role, user_store
+from tuning_core.lab.config import LabConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

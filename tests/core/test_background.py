@@ -38,7 +38,6 @@ def test_a_failure_keeps_its_message(tmp_path: Path):
 
 def test_a_health_check_is_refused_while_the_machine_trains(tmp_path: Path, image_folder):
     from tests.pages.support import make_run
-
     from tuning_core.model.health import start_health
     from tuning_core.runs.locks import LockHolder, machine_slot
 

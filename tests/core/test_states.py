@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from tuning_core.runs.schema import TunerSettings, objective_direction
 from tuning_core.core.states import Direction
+from tuning_core.runs.schema import TunerSettings, objective_direction
 
 
 @pytest.mark.parametrize("way, a, b, best, so_far, word", [

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuning_core.core import workspace
-from tuning_core.lab.audit import audit_log
 from tuning_core.jobs.dispatcher import queue_for
 from tuning_core.jobs.queue import JobQueue
+from tuning_core.lab.audit import audit_log
 from tuning_core.lab.files import lab_dir
 from tuning_core.lab.roots import data_roots
 

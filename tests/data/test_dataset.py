@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import write_image_folder
-from tuning_core.data.dataset import DatasetSummary, Split, SplitConfig, scan, split_files
 from tuning_core.core.errors import DatasetError, SettingsError
+from tuning_core.data.dataset import DatasetSummary, Split, SplitConfig, scan, split_files
 
 
 def _png_bytes(tmp_path: Path) -> bytes:

@@ -12,10 +12,10 @@ import tensorflow as tf
 from PIL import Image
 
 from tests.conftest import write_image_folder
+from tuning_core.core.errors import DatasetError, SettingsError
 from tuning_core.data import pipeline
 from tuning_core.data.dataset import ImageCache, ImageConfig, scan
 from tuning_core.data.pipeline import TrainingData, load_image
-from tuning_core.core.errors import DatasetError, SettingsError
 
 TINY_BUDGET_MB = 0.001  # 1 KiB: forces the cache-file mode
 
@@ -122,7 +122,7 @@ def test_dataset_yields_float_images_and_one_hot_labels(mode, image_folder, item
     np.testing.assert_array_equal(labels, [y for _, y in items])  # order of items
     np.testing.assert_array_equal(one_hot.argmax(axis=1), labels)
     np.testing.assert_array_equal(images, uint8_images.astype(np.float32))
-    assert 0 <= images.min() and images.max() <= 255 and images.max() > 1
+    assert images.min() >= 0 and images.max() <= 255 and images.max() > 1
 
 
 def test_memory_and_file_modes_agree_with_load_image(image_folder, items, tmp_path) -> None:

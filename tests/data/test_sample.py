@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tuning_core.core.errors import DatasetError, SettingsError
 from tuning_core.data import sample as sample_data
 from tuning_core.data.dataset import scan
-from tuning_core.core.errors import DatasetError, SettingsError
 
 
 @pytest.fixture(scope="module")

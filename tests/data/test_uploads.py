@@ -16,11 +16,18 @@ from PIL import Image
 
 from tuning_core.data.dataset import scan
 from tuning_core.data.upload_checks import copy_capped
-from tuning_core.data.uploads import (META_FILE, UploadedDataset, UploadError, UploadLimits,
-                                      delete_dataset, extract_zip, list_datasets, save_images)
+from tuning_core.data.uploads import (
+    META_FILE,
+    UploadedDataset,
+    UploadError,
+    UploadLimits,
+    delete_dataset,
+    extract_zip,
+    list_datasets,
+    save_images,
+)
 from tuning_core.lab.accounts import Role, User
 from tuning_core.lab.actor import Actor
-
 
 
 def _member(name: str) -> Actor:

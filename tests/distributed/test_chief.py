@@ -25,8 +25,8 @@ def _oracle(project: Path):
 
 
 def test_a_dead_workers_trial_is_requeued_once_then_failed(tmp_path: Path, monkeypatch) -> None:
-    from tuning_core.distributed import chief as chief_module
     from tuning_core.core import control
+    from tuning_core.distributed import chief as chief_module
     from tuning_core.distributed.chief import Chief
 
     monkeypatch.setattr(chief_module, "DEAD_GRACE_S", 0.0)
@@ -70,6 +70,7 @@ def test_an_oracle_error_does_not_leave_its_lock_held(tmp_path: Path) -> None:
     import threading
 
     from keras_tuner.src.engine import oracle as oracle_module
+
     from tuning_core.distributed.chief import unlocking
 
     oracle = _oracle(tmp_path)

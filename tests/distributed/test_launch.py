@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import write_image_folder
 from tests.pages.support import clean_caches  # noqa: F401  (fixture)
-
 from tuning_core.core.errors import RunError
 from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
@@ -132,8 +132,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def _run_config(tmp_path: Path) -> RunDir:
     from tuning_core.data.dataset import ImageConfig
-    from tuning_core.space.presets import get_preset
     from tuning_core.runs.schema import RunConfig, TunerSettings
+    from tuning_core.space.presets import get_preset
 
     data = write_image_folder(tmp_path / "images")
     config = RunConfig(data_dir=str(data), space=get_preset("small"), image=ImageConfig(16, "rgb"),
@@ -263,8 +263,8 @@ def _resume_goes_on(run: RunDir) -> None:
 
 
 def test_pages_list_live_workers_and_show_who_ran_each_trial(tmp_path: Path) -> None:
-    from tuning_core.live.content import trial_table
     from tuning_core.distributed.launch import worker_command, workers
+    from tuning_core.live.content import trial_table
 
     run = _run_config(tmp_path)
     lock = run.worker_lock("tuner1")
@@ -377,8 +377,7 @@ def test_mirrored_and_mixed_precision_on_cpu_train_float32_and_say_so(tmp_path: 
     import keras
     import tensorflow as tf
 
-    from tuning_core.search import precision
-    from tuning_core.search import tuners
+    from tuning_core.search import precision, tuners
 
     real, made = tuners.distribution_strategy, []
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from tuning_core.core import control
-from tuning_core.lab.accounts import Role, User
-from tuning_core.lab.actor import Actor
 from tuning_core.data.dataset import ImageConfig
 from tuning_core.jobs.dispatcher import queue_entries, queue_for, serve_queue, serving_dashboard
-from tuning_core.jobs.registry import JobRegistry
-from tuning_core.space.presets import get_preset
 from tuning_core.jobs.records import JobState, QueueKind
+from tuning_core.jobs.registry import JobRegistry
+from tuning_core.lab.accounts import Role, User
+from tuning_core.lab.actor import Actor
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.presets import get_preset
 
 
 class Gate:

@@ -9,16 +9,16 @@ from pathlib import Path
 import keras
 import pytest
 
-from tuning_core.data.dataset import ImageConfig
 from tuning_core.core.errors import JobBusyError, RunError, SettingsError
-from tuning_core.jobs.registry import JobRegistry
-from tuning_core.space.presets import get_preset
-from tuning_core.runs.pruning import checkpoint_count
 from tuning_core.core.states import RunStatus
+from tuning_core.data.dataset import ImageConfig
+from tuning_core.jobs.registry import JobRegistry
 from tuning_core.runs.catalogue import list_runs
-from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.runs.pruning import checkpoint_count
 from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.runs.triallog import TrialLogReader
+from tuning_core.space.presets import get_preset
 
 
 def read_log(run_dir: Path) -> TrialLogReader:

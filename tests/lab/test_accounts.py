@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tuning_core.cli.lab import read_password
+from tuning_core.cli.main import main
+from tuning_core.core.errors import AccountError, LoginError
 from tuning_core.lab import files
 from tuning_core.lab.accounts import PasswordHash, Role, ScryptParams, User, UserStore, user_store
 from tuning_core.lab.audit import audit_log
-from tuning_core.cli.main import main
-from tuning_core.cli.lab import read_password
-from tuning_core.core.errors import AccountError, LoginError
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ScryptParams(n=2**10)

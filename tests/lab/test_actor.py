@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from tuning_core.core.errors import AccessDeniedError, PermissionDeniedError
+from tuning_core.data.dataset import ImageConfig
+from tuning_core.jobs.registry import JobRegistry
 from tuning_core.lab.accounts import Role, User
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.audit import AuditAction, AuditLog, Outcome
-from tuning_core.data.dataset import ImageConfig
-from tuning_core.core.errors import AccessDeniedError, PermissionDeniedError
-from tuning_core.jobs.registry import JobRegistry
 from tuning_core.lab.permissions import Action
-from tuning_core.space.presets import get_preset
-from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.catalogue import delete_run, prune_run
+from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.presets import get_preset
 
 
 class Blocking:

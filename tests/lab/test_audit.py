@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tuning_core.core.errors import LabConfigError
 from tuning_core.lab.accounts import Role, User
 from tuning_core.lab.audit import AuditAction, AuditEvent, AuditLog, Outcome, audit_log
-from tuning_core.core.errors import LabConfigError
 from tuning_core.lab.config import LabConfig, load_lab_config, save_lab_config
 
 

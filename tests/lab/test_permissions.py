@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tuning_core.lab.accounts import Role, User
 from tuning_core.core.errors import PermissionDeniedError, TuningError
+from tuning_core.lab.accounts import Role, User
 from tuning_core.lab.permissions import Action, allowed, require
 
 A = Action

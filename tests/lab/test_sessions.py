@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tuning_core.lab.accounts import Role, ScryptParams, UserStore
 from tuning_core.core.errors import LoginError, SessionError
+from tuning_core.lab.accounts import Role, ScryptParams, UserStore
 from tuning_core.lab.ratelimit import LoginThrottle
 from tuning_core.lab.sessions import Revocations, SessionManager, Signer, load_secret
 

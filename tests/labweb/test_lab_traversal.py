@@ -25,16 +25,16 @@ from pages.views import data_folder
 from tests.conftest import write_image_folder
 from tests.lab.test_actor import _config
 from tests.pages.support import clean_caches, click, make_run, new_app, problems  # noqa: F401
+from tuning_core.core.errors import AccessDeniedError
+from tuning_core.core.workspace import runs_dir
 from tuning_core.data import dataset
+from tuning_core.jobs.registry import JobRegistry
 from tuning_core.lab.accounts import Role, User, user_store
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.audit import AuditLog
-from tuning_core.core.errors import AccessDeniedError
-from tuning_core.jobs.registry import JobRegistry
 from tuning_core.lab.config import LAB_ENV, LabConfig, save_lab_config
-from tuning_core.runs.rundir import RunDir
 from tuning_core.lab.sessions import session_manager
-from tuning_core.core.workspace import runs_dir
+from tuning_core.runs.rundir import RunDir
 
 SMALL = {"cats": 3, "dogs": 3}
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from labweb.live import accepts_gzip
 from tests.conftest import write_image_folder
 from tests.lab_server import LabServer, local_server

@@ -10,17 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from tests.jobs.test_dispatcher import Gate, _config, _member
 from tests.pages.support import make_run, write_trial
-
-from tuning_core.live import answers as _feed
-from tuning_core.live import html as _feed_html
-from tuning_core.live import content
-from tuning_core.jobs.dispatcher import queue_for, serve_queue
-from tuning_core.live.cache import MIN_AGE_S, Feed, FeedCache
-from tuning_core.jobs.registry import JobRegistry, install_registry
-from tuning_core.runs.rundir import RunDir
 from tuning_core.core.workspace import runs_dir
+from tuning_core.jobs.dispatcher import queue_for, serve_queue
+from tuning_core.jobs.registry import JobRegistry, install_registry
+from tuning_core.live import answers as _feed
+from tuning_core.live import content
+from tuning_core.live import html as _feed_html
+from tuning_core.live.cache import MIN_AGE_S, Feed, FeedCache
+from tuning_core.runs.rundir import RunDir
 
 
 def payload(feed: Feed) -> dict:

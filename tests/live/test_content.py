@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.pages.support import make_run, write_trial
-
-from tuning_core.live import content as run_content
+from tuning_core.core.workspace import runs_dir
 from tuning_core.jobs.registry import run_progress
+from tuning_core.live import content as run_content
 from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
-from tuning_core.core.workspace import runs_dir
 
 
 def test_content_is_built_once_per_log_position(workspace: Path, image_folder: Path) -> None:

@@ -9,14 +9,14 @@ import keras
 import numpy as np
 import pytest
 
-from tuning_core.model.best import load_evaluation, load_history, retrain_best, retrain_progress
-from tuning_core.data.dataset import ImageConfig
-from tuning_core.core.errors import DatasetError, RunError
-from tuning_core.jobs.registry import JobRegistry
-from tuning_core.model.predict import predict
-from tuning_core.space.presets import get_preset
-from tuning_core.runs.schema import RunConfig, TunerSettings
 from tests.conftest import write_image_folder
+from tuning_core.core.errors import DatasetError, RunError
+from tuning_core.data.dataset import ImageConfig
+from tuning_core.jobs.registry import JobRegistry
+from tuning_core.model.best import load_evaluation, load_history, retrain_best, retrain_progress
+from tuning_core.model.predict import predict
+from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.presets import get_preset
 
 pytestmark = pytest.mark.training
 
@@ -130,8 +130,8 @@ def test_a_retrain_far_worse_than_its_trial_is_refused_and_the_best_kept(
     """A retrain that diverged (NaN weights) or came back at chance (a constant model, here
     against a trial said to have reached 1.0) is tried again with another seed, then refused
     with the evidence: the previous best model stays, and the log and the error say why."""
-    from tuning_core.model import best
     from tuning_core.core.errors import RetrainRejected
+    from tuning_core.model import best
     from tuning_core.runs.rundir import RunDir
 
     if not (finished_run / "best" / "model.keras").is_file():

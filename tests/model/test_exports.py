@@ -11,13 +11,23 @@ import numpy as np
 import pytest
 
 from tests.conftest import augmented_space
-from tuning_core.lab.actor import Actor
-from tuning_core.lab.accounts import Role, User
-from tuning_core.lab.audit import AuditLog
 from tuning_core.core.errors import ExportError, PermissionDeniedError
-from tuning_core.model.exports import (FLOAT_MAX_DIFF, MIN_IMAGES, Agreement, ExportFormat,
-                                       ExportManifest, download, export_run, inference_copy, judge,
-                                       load_manifest, parse_targets)
+from tuning_core.lab.accounts import Role, User
+from tuning_core.lab.actor import Actor
+from tuning_core.lab.audit import AuditLog
+from tuning_core.model.exports import (
+    FLOAT_MAX_DIFF,
+    MIN_IMAGES,
+    Agreement,
+    ExportFormat,
+    ExportManifest,
+    download,
+    export_run,
+    inference_copy,
+    judge,
+    load_manifest,
+    parse_targets,
+)
 from tuning_core.runs.rundir import RunDir
 
 pytestmark = pytest.mark.training

@@ -13,10 +13,19 @@ import pytest
 from PIL import Image
 
 from tests.conftest import write_image_folder
+from tuning_core.model.health import (
+    FlagKind,
+    check_run,
+    duplicate_flags,
+    duplicate_pairs,
+    label_flags,
+    load_health,
+    out_of_sample_probabilities,
+    outlier_flags,
+    precision_recall,
+    thumbnails,
+)
 from tuning_core.runs import exclusions
-from tuning_core.model.health import (FlagKind, check_run, duplicate_flags, duplicate_pairs,
-                                      label_flags, load_health, out_of_sample_probabilities,
-                                      outlier_flags, precision_recall, thumbnails)
 from tuning_core.runs.rundir import RunDir
 
 
@@ -104,7 +113,6 @@ def test_a_run_check_flags_the_planted_leak_and_is_saved(planted_run):
 
 def test_excluded_files_leave_the_next_runs_split_and_come_back_when_restored(planted_run):
     from tests.pages.support import make_run
-
     from tuning_core.search.lifecycle import load_or_make_split
 
     run, _, test = planted_run

@@ -22,9 +22,8 @@ def external_references(html: str) -> list[str]:
 
 
 def test_report_of_a_run_without_a_best_model(tmp_path: Path) -> None:
-    from tests.pages.support import make_run
-
     from tests.conftest import write_image_folder
+    from tests.pages.support import make_run
 
     run = make_run(tmp_path / "runs", write_image_folder(tmp_path / "images"))
     html = report_html(run)

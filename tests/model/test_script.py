@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tuning_core.core.errors import ExportError
-from tuning_core.runs.rundir import RunDir
 from tuning_core.model.script import run_settings, script_text, write_script
+from tuning_core.runs.rundir import RunDir
 
 
 def _space(oracle: Path) -> list[dict]:
@@ -20,9 +20,8 @@ def _space(oracle: Path) -> list[dict]:
 
 
 def test_the_script_needs_a_started_search(tmp_path: Path) -> None:
-    from tests.pages.support import make_run
-
     from tests.conftest import write_image_folder
+    from tests.pages.support import make_run
 
     run_dir = make_run(tmp_path / "runs", write_image_folder(tmp_path / "images"))
     (RunDir(run_dir).path / "split.json").unlink(missing_ok=True)
@@ -60,8 +59,8 @@ def test_the_script_registers_the_dashboards_hyperparameters_for_a_backbone_spac
     import keras_tuner as kt
 
     from tests.conftest import augmented_space
-    from tuning_core.space.backbones import BACKBONES
     from tuning_core.search.hypermodel import CNNHyperModel
+    from tuning_core.space.backbones import BACKBONES
     from tuning_core.space.schema import BackboneSpace, DropoutRange, IntRange, Toggle
 
     space = augmented_space()

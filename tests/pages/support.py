@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from html.parser import HTMLParser
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tuning_core.data.dataset import ImageConfig
-from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.catalogue import create_run
+from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
-from tuning_core.space.presets import get_preset
 from tuning_core.runs.triallog import TrialLogWriter
+from tuning_core.space.presets import get_preset
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.pages.support import (
     PAGES,
     FakeSearch,
@@ -23,12 +24,11 @@ from tests.pages.support import (
     problems,
     write_best,
 )
-
 from tuning_core.analysis import charts
-from tuning_core.space.presets import get_preset
-from tuning_core.runs.schema import RunConfig, TunerSettings
-from tuning_core.jobs.registry import JobRegistry, install_registry
 from tuning_core.core.workspace import runs_dir
+from tuning_core.jobs.registry import JobRegistry, install_registry
+from tuning_core.runs.schema import RunConfig, TunerSettings
+from tuning_core.space.presets import get_preset
 
 
 def render_all(at) -> dict[str, list[str]]:

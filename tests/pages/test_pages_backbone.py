@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.space.test_backbones import no_network
 from tests.pages.support import clean_caches, click, new_app, problems  # noqa: F401
-
-from tuning_core.space.backbones import BACKBONES
+from tests.space.test_backbones import no_network
 from tuning_core.data.dataset import ImageConfig
+from tuning_core.space.backbones import BACKBONES
 from tuning_core.space.presets import get_preset
 
 FILE = BACKBONES["MobileNetV3Small"].file

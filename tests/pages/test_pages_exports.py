@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.pages.support import clean_caches, click, new_app, problems  # noqa: F401
 
-from tuning_core.model.exports import export_run, parse_targets
+from tests.pages.support import clean_caches, click, new_app, problems  # noqa: F401
 from tuning_core.core.workspace import runs_dir
+from tuning_core.model.exports import export_run, parse_targets
 
 pytestmark = pytest.mark.training
 
@@ -55,9 +55,8 @@ def test_a_failed_export_is_not_offered_and_says_why(clean_caches, augmented_run
 
 def test_search_script_downloads_on_space_runs_and_best(clean_caches, image_folder: Path):
     from tests.pages.support import make_run
-
-    from tuning_core.search.lifecycle import load_or_make_split
     from tuning_core.runs.rundir import RunDir
+    from tuning_core.search.lifecycle import load_or_make_split
 
     run = make_run(runs_dir(), image_folder)
     load_or_make_split(RunDir(run))

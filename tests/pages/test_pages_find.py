@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from pages.common import auth
 from tests.pages.support import (
     clean_caches,  # noqa: F401  (fixture)
     click,
@@ -14,14 +16,12 @@ from tests.pages.support import (
     plotly_specs,
     problems,
 )
-
-from pages.common import auth
+from tuning_core.core.workspace import runs_dir
 from tuning_core.lab.accounts import Role, user_store
 from tuning_core.lab.config import LAB_ENV
-from tuning_core.runs.rundir import RunDir
-from tuning_core.runs.catalogue import edit_notes
 from tuning_core.lab.sessions import session_manager
-from tuning_core.core.workspace import runs_dir
+from tuning_core.runs.catalogue import edit_notes
+from tuning_core.runs.rundir import RunDir
 
 
 def runs_page(select: Path | None = None):

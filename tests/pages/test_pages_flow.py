@@ -15,8 +15,8 @@ from tests.pages.support import (
     new_app,
     problems,
 )
-from tuning_core.jobs.registry import get_registry
 from tuning_core.core.workspace import runs_dir
+from tuning_core.jobs.registry import get_registry
 
 
 def poll_until(at, condition, seconds: float = 240.0, page: str | None = None):

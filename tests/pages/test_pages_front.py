@@ -13,10 +13,9 @@ from tests.pages.support import (
     plotly_specs,
     problems,
 )
-
+from tuning_core.core.workspace import runs_dir
 from tuning_core.jobs.registry import JobRegistry, install_registry
 from tuning_core.runs.rundir import RunDir
-from tuning_core.core.workspace import runs_dir
 
 
 def costed_run(image_folder: Path, latencies=(3.0, 1.0, 2.0)) -> Path:

@@ -8,16 +8,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.pages.support import (
     clean_caches,  # noqa: F401  (fixture)
     click,
     new_app,
     problems,
 )
-
-from tuning_core.runs import exclusions
 from tuning_core.core.background import TASKS
 from tuning_core.core.workspace import runs_dir
+from tuning_core.runs import exclusions
 
 
 @pytest.fixture

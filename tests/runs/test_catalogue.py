@@ -8,16 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from tuning_core.data.dataset import ImageConfig, SplitConfig
 from tuning_core.core.errors import RunError, SettingsError
-from tuning_core.space.presets import get_preset
+from tuning_core.core.states import RunStatus
+from tuning_core.data.dataset import ImageConfig, SplitConfig
+from tuning_core.runs.catalogue import (
+    create_run,
+    delete_run,
+    list_runs,
+    load_config,
+    prune_run,
+    summarize,
+)
 from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
-from tuning_core.core.states import RunStatus
-from tuning_core.runs.catalogue import (create_run, delete_run, list_runs, load_config, prune_run,
-                                        summarize)
 from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.runs.triallog import TrialLogWriter
+from tuning_core.space.presets import get_preset
 
 CORE = Path(__file__).resolve().parents[2] / "tuning_core"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tuning_core.runs import locks
 from tuning_core.core.errors import JobBusyError, LockHeldError
+from tuning_core.runs import locks
 from tuning_core.runs.locks import FileLock, LockHolder, machine_slot
 
 HOLD = """

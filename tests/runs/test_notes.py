@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from tuning_core.core.errors import NotesError, PermissionDeniedError, RunError
+from tuning_core.core.states import RunStatus
+from tuning_core.data.dataset import ImageConfig
 from tuning_core.lab.accounts import Role, User
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.audit import AuditAction, AuditLog, Outcome
-from tuning_core.data.dataset import ImageConfig
-from tuning_core.core.errors import NotesError, PermissionDeniedError, RunError
-from tuning_core.runs.notes import RunNotes, clean_tags, parse_tags
-from tuning_core.space.presets import get_preset
-from tuning_core.runs.rundir import NOTES_FILE, RunDir
-from tuning_core.core.states import RunStatus
 from tuning_core.runs.catalogue import create_run, edit_notes, filter_runs, list_runs, summarize
+from tuning_core.runs.notes import RunNotes, clean_tags, parse_tags
+from tuning_core.runs.rundir import NOTES_FILE, RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.runs.triallog import TrialLogWriter
+from tuning_core.space.presets import get_preset
 
 
 def _run(runs: Path, owner: str = "", data: str = "/data/digits", name: str = "") -> Path:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tuning_core.runs.pruning import (checkpoint_count, folder_bytes, prune_checkpoints,
-                                      checkpoints_best_first)
+from tuning_core.runs.pruning import (
+    checkpoint_count,
+    checkpoints_best_first,
+    folder_bytes,
+    prune_checkpoints,
+)
 
 
 def _fake_project(root: Path, scores: dict[str, float | None], status: str = "COMPLETED") -> Path:

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tuning_core.core import atomic
 from tuning_core.analysis import charts
-from tuning_core.model.best import pick_trial
-from tuning_core.data.dataset import ImageConfig
+from tuning_core.core import atomic
 from tuning_core.core.errors import RunError
-from tuning_core.space.presets import get_preset
-from tuning_core.runs.rundir import RunDir
-from tuning_core.runs.catalogue import summarize
-from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.core.states import RunStatus, TrialStatus
+from tuning_core.data.dataset import ImageConfig
+from tuning_core.model.best import pick_trial
+from tuning_core.runs.catalogue import summarize
+from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.runs.triallog import TrialLogReader
+from tuning_core.space.presets import get_preset
 
 
 def _run(tmp_path: Path, objective: str = "val_loss") -> RunDir:

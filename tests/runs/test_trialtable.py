@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tuning_core.runs import trialtable
-from tuning_core.analysis.parcoords import parallel_figure
 from tuning_core.analysis.importance import hp_importance
+from tuning_core.analysis.parcoords import parallel_figure
+from tuning_core.runs import trialtable
 from tuning_core.runs.ranking import ranked_trials
 
 

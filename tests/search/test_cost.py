@@ -7,9 +7,9 @@ import json
 import keras
 import pytest
 
-from tuning_core.search.cost import COST_EVENT, TrialCost, measure, multiply_adds
 from tuning_core.core.errors import RunError
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
+from tuning_core.search.cost import COST_EVENT, TrialCost, measure, multiply_adds
 
 
 def tiny_model() -> keras.Model:
@@ -65,8 +65,8 @@ def test_the_trial_log_gives_cost_columns_and_old_logs_have_none(tmp_path):
 
 
 def test_a_search_logs_each_completed_trials_cost_and_it_can_be_measured_again(augmented_run):
-    from tuning_core.search.cost import measure_trial
     from tuning_core.runs.rundir import RunDir
+    from tuning_core.search.cost import measure_trial
 
     trials = RunDir(augmented_run).reader().trials()
     completed = trials[trials["status"] == "completed"]

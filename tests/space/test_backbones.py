@@ -15,15 +15,15 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
-from tests.search.test_hypermodel import FakeData
 
+from tests.search.test_hypermodel import FakeData
+from tuning_core.core.errors import SettingsError
+from tuning_core.data.dataset import ImageConfig
+from tuning_core.runs.schema import RunConfig
+from tuning_core.search.hypermodel import CNNHyperModel
 from tuning_core.space import backbones
 from tuning_core.space.backbones import BACKBONES, check_weights, keras_models_dir, weights_status
-from tuning_core.data.dataset import ImageConfig
-from tuning_core.core.errors import SettingsError
-from tuning_core.search.hypermodel import CNNHyperModel
 from tuning_core.space.presets import get_preset
-from tuning_core.runs.schema import RunConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = {"MobileNetV3Small": "mobilenet_v3", "MobileNetV3Large": "mobilenet_v3",

@@ -11,9 +11,18 @@ import pytest
 
 from tuning_core.core.errors import SearchSpaceError, SettingsError
 from tuning_core.space.presets import DEFAULT_PRESET, PRESETS, get_preset
-from tuning_core.space.schema import (ConvBlockSpace, DenseBlockSpace, DropoutRange, IntRange,
-                                      SearchSpace, Toggle, TrainingSpace, check, validate,
-                                      validate_for_image)
+from tuning_core.space.schema import (
+    ConvBlockSpace,
+    DenseBlockSpace,
+    DropoutRange,
+    IntRange,
+    SearchSpace,
+    Toggle,
+    TrainingSpace,
+    check,
+    validate,
+    validate_for_image,
+)
 from tuning_core.space.size import SpaceSize, space_size
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.space.test_schema import conv, make_space
 
-from tuning_core.space.backbones import BACKBONES
+from tests.space.test_schema import conv, make_space
 from tuning_core.core.errors import SearchSpaceError
+from tuning_core.space.backbones import BACKBONES
 from tuning_core.space.presets import get_preset
-from tuning_core.space.schema import (BackboneSpace, SearchSpace, backbone_issues_for_image,
-                                      check_for_image, validate, validate_for_image)
+from tuning_core.space.schema import (
+    BackboneSpace,
+    SearchSpace,
+    backbone_issues_for_image,
+    check_for_image,
+    validate,
+    validate_for_image,
+)
 from tuning_core.space.size import SpaceSize, space_size
 
 

@@ -28,8 +28,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from tuning_core.analysis.importance import (MISSING_LABEL, completed_with_score, hp_columns,
-                                             hp_name, is_categorical, varying_columns)
+from tuning_core.analysis.importance import (
+    MISSING_LABEL,
+    completed_with_score,
+    hp_columns,
+    hp_name,
+    is_categorical,
+    varying_columns,
+)
 from tuning_core.runs import ranking
 from tuning_core.runs.schema import objective_direction
 

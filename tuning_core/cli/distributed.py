@@ -56,8 +56,12 @@ def search_runner(args: argparse.Namespace):
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from tuning_core.cli.support import Signals, quiet_tensorflow_import
-    from tuning_core.distributed.worker import (WorkerOptions, parse_address, run_worker,
-                                                wait_for_chief)
+    from tuning_core.distributed.worker import (
+        WorkerOptions,
+        parse_address,
+        run_worker,
+        wait_for_chief,
+    )
     from tuning_core.runs.rundir import RunDir
 
     run = RunDir(args.run_dir)

@@ -17,7 +17,7 @@ paths, record readers, cooperative stop control, background tasks.
 
 from __future__ import annotations
 
-from tuning_core.core.public import public  # noqa: I001 (the package's own module)
+from tuning_core.core.public import public
 
 __all__, __getattr__ = public(__name__, {
     "atomic": (),

@@ -24,8 +24,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tuning_core.core import atomic
-from tuning_core.data.upload_checks import (UploadError, UploadLimits, check_name, copy_capped,
-                                            is_image_name, plan_zip)
+from tuning_core.data.upload_checks import (
+    UploadError,
+    UploadLimits,
+    check_name,
+    copy_capped,
+    is_image_name,
+    plan_zip,
+)
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 

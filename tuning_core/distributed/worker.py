@@ -183,7 +183,7 @@ class _ChiefWatch(threading.Thread):
         self.rundir, self.search, self.done = run, search, threading.Event()
         self.channel = channel
 
-    def run(self) -> None:  # noqa: D102  (Thread.run)
+    def run(self) -> None:
         gone_since = None
         while not self.done.wait(CHIEF_CHECK_S):
             if self.rundir.holder() is not None:

@@ -20,11 +20,10 @@ from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.core.workspace import queue_path, workspace_of_runs
 from tuning_core.jobs.queue import JobQueue
 from tuning_core.jobs.records import JobState, QueuedJob, QueueError, QueueKind, process_alive
+from tuning_core.jobs.registry import JobRegistry, get_registry
 from tuning_core.lab.actor import Actor
 from tuning_core.runs.locks import FileLock, LockHolder, machine_slot, this_host
 from tuning_core.runs.rundir import RunDir
-
-from tuning_core.jobs.registry import JobRegistry, get_registry
 
 POLL_S = 1.0
 DEFAULT_BUDGET_S = 600.0  # assumed length of a job whose settings give no time budget

@@ -27,10 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.core.workspace import QUEUE_FILE
-from tuning_core.jobs.records import (JobState, QueuedJob, QueueError, QueueKind, _checked, _names,
-                                      default_path, process_alive)
+from tuning_core.jobs.records import (
+    JobState,
+    QueuedJob,
+    QueueError,
+    QueueKind,
+    _checked,
+    _names,
+    default_path,
+    process_alive,
+)
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
+
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
 

@@ -15,7 +15,6 @@ from tuning_core.core.errors import TuningError
 from tuning_core.core.workspace import queue_path
 
 
-
 class QueueError(TuningError):
     """The queue refused a change (not allowed, wrong state, duplicate) or is unreadable."""
 

@@ -30,7 +30,6 @@ from tuning_core.runs.triallog import TrialLogReader
 from tuning_core.runs.trialtable import ended_count
 
 
-
 class Dispatcher(Protocol):
     """What the registry asks of the job queue's dispatcher (``dispatcher.QueueDispatcher``,
     which drives this registry: the registry does not know it by name)."""

@@ -43,7 +43,8 @@ from urllib.parse import quote
 
 from tuning_core.core import workspace
 from tuning_core.jobs.registry import Progress
-from tuning_core.live import content as run_content, html
+from tuning_core.live import content as run_content
+from tuning_core.live import html
 from tuning_core.live.cache import Feed, FeedCache, payload, run_version
 from tuning_core.runs.catalogue import active_runs, run_named
 

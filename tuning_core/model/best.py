@@ -21,8 +21,13 @@ from tuning_core.core import atomic
 from tuning_core.core.errors import RetrainRejected, RunError
 from tuning_core.core.states import Direction, LogEvent, SearchEnd
 from tuning_core.runs.ranking import RankedTrial
-from tuning_core.runs.rundir import (EVALUATION_FILE, HISTORY_FILE, HYPERPARAMETERS_FILE,
-                                     MODEL_FILE, RunDir)
+from tuning_core.runs.rundir import (
+    EVALUATION_FILE,
+    HISTORY_FILE,
+    HYPERPARAMETERS_FILE,
+    MODEL_FILE,
+    RunDir,
+)
 from tuning_core.runs.triallog import TrialLogWriter, clean_metrics
 from tuning_core.search import precision, tfmemory
 
@@ -263,7 +268,7 @@ def evaluate(model: Any, test: Any, split: Any) -> dict[str, Any]:
     return {
         "test_loss": float(-np.log(picked).mean()),
         "test_accuracy": float((predicted == labels).mean()),
-        "test_images": int(len(labels)),
+        "test_images": len(labels),
         "classes": list(split.classes),
         "per_class": [{"class": c, "precision": float(precision[i]), "recall": float(recall[i]),
                        "f1": float(f1[i]), "support": int(support[i])}

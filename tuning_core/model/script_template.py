@@ -25,11 +25,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import keras_tuner as kt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+from keras import layers
 
 RUN: dict = {}  # the run's settings, space and split: filled in when the script is written
 
@@ -389,7 +389,7 @@ def main(argv=None):
                                     keras.utils.to_categorical(labels, n), verbose=0)
     model.save(out / "best_model.keras")
     metrics = {"test_accuracy": float(accuracy), "test_loss": float(loss),
-               "test_images": int(len(labels)), "classes": split["classes"],
+               "test_images": len(labels), "classes": split["classes"],
                "hyperparameters": best.values}
     (out / "test_metrics.json").write_text(json.dumps(metrics, indent=1))
     print(json.dumps({k: metrics[k] for k in ("test_accuracy", "test_loss", "test_images")}))

@@ -15,7 +15,6 @@ from tuning_core.core.states import Direction, TrialStatus
 from tuning_core.runs.trialtable import scored
 
 
-
 @dataclass(frozen=True)
 class RankedTrial:
     """One place in the ranking."""

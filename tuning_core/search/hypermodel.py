@@ -45,10 +45,18 @@ from keras import layers
 from tuning_core.core.errors import SettingsError
 from tuning_core.space import backbones
 from tuning_core.space.backbones import NONE
-from tuning_core.space.schema import (FLATTEN_MAX_FEATURES, BackboneSpace, ConvBlockSpace,
-                                      DenseBlockSpace, IntRange, SearchSpace, Toggle, TrainingSpace,
-                                      check, check_for_image)
-
+from tuning_core.space.schema import (
+    FLATTEN_MAX_FEATURES,
+    BackboneSpace,
+    ConvBlockSpace,
+    DenseBlockSpace,
+    IntRange,
+    SearchSpace,
+    Toggle,
+    TrainingSpace,
+    check,
+    check_for_image,
+)
 
 OPTIMIZER_FACTORIES: dict[str, Callable[[float], keras.optimizers.Optimizer]] = {
     "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),

@@ -12,9 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuning_core.core.errors import SettingsError
-from tuning_core.space.schema import (DEFAULT_PRESET, BackboneSpace, ConvBlockSpace,
-                                      DenseBlockSpace, DropoutRange, IntRange, SearchSpace, Toggle,
-                                      TrainingSpace)
+from tuning_core.space.schema import (
+    DEFAULT_PRESET,
+    BackboneSpace,
+    ConvBlockSpace,
+    DenseBlockSpace,
+    DropoutRange,
+    IntRange,
+    SearchSpace,
+    Toggle,
+    TrainingSpace,
+)
 
 __all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "get_preset"]
 

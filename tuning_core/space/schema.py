@@ -16,9 +16,20 @@ from enum import Enum
 from typing import Any, ClassVar, Self
 
 from tuning_core.core.errors import SearchSpaceError
-from tuning_core.core.records import (Reader, field_at, bad_value, choice_issues, number,
-                                      whole_number, exact_keys, known_issues, list_of, plain,
-                                      positive_issues, text_value)
+from tuning_core.core.records import (
+    Reader,
+    bad_value,
+    choice_issues,
+    exact_keys,
+    field_at,
+    known_issues,
+    list_of,
+    number,
+    plain,
+    positive_issues,
+    text_value,
+    whole_number,
+)
 from tuning_core.space.backbones import BACKBONES, NONE, WEIGHTS
 
 __all__ = [

@@ -8,14 +8,34 @@ TensorFlow.
 
 from __future__ import annotations
 
-from tuning_core.model.exports.formats import (ALL, FORMATS, ExportFormat, ExportTarget,
-                                               parse_targets, write_export)
+from tuning_core.model.exports.formats import (
+                                               ALL,
+                                               FORMATS,
+                                               ExportFormat,
+                                               ExportTarget,
+                                               parse_targets,
+                                               write_export,
+)
 from tuning_core.model.exports.inference import inference_copy, is_training_only
-from tuning_core.model.exports.records import (FLOAT_MAX_DIFF, MIN_IMAGES, MIN_SPREAD,
-                                               QUANTIZED_MIN_TOP1, Agreement, ExportManifest,
-                                               ExportRecord, InputSpec, judge)
-from tuning_core.model.exports.service import (check_images, current_exports, download, export_run,
-                                               input_spec, load_manifest)
+from tuning_core.model.exports.records import (
+                                               FLOAT_MAX_DIFF,
+                                               MIN_IMAGES,
+                                               MIN_SPREAD,
+                                               QUANTIZED_MIN_TOP1,
+                                               Agreement,
+                                               ExportManifest,
+                                               ExportRecord,
+                                               InputSpec,
+                                               judge,
+)
+from tuning_core.model.exports.service import (
+                                               check_images,
+                                               current_exports,
+                                               download,
+                                               export_run,
+                                               input_spec,
+                                               load_manifest,
+)
 
 __all__ = [
     "ALL", "FORMATS", "ExportFormat", "ExportTarget", "parse_targets", "write_export",

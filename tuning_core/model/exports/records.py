@@ -55,7 +55,7 @@ class Agreement:
         if reference.shape != outputs.shape:
             raise ExportError(f"the export gives outputs of shape {outputs.shape}; "
                               f"the model gives {reference.shape}.")
-        return cls(images=int(len(reference)),
+        return cls(images=len(reference),
                    max_abs_diff=float(np.abs(reference - outputs).max()),
                    top1_agreement=float((reference.argmax(1) == outputs.argmax(1)).mean()),
                    spread=float(np.ptp(outputs, axis=0).max()))

@@ -27,8 +27,14 @@ from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 from tuning_core.model.exports.formats import ExportTarget, write_export
 from tuning_core.model.exports.inference import inference_copy
-from tuning_core.model.exports.records import (MIN_IMAGES, Agreement, ExportManifest, ExportRecord,
-                                               InputSpec, judge)
+from tuning_core.model.exports.records import (
+    MIN_IMAGES,
+    Agreement,
+    ExportManifest,
+    ExportRecord,
+    InputSpec,
+    judge,
+)
 from tuning_core.model.exports.runtimes import THREADS, RuntimeResult, run_in_child
 from tuning_core.runs.rundir import RunDir
 
