@@ -57,3 +57,19 @@ def test_deterministic_and_roundtrips():
     first, second = hp_importance(trials, seed=1), hp_importance(trials, seed=1)
     assert first == second
     assert list(first.to_frame().columns) == ["hyperparameter", "importance"]
+
+
+def test_fifty_thousand_trials_fit_a_bounded_sample_and_say_so():
+    """The forest's cost is bounded by MAX_FIT, not the run: 50,000 trials fit on 2,000,
+    the same sample every time, and the chart says it was a sample."""
+    from tuning_core.analysis.charts import importance_figure
+    from tuning_core.analysis.importance import MAX_FIT
+
+    trials = trials_where_lr_matters(50_000)
+    result = hp_importance(trials)
+    assert (result.n_trials, result.fitted, result.sampled) == (50_000, MAX_FIT, True)
+    assert result.names[0] == "learning_rate"
+    assert hp_importance(trials) == result
+    assert "random 2,000 of 50,000" in importance_figure(result).layout.title.text
+    small = hp_importance(trials_where_lr_matters())
+    assert (small.fitted, small.sampled) == (small.n_trials, False)

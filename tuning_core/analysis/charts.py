@@ -189,7 +189,7 @@ def learning_curves_spec(trials: pd.DataFrame, epochs: pd.DataFrame,
 def _trial_numbers(trials: pd.DataFrame) -> Callable[[str], str]:
     """trial_id -> the trial's number as shown on the objective chart (the id when unknown)."""
     known = {} if trials.empty or "number" not in trials else dict(
-        zip(trials["trial_id"].astype(str), trials["number"]))
+        zip(trials["trial_id"].astype(str), trials["number"], strict=True))
     return lambda trial_id: str(known.get(str(trial_id), trial_id))
 
 
@@ -210,7 +210,9 @@ def importance_figure(importance: Importance) -> go.Figure:
     fig = go.Figure(go.Bar(x=importance.values[::-1], y=importance.names[::-1], orientation="h",
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
     height = max(250, 40 + 26 * len(importance.names))
-    return _finish(fig, f"{title}<br><sup>from {importance.n_trials} completed trials</sup>",
+    source = (f"fitted on a random {importance.fitted:,} of {importance.n_trials:,} completed "
+              "trials" if importance.sampled else f"from {importance.n_trials} completed trials")
+    return _finish(fig, f"{title}<br><sup>{source}</sup>",
                    height=height, xaxis_title="share of impurity decrease")
 
 

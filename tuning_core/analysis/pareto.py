@@ -40,14 +40,51 @@ AXES: dict[str, CostAxis] = {
 
 def non_dominated(points: np.ndarray) -> np.ndarray:
     """A mask of the rows of ``points`` (n x k, every column better smaller) that no other
-    row dominates (at least as small everywhere, smaller somewhere)."""
+    row dominates (at least as small everywhere, smaller somewhere). A row with a missing
+    value neither dominates nor is dominated, as in a comparison with NaN.
+
+    Why not compare every pair: at 10,000 trials the n x n arrays took 6 s and 867 MB. Two
+    columns (every chart's case) take a sort and one sweep, O(n log n); more columns sweep
+    the rows in sorted order against the front found so far, O(n x front)."""
     points = np.asarray(points, dtype=float)
+    mask = np.ones(len(points), dtype=bool)
     if points.size == 0:
-        return np.zeros(len(points), dtype=bool)
-    no_worse = (points[:, None, :] <= points[None, :, :]).all(axis=2)  # [i, j]: i <= j
-    better = (points[:, None, :] < points[None, :, :]).any(axis=2)
-    dominated_by = no_worse & better  # [i, j]: i dominates j
-    return ~dominated_by.any(axis=0)
+        return mask
+    rows = np.flatnonzero(~np.isnan(points).any(axis=1))
+    if len(rows):
+        sweep = _sweep_2d if points.shape[1] == 2 else _sweep_k
+        mask[rows] = sweep(points[rows])
+    return mask
+
+
+def _sweep_2d(points: np.ndarray) -> np.ndarray:
+    """Two columns: sorted by x, a point is dominated when an earlier x reached a y at most
+    its own, or its own x reached a y below its own (equal points dominate nothing)."""
+    order = np.lexsort((points[:, 1], points[:, 0]))
+    x, y = points[order, 0], points[order, 1]
+    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])  # each group of equal x
+    group = np.cumsum(np.r_[True, x[1:] != x[:-1]]) - 1
+    group_min = y[starts]  # sorted by y within a group: its first is its least
+    before = np.r_[np.inf, np.minimum.accumulate(group_min)[:-1]]  # least y of smaller x
+    dominated = ((group > 0) & (before[group] <= y)) | (y > group_min[group])
+    mask = np.empty(len(points), dtype=bool)
+    mask[order] = ~dominated
+    return mask
+
+
+def _sweep_k(points: np.ndarray) -> np.ndarray:
+    """Any number of columns: in lexicographic order only an earlier row can dominate a
+    later one, and whatever does is itself dominated by a row of the front or on it."""
+    order = np.lexsort(points.T[::-1])
+    front: list[int] = []
+    mask = np.zeros(len(points), dtype=bool)
+    for i in order:
+        kept = points[front]
+        if not (front and ((kept <= points[i]).all(axis=1)
+                           & (kept < points[i]).any(axis=1)).any()):
+            front.append(i)
+            mask[i] = True
+    return mask
 
 
 def front_frame(trials: pd.DataFrame, direction: str, axis: CostAxis) -> pd.DataFrame:
