@@ -80,7 +80,7 @@ def test_pick_within_takes_the_best_that_fits_and_says_what_it_gave_up():
 
 def test_pick_within_says_why_nothing_fits():
     table = trials([(0.95, 9.0, 500), (0.9, 4.0, 200)])
-    with pytest.raises(RunError, match="closest is trial 2 .* 4.00 ms"):
+    with pytest.raises(RunError, match=r"closest is trial 2 .* 4.00 ms"):
         pick_within(table, "max", "val_accuracy", Limits(max_ms=1))
     with pytest.raises(RunError, match="no completed trial has a measured cost"):
         pick_within(table.drop(columns=["latency_ms"]), "max", "val_accuracy", Limits(max_ms=1))

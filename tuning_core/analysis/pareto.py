@@ -96,7 +96,7 @@ def front_frame(trials: pd.DataFrame, direction: str, axis: CostAxis) -> pd.Data
         ranked = ranked.assign(run="")
     columns = ["run", "trial_id", "number", "score", axis.column]
     if ranked.empty or axis.column not in ranked:
-        return pd.DataFrame(columns=columns + ["on_front"])
+        return pd.DataFrame(columns=[*columns, "on_front"])
     frame = ranked[columns].copy()
     frame[axis.column] = pd.to_numeric(frame[axis.column], errors="coerce")
     frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
