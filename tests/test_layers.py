@@ -102,7 +102,7 @@ def upward(edges: dict[str, set[str]]) -> list[str]:
 def private_reaches(package: str = "tuning_core") -> list[str]:
     """Imports of a ``_private`` name or module of a package from outside that package."""
     found = []
-    for top in PACKAGES + ("tests",):
+    for top in (*PACKAGES, "tests"):
         for path in (ROOT / top).rglob("*.py"):
             rel = path.relative_to(ROOT).with_suffix("").parts
             own = rel[1] if rel[0] == package and len(rel) > 2 else None

@@ -223,7 +223,7 @@ def pair_ratios(ours: list[dict], anchors: list[dict]) -> list[float]:
     if len(ours) != len(anchors) or not anchors:
         raise ValueError(f"expected as many runs of ours as of the anchor, got {len(ours)} "
                          f"and {len(anchors)}")
-    return [o["wall_s"] / a["wall_s"] for o, a in zip(ours, anchors)]
+    return [o["wall_s"] / a["wall_s"] for o, a in zip(ours, anchors, strict=True)]
 
 
 @dataclass(frozen=True)

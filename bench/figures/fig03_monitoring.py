@@ -34,10 +34,11 @@ def measure(quick: bool) -> FigureResult:
     for i in range(s["pairs"]):
         bare.append(fm.plain_search(prepared, work / f"bare{i}", s["trials"], s["epochs"]))
         ours.append(_ours(fresh_dir(work / f"runs{i}"), s["trials"], s["epochs"]))
-    ratios = [o / b for o, b in zip(ours, bare)]
+    ratios = [o / b for o, b in zip(ours, bare, strict=True)]
     ratio = median(ratios)
     rows = [{"pair": i + 1, "bare s": round(b, 2), "registry s": round(o, 2),
-             "ratio": round(r, 3)} for i, (b, o, r) in enumerate(zip(bare, ours, ratios))]
+             "ratio": round(r, 3)}
+            for i, (b, o, r) in enumerate(zip(bare, ours, ratios, strict=True))]
     notes = [f"{s['trials']} trials x {s['epochs']} epochs of the fixed model per search, "
              f"{s['pairs']} alternating pairs; median of per-pair ratios."]
     return FigureResult(3, "Monitoring overhead", GOAL, f"ratio {ratio:.3f} (median of "

@@ -28,15 +28,16 @@ def measure(quick: bool) -> FigureResult:
     runs, fault, load = measure_runs(s, SEED)
     by_way = {w: [r for r in runs if r["way"] == w] for w in WAYS}
     rates = {w: [r["per_hour"] for r in by_way[w]] for w in WAYS}
-    pairs = list(zip(by_way["1 worker"], by_way["2 workers"]))
+    pairs = list(zip(by_way["1 worker"], by_way["2 workers"], strict=False))
     ratios = [two["per_hour"] / one["per_hour"] for one, two in pairs
               if one["per_hour"] and two["per_hour"]]
     steady = [two["steady_per_hour"] / one["steady_per_hour"] for one, two in pairs
               if one["steady_per_hour"] and two["steady_per_hour"]]
     vs_plain = [one["per_hour"] / plain["per_hour"]
-                for one, plain in zip(by_way["1 worker"], by_way["plain"]) if plain["per_hour"]]
+                for one, plain in zip(by_way["1 worker"], by_way["plain"], strict=False)
+                if plain["per_hour"]]
     overhead = [chief_overhead(one["events"], plain["events"])
-                for one, plain in zip(by_way["1 worker"], by_way["plain"])]
+                for one, plain in zip(by_way["1 worker"], by_way["plain"], strict=False)]
     gap_over = [o["gap_s"] for o in overhead]
     span_over = [o["span_per_trial_s"] for o in overhead]
     start_over = [o["startup_s"] for o in overhead]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -24,10 +25,8 @@ def machine() -> dict[str, Any]:
             info[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             info[name] = "not installed"
-    try:
+    with contextlib.suppress(OSError):
         info["load average (1 min, at the end)"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
     return info
 
 
@@ -119,7 +118,7 @@ def render(figures: list[FigureResult], info: dict[str, Any], mode: str, total_s
             parts += figure_tables(f.rows, heading="####")
             parts += [f"- {note}" for note in f.notes]
     if extra:
-        parts += [""] + extra
+        parts += ["", *extra]
     return "\n".join(parts) + "\n"
 
 

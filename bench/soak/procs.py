@@ -7,6 +7,7 @@ which fault kinds are injected) and ``FaultRecord`` (what one fault did).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -63,10 +64,8 @@ class Proc:
 
     def signal(self, sig: int) -> None:
         if self.popen.returncode is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def wait(self, timeout: float) -> int | None:
         """The exit code, or None when it is still running after ``timeout`` seconds."""

@@ -7,6 +7,7 @@ collecting each page's latencies at the end.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 
@@ -112,13 +113,11 @@ def collect_latencies(contexts: list, events: dict[str, list[float]]
     came, lost_on_way, bodies = [], 0, {}
     for context in contexts:
         page = context.pages[0]
-        try:
+        with contextlib.suppress(Exception):
             page.wait_for_function(
                 "([c, p]) => { const s = window.__fig9 || []; const l = s[s.length - 1];"
                 " return !!l && l[1] >= c && l[2] >= p; }", arg=final,
                 timeout=max(1.0, deadline - time.monotonic()) * 1000)
-        except Exception:
-            pass
         seen = page.evaluate("() => window.__fig9 || []")
         more, lost = latencies(events, [tuple(row) for row in seen])
         found += more

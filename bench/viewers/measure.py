@@ -187,7 +187,7 @@ def ratio_summary(alone: list[float], watched: list[float]) -> tuple[list[float]
     if len(alone) != len(watched) or not alone:
         raise ValueError(f"expected as many watched as unwatched searches (at least one); "
                          f"got {len(watched)} and {len(alone)}")
-    ratios = [w / a for a, w in zip(alone, watched)]
+    ratios = [w / a for a, w in zip(alone, watched, strict=True)]
     return ratios, median(ratios), min(ratios), max(ratios)
 
 

@@ -168,7 +168,7 @@ def build_photos(dest: Path, scratch: Path) -> None:
     del scratch  # the photos come straight from scikit-learn
     sample = load_sample_images()
     rows, cols = PHOTO_GRID
-    for pixels, filename in zip(sample.images, sample.filenames):
+    for pixels, filename in zip(sample.images, sample.filenames, strict=True):
         photo, stem = Image.fromarray(pixels), Path(filename).stem
         width, height = photo.size
         for r in range(rows):
@@ -192,7 +192,7 @@ NOISE_FRACTION = 0.10
 def imbalanced_counts() -> dict[str, int]:
     """Images per digit: 150 for 0 falling geometrically to 15 for 9."""
     steps = np.geomspace(IMBALANCE_MAX, IMBALANCE_MAX / IMBALANCE_RATIO, 10)
-    return {str(d): int(round(n)) for d, n in enumerate(steps)}
+    return {str(d): round(n) for d, n in enumerate(steps)}
 
 
 def build_imbalanced(dest: Path, scratch: Path) -> None:

@@ -7,6 +7,7 @@ same network for the same cost. Patience 0: every trial runs all its epochs.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,4 +110,4 @@ def trial_cycle_seconds(run_dir: Path) -> list[float]:
     from tuning_core.runs.rundir import RunDir
 
     ends = [e["time"] for e in RunDir(run_dir).reader().events() if e["event"] == "trial_end"]
-    return [b - a for a, b in zip(ends, ends[1:])]
+    return [b - a for a, b in itertools.pairwise(ends)]

@@ -87,7 +87,7 @@ def test_objective_best_so_far(objective, expected):
                                       "completed"],
                            "score": [0.3, 0.1, 0.8, np.nan, 0.5]})
     fig = charts.objective_figure(trials, objective)
-    best = [t for t in fig.data if t.name == "best so far"][0]
+    best = next(t for t in fig.data if t.name == "best so far")
     assert list(best.y) == pytest.approx(expected)
     assert list(best.x) == [1, 2, 3, 5]
 
@@ -102,7 +102,8 @@ def test_learning_curves_one_faint_trace_per_metric_with_gaps():
     assert np.nanmin(x) == 1  # epochs shown 1-based
     names = " ".join(t.name for t in fig.data)
     best = charts.best_trial_id(trials, "val_accuracy")
-    number = dict(zip(trials["trial_id"], trials["number"]))  # labels count trials from 1
+    # labels count trials from 1
+    number = dict(zip(trials["trial_id"], trials["number"], strict=True))
     assert f"best (trial {number[best]})" in names and "running (trial 5)" in names
 
 
@@ -133,9 +134,9 @@ def test_class_counts_confusion_history():
 
 def test_every_figure_handles_no_data_and_keeps_uirevision():
     trials, log = empty_log()
-    figs = list(charts.monitor_figures(trials, log).values()) + [
-        charts.importance_figure(Importance(reason="none")), charts.class_counts_figure({}),
-        charts.confusion_figure([], []), charts.history_figure({})]
+    figs = [*charts.monitor_figures(trials, log).values(),
+            charts.importance_figure(Importance(reason="none")), charts.class_counts_figure({}),
+            charts.confusion_figure([], []), charts.history_figure({})]
     full_trials, full_log = make_log()
     figs += list(charts.monitor_figures(full_trials, full_log, "val_loss").values())
     for fig in figs:

@@ -57,7 +57,7 @@ def test_compare_two_runs_of_one_objective(tmp_path: Path) -> None:
     assert [r.label for r in result.runs] == ["Small images", second.name]
     assert {d.key: d.values for d in result.differing} == {"image.image_size": (16, 32)}
     assert result.same_count > 20 and not result.mixed_objectives
-    a, b = result.runs
+    a, _b = result.runs
     assert (a.best_score, a.best_number, a.best_so_far) == (0.4, 2, (0.9, 0.4, 0.4))  # min
     assert a.curve_epochs == (1, 2)
     assert a.curve_values == pytest.approx((1.4, 0.4))  # the best trial's val_loss

@@ -61,7 +61,7 @@ def test_figure_is_svg_lines_one_polyline_per_trial_and_the_best_on_top():
     assert drawn + 0 == sum(np.isnan(np.asarray(t["x"], dtype=float)).sum() for t in bands[:-1])
     assert drawn == len(done)  # every completed trial once, a gap after each
     best = charts.best_trial_id(trials, "val_accuracy")
-    number = dict(zip(trials["trial_id"], trials["number"]))[best]
+    number = dict(zip(trials["trial_id"], trials["number"], strict=True))[best]
     assert bands[-1]["name"] == f"best (trial {number})"
     hover = bands[-1]["text"][0]
     assert f"trial {number}<br>" in hover and "val_accuracy: " in hover

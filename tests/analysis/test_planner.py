@@ -151,13 +151,13 @@ def test_the_cli_fits_a_search_to_minutes_and_explicit_flags_win(image_folder: P
     from tuning_core.cli.main import build_parser, config_from_args
 
     base = ["search", "--data", str(image_folder), "--runs-dir", "r", "--tuner", "random"]
-    fitted = config_from_args(build_parser().parse_args(base + ["--minutes", "4"]))
+    fitted = config_from_args(build_parser().parse_args([*base, "--minutes", "4"]))
     plan = SearchPlan.from_dict(fitted.plan)
     assert plan.minutes == 4 and fitted.tuner.max_trials == plan.trials
     assert fitted.image.image_size == plan.image_size and fitted.tuner.max_minutes < 4
     assert capsys.readouterr().out.startswith("plan: In about 4 min:")
     mine = config_from_args(build_parser().parse_args(
-        base + ["--minutes", "4", "--max-trials", "3", "--image-size", "48",
-                "--max-minutes", "2"]))
+        [*base, "--minutes", "4", "--max-trials", "3", "--image-size", "48",
+         "--max-minutes", "2"]))
     assert (mine.tuner.max_trials, mine.image.image_size, mine.tuner.max_minutes) == (3, 48, 2)
     assert config_from_args(build_parser().parse_args(base)).plan is None

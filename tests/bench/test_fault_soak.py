@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -43,13 +44,13 @@ def test_a_clean_log_with_a_retried_trial_passes() -> None:
 
 
 def test_a_duplicate_trial_end_is_flagged() -> None:
-    events = CLEAN[:-1] + [("trial_end", "1"), ("search_end", "finished")]
+    events = [*CLEAN[:-1], ("trial_end", "1"), ("search_end", "finished")]
     audit = audit_log(_log(*events))
     assert audit.duplicates == ["line 11: trial 1 ended again"]
 
 
 def test_a_completed_trial_run_again_is_flagged() -> None:
-    events = CLEAN[:-1] + [("trial_start", "0"), ("trial_end", "0"), ("search_end", "finished")]
+    events = [*CLEAN[:-1], ("trial_start", "0"), ("trial_end", "0"), ("search_end", "finished")]
     assert any("ran again" in d for d in audit_log(_log(*events)).duplicates)
 
 
@@ -102,7 +103,7 @@ def test_a_fault_that_lands_as_the_search_finishes_counts_as_survived() -> None:
 def test_schedule_draws_every_kind_and_never_starts_with_a_second_writer() -> None:
     plan = schedule(KINDS, 3 * len(KINDS), random.Random(3))
     assert sorted(plan) == sorted(3 * list(KINDS)) and plan[0] != "second_writer"
-    after_writer = [b for a, b in zip(plan, plan[1:]) if a == "second_writer"]
+    after_writer = [b for a, b in itertools.pairwise(plan) if a == "second_writer"]
     assert not {"second_writer", "kill9_startup"} & set(after_writer)
 
 

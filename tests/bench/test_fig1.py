@@ -22,8 +22,9 @@ def _ours(wall: float, accuracy: float) -> dict:
 
 
 def _runs(ours_walls: list[float], ours_accuracies: list[float]) -> dict[str, list[dict]]:
-    anchors = [_anchor(w, a) for w, a in zip([100.0, 120.0, 80.0], [0.95, 0.96, 0.94])]
-    return {"anchor": anchors, "ours": [_ours(w, a) for w, a in zip(ours_walls, ours_accuracies)]}
+    anchors = [_anchor(w, a) for w, a in zip([100.0, 120.0, 80.0], [0.95, 0.96, 0.94], strict=True)]
+    ours = [_ours(w, a) for w, a in zip(ours_walls, ours_accuracies, strict=True)]
+    return {"anchor": anchors, "ours": ours}
 
 
 def test_every_dataset_must_meet_the_goal() -> None:

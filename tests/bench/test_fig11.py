@@ -63,7 +63,7 @@ def test_the_verdict_follows_the_servers_share_of_the_searchs_cpu() -> None:
     assert "server's share of the search's CPU at most 4.0%" in result.value
     # the GC arm beside the shipped one: (0.30 - 0.01) CPU s/s x 60 / 10 viewers, 7.2x 0.24
     assert "post-run GC: Search 1.74 (7.2x)" in result.value
-    busy = calm + [_window("runs", 9.3, 20.0)]  # a second round of Runs: median 0.17 CPU s/s
+    busy = [*calm, _window("runs", 9.3, 20.0)]  # a second round of Runs: median 0.17 CPU s/s
     assert fig11._result(fig11.QUICK, busy, split).met is False
     tables = figure_tables(result.rows)
     assert "### Per page (medians of rounds)" in tables

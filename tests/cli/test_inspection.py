@@ -32,7 +32,7 @@ def test_explain_prints_one_line_and_writes_the_heatmaps(planted, capsys):
 
 
 def test_health_flags_the_leak_excludes_it_and_exclusions_undo_it(planted, capsys):
-    run, test_file = planted
+    run, _test_file = planted
     assert main(["health", str(run), "--folds", "2", "--epochs", "1",
                  "--exclude", "leak"]) == 0
     out = capsys.readouterr().out

@@ -57,7 +57,7 @@ def test_sample_search_best_predict(tmp_path: Path) -> None:
     lines = result.stdout.strip().splitlines()
     run_dir = Path(lines[-1])
     assert run_dir.is_dir() and sum(line.startswith("trial ") for line in lines) == 2
-    ends = [json.loads(l) for l in (run_dir / "trials.jsonl").read_text().splitlines()]
+    ends = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
     assert sum(e["event"] == "trial_end" and e["status"] == "completed" for e in ends) == 2
     result = _cli("best", str(run_dir), "--epochs", "1")
     assert result.returncode == 0, result.stderr
@@ -91,11 +91,11 @@ def test_killed_search_resumes_and_keeps_completed_trials(tmp_path: Path) -> Non
     process.send_signal(signal.SIGKILL)  # a crash or a power cut, not a polite stop
     process.wait()
     assert log is not None, "the first trial never ended"
-    finished = [json.loads(l)["trial_id"] for l in log.read_text().splitlines()
-                if '"trial_end"' in l]
+    finished = [json.loads(line)["trial_id"] for line in log.read_text().splitlines()
+                if '"trial_end"' in line]
     result = _cli("resume", str(log.parent))
     assert result.returncode == 0, result.stderr
-    events = [json.loads(l) for l in log.read_text().splitlines()]
+    events = [json.loads(line) for line in log.read_text().splitlines()]
     starts = [e["trial_id"] for e in events if e["event"] == "trial_start"]
     for trial_id in finished:
         assert starts.count(trial_id) == 1  # completed trials are not run again

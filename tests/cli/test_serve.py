@@ -62,7 +62,7 @@ def test_lab_flags_pin_the_security_settings(workspace: Path, tmp_path: Path) ->
                        tls_cert=str(cert), tls_key=str(key)).validate()
     command = streamlit_command(ServeOptions("0.0.0.0", 8600, lab=True), config)
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("serve_app.py")
-    flags = dict(zip(command[5::2], command[6::2]))
+    flags = dict(zip(command[5::2], command[6::2], strict=False))
     assert flags["--server.address"] == "0.0.0.0" and flags["--server.port"] == "8600"
     assert flags["--server.enableXsrfProtection"] == "true"
     assert flags["--server.enableCORS"] == "true"

@@ -45,7 +45,7 @@ def test_a_health_check_is_refused_while_the_machine_trains(tmp_path: Path, imag
     slot = machine_slot()
     slot.acquire(LockHolder.mine("search", target="another run"))
     try:
-        with pytest.raises(RunError, match="this machine trains now .*search"):
+        with pytest.raises(RunError, match=r"this machine trains now .*search"):
             start_health(run, tasks=Tasks())
     finally:
         slot.release()

@@ -72,7 +72,7 @@ def test_each_file_is_decoded_once(mode, image_folder, items, tmp_path, decode_c
     assert cache.in_memory == (mode == "memory")
     assert int(decode_counter.numpy()) == len(items) == len(cache)
     for batch_size, shuffle in ((4, False), (7, True), (24, True)):
-        images, labels = _drain(cache.dataset(batch_size, shuffle=shuffle, seed=1))
+        images, _labels = _drain(cache.dataset(batch_size, shuffle=shuffle, seed=1))
         assert images.shape == (24, 16, 16, 3)
     cache.arrays()
     assert int(decode_counter.numpy()) == len(items)
@@ -190,9 +190,9 @@ def test_load_image_reads_formats_and_first_gif_frame(tmp_path: Path) -> None:
 
 def test_load_image_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    with pytest.raises(DatasetError, match="bad.png"):
+    with pytest.raises(DatasetError, match=r"bad\.png"):
         load_image(tmp_path / "bad.png", ImageConfig())
-    with pytest.raises(DatasetError, match="missing.png"):
+    with pytest.raises(DatasetError, match=r"missing\.png"):
         load_image(tmp_path / "missing.png", ImageConfig())
     with pytest.raises(SettingsError):
         load_image(tmp_path / "bad.png", ImageConfig(3))

@@ -200,7 +200,7 @@ def test_streaming_cap_counts_bytes_actually_read() -> None:
 @pytest.mark.parametrize("name", ["existing", "../up", ".hidden", "a/b", "x" * 65, ""])
 def test_taken_or_unsafe_names_are_refused(data_dir: Path, name: str) -> None:
     before = _tree(data_dir)
-    with pytest.raises(UploadError, match="already exists|1 to 64 letters"):
+    with pytest.raises(UploadError, match=r"already exists|1 to 64 letters"):
         extract_zip(io.BytesIO(_zip(_classes())), data_dir, name, "ann")
     assert _tree(data_dir) == before
 
@@ -291,6 +291,6 @@ def test_bytes_past_the_declared_size_are_refused_while_unpacking(
 
     monkeypatch.setattr(zipfile.ZipFile, "open", endless)
     before = _tree(data_dir)
-    with pytest.raises(UploadError, match="'tulips/zz.png' holds more than the 100 bytes"):
+    with pytest.raises(UploadError, match=r"'tulips/zz\.png' holds more than the 100 bytes"):
         extract_zip(io.BytesIO(upload), data_dir, "new", "ann")
     assert _tree(data_dir) == before

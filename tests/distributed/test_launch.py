@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -123,10 +124,9 @@ def _finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:  # the group outlives a chief that exited: its workers are in it
+    # the group outlives a chief that exited: its workers are in it
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(10)
 
 
@@ -231,7 +231,7 @@ def test_a_killed_worker_does_not_hang_the_search_and_stop_stops_all(tmp_path: P
         _wait_for(lambda: len(_ends(run)) > ended, 120, "the other worker to go on")
         assert run.request_stop()
         stopped_at = time.monotonic()
-        out, err = _finish(proc, timeout=120)
+        _out, err = _finish(proc, timeout=120)
     finally:
         _kill_group(proc)
     assert proc.returncode == 0, err[-2000:]

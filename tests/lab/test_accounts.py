@@ -98,7 +98,7 @@ def test_a_weak_hash_is_raised_at_the_next_right_password(tmp_path: Path) -> Non
 def test_role_parse_and_order() -> None:
     assert Role.parse(" Admin ") is Role.ADMIN
     assert Role.ADMIN.at_least(Role.MEMBER) and not Role.VIEWER.at_least(Role.MEMBER)
-    with pytest.raises(AccountError, match="viewer|member|admin"):
+    with pytest.raises(AccountError, match=r"viewer|member|admin"):
         Role.parse("root")
 
 

@@ -45,11 +45,11 @@ def test_local_mode_has_no_user_and_may_everything(action: Action) -> None:
 
 
 def test_messages_name_the_role_needed() -> None:
-    with pytest.raises(PermissionDeniedError, match="^stopping another member's run needs the "
-                       "admin role; you are member alice.$"):
+    with pytest.raises(PermissionDeniedError, match=r"^stopping another member's run needs the "
+                       r"admin role; you are member alice\.$"):
         require(User("alice", Role.MEMBER), Action.STOP, owner="bob")
-    with pytest.raises(PermissionDeniedError, match="^launching a search needs the member role; "
-                       "you are viewer carl.$"):
+    with pytest.raises(PermissionDeniedError, match=r"^launching a search needs the member role; "
+                       r"you are viewer carl\.$"):
         require(User("carl", Role.VIEWER), Action.LAUNCH)
     with pytest.raises(PermissionDeniedError, match="deleting your own run needs the member role"):
         require(User("carl", Role.VIEWER), Action.DELETE, owner="carl")
@@ -61,8 +61,8 @@ def test_a_run_without_an_owner_is_not_a_members_own() -> None:
 
 
 def test_queued_jobs_and_datasets_follow_the_runs_rule_in_their_own_words() -> None:
-    with pytest.raises(PermissionDeniedError, match="^cancelling another member's queued job "
-                       "needs the admin role; you are member alice.$"):
+    with pytest.raises(PermissionDeniedError, match=r"^cancelling another member's queued job "
+                       r"needs the admin role; you are member alice\.$"):
         require(User("alice", Role.MEMBER), Action.CANCEL_JOB, owner="bob")
     with pytest.raises(PermissionDeniedError, match="removing your own dataset needs the member"):
         require(User("carl", Role.VIEWER), Action.DELETE_DATASET, owner="carl")

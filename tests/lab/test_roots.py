@@ -85,9 +85,9 @@ def test_ways_out_are_refused(tree, nothing_opened, spelling: str, reason: str) 
 
 def test_the_wrong_kind_is_refused(tree, nothing_opened, tmp_path: Path) -> None:
     root = tree["root"]
-    with pytest.raises(AccessDeniedError, match="expected a folder; .* is a file"):
+    with pytest.raises(AccessDeniedError, match=r"expected a folder; .* is a file"):
         resolve_inside("digits/0/a.png", [root])
-    with pytest.raises(AccessDeniedError, match="expected a file; .* is a folder"):
+    with pytest.raises(AccessDeniedError, match=r"expected a file; .* is a folder"):
         resolve_inside("digits", [root], Expect.FILE)
     with pytest.raises(AccessDeniedError, match="is a FIFO"):
         resolve_inside("fifo", [root], Expect.FILE)

@@ -130,7 +130,7 @@ def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> 
         words = "queued (#1): starts by itself when the machine is free"
         assert words in queued["status"][1] and words in queued["sidebar"][1]
     finally:
-        for name in list(gate.release) + ["a", "b"]:
+        for name in [*gate.release, "a", "b"]:
             gate.finish(name)
         registry.shutdown(10)
 

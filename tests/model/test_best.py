@@ -76,7 +76,7 @@ def test_predict_images_resized_as_in_training(finished_run: Path, tmp_path: Pat
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
-    with pytest.raises(DatasetError, match="broken.png"):
+    with pytest.raises(DatasetError, match=r"broken\.png"):
         predict(finished_run, [broken])
 
 

@@ -115,7 +115,7 @@ def test_excluded_files_leave_the_next_runs_split_and_come_back_when_restored(pl
     from tests.pages.support import make_run
     from tuning_core.search.lifecycle import load_or_make_split
 
-    run, _, test = planted_run
+    run, _, _test = planted_run
     leak = load_health(run).of_kind(FlagKind.LEAK)[0]
     listed = exclusions.exclude(run, [exclusions.Exclusion(leak.path, leak.reason, "leak")])
     assert listed.paths == {leak.path} and listed.entries[0].by == "local"

@@ -127,7 +127,7 @@ def live_text(at: AppTest, name: str, sidebar: bool = False) -> str:
 def live_table(at: AppTest) -> list[dict[str, str]]:
     """The Monitor's trial table, a dict per row by column title."""
     parsed = live_part(at, "table")
-    return [dict(zip(parsed.header, row)) for row in parsed.rows]
+    return [dict(zip(parsed.header, row, strict=False)) for row in parsed.rows]
 
 
 def make_run(runs_dir: Path, data_dir: Path, trials: int = 3, finished: bool = True,

@@ -101,7 +101,7 @@ def test_another_members_run_shows_its_notes_read_only(as_bob, image_folder: Pat
     at = runs_page()
     assert not problems(at)
     assert at.text_input(key=f"runs_name:{run.name}").disabled
-    save = [b for b in at.button if b.label == "Save notes"][0]
+    save = next(b for b in at.button if b.label == "Save notes")
     assert save.disabled and "admin role" in save.help
 
 

@@ -46,7 +46,7 @@ def test_notes_round_trip_and_default_to_empty(tmp_path: Path) -> None:
 def test_unreadable_notes_are_a_run_error_but_the_run_stays_listed(tmp_path: Path) -> None:
     run = RunDir(_run(tmp_path))
     run.file(NOTES_FILE).write_text("{broken")
-    with pytest.raises(RunError, match="notes.json cannot be read"):
+    with pytest.raises(RunError, match=r"notes\.json cannot be read"):
         run.notes()
     run.file(NOTES_FILE).write_text(json.dumps({"schema_version": 7}))
     with pytest.raises(RunError, match="schema_version must be 1; got 7"):
@@ -103,8 +103,8 @@ def test_a_forged_edit_by_another_member_is_refused_and_audited(tmp_path: Path) 
     log = AuditLog(tmp_path / "audit.jsonl")
     run = _run(tmp_path / "runs", owner="alice")
     edit_notes(run, "Alice's", "", [], _actor("alice", Role.MEMBER, log))
-    with pytest.raises(PermissionDeniedError, match="^editing the notes of another member's "
-                       "run needs the admin role; you are member bob.$"):
+    with pytest.raises(PermissionDeniedError, match=r"^editing the notes of another member's "
+                       r"run needs the admin role; you are member bob\.$"):
         edit_notes(run, "Bob was here", "", [], _actor("bob", Role.MEMBER, log))
     assert RunDir(run).notes().name == "Alice's"
     assert [(e.user, e.outcome) for e in log.latest(5)] == [("alice", Outcome.OK),

@@ -291,7 +291,7 @@ def test_get_preset_returns_a_fresh_copy_and_names_the_known_ones() -> None:
     first.conv[0].filters.append(999)
     assert 999 not in get_preset("small").conv[0].filters
     assert first.conv[0] is not first.conv[1]
-    with pytest.raises(SettingsError, match="'huge'.*small, tutorial, large, pretrained"):
+    with pytest.raises(SettingsError, match=r"'huge'.*small, tutorial, large, pretrained"):
         get_preset("huge")
 
 

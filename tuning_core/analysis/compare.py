@@ -76,7 +76,8 @@ class Comparison:
 
     def settings_rows(self) -> list[dict[str, str]]:
         """The differing settings as table rows: "setting", then one column per run label."""
-        return [{"setting": d.key, **{r.label: _text(v) for r, v in zip(self.runs, d.values)}}
+        return [{"setting": d.key,
+                 **{r.label: _text(v) for r, v in zip(self.runs, d.values, strict=True)}}
                 for d in self.differing]
 
 
@@ -116,14 +117,15 @@ def compare_runs(runs: Sequence[RunDir]) -> Comparison:
         raise RunError(f"pick at least two runs to compare; got {len(runs)}.")
     objective = runs[0].config().tuner.objective
     labels = _labels(runs)
-    series = tuple(_series(run, label, objective) for run, label in zip(runs, labels))
+    series = tuple(_series(run, label, objective) for run, label in zip(runs, labels, strict=True))
     differing, same = differing_settings([run.config().to_dict() for run in runs])
     return Comparison(series, tuple(differing), same, objective)
 
 
 def _labels(runs: Sequence[RunDir]) -> list[str]:
     names = [run.display_name() for run in runs]
-    return [n if names.count(n) == 1 else f"{n} ({run.name})" for n, run in zip(names, runs)]
+    return [n if names.count(n) == 1 else f"{n} ({run.name})"
+            for n, run in zip(names, runs, strict=True)]
 
 
 def _series(run: RunDir, label: str, objective: str) -> RunSeries:

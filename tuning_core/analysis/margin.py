@@ -40,7 +40,7 @@ class Accuracy:
     @classmethod
     def of(cls, value: float, total: int, confidence: float = CONFIDENCE) -> Accuracy:
         """From a rate and its number of images (the count is rounded back)."""
-        return cls(int(round(value * total)), int(total), confidence)
+        return cls(round(value * total), int(total), confidence)
 
     @property
     def value(self) -> float:
@@ -123,7 +123,7 @@ def per_class_table(per_class: list[dict[str, Any]]) -> pd.DataFrame:
     if not table.empty:
         table["recall 95% interval"] = [
             "–" if not n else "{:.2f}–{:.2f}".format(*Accuracy.of(r, n).interval)
-            for r, n in zip(table["recall"], table["support"])]
+            for r, n in zip(table["recall"], table["support"], strict=True)]
     return table
 
 

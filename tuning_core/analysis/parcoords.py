@@ -93,11 +93,11 @@ def levels_axis(series: pd.Series, label: str) -> Axis:
     code = {v: i for i, v in enumerate(levels)}
     gaps = bool(series.isna().any())
     if gaps:
-        names = [MISSING_LABEL] + names
+        names = [MISSING_LABEL, *names]
     codes = np.array([0 if pd.isna(v) else code[v] + gaps for v in series], dtype=int)
     height = _spread(np.arange(len(names)))
     return Axis(label, height(codes), [names[c] for c in codes],
-                list(zip(height(np.arange(len(names))).tolist(), names)))
+                list(zip(height(np.arange(len(names))).tolist(), names, strict=True)))
 
 
 def numeric_axis(series: pd.Series, label: str, log: bool | None = None) -> Axis:
@@ -108,7 +108,8 @@ def numeric_axis(series: pd.Series, label: str, log: bool | None = None) -> Axis
     height = _spread(scaled)
     low, high = float(np.min(scaled)), float(np.max(scaled))
     marks = np.linspace(low, high, TICKS) if high > low else np.array([low])
-    ticks = list(zip(height(marks).tolist(), [_number(10 ** m if log else m) for m in marks]))
+    texts = [_number(10 ** m if log else m) for m in marks]
+    ticks = list(zip(height(marks).tolist(), texts, strict=True))
     return Axis(f"{label} (log)" if log else label, height(scaled),
                 [_number(v) for v in values], ticks)
 
@@ -145,7 +146,7 @@ def bands(scores: np.ndarray, better_high: bool) -> tuple[np.ndarray, list[tuple
     colours = sample_colorscale("Viridis", [1 - i / max(count - 1, 1) for i in range(count)])
     labels = [f"{_number(min(edges[i], edges[i + 1]))}–{_number(max(edges[i], edges[i + 1]))}"
               for i in range(count)]
-    return index, list(zip(labels, colours))
+    return index, list(zip(labels, colours, strict=True))
 
 
 def _polylines(rows: np.ndarray, heights: np.ndarray, text: np.ndarray) -> dict[str, list]:

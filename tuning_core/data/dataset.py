@@ -339,7 +339,7 @@ def split_files(summary: DatasetSummary, config: SplitConfig) -> Split:
         counts = _split_counts(name, len(files), config)
         order = _shuffled(sorted(files), config.seed, name)
         start = 0
-        for part, count in zip(parts, counts):
+        for part, count in zip(parts, counts, strict=True):
             part += [(path, label) for path in order[start:start + count]]
             start += count
     # Classes interleaved in a seeded order: a small shuffle buffer still mixes them.

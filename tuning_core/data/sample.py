@@ -34,7 +34,7 @@ def write_digits(folder: str | Path, size: int = 32) -> Path:
         raise DatasetError(f"Expected a folder to write the sample digits into, got a file: "
                            f"{root}")
     images, targets = _load_digits()
-    for index, (pixels, digit) in enumerate(zip(images, targets)):
+    for index, (pixels, digit) in enumerate(zip(images, targets, strict=True)):
         path = root / str(digit) / f"{digit}_{index:04d}.png"
         if not path.exists():
             _write_png(path, _enlarge(pixels, size))

@@ -149,7 +149,7 @@ def _placed(images: list[zipfile.ZipInfo]) -> list[tuple[zipfile.ZipInfo, str]]:
     tops = {p[0] for p in parts}
     strip = 1 if len(tops) == 1 and all(len(p) >= 3 for p in parts) else 0
     placed, seen = [], set()
-    for info, part in zip(images, parts):
+    for info, part in zip(images, parts, strict=True):
         rel = "/".join(part[strip:])
         if len(part) - strip < 2:
             continue  # directly in the root: not in a class folder

@@ -9,6 +9,7 @@ while it lives, so the command line can tell that a dashboard serves the queue.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -89,10 +90,9 @@ class QueueDispatcher:
     def start(self) -> None:
         """Recover after a restart, then poll the queue in a background thread."""
         self.recovered = self.queue.recover(process_alive)
-        try:
+        # another dashboard may serve it too: the queue's claim keeps them apart
+        with contextlib.suppress(LockHeldError):
             self._presence.acquire(LockHolder.mine("dashboard"))
-        except LockHeldError:
-            pass  # another dashboard serves it too: the queue's claim keeps them apart
         self._thread = threading.Thread(target=self._loop, daemon=True, name="queue")
         self._thread.start()
 
@@ -145,18 +145,16 @@ class QueueDispatcher:
         job_id = self._running.pop(run.path, None)
         if job_id is not None:
             state, message = _outcome(run, error)
-            try:
+            # recovered as interrupted by another server meanwhile: keep its word
+            with contextlib.suppress(QueueError):
                 self.queue.finish(job_id, state, message)
-            except QueueError:
-                pass  # recovered as interrupted by another server meanwhile: keep its word
         self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
+            # an unreadable queue file: the pages show the error; try again later
+            with contextlib.suppress(TuningError):
                 self.dispatch_once()
-            except TuningError:
-                pass  # an unreadable queue file: the pages show the error; try again later
             self._wake.wait(POLL_S)
             self._wake.clear()
 

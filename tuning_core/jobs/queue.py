@@ -347,7 +347,7 @@ class JobQueue:
             order.insert(new, job)
             positions = sorted(j.position for j in waiting)  # reused in the new order
             conn.executemany("UPDATE jobs SET position = ? WHERE id = ?",
-                             [(pos, j.id) for pos, j in zip(positions, order)])
+                             [(pos, j.id) for pos, j in zip(positions, order, strict=True)])
             return new + 1
 
     def recover(self, is_alive: Callable[[QueuedJob], bool]) -> list[QueuedJob]:

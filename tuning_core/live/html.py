@@ -89,8 +89,8 @@ def table_html(table: pd.DataFrame) -> str:
         return ""
     head = "".join(f'<th data-col="{i}" title="Sort">{esc(TABLE_TITLES.get(c, c))}</th>'
                    for i, c in enumerate(table.columns))
-    rows = "".join("<tr>" + "".join(_cell(v, c) for v, c in zip(row, table.columns)) + "</tr>"
-                   for row in table.astype(object).itertuples(index=False, name=None))
+    rows = "".join("<tr>" + "".join(_cell(v, c) for v, c in zip(row, table.columns, strict=True))
+                   + "</tr>" for row in table.astype(object).itertuples(index=False, name=None))
     return (f'<div class="live-table"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{rows}</tbody></table></div>")
 

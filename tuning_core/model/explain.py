@@ -116,7 +116,7 @@ def explain_run(run_dir: str | Path, limit: int = HEATMAP_LIMIT) -> Explanation:
             picked = np.array(wanted)
             maps, _ = heatmaps(model, images[picked], probabilities[picked].argmax(axis=1),
                                target)
-            for n, (i, heat) in enumerate(zip(picked, maps)):
+            for n, (i, heat) in enumerate(zip(picked, maps, strict=True)):
                 name = f"heatmap-{n:03d}.png"
                 (staged / name).write_bytes(overlay_png(images[i], heat))
                 explained[i] = _with_heatmap(explained[i], name)
@@ -173,7 +173,7 @@ def _explained(paths: list[str], labels: np.ndarray, classes: list[str],
     true_p = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
     return [ExplainedImage(path=p, true=classes[y], predicted=classes[k],
                            confidence=float(probabilities[i, k]), loss=float(-np.log(t)))
-            for i, (p, y, k, t) in enumerate(zip(paths, labels, predicted, true_p))]
+            for i, (p, y, k, t) in enumerate(zip(paths, labels, predicted, true_p, strict=True))]
 
 
 def _with_heatmap(image: ExplainedImage, name: str) -> ExplainedImage:
@@ -201,7 +201,7 @@ def file_heatmaps(run_dir: str | Path, files: list[str | Path], model: Any) -> l
     config = RunDir(run_dir).config().image
     images = np.stack([load_image(f, config) for f in files]).astype("float32")
     maps, _ = heatmaps(model, images)
-    return [overlay_png(image, heat) for image, heat in zip(images, maps)]
+    return [overlay_png(image, heat) for image, heat in zip(images, maps, strict=True)]
 
 
 EXPLAIN_TASK = "explain"

@@ -51,7 +51,7 @@ def find_target(model: Any) -> Target:
 def _last_spatial(model: Any, path: tuple[Any, ...]) -> Target | None:
     for layer in reversed(model.layers):
         if hasattr(layer, "layers") and layer.layers:
-            inner = _last_spatial(layer, path + (layer,))
+            inner = _last_spatial(layer, (*path, layer))
             if inner is not None:
                 return inner
         elif _is_spatial(layer) and not any(s in type(layer).__name__ for s in _SKIPPED):

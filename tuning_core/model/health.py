@@ -208,8 +208,8 @@ def duplicate_pairs(files: list[Path], thumbs: np.ndarray) -> list[tuple[int, in
     features = _shapes(thumbs)
     index = NearestNeighbors(radius=DUPLICATE_DISTANCE, metric="cosine").fit(features)
     distances, neighbours = index.radius_neighbors(features)
-    for i, (ds, ns) in enumerate(zip(distances, neighbours)):
-        for d, j in zip(ds, ns):
+    for i, (ds, ns) in enumerate(zip(distances, neighbours, strict=True)):
+        for d, j in zip(ds, ns, strict=True):
             if j != i and np.abs(features[i]).sum() > 0:
                 key = (min(i, int(j)), max(i, int(j)))
                 pairs[key] = min(pairs.get(key, 1.0), max(0.0, float(d)))
@@ -266,7 +266,7 @@ def check_run(run_dir: str | Path, folds: int = FOLDS, epochs: int = EPOCHS) -> 
     items = [(p, y, part) for part in ("train", "val", "test") for p, y in getattr(split, part)]
     paths = [p for p, _, _ in items]
     files = [Path(split.root) / p for p in paths]
-    missing = [p for p, f in zip(paths, files) if not f.is_file()]
+    missing = [p for p, f in zip(paths, files, strict=True) if not f.is_file()]
     if missing:
         raise RunError(f"{len(missing)} image(s) of {run.name} are gone from {split.root}, "
                        f"for example {missing[0]}.")

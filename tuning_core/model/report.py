@@ -121,7 +121,7 @@ def _trials_section(run: RunDir) -> str:
     # one row per hyperparameter, one column per trial: a few trials, many hyperparameters
     rows = [{"": objective, **{f"#{t.rank} (trial {t.number})": t.score for t in best}}]
     rows += [{"": c[3:], **{f"#{t.rank} (trial {t.number})": row[c]
-                            for t, row in zip(best, picked)}}
+                            for t, row in zip(best, picked, strict=True)}}
              for c in trials.columns if c.startswith("hp:")
              and any(row[c] == row[c] for row in picked)]
     counts = trials["status"].value_counts().to_dict()

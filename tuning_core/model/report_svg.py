@@ -69,7 +69,7 @@ def confusion_table(matrix: list[list[int]], classes: list[str]) -> str:
     """The confusion matrix as an HTML table, each cell shaded by its share of its row."""
     head = "".join(f"<th>{escape(c)}</th>" for c in classes)
     rows = []
-    for name, row in zip(classes, matrix):
+    for name, row in zip(classes, matrix, strict=False):
         total = sum(row) or 1
         cells = "".join(
             f"<td style='background: rgba(31,119,180,{0.08 + 0.8 * n / total:.2f})'>{n}</td>"

@@ -19,6 +19,7 @@ distribution settings are not repeated here).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -332,10 +333,8 @@ def search(tuner_obj, data, tuner, epochs):
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if tuner["patience"]:
         callbacks.append(early_stopping(tuner, tuner["patience"]))
-    try:
+    with contextlib.suppress(_Done):
         tuner_obj.search(data, epochs=epochs, callbacks=callbacks, verbose=2)
-    except _Done:
-        pass
 
 
 def retrain(hypermodel, hp, data, tuner, epochs, out):

@@ -11,6 +11,7 @@ as held, a stale one as dead.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -169,10 +170,9 @@ class FileLock:
             if holder is None:
                 return
             self._holder = replace(holder, heartbeat=time.time())
-            try:
+            # a full disk must not kill the training; liveness falls back to the OS lock
+            with contextlib.suppress(OSError):
                 atomic.write_json(self.holder_path, self._holder.to_dict())
-            except OSError:
-                pass  # a full disk must not kill the training; liveness falls back to the OS lock
 
 
 def _try_flock(fd: int, mode: int, tries: int) -> bool:

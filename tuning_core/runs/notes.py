@@ -19,7 +19,7 @@ MAX_NAME = 80
 MAX_NOTES = 10_000
 MAX_TAGS = 20
 MAX_TAG = 32
-_TAG = re.compile(r"^[a-z0-9_-]{1,%d}$" % MAX_TAG)
+_TAG = re.compile(rf"^[a-z0-9_-]{{1,{MAX_TAG}}}$")
 _SEPARATORS = re.compile(r"[,\s]+")
 
 
