@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_image_folder
-from tests.pages.support import clean_caches, live_part, live_text, make_run, new_app, problems  # noqa: F401  (clean_caches: a fixture)
+from tests.pages.support import live_part, live_text, make_run, new_app, problems
 from tuning_core.analysis.diagnose import (
     ChanceReport,
     chance_report,

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_image_folder
-from tests.pages.support import clean_caches  # noqa: F401  (fixture)
 from tuning_core.core.errors import RunError
 from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir

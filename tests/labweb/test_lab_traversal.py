@@ -24,7 +24,7 @@ from pages.common import auth
 from pages.views import data_folder
 from tests.conftest import write_image_folder
 from tests.lab.test_actor import _config
-from tests.pages.support import clean_caches, click, make_run, new_app, problems  # noqa: F401
+from tests.pages.support import click, make_run, new_app, problems
 from tuning_core.core.errors import AccessDeniedError
 from tuning_core.core.workspace import runs_dir
 from tuning_core.data import dataset
@@ -59,7 +59,7 @@ class Lab:
 
 
 @pytest.fixture
-def lab(clean_caches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:  # noqa: F811
+def lab(clean_caches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     """Lab mode over a fresh workspace, member mia logged in, scans and image reads recorded."""
     workspace = clean_caches
     data, extra, outside = workspace / "data", tmp_path / "extra", tmp_path / "outside"

@@ -13,7 +13,6 @@ import pytest
 from tests.pages.support import (
     PAGES,
     FakeSearch,
-    clean_caches,  # noqa: F401  (fixture)
     click,
     live_part,
     live_table,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.pages.support import clean_caches, click, new_app, problems  # noqa: F401
+from tests.pages.support import click, new_app, problems
 from tests.space.test_backbones import no_network
 from tuning_core.data.dataset import ImageConfig
 from tuning_core.space.backbones import BACKBONES

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pages.support import clean_caches, click, new_app, problems  # noqa: F401
+from tests.pages.support import click, new_app, problems
 from tuning_core.core.workspace import runs_dir
 from tuning_core.model.exports import export_run, parse_targets
 

@@ -9,7 +9,6 @@ import pytest
 
 from pages.common import auth
 from tests.pages.support import (
-    clean_caches,  # noqa: F401  (fixture)
     click,
     make_run,
     new_app,

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from tests.pages.support import (
-    clean_caches,  # noqa: F401  (fixture)
     click,
     live_part,
     live_table,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.pages.support import (
-    clean_caches,  # noqa: F401  (fixture)
     click,
     make_run,
     new_app,

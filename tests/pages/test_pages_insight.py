@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.pages.support import (
-    clean_caches,  # noqa: F401  (fixture)
     click,
     new_app,
     problems,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.pages.support import clean_caches, new_app, problems  # noqa: F401
+from tests.pages.support import new_app, problems
 from tuning_core.core.workspace import data_dir
 
 
