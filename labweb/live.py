@@ -72,7 +72,7 @@ def _answer(request: Request, feed: Feed) -> Response:
 def live_routes(lab_mode: bool) -> list[Route]:
     """The feed routes; outside lab mode they answer loopback host names only."""
 
-    def endpoint(build: Callable[[Path | None], Feed], need_run: bool):
+    def endpoint(build: Callable[[Path | None, str | None], Feed], need_run: bool):
         def serve(request: Request) -> Response:
             if not lab_mode and not loopback_host(request.headers.get("host")):
                 return _error(400, "this host name is not allowed here.")
@@ -81,7 +81,7 @@ def live_routes(lab_mode: bool) -> list[Route]:
             if run is None and (need_run or name):
                 return _error(404, "no such run in this workspace.")
             try:
-                return _answer(request, build(run))
+                return _answer(request, build(run, request.headers.get("if-none-match")))
             except TuningError as error:
                 return _error(409, str(error))
             except FeedBusy as error:

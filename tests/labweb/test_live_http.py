@@ -102,7 +102,7 @@ def test_a_build_that_fails_answers_500_with_the_reason(monkeypatch, tmp_path: P
     from labweb import live
     from tuning_core.live import answers as _feed
 
-    def broken(run):
+    def broken(run, since=None):
         raise ValueError("disk on fire")
 
     monkeypatch.setattr(_feed, "monitor_feed", broken)

@@ -223,3 +223,35 @@ def test_events_this_version_does_not_know_are_said_on_the_monitor(workspace: Pa
         out.write(json.dumps({"event": "trial_paused", "time": 9e9, "trial_id": "00"}) + "\n")
     status = payload(fresh(_feed.monitor_feed, run))["parts"]["status"][1]
     assert "events this version does not know: trial_paused (1)" in status
+
+
+def test_an_unchanged_log_is_not_built_again_when_its_answer_ages(
+        workspace: Path, image_folder: Path, monkeypatch) -> None:
+    """Past MAX_AGE_S the clock-following texts are made again, and nothing else: the same
+    answer (no body assembled, nothing gzipped) while they read the same."""
+    from tuning_core.live import cache as feed_module
+
+    monkeypatch.setattr(feed_module, "MAX_AGE_S", MIN_AGE_S + 0.01)
+    run = make_run(runs_dir(), image_folder)
+    first = _feed.monitor_feed(run)
+    assert fresh(_feed.monitor_feed, run) is first
+
+
+def test_a_viewer_gets_only_what_changed_since_its_etag(workspace: Path,
+                                                        image_folder: Path) -> None:
+    run = make_run(runs_dir(), image_folder, finished=False)
+    first = _feed.monitor_feed(run)
+    RunDir(run).log_writer().write("epoch_end", trial_id="02", execution=0, epoch=5,
+                                   seconds=0.5, metrics={"loss": 0.5, "val_loss": 0.6})
+    whole = fresh(_feed.monitor_feed, run)
+    delta = _feed.monitor_feed(run, first.gzip_etag)  # the tag as the browser sends it back
+    assert delta.etag == whole.etag and len(delta.body) < len(whole.body)
+    body, full = payload(delta), payload(whole)
+    assert body["delta"] is True and "delta" not in full
+    assert f"{_feed.CHART_PREFIX}learning_curves" in body["figures"]
+    assert f"{_feed.CHART_PREFIX}importance" not in body["figures"]  # unchanged: not sent
+    for section in ("parts", "figures"):
+        assert all(full[section][n] == v for n, v in body[section].items())
+    assert _feed.monitor_feed(run, first.etag) is delta  # one delta for every viewer on it
+    assert _feed.monitor_feed(run, whole.etag) is whole  # up to date: the route says 304
+    assert _feed.monitor_feed(run, '"unknown"') is whole  # a tag it does not know: all

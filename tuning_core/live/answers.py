@@ -45,7 +45,15 @@ from tuning_core.core import workspace
 from tuning_core.jobs.registry import Progress
 from tuning_core.live import content as run_content
 from tuning_core.live import html
-from tuning_core.live.cache import Feed, FeedCache, payload, run_version
+from tuning_core.live.cache import (
+    Feed,
+    FeedCache,
+    Piece,
+    html_piece,
+    json_piece,
+    payload,
+    run_version,
+)
 from tuning_core.runs.catalogue import active_runs, run_named
 
 MONITOR_URL, SIDEBAR_URL = "/_live/monitor", "/_live/sidebar"
@@ -70,17 +78,22 @@ _FRESH = FeedCache()
 _FIGURES = run_content.Memo(64)
 
 
-def figure_specs(content: run_content.MonitorContent) -> dict[str, str]:
-    """The content's figures as JSON, each serialised once (while its key holds)."""
+def figure_specs(content: run_content.MonitorContent) -> dict[str, Piece]:
+    """The content's figures as JSON, each serialised and hashed once (while its key holds)."""
     return {name: _FIGURES.get((content.path, name, content.objective,
                                 content.figure_keys[name]),
-                           lambda f=fig: run_content.figure_json(f))
+                           lambda f=fig: json_piece(run_content.figure_json(f)))
             for name, fig in content.figures.items()}
 
 
 def _tables(content: run_content.MonitorContent) -> str:
     return _FIGURES.get(("table", content.path, content.version),
                         lambda: html.table_html(content.table))
+
+
+def _table_piece(content: run_content.MonitorContent) -> Piece:
+    return _FIGURES.get(("table piece", content.path, content.version),
+                        lambda: html_piece(_tables(content)))
 
 
 def monitor_parts(run_dir: Path) -> tuple[run_content.MonitorContent, Progress, dict[str, str]]:
@@ -92,22 +105,28 @@ def monitor_parts(run_dir: Path) -> tuple[run_content.MonitorContent, Progress, 
     return content, progress, parts
 
 
-def monitor_feed(run_dir: Path) -> Feed:
+def monitor_feed(run_dir: Path, since: str | None = None) -> Feed:
     """The Monitor's payload of a run: status and counts, table, figures, and the sidebar of
-    the same run (one request per poll, not two)."""
+    the same run (one request per poll, not two); only what changed when ``since`` is the
+    ETag of a recent answer (:meth:`FeedCache.since`)."""
+    key = ("monitor", str(run_dir))
+
     def build() -> Feed:
         content, progress, parts = monitor_parts(run_dir)
-        parts["sidebar"] = html.sidebar_html(run_dir, progress)
-        return payload(run_dir.name, progress.state.is_active(), parts,
-                       {CHART_PREFIX + n: spec for n, spec in figure_specs(content).items()})
-    return _FRESH.get(("monitor", str(run_dir)), run_version(run_dir), build)
+        pieces: dict[str, str | Piece] = {**parts, "table": _table_piece(content),
+                                          "sidebar": html.sidebar_html(run_dir, progress)}
+        figures: dict[str, str | Piece] = {CHART_PREFIX + n: spec
+                                           for n, spec in figure_specs(content).items()}
+        return payload(run_dir.name, progress.state.is_active(), pieces, figures,
+                       previous=_FRESH.last(key))
+    return _FRESH.since(key, _FRESH.get(key, run_version(run_dir), build), since)
 
 
-def sidebar_feed(run_dir: Path | None) -> Feed:
+def sidebar_feed(run_dir: Path | None, since: str | None = None) -> Feed:
     """The sidebar's payload (the current run may be none)."""
-    name = run_dir.name if run_dir else ""
+    name, key = run_dir.name if run_dir else "", ("sidebar", str(run_dir or ""))
 
     def build() -> Feed:
         return payload(name, bool(active_runs(workspace.runs_dir())),
-                       {"sidebar": html.sidebar_html(run_dir)})
-    return _FRESH.get(("sidebar", str(run_dir or "")), run_version(run_dir), build)
+                       {"sidebar": html.sidebar_html(run_dir)}, previous=_FRESH.last(key))
+    return _FRESH.since(key, _FRESH.get(key, run_version(run_dir), build), since)

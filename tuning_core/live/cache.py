@@ -6,6 +6,12 @@ hash the page compares before it touches anything, and an ETag over all of them,
 is a 304; a large body is gzipped once, for every viewer. :class:`FeedCache` decides when an answer
 is built again: when the run's :func:`run_version` moved, at most every ``MIN_AGE_S`` however many
 people watch, and at least every ``MAX_AGE_S`` for texts that follow the clock.
+
+What a viewer has is what it sends again: the ETag of its last answer. An answer rebuilt with
+the same hashes is the same :class:`Feed` (an unchanged log costs a few small texts every
+``MAX_AGE_S``, not the run serialised and gzipped again: 1 s of CPU at 10,000 trials), and a
+viewer whose ETag names a recent answer gets only the parts and figures that changed since
+(:meth:`Feed.delta`), never the whole run again; the page leaves a part it is not sent as it is.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuning_core.runs.rundir import RunDir, file_stamp
@@ -25,6 +32,8 @@ MIN_AGE_S, MAX_AGE_S = 0.5, 5.0  # how long one build serves every viewer (see F
 BUILD_WAIT_S = 10.0  # how long a request waits for another's build of the same answer
 GZIP_MIN = 1024  # bytes: smaller answers are sent as they are
 GZIP_LEVEL = 6  # 1.4 MB (680 trials) in 17 ms, 3% larger than level 9 in 74 ms
+HISTORY = 4  # answers per feed a viewer may be behind and still get only what changed
+DELTAS = 64  # deltas kept (one per answer and base, shared by every viewer on that base)
 
 
 class FeedBusy(Exception):
@@ -32,25 +41,61 @@ class FeedBusy(Exception):
 
 
 @dataclass(frozen=True)
+class Piece:
+    """One part or figure of an answer, serialised and hashed once while what it shows holds
+    (a trial table is escaped and hashed once per log position, not at every rebuild)."""
+
+    hash: str
+    json: str  # the content as JSON: a quoted string for an HTML part, the spec for a figure
+
+
+def html_piece(text: str) -> Piece:
+    """An HTML part as a piece."""
+    return Piece(digest(text), json.dumps(text))
+
+
+def json_piece(spec: str) -> Piece:
+    """A figure's serialised spec as a piece."""
+    return Piece(digest(spec), spec)
+
+
+@dataclass(frozen=True)
 class Feed:
     """One answer of a feed route: the JSON body, its ETag, and the body gzipped once for
     every viewer (None when small). The server's own gzip layer would compress it again for
-    each viewer: 74 ms per viewer and update for a run of 680 trials, at level 9."""
+    each viewer: 74 ms per viewer and update for a run of 680 trials, at level 9. ``parts``
+    and ``figures`` keep the pieces, so a later answer can be sent as what changed."""
 
     body: bytes
     etag: str
     gzipped: bytes | None = None
+    run: str = ""
+    active: bool = False
+    parts: dict[str, Piece] = field(default_factory=dict, compare=False, repr=False)
+    figures: dict[str, Piece] | None = field(default=None, compare=False, repr=False)
 
     @property
     def gzip_etag(self) -> str:
         """The gzipped body's ETag: another representation, so another tag."""
         return self.etag[:-1] + '-gz"'
 
+    def delta(self, base: Feed) -> Feed:
+        """This answer as what changed since ``base``: only the parts and figures whose hash
+        differs, under this answer's ETag (the viewer then has all of this answer)."""
+        def changed(mine: dict[str, Piece] | None, theirs: dict[str, Piece] | None
+                    ) -> dict[str, Piece] | None:
+            if mine is None:
+                return None
+            return {n: p for n, p in mine.items() if (theirs or {}).get(n) != p}
+        parts = changed(self.parts, base.parts) or {}
+        figures = changed(self.figures, base.figures)
+        return pack(_body(self.run, self.active, parts, figures, delta=True), self.etag)
 
-def pack(body: bytes, etag: str) -> Feed:
+
+def pack(body: bytes, etag: str, **pieces: object) -> Feed:
     """A feed answer, gzipped once here when large enough to gain from it."""
     return Feed(body, etag, gzip.compress(body, GZIP_LEVEL, mtime=0)
-                if len(body) >= GZIP_MIN else None)
+                if len(body) >= GZIP_MIN else None, **pieces)  # type: ignore[arg-type]
 
 
 def digest(text: str) -> str:
@@ -58,22 +103,36 @@ def digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def payload(run: str, active: bool, parts: dict[str, str],
-            figures: dict[str, str] | None = None) -> Feed:
-    """The answer for ``run``: ``parts`` (HTML by name) and ``figures`` (Plotly JSON, already
-    serialised, by chart key), each as ``[hash, content]``; the ETag covers them all."""
-    hashes = {name: digest(body) for name, body in parts.items()}
-    pieces = [f'"run":{json.dumps(run)}', f'"active":{json.dumps(active)}',
-              '"parts":{' + ",".join(f"{json.dumps(n)}:[{json.dumps(hashes[n])},{json.dumps(b)}]"
-                                     for n, b in parts.items()) + "}"]
+def _body(run: str, active: bool, parts: dict[str, Piece],
+          figures: dict[str, Piece] | None, delta: bool = False) -> bytes:
+    def section(pieces: dict[str, Piece]) -> str:
+        return "{" + ",".join(f"{json.dumps(n)}:[{json.dumps(p.hash)},{p.json}]"
+                              for n, p in pieces.items()) + "}"
+    out = [f'"run":{json.dumps(run)}', f'"active":{json.dumps(active)}',
+           f'"parts":{section(parts)}']
     if figures is not None:
-        fig_hashes = {key: digest(spec) for key, spec in figures.items()}
-        hashes.update({"fig:" + key: h for key, h in fig_hashes.items()})
-        pieces.append('"figures":{' + ",".join(
-            f"{json.dumps(key)}:[{json.dumps(fig_hashes[key])},{spec}]"
-            for key, spec in figures.items()) + "}")
+        out.append(f'"figures":{section(figures)}')
+    if delta:
+        out.append('"delta":true')
+    return ("{" + ",".join(out) + "}").encode()
+
+
+def payload(run: str, active: bool, parts: dict[str, str | Piece],
+            figures: dict[str, str | Piece] | None = None,
+            previous: Feed | None = None) -> Feed:
+    """The answer for ``run``: ``parts`` (HTML by name) and ``figures`` (Plotly JSON, already
+    serialised, by chart key), each sent as ``[hash, content]``; the ETag covers them all.
+    ``previous`` is returned as it is when nothing in it changed (no body built, no gzip)."""
+    part_pieces = {n: b if isinstance(b, Piece) else html_piece(b) for n, b in parts.items()}
+    fig_pieces = None if figures is None else {
+        k: s if isinstance(s, Piece) else json_piece(s) for k, s in figures.items()}
+    hashes = {name: piece.hash for name, piece in part_pieces.items()}
+    hashes.update({"fig:" + key: piece.hash for key, piece in (fig_pieces or {}).items()})
     etag = '"' + digest(json.dumps([run, active, sorted(hashes.items())])) + '"'
-    return pack(("{" + ",".join(pieces) + "}").encode(), etag)
+    if previous is not None and previous.etag == etag:
+        return previous
+    return pack(_body(run, active, part_pieces, fig_pieces), etag, run=run, active=active,
+                parts=part_pieces, figures=fig_pieces)
 
 
 def run_version(run_dir: Path | None) -> Hashable:
@@ -95,6 +154,8 @@ class FeedCache:
         self._items: dict[tuple, tuple[float, Hashable, Feed]] = {}
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}  # one build of a key at a time
+        self._history: dict[tuple, OrderedDict[str, Feed]] = {}  # recent answers by ETag
+        self._deltas: OrderedDict[tuple[str, str], Feed] = OrderedDict()
 
     def _fresh(self, key: tuple, version: Hashable, now: float) -> Feed | None:
         hit = self._items.get(key)
@@ -124,11 +185,45 @@ class FeedCache:
             with self._lock:
                 if len(self._items) > 64:
                     self._items.clear()
+                    self._history.clear()
                     self._building = {key: building}
                 self._items[key] = (now, version, feed)
+                history = self._history.setdefault(key, OrderedDict())
+                history[feed.etag] = feed
+                while len(history) > HISTORY:
+                    history.popitem(last=False)
             return feed
         finally:
             building.release()
+
+    def last(self, key: tuple) -> Feed | None:
+        """The newest answer of ``key``, however old (None before the first): a build passes
+        it to :func:`payload`, which returns it again when nothing changed."""
+        with self._lock:
+            hit = self._items.get(key)
+        return hit[2] if hit else None
+
+    def since(self, key: tuple, feed: Feed, etag: str | None) -> Feed:
+        """``feed``, or only what changed in it since the answer tagged ``etag`` (either of its
+        tags, as a viewer sends it back) when that is one of ``key``'s last ``HISTORY``
+        answers; built once per base for every viewer on it. A viewer with ``feed`` itself
+        gets ``feed`` (the route answers it 304), one with an unknown tag the whole answer."""
+        base_tag = (etag or "").replace('-gz"', '"')
+        if not base_tag or base_tag == feed.etag:
+            return feed
+        with self._lock:
+            history = self._history.get(key)
+            base = history.get(base_tag) if history else None
+            delta = self._deltas.get((base_tag, feed.etag))
+        if base is None or base is feed:
+            return feed
+        if delta is None:
+            delta = feed.delta(base)
+            with self._lock:
+                self._deltas[(base_tag, feed.etag)] = delta
+                while len(self._deltas) > DELTAS:
+                    self._deltas.popitem(last=False)
+        return delta
 
     def _last(self, key: tuple) -> Feed:
         """A build of ``key`` has taken longer than ``BUILD_WAIT_S``: its last answer, however
