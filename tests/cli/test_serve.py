@@ -61,7 +61,7 @@ def test_lab_flags_pin_the_security_settings(workspace: Path, tmp_path: Path) ->
     config = LabConfig(allowed_hosts=("a.lab", "b.lab"), max_upload_mb=20,
                        tls_cert=str(cert), tls_key=str(key)).validate()
     command = streamlit_command(ServeOptions("0.0.0.0", 8600, lab=True), config)
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("serve_app.py")
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("app.py")
     flags = dict(zip(command[5::2], command[6::2], strict=False))
     assert flags["--server.address"] == "0.0.0.0" and flags["--server.port"] == "8600"
     assert flags["--server.enableXsrfProtection"] == "true"
@@ -70,7 +70,7 @@ def test_lab_flags_pin_the_security_settings(workspace: Path, tmp_path: Path) ->
     assert flags["--server.enableAgentApi"] == "false"
     assert command.count("--server.allowedHosts") == 2
     local = streamlit_command(ServeOptions(), check_launch(ServeOptions()))
-    assert local[4].endswith("serve_app.py")  # both modes: the router owns every URL
+    assert local[4].endswith("app.py")  # both modes: app.py defines the server too
 
 
 def test_check_launch_refuses_in_process_too(workspace: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 
 from tuning_core.core.errors import AccountError
 from tuning_core.lab.accounts import Role, user_store
@@ -31,6 +32,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--address", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8501)
     serve.add_argument("--lab", action="store_true", help="listen on the network behind logins")
+    serve.add_argument("--workspace", type=Path, default=argparse.SUPPRESS,
+                       help="the workspace folder (default: $TUNING_WORKSPACE, else workspace/ "
+                            "in a checkout or the per-user data folder when installed)")
 
 
 def read_password(stream=None) -> str:
@@ -72,7 +76,8 @@ def cmd_user(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from tuning_core.cli.serve import ServeOptions, serve
 
-    serve(ServeOptions(address=args.address, port=args.port, lab=args.lab))
+    serve(ServeOptions(address=args.address, port=args.port, lab=args.lab,
+                       workspace=getattr(args, "workspace", None)))
     return 0  # not reached: serve replaces this process
 
 

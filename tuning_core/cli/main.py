@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from tuning_core.cli import choose, distributed, exports, inspection, lab
 from tuning_core.cli.support import Signals, quiet_tensorflow_import
 from tuning_core.core.errors import SettingsError, TuningError
+from tuning_core.core.install import COMMAND, command_name
 from tuning_core.core.states import RunStatus
+from tuning_core.core.workspace import ENV_VAR
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import TUNER_NAMES
 from tuning_core.runs.trialtable import ended
@@ -28,7 +31,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tuning_core", description=__doc__)
+    parser = _Parser(prog=command_name(), description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--workspace", type=Path, default=argparse.SUPPRESS,
+                        help="the workspace folder for every command (default: "
+                             "$TUNING_WORKSPACE, else workspace/ in a checkout or the per-user "
+                             "data folder when installed)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sample = sub.add_parser("sample-data", help="write scikit-learn's digits as PNG class folders")
     sample.add_argument("dir")
@@ -295,11 +303,43 @@ COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_
             **lab.COMMANDS, **choose.COMMANDS, **inspection.COMMANDS, **distributed.COMMANDS}
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(COMMAND)
+    except PackageNotFoundError:
+        return "(checkout, not installed)"
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    """``serve`` inserted where no command is named: ``tuning-dashboard``, ``tuning-dashboard
+    --port 8600`` and ``tuning-dashboard --workspace DIR`` start the dashboard."""
+    head = 0
+    if argv[:1] == ["--workspace"] and len(argv) > 1:
+        head = 2
+    elif argv[:1] and argv[0].startswith("--workspace="):
+        head = 1
+    rest = argv[head:]
+    if rest and (not rest[0].startswith("-") or rest[0] in ("-h", "--help", "--version")):
+        return argv
+    return [*argv[:head], "serve", *rest]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; TuningError becomes exit code 2 with its message on one line."""
+    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    if getattr(args, "workspace", None) is not None:
+        os.environ[ENV_VAR] = str(Path(args.workspace).expanduser().resolve())
     try:
         return COMMANDS[args.command](args)
     except TuningError as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+
+
+def entry() -> None:
+    """The console command ``tuning-dashboard``: the same as ``python -m tuning_core``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # native log lines are not for users
+    raise SystemExit(main())

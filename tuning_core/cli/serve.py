@@ -1,9 +1,13 @@
-"""The launcher behind ``make run`` and ``make lab``: checks, then hands over to streamlit.
+"""The launcher behind ``make run``, ``make lab`` and ``tuning-dashboard [serve]``: checks, then
+hands over to streamlit.
 
-Both modes serve ``serve_app.py`` (the pages of ``app.py`` as an ASGI app). Local mode listens on a
-loopback address only, with no login. Lab mode puts the pages behind the login gate and refuses to
-start without an admin account. Listening on any other address without lab mode is refused, so the
-dashboard is never on the network without logins.
+Every way of starting the dashboard ends in ``streamlit run app.py``: ``app.py`` defines the
+server (``pages/common/server.py``: the live feed, the queue's dispatcher, lab mode's login gate)
+as well as the router, so a user's own ``streamlit run app.py`` gets the same dashboard. The
+checks here run again inside that server (:func:`check_launch`), for starts that skip this
+launcher. Local mode listens on a loopback address only, with no login. Lab mode puts the pages
+behind the login gate and refuses to start without an admin account. Listening on any other
+address without lab mode is refused, so the dashboard is never on the network without logins.
 """
 
 from __future__ import annotations
@@ -13,29 +17,34 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tuning_core.core.errors import LabConfigError
+from tuning_core.core.install import app_dir, command_name, is_checkout
+from tuning_core.core.workspace import ENV_VAR
 from tuning_core.lab.accounts import user_store
 from tuning_core.lab.config import LAB_ENV, LabConfig, load_lab_config
 from tuning_core.lab.files import lab_dir
 from tuning_core.lab.sessions import load_secret
 
-ROOT = Path(__file__).resolve().parents[2]
-ADD_ADMIN = "python -m tuning_core user add NAME --role admin"
+# Read by streamlit before it imports app.py (uvicorn binds first): a start that differs here
+# cannot be corrected from inside the server, only refused.
+BIND_OPTIONS = ("server.sslCertFile", "server.sslKeyFile")
 
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """Where to listen and in which mode."""
+    """Where to listen, in which mode, over which workspace (None: the default one)."""
 
     address: str = "127.0.0.1"
     port: int = 8501
     lab: bool = False
+    workspace: Path | None = None
 
     @property
     def script(self) -> Path:
-        """The script streamlit runs (it reads the mode from the environment serve() sets)."""
-        return ROOT / "serve_app.py"
+        """The script streamlit runs: the router, which also defines the server around it."""
+        return app_dir() / "app.py"
 
 
 def is_loopback(address: str) -> bool:
@@ -48,37 +57,62 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def add_admin_command() -> str:
+    """The command that adds the first admin, as a user types it here."""
+    return f"{command_name()} user add NAME --role admin"
+
+
+def lab_command(address: str) -> str:
+    """The command that serves lab mode on ``address``, as a user types it here."""
+    if is_checkout():
+        return f"make lab ADDRESS={address}"
+    return f"{command_name()} serve --lab --address {address}"
+
+
 def check_launch(options: ServeOptions, workspace: Path | None = None) -> LabConfig | None:
     """The lab config to serve with (None in local mode); LabConfigError when refused."""
     if not options.lab:
         if not is_loopback(options.address):
+            shown = options.address or "every interface"
             raise LabConfigError(
-                f"refusing to listen on {options.address} without logins; for the lab network "
-                f"add an admin ({ADD_ADMIN}) and run `make lab ADDRESS={options.address}`.")
+                f"refusing to listen on {shown} without logins; for the lab network add an "
+                f"admin ({add_admin_command()}) and run "
+                f"`{lab_command(options.address or '0.0.0.0')}`.")
         return None
     config = load_lab_config(workspace)
     store = user_store(workspace)
     if not store.has_admin():
         raise LabConfigError(f"lab mode needs an admin and {store.path} has none; "
-                             f"add the first one with: {ADD_ADMIN}")
+                             f"add the first one with: {add_admin_command()}")
     load_secret(lab_dir(workspace))  # made now, so the first two requests never race for it
     return config
+
+
+def lab_options(config: LabConfig) -> dict[str, Any]:
+    """The streamlit settings lab mode pins, whatever a config file or a flag says."""
+    options: dict[str, Any] = {
+        "server.enableXsrfProtection": True, "server.enableCORS": True,
+        "server.maxUploadSize": config.max_upload_mb, "server.enableAgentApi": False,
+        "server.enableStaticServing": False, "server.fileWatcherType": "none",
+        "client.toolbarMode": "viewer"}
+    if config.allowed_hosts:
+        options["server.allowedHosts"] = list(config.allowed_hosts)
+    if config.tls:
+        options["server.sslCertFile"] = str(config.tls_cert)
+        options["server.sslKeyFile"] = str(config.tls_key)
+    return options
+
+
+def _flag_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def streamlit_flags(options: ServeOptions, config: LabConfig | None) -> list[str]:
     """The ``streamlit run`` flags of a launch (security settings pinned in lab mode)."""
     flags = ["--server.address", options.address, "--server.port", str(options.port)]
-    if config is None:
-        return flags
-    flags += ["--server.enableXsrfProtection", "true", "--server.enableCORS", "true",
-              "--server.maxUploadSize", str(config.max_upload_mb),
-              "--server.enableAgentApi", "false", "--server.enableStaticServing", "false",
-              "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
-    for host in config.allowed_hosts:
-        flags += ["--server.allowedHosts", host]
-    if config.tls:
-        flags += ["--server.sslCertFile", str(config.tls_cert),
-                  "--server.sslKeyFile", str(config.tls_key)]
+    for key, value in (lab_options(config) if config is not None else {}).items():
+        for one in value if isinstance(value, list) else [value]:
+            flags += [f"--{key}", _flag_value(one)]
     return flags
 
 
@@ -88,13 +122,20 @@ def streamlit_command(options: ServeOptions, config: LabConfig | None) -> list[s
             *streamlit_flags(options, config)]
 
 
-def serve(options: ServeOptions) -> None:
-    """Check the launch, then replace this process with streamlit (signals go straight to it)."""
-    config = check_launch(options)
+def launch_env(options: ServeOptions) -> dict[str, str]:
+    """The server's environment: lab mode and the workspace said explicitly."""
     env = dict(os.environ)
     env.pop(LAB_ENV, None)
     if options.lab:
         env[LAB_ENV] = "1"
+    if options.workspace is not None:
+        env[ENV_VAR] = str(Path(options.workspace).expanduser().resolve())
+    return env
+
+
+def serve(options: ServeOptions) -> None:
+    """Check the launch, then replace this process with streamlit (signals go straight to it)."""
+    config = check_launch(options, options.workspace)
     command = streamlit_command(options, config)
     sys.stdout.flush()
-    os.execve(command[0], command, env)
+    os.execve(command[0], command, launch_env(options))

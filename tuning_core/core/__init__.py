@@ -7,6 +7,7 @@ paths, record readers, cooperative stop control, background tasks.
   task.
 * ``control``: cooperative stop and time budget, reachable from a deep-copied Keras callback.
 * ``errors``: errors by intent.
+* ``install``: where the dashboard's own files are: a git checkout, or a package installed by pip.
 * ``public``: a package's public names, stated in its ``__init__`` and imported only when first
   used.
 * ``records``: reading plain JSON values into typed records, with field paths in every error.
@@ -27,6 +28,7 @@ __all__, __getattr__ = public(__name__, {
                "ExportError", "JobBusyError", "LabConfigError", "LockHeldError", "LoginError",
                "NotesError", "PermissionDeniedError", "RetrainRejected", "RunError",
                "SearchSpaceError", "SessionError", "SettingsError", "TuningError"),
+    "install": ("COMMAND", "app_dir", "command_name", "default_workspace", "is_checkout"),
     "public": ("public",),
     "records": ("Reader", "bad_value", "choice_issues", "exact_keys", "field_at", "known_issues",
                 "list_of", "number", "plain", "positive_issues", "text_value", "whole_number"),

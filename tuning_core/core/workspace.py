@@ -1,9 +1,9 @@
 """Where everything of a workspace lives: the one place that names its files and folders.
 
-One folder (``workspace/`` in the checkout unless ``$TUNING_WORKSPACE`` says otherwise) holds
-the runs, the datasets, the job queue and, in lab mode, the accounts and the audit log. Every
-module asks here for a location (a path given explicitly, as tests and the CLI do, or the
-default workspace), so the layout is written down once.
+One folder (``$TUNING_WORKSPACE``, else ``workspace/`` in a checkout or a per-user data folder
+when installed: ``core.install``) holds the runs, the datasets, the job queue and, in lab mode,
+the accounts and the audit log. Every module asks here for a location (a path given explicitly,
+as tests and the CLI do, or the default workspace), so the layout is written down once.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tuning_core.core.install import default_workspace
+
 ENV_VAR = "TUNING_WORKSPACE"
-_DEFAULT = Path(__file__).resolve().parents[2] / "workspace"
 
 
 def workspace_dir() -> Path:
-    """The workspace folder: ``$TUNING_WORKSPACE`` or ``workspace/`` in the checkout."""
-    path = Path(os.environ.get(ENV_VAR) or _DEFAULT).expanduser().resolve()
+    """The workspace folder: ``$TUNING_WORKSPACE``, else ``install.default_workspace()``."""
+    path = Path(os.environ.get(ENV_VAR) or default_workspace()).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,0 +1,150 @@
+"""The server around the pages, the same for every way of starting the dashboard.
+
+``streamlit run app.py`` (with any flags), ``streamlit run serve_app.py``, ``make run``, ``make
+lab``, ``python -m tuning_core serve`` and the installed ``tuning-dashboard`` all end here:
+streamlit finds the ``App`` that ``app.py`` (or ``serve_app.py``) builds from :func:`app_parts`
+and serves it with uvicorn. So every start has:
+
+* the live feed (``/_live/...``, ``labweb/live.py``) that watching pages poll;
+* the job queue's dispatcher from server start (a job queued before a restart starts with no
+  page open) and scikit-learn imported in the background (``importance.preload``);
+* a clean stop of the training job at SIGTERM or Ctrl-C: uvicorn re-raises the signal with the
+  default handler after its shutdown, so the lifespan's end is the jobs' last moment to write
+  their ``trial_end`` and ``search_end``;
+* in lab mode (``--lab`` after ``--``, or ``TUNING_LAB_MODE=1`` as the launcher sets it) the
+  login gate in front of every HTTP request and websocket handshake, and lab mode's security
+  settings pinned whatever a config file or flag says;
+* the router owning every URL from the first request on: Streamlit 1.67 routes by the old
+  ``pages/`` folder convention until some session has called ``st.navigation`` (the first
+  visitor of ``/monitor?run=...`` after a restart would run ``pages/monitor.py`` without
+  ``app.py``); the flag set here is what ``st.navigation`` itself sets.
+
+A start that cannot be served safely (the network without lab mode, lab mode without an admin,
+TLS asked for but not given to streamlit) ends with one line naming the command that works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import threading
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from starlette.middleware import Middleware
+from streamlit import config
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.starlette import App
+
+from labweb.live import live_routes
+from tuning_core.analysis.importance import preload
+from tuning_core.cli.serve import BIND_OPTIONS, ServeOptions, check_launch, lab_options
+from tuning_core.core import workspace
+from tuning_core.core.errors import TuningError
+from tuning_core.core.install import command_name
+from tuning_core.jobs.dispatcher import queued_registry
+from tuning_core.jobs.registry import shutdown_all
+from tuning_core.lab.config import LAB_ENV, LabConfig
+
+PINNED_BY = "lab mode (tuning dashboard)"
+
+
+@dataclass(frozen=True)
+class ServerArgs:
+    """What a start says beyond streamlit's own flags: the script's arguments after ``--``
+    (``streamlit run app.py -- --lab --workspace DIR``) and the launcher's environment."""
+
+    lab: bool = False
+    workspace: Path | None = None
+
+    @classmethod
+    def parse(cls, argv: Sequence[str], env: dict[str, str] | None = None) -> ServerArgs:
+        """From ``sys.argv[1:]`` of the server and its environment; SystemExit(2) when bad."""
+        env = dict(os.environ) if env is None else env
+        parser = _Parser(prog="streamlit run app.py --", add_help=False)
+        parser.add_argument("--lab", action="store_true")
+        parser.add_argument("--workspace", type=Path)
+        args = parser.parse_args(list(argv))
+        return cls(lab=args.lab or env.get(LAB_ENV) == "1",
+                   workspace=args.workspace.expanduser().resolve() if args.workspace else None)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every bad start
+        refuse(f"{message}; the dashboard takes --lab and --workspace DIR after `--`")
+
+
+def refuse(message: str) -> NoReturn:
+    """End the start with one line on stderr and exit code 2."""
+    sys.stderr.write(f"tuning dashboard: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
+def app_parts(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """``routes``, ``middleware`` and ``lifespan`` for ``streamlit.starlette.App``, after the
+    checks of :func:`prepare`."""
+    lab = prepare(ServerArgs.parse(sys.argv[1:] if argv is None else argv))
+    PagesManager.uses_pages_directory = False
+    if lab is None:
+        return {"routes": live_routes(lab_mode=False), "lifespan": stop_jobs_at_shutdown}
+    from labweb import LabContext, LabGate, lab_routes
+
+    context = LabContext.from_workspace()
+    return {"routes": lab_routes(context) + live_routes(lab_mode=True),
+            "middleware": [Middleware(LabGate, lab=context)],
+            "lifespan": stop_jobs_at_shutdown}
+
+
+def prepare(args: ServerArgs) -> LabConfig | None:
+    """Set the process's workspace and mode, check the start as the launcher does, and pin lab
+    mode's settings; the lab config in lab mode, None in local mode (refuses with one line)."""
+    if args.workspace is not None:
+        os.environ[workspace.ENV_VAR] = str(args.workspace)
+    if args.lab:
+        os.environ[LAB_ENV] = "1"
+    else:
+        os.environ.pop(LAB_ENV, None)
+    options = ServeOptions(address=config.get_option("server.address") or "",
+                           port=config.get_option("server.port"), lab=args.lab)
+    try:
+        lab_config = check_launch(options)
+    except TuningError as error:
+        refuse(str(error))
+    if lab_config is None:
+        return None
+    for key, value in lab_options(lab_config).items():
+        if key in BIND_OPTIONS and config.get_option(key) != value:
+            refuse(f"lab mode serves HTTPS with {value}, which streamlit was not given; "
+                   f"start it with `{command_name()} serve --lab`")
+        config.set_option(key, value, PINNED_BY)
+    return lab_config
+
+
+def welcome() -> str:
+    """The line a start prints once its checks passed: where to open it, mode, workspace."""
+    address = config.get_option("server.address") or "0.0.0.0"
+    host = socket.gethostname() if address in ("0.0.0.0", "::") else address
+    host = f"[{host}]" if ":" in host else host
+    scheme = "https" if config.get_option("server.sslCertFile") else "http"
+    mode = "lab mode, behind logins" if os.environ.get(LAB_ENV) == "1" else "local mode"
+    return (f"Tuning dashboard on {scheme}://{host}:{config.get_option('server.port')} "
+            f"({mode}; workspace {workspace.workspace_dir()})")
+
+
+@contextlib.asynccontextmanager
+async def stop_jobs_at_shutdown(_app: App) -> AsyncIterator[None]:
+    """Serve; at shutdown, stop this process's job at its next batch and let it log its end.
+    At start, the job queue's dispatcher starts and scikit-learn is imported in the
+    background."""
+    queued_registry(workspace.runs_dir())
+    threading.Thread(target=preload, name="preload", daemon=True).start()
+    print(welcome(), flush=True)
+    yield
+    await asyncio.to_thread(shutdown_all)
