@@ -1,9 +1,11 @@
-"""Checked exports: round trips in each runtime, the refusals, and the inference copy."""
+"""Checked exports: round trips in each runtime, the refusals, the inference copy, and the
+downloads that stand alone (classes inside the file and beside it)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
@@ -21,13 +23,18 @@ from tuning_core.model.exports import (
     Agreement,
     ExportFormat,
     ExportManifest,
+    ModelCard,
+    WriteContext,
+    check_images,
     download,
     export_run,
     inference_copy,
     judge,
     load_manifest,
     parse_targets,
+    write_export,
 )
+from tuning_core.model.predict import class_names
 from tuning_core.runs.rundir import RunDir
 
 pytestmark = pytest.mark.training
@@ -78,6 +85,11 @@ def test_judge_refuses_constant_far_and_quantized_disagreeing_outputs() -> None:
 def test_parse_targets() -> None:
     assert [t.key for t in parse_targets("all", quantize=True)] == [
         "saved_model", "onnx", "litert", "litert_int8"]
+    assert [t.key for t in parse_targets("litert", integer=True)] == ["litert", "litert_int8io"]
+    from tuning_core.model.exports import ExportTarget
+
+    full = ExportTarget.from_key("litert_int8io")
+    assert full.integer and full.quantized and full.file_name == "model_int8io.tflite"
     assert [t.key for t in parse_targets(["onnx", "onnx"])] == ["onnx"]
     with pytest.raises(ExportError, match="tensorflowjs"):
         parse_targets("tensorflowjs")
@@ -90,36 +102,106 @@ def test_every_format_of_an_augmented_model_loads_and_agrees(augmented_run: Path
     run_dir = _copy_run(augmented_run, tmp_path)
     audit = AuditLog(tmp_path / "audit.jsonl")
     member = Actor(User("ann", Role.MEMBER), audit=audit)
-    records = export_run(run_dir, parse_targets("all", quantize=True), actor=member)
-    assert [r.key for r in records] == ["saved_model", "onnx", "litert", "litert_int8"]
+    records = export_run(run_dir, parse_targets("all", quantize=True, integer=True),
+                         actor=member)
+    assert [r.key for r in records] == ["saved_model", "onnx", "litert", "litert_int8",
+                                        "litert_int8io"]
     for record in records:
         assert record.passed, f"{record.key}: {record.reason}"
         assert record.agreement.images >= MIN_IMAGES and record.agreement.spread > 0.01
         assert record.ms_per_image > 0 and record.bytes > 0 and record.threads == 1
         assert record.input.size == 32 and record.input.channels == 3
         path = download(run_dir, record.key, actor=member)
-        assert path.stat().st_size == record.bytes
-    floats = [r for r in records if r.key != "litert_int8"]
+        assert path.name == f"{record.key}.zip" and path.stat().st_size == record.bundle_bytes
+    floats = [r for r in records if not r.key.startswith("litert_int8")]
     assert all(r.agreement.max_abs_diff < FLOAT_MAX_DIFF for r in floats)
-    assert records[-1].agreement.top1_agreement >= 0.99
-    assert records[-1].bytes < records[2].bytes  # int8 weights are smaller
+    assert all(r.agreement.top1_agreement >= 0.99 for r in records[3:])
+    assert records[3].bytes < records[2].bytes and records[4].bytes < records[2].bytes
     assert (RunDir(run_dir).exports_dir / "saved_model.zip").is_file()
     manifest = load_manifest(run_dir)
     assert ExportManifest.from_dict(json.loads(json.dumps(manifest.to_dict()))) == manifest
     events = [(e.action.value, e.user) for e in audit.latest()]
-    assert events[0] == ("export", "ann") and events.count(("download", "ann")) == 4
+    assert events[0] == ("export", "ann") and events.count(("download", "ann")) == 5
     viewer = Actor(User("vic", Role.VIEWER), audit=audit)
     with pytest.raises(PermissionDeniedError):
         export_run(run_dir, parse_targets("onnx"), actor=viewer)
-    assert download(run_dir, "onnx", actor=viewer).name == "model.onnx"
+    assert download(run_dir, "onnx", actor=viewer).name == "onnx.zip"
+
+
+def test_every_download_carries_its_classes_and_input_contract(augmented_run: Path,
+                                                               tmp_path: Path) -> None:
+    """labels.txt, model.json, the example and a README beside the model in each zip; the
+    ONNX file holds the classes in its metadata, the SavedModel names them in ``classify``;
+    a full-integer file's card says how to quantize its pixels."""
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    run_dir = _copy_run(augmented_run, tmp_path)
+    export_run(run_dir, parse_targets(["saved_model", "onnx", "litert"], integer=True))
+    classes = class_names(run_dir)
+    for key, model_file in (("saved_model", "saved_model/saved_model.pb"),
+                            ("onnx", "model.onnx"), ("litert", "model.tflite"),
+                            ("litert_int8io", "model_int8io.tflite")):
+        folder = tmp_path / key
+        with zipfile.ZipFile(download(run_dir, key)) as bundle:
+            assert model_file in bundle.namelist()
+            bundle.extractall(folder)
+        assert (folder / "labels.txt").read_text().splitlines() == classes
+        card = ModelCard.from_dict(json.loads((folder / "model.json").read_text()))
+        assert card.classes == classes and card.format == key and card.input.size == 32
+        assert card.test_accuracy is not None and card.test_accuracy_95 is not None
+        assert f'RUNTIME = "{key.removesuffix("_int8io")}"' in (
+            folder / "classify_folder.py").read_text()
+        assert "pip install numpy pillow" in (folder / "README.txt").read_text()
+    full = ModelCard.from_dict(json.loads((tmp_path / "litert_int8io/model.json").read_text()))
+    assert full.input_dtype == "int8" and full.input_quantization.scale > 0
+    meta = ort.InferenceSession(str(tmp_path / "onnx/model.onnx")).get_modelmeta()
+    assert json.loads(meta.custom_metadata_map["classes"]) == classes
+    assert json.loads(meta.custom_metadata_map["model_json"])["classes"] == classes
+    images = check_images(RunDir(run_dir))[0][:8]
+    loaded = tf.saved_model.load(str(tmp_path / "saved_model/saved_model"))
+    named = loaded.classify(tf.constant(images))
+    assert [n.decode() for n in named["class_name"].numpy()] == [
+        classes[i] for i in named["probabilities"].numpy().argmax(1)]
+
+
+def test_the_int8_check_refuses_a_degraded_file(augmented_run: Path, tmp_path: Path) -> None:
+    """A full-integer file whose class outputs are crossed (the last layer's columns
+    rolled: what a bad calibration or a wrong label order looks like from outside) loads,
+    runs and moves across images, yet keeps the model's top class on few images: refused.
+    The shared model learns, so its top classes differ across images and the check bites."""
+    run_dir = _copy_run(augmented_run, tmp_path)
+
+    def crossed(model: keras.Model, target, path: Path, context: WriteContext) -> None:
+        dense = model.layers[-1]
+        kernel, bias = dense.get_weights()
+        dense.set_weights([np.roll(kernel, 1, axis=1), np.roll(bias, 1)])
+        try:
+            write_export(model, target, path, context)
+        finally:
+            dense.set_weights([kernel, bias])
+
+    [record] = export_run(run_dir, parse_targets("litert", integer=True)[1:], writer=crossed)
+    assert not record.passed and "top class agrees" in record.reason
+    assert record.agreement.top1_agreement < 0.5 and record.agreement.spread > 0.01
+    assert not list(RunDir(run_dir).exports_dir.glob("*int8io*"))
 
 
 def test_a_failed_check_is_refused_for_download(augmented_run: Path, tmp_path: Path) -> None:
-    """Forced: exporting the model itself, augmentation included (what Keras does unaided):
-    the SavedModel's serve() keeps augmentation in training mode and ONNX Runtime cannot
-    load tf2onnx's random ops. Neither file is kept or offered, and each says why."""
+    """Forced: exporting the model itself, augmentation included, as Keras does unaided:
+    Keras' own SavedModel's serve() keeps augmentation and dropout in training mode and ONNX
+    Runtime cannot load tf2onnx's random ops. Neither file is kept or offered, and each
+    says why."""
     run_dir = _copy_run(augmented_run, tmp_path)
-    records = export_run(run_dir, parse_targets(["saved_model", "onnx"]), prepare=lambda m: m)
+
+    def keras_unaided(model: keras.Model, target, path: Path, context: WriteContext) -> None:
+        if target.format is ExportFormat.SAVED_MODEL:
+            model.export(str(path), format="tf_saved_model", verbose=False)
+        else:
+            write_export(model, target, path, context)
+
+    records = export_run(run_dir, parse_targets(["saved_model", "onnx"]), prepare=lambda m: m,
+                         writer=keras_unaided)
     saved, onnx = records
     assert not saved.passed and "differ" in saved.reason and saved.agreement.max_abs_diff > 0.01
     assert not onnx.passed and "ONNX Runtime could not load" in onnx.reason
@@ -146,7 +228,6 @@ def test_backbone_model_with_augmentation_round_trips(augmented_run: Path,
                                                       tmp_path: Path) -> None:
     import keras_tuner as kt
 
-    from tuning_core.model.exports import check_images
     from tuning_core.search.hypermodel import CNNHyperModel
     from tuning_core.space.schema import BackboneSpace
 

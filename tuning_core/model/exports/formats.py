@@ -1,8 +1,10 @@
 """The export formats: what each file is called, how Keras writes it, what reads it back.
 
 One registry (``FORMATS``) of small :class:`FormatSpec` entries; a :class:`ExportTarget` is
-a format plus whether its weights are quantized (LiteRT only: dynamic-range int8 weights,
-float inputs and outputs). Keras and TensorFlow are imported inside the writers only.
+a format plus whether its weights are quantized (LiteRT only: dynamic-range int8 weights
+with float inputs and outputs, or full integer: int8 inputs, outputs and arithmetic, from a
+representative set of the run's training images, for Edge TPUs and microcontrollers).
+Keras and TensorFlow are imported inside the writers only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from tuning_core.core.errors import ExportError
 
 __all__ = ["ExportFormat", "ExportTarget", "FormatSpec", "FORMATS", "ALL", "parse_targets",
-           "write_export"]
+           "write_export", "WriteContext"]
 
 
 class ExportFormat(str, Enum):
@@ -60,26 +62,39 @@ class ExportTarget:
 
     format: ExportFormat
     quantized: bool = False
+    integer: bool = False  # full integer: int8 inputs and outputs too (implies quantized)
 
     def __post_init__(self) -> None:
-        if self.quantized and self.format is not ExportFormat.LITERT:
+        if (self.quantized or self.integer) and self.format is not ExportFormat.LITERT:
             raise ExportError(f"quantization applies to LiteRT only; got "
                               f"{self.format.value} with quantization.")
+        if self.integer and not self.quantized:
+            object.__setattr__(self, "quantized", True)
+
+    @property
+    def suffix(self) -> str:
+        return "_int8io" if self.integer else "_int8" if self.quantized else ""
 
     @property
     def key(self) -> str:
-        """"saved_model", "onnx", "litert" or "litert_int8": the target's id in records."""
-        return self.format.value + ("_int8" if self.quantized else "")
+        """"saved_model", "onnx", "litert", "litert_int8" (int8 weights) or "litert_int8io"
+        (full integer): the target's id in records."""
+        return self.format.value + self.suffix
 
     @property
     def label(self) -> str:
-        return self.format.spec.label + (" (int8 weights)" if self.quantized else "")
+        kind = " (full int8)" if self.integer else " (int8 weights)" if self.quantized else ""
+        return self.format.spec.label + kind
 
     @property
     def file_name(self) -> str:
         """The file (or folder) written in exports/."""
-        name = self.format.spec.file_name
-        return name.replace(".tflite", "_int8.tflite") if self.quantized else name
+        return self.format.spec.file_name.replace(".tflite", self.suffix + ".tflite")
+
+    @property
+    def bundle_name(self) -> str:
+        """The download: one zip of the model, labels.txt, model.json and the example."""
+        return f"{self.key}.zip"
 
     @property
     def download_name(self) -> str:
@@ -89,18 +104,22 @@ class ExportTarget:
     @classmethod
     def from_key(cls, key: str) -> ExportTarget:
         """The target a key names; ExportError for an unknown one."""
-        quantized = key.endswith("_int8")
+        integer = key.endswith("_int8io")
+        quantized = integer or key.endswith("_int8")
         try:
-            return cls(ExportFormat(key.removesuffix("_int8")), quantized)
+            return cls(ExportFormat(key.removesuffix("_int8io").removesuffix("_int8")),
+                       quantized, integer)
         except ValueError:
             known = ", ".join(f.value for f in ExportFormat)
             raise ExportError(f"unknown export {key!r}; expected one of {known} "
-                              "or litert_int8.") from None
+                              "litert_int8 or litert_int8io.") from None
 
 
-def parse_targets(names: list[str] | str, quantize: bool = False) -> list[ExportTarget]:
-    """The targets for format names ("all" means every format); with ``quantize`` a
-    quantized LiteRT is added (ExportError when LiteRT is not among the formats)."""
+def parse_targets(names: list[str] | str, quantize: bool = False,
+                  integer: bool = False) -> list[ExportTarget]:
+    """The targets for format names ("all" means every format); with ``quantize`` a LiteRT
+    file with int8 weights is added, with ``integer`` a full-integer one (ExportError when
+    LiteRT is not among the formats)."""
     names = [names] if isinstance(names, str) else list(names)
     formats: list[ExportFormat] = []
     for name in names:
@@ -116,23 +135,85 @@ def parse_targets(names: list[str] | str, quantize: bool = False) -> list[Export
     if not formats:
         raise ExportError("no export format chosen; expected at least one.")
     targets = [ExportTarget(f) for f in formats]
+    if (quantize or integer) and ExportFormat.LITERT not in formats:
+        flag = "--quantize" if quantize else "--int8"
+        raise ExportError(f"{flag} makes a quantized LiteRT file: add litert (or all) "
+                          "to the formats.")
     if quantize:
-        if ExportFormat.LITERT not in formats:
-            raise ExportError("--quantize makes a quantized LiteRT file: add litert (or all) "
-                              "to the formats.")
         targets.append(ExportTarget(ExportFormat.LITERT, quantized=True))
+    if integer:
+        targets.append(ExportTarget(ExportFormat.LITERT, integer=True))
     return targets
 
 
-def write_export(model: Any, target: ExportTarget, path: Path) -> None:
+@dataclass(frozen=True)
+class WriteContext:
+    """What a writer needs beyond the model: the class names (the SavedModel's ``classify``
+    signature returns them) and representative images (float32 0..255) for full integer."""
+
+    classes: list[str]
+    representative: Any = None  # an (images, size, size, channels) array, or None
+
+
+def write_export(model: Any, target: ExportTarget, path: Path,
+                 context: WriteContext | None = None) -> None:
     """Write ``model`` (an inference copy) in the target's format at ``path``."""
     import tensorflow as tf
 
+    context = context or WriteContext(classes=[])
+    if target.format is ExportFormat.SAVED_MODEL:
+        with _quiet_converters():
+            _write_saved_model(model, path, context.classes)
+        return
     options: dict[str, Any] = {}
     if target.quantized:
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+    if target.integer:
+        options.update(_integer_options(context))
     with _quiet_converters():
         model.export(str(path), format=target.format.spec.keras_format, verbose=False, **options)
+
+
+def _integer_options(context: WriteContext) -> dict[str, Any]:
+    """Full-integer conversion: calibrated on the representative images, int8 in and out."""
+    import tensorflow as tf
+
+    images = context.representative
+    if images is None or not len(images):
+        raise ExportError("a full-integer LiteRT file needs representative images of the run.")
+
+    def representative() -> Iterator[list[Any]]:
+        for image in images:
+            yield [image[None].astype("float32")]
+    return {"representative_dataset": representative, "inference_input_type": tf.int8,
+            "inference_output_type": tf.int8,
+            "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}}
+
+
+def _write_saved_model(model: Any, path: Path, classes: list[str]) -> None:
+    """Keras' own SavedModel (``serve``: probabilities) plus a ``classify`` signature that
+    also returns each image's class index and name, so the file names its classes."""
+    import keras
+    import tensorflow as tf
+
+    shape = [None, *model.inputs[0].shape[1:]]
+    spec = tf.TensorSpec(shape, tf.float32, name="image")
+    names = tf.constant(classes or [str(i) for i in range(int(model.outputs[0].shape[-1]))])
+
+    def serve(images: Any) -> Any:
+        return model(images, training=False)
+
+    def classify(images: Any) -> dict[str, Any]:
+        probabilities = model(images, training=False)
+        index = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {"probabilities": probabilities, "class_index": index,
+                "class_name": tf.gather(names, index)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", serve, input_signature=[spec])
+    archive.add_endpoint("classify", classify, input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ def inference_copy(model: Any) -> Any:
         raise ExportError(f"expected a functional Keras model to export; got "
                           f"{type(model).__name__}.")
     copy = keras.models.clone_model(model, clone_function=_same, call_function=_call)
-    copy.name = model.name  # type: ignore[misc]
+    copy.name = model.name
     return copy
 
 

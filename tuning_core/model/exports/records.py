@@ -87,8 +87,8 @@ class ExportRecord:
     key: str  # ExportTarget.key
     label: str
     runtime: str
-    file: str  # the download's name inside exports/ ("" when the check failed)
-    bytes: int
+    file: str  # the model's file inside exports/ ("" when the check failed)
+    bytes: int  # the model file's size
     input: InputSpec
     model_stamp: list[int]  # (mtime ns, size) of the best model it was made from
     agreement: Agreement | None = None
@@ -97,6 +97,8 @@ class ExportRecord:
     export_seconds: float = 0.0
     reason: str = ""
     created: float = 0.0
+    bundle: str = ""  # the download: a zip of the model, labels.txt, model.json, the example
+    bundle_bytes: int = 0
 
     @property
     def passed(self) -> bool:

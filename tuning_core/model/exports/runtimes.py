@@ -73,10 +73,25 @@ def _litert(path: str) -> Predict:
             interpreter.resize_tensor_input(source["index"], list(batch.shape))
             interpreter.allocate_tensors()
             shape[0] = batch.shape
-        interpreter.set_tensor(source["index"], batch)
+        interpreter.set_tensor(source["index"], _quantize(batch, source))
         interpreter.invoke()
-        return interpreter.get_tensor(target["index"]).copy()
+        return _dequantize(interpreter.get_tensor(target["index"]), target)
     return predict
+
+
+def _quantize(batch: np.ndarray, detail: dict) -> np.ndarray:
+    """Float pixels as a full-integer file takes them (q = x / scale + zero point)."""
+    if detail["dtype"] != np.int8:
+        return batch
+    scale, zero = detail["quantization"]
+    return np.clip(np.round(batch / scale) + zero, -128, 127).astype(np.int8)
+
+
+def _dequantize(outputs: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] != np.int8:
+        return outputs.copy()
+    scale, zero = detail["quantization"]
+    return (scale * (outputs.astype("float32") - zero)).astype("float32")
 
 
 RUNTIMES: dict[str, Callable[[str], Predict]] = {

@@ -3,7 +3,8 @@
 :func:`export_run` loads ``best/model.keras``, takes its inference copy, writes each
 target into a staging folder of ``exports/``, reloads them all in their own runtimes (a
 child process, :mod:`.runtimes`), compares them with ``model.predict`` on images of the
-run, and moves only the files that pass to ``exports/``; a failed one is deleted and its
+run, and keeps only the files that pass: each as one zip in ``exports/`` with its classes,
+``model.json`` and an example script (:mod:`.bundle`); a failed one is deleted and its
 record says why. :func:`download` is the one way out for a file: it refuses a failed,
 missing or stale export and records the download in lab mode's audit log.
 """
@@ -25,7 +26,9 @@ from tuning_core.core import atomic
 from tuning_core.core.errors import ExportError
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
-from tuning_core.model.exports.formats import ExportTarget, write_export
+from tuning_core.model.exports.bundle import label_inside, quantized_card, write_bundle
+from tuning_core.model.exports.card import ModelCard, card_for
+from tuning_core.model.exports.formats import ExportTarget, WriteContext, write_export
 from tuning_core.model.exports.inference import inference_copy
 from tuning_core.model.exports.records import (
     MIN_IMAGES,
@@ -39,11 +42,12 @@ from tuning_core.model.exports.runtimes import THREADS, RuntimeResult, run_in_ch
 from tuning_core.runs.rundir import RunDir
 
 __all__ = ["export_run", "load_manifest", "current_exports", "download", "check_images",
-           "input_spec", "MAX_CHECK_IMAGES"]
+           "input_spec", "representative_images", "MAX_CHECK_IMAGES", "REPRESENTATIVE_IMAGES"]
 
 MAX_CHECK_IMAGES = 64
+REPRESENTATIVE_IMAGES = 100  # training images a full-integer file is calibrated on
 _MANIFEST_LOCK = threading.Lock()
-Writer = Callable[[Any, ExportTarget, Path], None]
+Writer = Callable[[Any, ExportTarget, Path, WriteContext], None]
 
 
 def input_spec(run: RunDir) -> InputSpec:
@@ -55,13 +59,9 @@ def input_spec(run: RunDir) -> InputSpec:
 def check_images(run: RunDir, count: int = MAX_CHECK_IMAGES) -> tuple[np.ndarray, str]:
     """Up to ``count`` images of the run's split, test images first, as float32 0..255,
     and where they came from; ExportError when the split has fewer than MIN_IMAGES."""
-    from tuning_core.data.dataset import Split
     from tuning_core.data.pipeline import load_image
 
-    saved = run.load_split()
-    if saved is None:
-        raise ExportError(f"{run.name} has no file split: its search never started.")
-    split = Split.from_dict(saved)
+    split = _split(run)
     parts = [("test", split.test), ("validation", split.val), ("training", split.train)]
     chosen: list[tuple[str, str]] = []
     for name, items in parts:
@@ -74,6 +74,30 @@ def check_images(run: RunDir, count: int = MAX_CHECK_IMAGES) -> tuple[np.ndarray
     counts = {name: sum(1 for n, _ in chosen if n == name) for name, _ in parts}
     source = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
     return images.astype("float32"), f"{len(chosen)} images of the run ({source})"
+
+
+def representative_images(run: RunDir, count: int = REPRESENTATIVE_IMAGES) -> np.ndarray:
+    """Up to ``count`` of the run's training images (float32 0..255), spread over the list,
+    that a full-integer file's ranges are calibrated on (never the test images it is
+    checked on)."""
+    from tuning_core.data.pipeline import load_image
+
+    split = _split(run)
+    step = max(1, len(split.train) // count)
+    chosen = [path for path, _ in split.train[::step][:count]]
+    if not chosen:
+        raise ExportError(f"{run.name}'s split has no training images to calibrate on.")
+    config = run.config().image
+    return np.stack([load_image(Path(split.root) / p, config) for p in chosen]).astype("float32")
+
+
+def _split(run: RunDir) -> Any:
+    from tuning_core.data.dataset import Split
+
+    saved = run.load_split()
+    if saved is None:
+        raise ExportError(f"{run.name} has no file split: its search never started.")
+    return Split.from_dict(saved)
 
 
 def export_run(run_dir: str | Path, targets: list[ExportTarget], actor: Actor | None = None,
@@ -99,7 +123,7 @@ def export_run(run_dir: str | Path, targets: list[ExportTarget], actor: Actor | 
     exported.predict(images[:1], verbose=0)  # the ONNX exporter refuses a never-called model
     try:
         records = _build_and_check(exported, targets, images, reference, staging,
-                                   run, stamp, writer)
+                                   run, stamp, writer, _context(run, targets))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _save(run, records, source)
@@ -108,14 +132,24 @@ def export_run(run_dir: str | Path, targets: list[ExportTarget], actor: Actor | 
     return records
 
 
+def _context(run: RunDir, targets: list[ExportTarget]) -> WriteContext:
+    from tuning_core.model.predict import class_names
+
+    integer = any(t.integer for t in targets)
+    return WriteContext(classes=class_names(run.path),
+                        representative=representative_images(run) if integer else None)
+
+
 def _build_and_check(model: Any, targets: list[ExportTarget], images: np.ndarray,
                      reference: np.ndarray, staging: Path, run: RunDir, stamp: list[int],
-                     writer: Writer) -> list[ExportRecord]:
+                     writer: Writer, context: WriteContext) -> list[ExportRecord]:
     built: dict[str, tuple[Path, float, str]] = {}
     for target in targets:
         path, started = staging / target.file_name, time.perf_counter()
         try:
-            writer(model, target, path)
+            writer(model, target, path, context)
+            if path.exists():  # the check runs on the labelled file people get
+                label_inside(target, path, _card(run, target))
             error = "" if path.exists() else "the exporter wrote no file."
         except Exception as failure:  # a converter's own words are the reason
             words = " ".join(str(failure).split())[:300]
@@ -137,7 +171,9 @@ def _settle(target: ExportTarget, built: tuple[Path, float, str], ran: RuntimeRe
                           file="", bytes=0, input=input_spec(run), model_stamp=stamp,
                           threads=THREADS, export_seconds=round(seconds, 3), created=time.time())
     final = run.export_path(target.download_name)
-    final.unlink(missing_ok=True)  # an older export of this target is replaced either way
+    bundle = run.export_path(target.bundle_name)
+    for old in (final, bundle):  # an older export of this target is replaced either way
+        old.unlink(missing_ok=True)
     if error or ran is None or ran.error:
         reason = error or (f"{target.format.spec.runtime} could not load or run it: {ran.error}"
                            if ran else "it was not run.")
@@ -147,16 +183,21 @@ def _settle(target: ExportTarget, built: tuple[Path, float, str], ran: RuntimeRe
                      reason=judge(agreement, target.quantized, spread))
     if not record.passed:
         return record
-    _place(path, final, target.format.spec.folder)
-    return replace(record, file=final.name, bytes=final.stat().st_size)
+    card = _card(run, target)
+    if target.integer:
+        card = quantized_card(card, path)
+    write_bundle(path, target, card, bundle)
+    if target.format.spec.folder:  # the SavedModel's folder travels in its zip only
+        return replace(record, file=bundle.name, bundle=bundle.name,
+                       bytes=bundle.stat().st_size, bundle_bytes=bundle.stat().st_size)
+    path.replace(final)  # the bare file too: what classify --format and the bench load
+    return replace(record, file=final.name, bundle=bundle.name, bytes=final.stat().st_size,
+                   bundle_bytes=bundle.stat().st_size)
 
 
-def _place(path: Path, final: Path, folder: bool) -> None:
-    if folder:  # a SavedModel is a folder: offered as one zip of it
-        staged = shutil.make_archive(str(path), "zip", root_dir=path.parent, base_dir=path.name)
-        Path(staged).replace(final)
-    else:
-        path.replace(final)
+def _card(run: RunDir, target: ExportTarget) -> ModelCard:
+    inner = target.format.spec.file_name if target.format.spec.folder else target.file_name
+    return card_for(run.path, target.key, inner, created=time.time())
 
 
 def _save(run: RunDir, records: list[ExportRecord], source: str) -> None:
@@ -203,8 +244,8 @@ def download(run_dir: str | Path, key: str, actor: Actor | None = None) -> Path:
     if record.model_stamp != run.model_stamp():
         raise ExportError(f"the {record.label} export of {run.name} was made from an earlier "
                           "best model; export again.")
-    path = run.export_path(record.file)
+    path = run.export_path(record.bundle or record.file)
     if not path.is_file():
         raise ExportError(f"{path} is missing; export {record.label} again.")
-    actor.record(Action.DOWNLOAD, target=run.name, detail=f"export {key} ({record.file})")
+    actor.record(Action.DOWNLOAD, target=run.name, detail=f"export {key} ({path.name})")
     return path
