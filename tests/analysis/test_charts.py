@@ -153,7 +153,8 @@ def test_monitor_figures_from_a_1000_trial_log_are_fast():
         timings.append(time.perf_counter() - start)
     elapsed = min(timings)
     assert elapsed < 0.5, f"building the Monitor figures took {elapsed:.2f} s"
-    assert len(figs["learning_curves"].data) <= 4 * 3  # all / best / running per metric
+    # past CURVES_ALL trials: band / best 50 / best / running per metric
+    assert len(figs["learning_curves"].data) <= 4 * 4
 
 
 def test_charts_and_importance_import_neither_streamlit_nor_tensorflow():
@@ -163,3 +164,33 @@ def test_charts_and_importance_import_neither_streamlit_nor_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2], check=True).stdout
     assert out.strip() == "[]"  # sklearn too: it is imported only when a forest is fitted
+
+
+def _spec_bytes(figure) -> int:
+    from tuning_core.live.content import figure_json
+
+    return len(figure_json(figure))
+
+
+def test_what_a_chart_sends_grows_with_what_a_person_sees_not_with_the_run():
+    """Issue 29: past their budgets the curves, the objective and the parallel coordinates
+    draw the best trials and the shape of the rest, and each title says so."""
+    trials, log = make_log(n=5_000, epochs=5)
+    figs = charts.monitor_figures(trials, log)
+    curves, objective, parallel = (figs[n] for n in ("learning_curves", "objective", "parallel"))
+    assert _spec_bytes(curves) < 300_000 and "the best 50 drawn" in curves.layout.title.text
+    assert any(t.fill == "toself" for t in curves.data)  # the band of the others
+    assert _spec_bytes(objective) < 200_000
+    assert "the best 300 as points" in objective.layout.title.text
+    assert objective.data[0].type == "heatmap" and len(objective.data[1].x) == 300
+    assert _spec_bytes(parallel) < 600_000 and "400 of 4,998" in parallel.layout.title.text
+
+
+def test_a_small_run_draws_every_trial_as_before():
+    trials, log = make_log(n=20, epochs=3)
+    figs = charts.monitor_figures(trials, log)
+    for name in ("learning_curves", "objective", "parallel"):
+        assert "<sup>" not in (figs[name].layout.title.text or ""), name
+    assert [t.type for t in figs["objective"].data] == ["scatter", "scatter"]
+    assert len(figs["objective"].data[0].x) == 18  # every scored trial
+    assert figs["learning_curves"].data[0].name == "all trials · train"

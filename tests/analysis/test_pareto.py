@@ -129,3 +129,16 @@ def test_fifty_thousand_trials_need_no_n_by_n_arrays():
     front = frame[frame["on_front"]].sort_values("latency_ms")
     assert 1 <= len(front) < 200  # a random cloud's front is about log n long
     assert front["score"].is_monotonic_increasing  # slower only where it scores better
+
+
+def test_past_its_budget_the_chart_draws_the_front_and_a_sample_and_says_so():
+    from tuning_core.analysis.pareto_chart import DOMINATED_DRAWN
+
+    rng = np.random.default_rng(1)
+    table = trials([(float(s), float(ms), 10) for s, ms in rng.random((4000, 2))])
+    fig = front_figure(table, "max", "val_accuracy", "latency")
+    by_name = {trace.name: trace for trace in fig.data}
+    front = front_frame(table, "max", AXES["latency"])["on_front"]
+    assert len(by_name["Pareto front"].x) == front.sum()  # the front is always whole
+    assert len(by_name["dominated"].x) == DOMINATED_DRAWN
+    assert f"a random 1,500 of {(~front).sum():,} dominated" in fig.layout.title.text

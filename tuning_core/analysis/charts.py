@@ -69,16 +69,47 @@ def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> g
     scored = scored.sort_values("number", kind="stable")
     x = scored["number"].to_numpy()
     y = scored["score"].to_numpy(dtype=float)
-    best = objective_direction(objective).best_so_far(list(y))
+    direction = objective_direction(objective)
+    best = np.asarray(direction.best_so_far(list(y)), dtype=float)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name="trial", text=scored["trial_id"],
-                             customdata=scored["status"],
+    points = np.arange(len(y))
+    if len(y) > OBJECTIVE_POINTS:
+        fig.add_trace(_density(x, y))
+        points = np.sort(np.argsort(-y if direction.higher_is_better else y,
+                                    kind="stable")[:OBJECTIVE_BEST])
+        title += (f"<br><sup>{len(y):,} scored trials: the best {OBJECTIVE_BEST} as points, "
+                  "all as shades of grey (darker: more trials)</sup>")
+        # the step line needs only where the best moves (and the last trial)
+        steps = np.unique(np.r_[0, np.flatnonzero(best[1:] != best[:-1]) + 1, len(best) - 1])
+        x_best, best = x[steps], best[steps]
+    else:
+        x_best = x
+    fig.add_trace(go.Scatter(x=x[points], y=y[points], mode="markers", name="trial",
+                             text=scored["trial_id"].to_numpy()[points],
+                             customdata=scored["status"].to_numpy()[points],
                              hovertemplate="trial %{text} (#%{x})<br>score %{y:.4f}"
                                            "<br>%{customdata}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far",
+    fig.add_trace(go.Scatter(x=x_best, y=best, mode="lines", name="best so far",
                              line=dict(shape="hv", width=2)))
     return _finish(fig, title, xaxis=dict(title="trial number", dtick=_whole_ticks(x.max())),
                    yaxis_title=objective, legend=dict(orientation="h", y=-0.2))
+
+
+OBJECTIVE_POINTS, OBJECTIVE_BEST = 3000, 300  # points drawn as points at most; past, the best
+DENSITY_BINS = (120, 40)  # trial-number bins by score bins of the density past them
+
+
+def _density(x: np.ndarray, y: np.ndarray) -> go.Heatmap:
+    """Every trial as a count per cell of number by score, grey where any (an image for the
+    browser, not one SVG point per trial; no WebGL, which a browser without a GPU renders
+    in software)."""
+    counts, x_edges, y_edges = np.histogram2d(x.astype(float), y, bins=DENSITY_BINS)
+    z = np.where(counts.T > 0, counts.T, np.nan)
+    return go.Heatmap(x=(x_edges[:-1] + x_edges[1:]) / 2, y=(y_edges[:-1] + y_edges[1:]) / 2,
+                      z=z, colorscale=[[0, "rgba(120,120,120,0.25)"], [1, "rgba(40,40,40,0.9)"]],
+                      showscale=False, name="all trials", hoverongaps=False,
+                      hovertemplate="%{z} trials<br>near #%{x:.0f}, score %{y:.4f}"
+                                    "<extra></extra>")
 
 
 def _sorted_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -149,6 +180,28 @@ def _two_panel_layout(titles: Sequence[str], epochs: float) -> dict:
 
 
 CURVES_TITLE = "Learning curves"
+CURVES_ALL, CURVES_BEST = 200, 50  # every curve drawn up to CURVES_ALL trials; past, the best
+BAND = "rgba(120, 120, 120, 0.18)"
+
+
+def _band_traces(frame: pd.DataFrame, label: str) -> list[dict]:
+    """Per panel and split, one filled polygon from the 10th to the 90th percentile of every
+    trial's value at each epoch: the shape of thousands of curves in a few hundred numbers."""
+    traces = []
+    for col, (_, metric) in enumerate(PANELS, start=1):
+        for split, name in ((metric, "train"), (f"val_{metric}", "validation")):
+            if split not in frame:
+                continue
+            values = pd.to_numeric(frame[split], errors="coerce").groupby(frame["epoch"])
+            low, high = values.quantile(0.1).dropna(), values.quantile(0.9).dropna()
+            x = (high.index.to_numpy(dtype=float) + 1).tolist()
+            traces.append(dict(
+                type="scatter", x=x + x[::-1], y=high.tolist() + low.tolist()[::-1],
+                fill="toself", fillcolor=BAND, line=dict(width=0), mode="lines",
+                name=f"{label} · {name}", legendgroup=f"{label} · {name}",
+                showlegend=col == 1, hoverinfo="skip",
+                xaxis="x" if col == 1 else "x2", yaxis="y" if col == 1 else "y2"))
+    return traces
 
 
 def learning_curves_figure(trials: pd.DataFrame, epochs: pd.DataFrame,
@@ -167,12 +220,23 @@ def learning_curves_spec(trials: pd.DataFrame, epochs: pd.DataFrame,
                          objective: str = "val_accuracy") -> dict[str, Any]:
     """:func:`learning_curves_figure` as a plain ``{"data", "layout"}`` dict, not validated
     (the live feed sends it at every epoch: plotly's validation was most of its cost).
-    Needs at least one epoch."""
+    Needs at least one epoch. Past ``CURVES_ALL`` trials only the best ``CURVES_BEST`` are
+    drawn as faint lines, over a band where the middle 80% of every trial's values lie at
+    each epoch, and the title says so (10,000 grey lines were 12.6 MB of JSON)."""
     frame = _sorted_epochs(epochs)
     ids = frame["trial_id"].astype(str)
     best = best_trial_id(trials, objective)
     running = running_trial_ids(trials)
-    traces = _curve_traces(frame, "all trials", FAINT, 1.0, True)
+    title, shown = CURVES_TITLE, ids.nunique()
+    if shown <= CURVES_ALL:
+        traces = _curve_traces(frame, "all trials", FAINT, 1.0, True)
+    else:
+        top = ranking.ranked_frame(trials, objective_direction(objective))["trial_id"]
+        kept = ids.isin(set(top.astype(str).head(CURVES_BEST)))
+        traces = _band_traces(frame, f"middle 80% of all {shown:,}")
+        traces += _curve_traces(frame[kept], f"best {CURVES_BEST}", FAINT, 1.0, True)
+        title += (f"<br><sup>{shown:,} trials: the best {CURVES_BEST} drawn, the others as the "
+                  "band where the middle 80% of all lie at each epoch</sup>")
     number = _trial_numbers(trials)  # people count trials 1, 2, 3 as the other charts do
     if best is not None:
         traces += _curve_traces(frame[ids == best], f"best (trial {number(best)})", BEST_COLOR,
@@ -181,7 +245,7 @@ def learning_curves_spec(trials: pd.DataFrame, epochs: pd.DataFrame,
         label = f"running (trial {', '.join(number(t) for t in running)})"
         traces += _curve_traces(frame[ids.isin(running)], label, RUNNING_COLOR, 2.5, True)
     layout = _two_panel_layout([p[0] for p in PANELS], frame["epoch"].max() + 1)
-    layout.update(title=dict(text=CURVES_TITLE), uirevision=UIREVISION, height=420,
+    layout.update(title=dict(text=title), uirevision=UIREVISION, height=420,
                   margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.25))
     return {"data": traces, "layout": layout}
 
@@ -199,7 +263,8 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> go
     fig = parcoords.parallel_figure(trials, objective, _trial_numbers(trials))
     if fig is None:
         return empty_figure(parcoords.TITLE, "Needs at least two completed trials.")
-    return _finish(fig, parcoords.TITLE, height=fig.layout.height, margin=fig.layout.margin)
+    return _finish(fig, fig.layout.title.text or parcoords.TITLE, height=fig.layout.height,
+                   margin=fig.layout.margin)
 
 
 def importance_figure(importance: Importance) -> go.Figure:

@@ -11,6 +11,11 @@ filter; here the trials are coloured in score bands, one legend entry each (a cl
 band: filtering on the objective), the best trial drawn on top, and the Monitor's trial
 table sorts by any column.
 
+Past ``DRAWN`` completed trials the lines drawn are the best ``BEST_DRAWN`` and a seeded random
+sample of the rest, and the title says so: 10,000 lines were 5.2 MB of JSON and seconds of
+SVG for the browser, and a person reads the best ones and the shape of the rest. The axes'
+scales and the bands still come from every completed trial.
+
 Each axis maps its values to heights 0..1: numbers linearly, or by log10 when they span a
 factor of 10 or more (learning rates); strings, booleans, a few whole numbers (block counts)
 and columns with gaps (a conditional hyperparameter; its gap is "n/a") as evenly spaced
@@ -44,6 +49,7 @@ BANDS = 5  # score bands, one legend entry (and one trace) each
 BEST_LINE = "#d62728"
 AXIS_LINE = "rgba(128, 128, 128, 0.6)"
 TICKS = 5  # labelled heights on a numeric axis
+DRAWN, BEST_DRAWN = 400, 300  # lines drawn at most, of them the best (the rest: a sample)
 
 
 @dataclass(frozen=True)
@@ -184,15 +190,17 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy",
     done, found = axes(trials, objective)
     if len(done) < 2:
         return None
-    heights = np.column_stack([a.heights for a in found])
-    scores = done["score"].to_numpy(dtype=float)
-    ids = done["trial_id"].astype(str).tolist()
+    better_high = objective_direction(objective).higher_is_better
+    every = done["score"].to_numpy(dtype=float)
+    index, styles = bands(every, better_high)
+    drawn = drawn_rows(every, better_high)
+    heights = np.column_stack([a.heights[drawn] for a in found])
+    scores, index = every[drawn], index[drawn]
+    ids = done["trial_id"].astype(str).to_numpy()[drawn].tolist()
     # hover: the trial, the axis' value, the score (on the objective's own axis, once)
-    values = [[f"{a.label}: {a.shown[r]}<br>" for a in found[:-1]] + [""] for r in range(len(ids))]
+    values = [[f"{a.label}: {a.shown[r]}<br>" for a in found[:-1]] + [""] for r in drawn]
     text = np.array([[f"trial {number(t)}<br>{value}{objective}: {scores[r]:.4f}"
                       for value in values[r]] for r, t in enumerate(ids)], dtype=object)
-    better_high = objective_direction(objective).higher_is_better
-    index, styles = bands(scores, better_high)
     frame, labels = _frame(found)
     traces = [frame]
     for band, (label, colour) in enumerate(styles):
@@ -217,4 +225,19 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy",
         yaxis=dict(visible=False, range=[-0.06, 1.06]),
         legend=dict(title=dict(text=objective), orientation="h", y=-0.05),
         hovermode="closest", height=440, margin=dict(l=20, r=20, t=120, b=30))
+    if len(drawn) < len(done):
+        layout["title"] = dict(text=f"{TITLE}<br><sup>{len(drawn):,} of {len(done):,} completed "
+                                    f"trials drawn: the best {BEST_DRAWN:,} and a random "
+                                    f"{len(drawn) - BEST_DRAWN:,} of the rest</sup>")
     return go.Figure({"data": traces, "layout": layout})
+
+
+def drawn_rows(scores: np.ndarray, better_high: bool, seed: int = 0) -> np.ndarray:
+    """The rows whose lines are drawn, in their order: all up to ``DRAWN``, else the best
+    ``BEST_DRAWN`` and a seeded sample of the others (the same trials at every redraw)."""
+    if len(scores) <= DRAWN:
+        return np.arange(len(scores))
+    order = np.argsort(-scores if better_high else scores, kind="stable")
+    rest = np.random.default_rng(seed).choice(order[BEST_DRAWN:], DRAWN - BEST_DRAWN,
+                                              replace=False)
+    return np.sort(np.concatenate([order[:BEST_DRAWN], rest]))
