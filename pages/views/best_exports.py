@@ -1,6 +1,7 @@
 """The Best model page's exports: build and check them, their table, and the downloads.
 
-Only an export that passed its check gets a download button; a failed one says why.
+Only an export that passed its check gets a download button; a failed one says why. Each
+download is one zip: the model, labels.txt, model.json and an example script.
 Downloads go through :func:`tuning_core.model.exports.download` when clicked (it records them
 in lab mode's audit log), so nothing is read before someone asks for it.
 """
@@ -38,10 +39,16 @@ def export_form(run_dir: Path) -> None:
     quantize = right.checkbox("Also int8 LiteRT", key="export_quantize",
                               help="LiteRT with int8 weights: about 4x smaller, checked on "
                                    f"top-1 agreement (at least {QUANTIZED_MIN_TOP1:.0%}).")
+    integer = right.checkbox("Also full-int8 LiteRT", key="export_integer",
+                             help="int8 inputs, outputs and arithmetic, calibrated on the "
+                                  "run's training images: for Edge TPUs and microcontrollers. "
+                                  "Checked on top-1 agreement like the int8 weights file.")
     if st.button("Export and check", disabled=bool(refused) or not chosen, help=refused):
         with state.engine_errors(), st.spinner("Exporting and checking each file in its "
                                                "runtime…"):
-            targets = parse_targets(chosen, quantize=quantize and "litert" in chosen)
+            litert = "litert" in chosen
+            targets = parse_targets(chosen, quantize=quantize and litert,
+                                    integer=integer and litert)
             export_run(run_dir, targets, actor=auth.actor())
 
 
@@ -58,7 +65,10 @@ def export_table(run_dir: Path) -> None:
                f"largest difference under {FLOAT_MAX_DIFF:g} for float files, top-1 "
                f"agreement at least {QUANTIZED_MIN_TOP1:.0%} for int8, outputs that differ "
                "across images. Speed: CPU, batch 1, one thread, median of 20 after warm-up. "
-               f"Input: {records[0].input.describe()}.")
+               f"Input: {records[0].input.describe()}. Each download is a zip of the model "
+               "with labels.txt (the classes in output order), model.json (classes, input, "
+               "test accuracy) and classify_folder.py, which classifies a folder of images "
+               "with only that runtime, numpy and pillow installed.")
     for record in records:
         _download(run_dir, record)
 
@@ -78,8 +88,9 @@ def _download(run_dir: Path, record: ExportRecord) -> None:
     if not record.passed:
         st.warning(f"{record.label} is not offered for download: {record.reason}")
         return
-    actor, name = auth.actor(), f"{RunDir(run_dir).name}-{record.file}"
-    st.download_button(f"Download {record.label} ({record.file})",
+    shown = record.bundle or record.file
+    actor, name = auth.actor(), f"{RunDir(run_dir).name}-{shown}"
+    st.download_button(f"Download {record.label} ({shown})",
                        data=lambda: download(run_dir, record.key, actor=actor).read_bytes(),
                        file_name=name, on_click="ignore", key=f"export_dl_{record.key}")
 

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from tests.browser import ui
 
 pytestmark = [pytest.mark.browser, pytest.mark.training]
-DOWNLOADS = {"onnx": "Download ONNX (model.onnx)", "litert": "Download LiteRT (model.tflite)",
+DOWNLOADS = {"onnx": "Download ONNX (onnx.zip)", "litert": "Download LiteRT (litert.zip)",
              "saved_model": "Download SavedModel (saved_model.zip)",
              "script": "Download search script (.py)", "report": "Download report (HTML)"}
 
@@ -31,11 +31,14 @@ def _outputs(folder: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    session = ort.InferenceSession(str(folder / "onnx"), providers=["CPUExecutionProvider"])
-    with zipfile.ZipFile(folder / "saved_model") as archive:
-        archive.extractall(folder / "unzipped")
-    loaded = tf.saved_model.load(str(folder / "unzipped" / "saved_model"))
-    interpreter = Interpreter(model_path=str(folder / "litert"))
+    for key in ("onnx", "litert", "saved_model"):  # each download is a zip with its labels
+        with zipfile.ZipFile(folder / key) as archive:
+            archive.extractall(folder / f"unzipped-{key}")
+        assert (folder / f"unzipped-{key}" / "labels.txt").is_file()
+    session = ort.InferenceSession(str(folder / "unzipped-onnx" / "model.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    loaded = tf.saved_model.load(str(folder / "unzipped-saved_model" / "saved_model"))
+    interpreter = Interpreter(model_path=str(folder / "unzipped-litert" / "model.tflite"))
     source = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(source["index"], list(images.shape))
     interpreter.allocate_tensors()

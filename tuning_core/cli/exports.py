@@ -27,6 +27,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         help="saved_model, onnx, litert or all (the default); repeatable")
     export.add_argument("--quantize", action="store_true",
                         help="also a LiteRT file with int8 weights (checked on top-1 agreement)")
+    export.add_argument("--int8", action="store_true",
+                        help="also a full-integer LiteRT file (int8 inputs and outputs, "
+                             "calibrated on training images; for Edge TPUs and "
+                             "microcontrollers; checked on top-1 agreement)")
     script = sub.add_parser("script", help="write a standalone Python script that reruns the "
                                            "run's search with keras_tuner alone")
     script.add_argument("run_dir")
@@ -47,7 +51,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tuning_core.model.exports import export_run, parse_targets
 
     RunDir(args.run_dir).config()
-    targets = parse_targets(args.formats or ["all"], quantize=args.quantize)
+    targets = parse_targets(args.formats or ["all"], quantize=args.quantize, integer=args.int8)
     quiet_tensorflow_import()
     records = export_run(args.run_dir, targets, actor=_actor())
     run = RunDir(args.run_dir)
@@ -59,6 +63,7 @@ def _summary(run: RunDir, record) -> dict:
     agreement = record.agreement
     return {"format": record.key, "passed": record.passed, "reason": record.reason or None,
             "file": str(run.export_path(record.file)) if record.file else None,
+            "download": str(run.export_path(record.bundle)) if record.bundle else None,
             "bytes": record.bytes, "images": agreement.images if agreement else 0,
             "max_abs_diff": agreement.max_abs_diff if agreement else None,
             "top1_agreement": agreement.top1_agreement if agreement else None,
