@@ -10,7 +10,7 @@ run's metric for all of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,11 +68,11 @@ class Comparison:
     def test_differences(self) -> list[tuple[RunSeries, RunSeries, Difference]]:
         """Each other run's test accuracy against the first run that has one, with the
         margin of the difference: a gap within it is not a real difference on these images."""
-        tested = [r for r in self.runs if r.test is not None]
+        tested = [(r, r.test) for r in self.runs if r.test is not None]
         if len(tested) < 2:
             return []
-        reference = tested[0]
-        return [(r, reference, Difference(r.test, reference.test)) for r in tested[1:]]
+        reference, reference_test = tested[0]
+        return [(r, reference, Difference(test, reference_test)) for r, test in tested[1:]]
 
     def settings_rows(self) -> list[dict[str, str]]:
         """The differing settings as table rows: "setting", then one column per run label."""
@@ -86,6 +86,7 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
     Lists of plain values stay whole ("space.training.batch_sizes": [32, 64]).
     """
+    items: Iterable[tuple[str, Any]]
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list) and any(isinstance(v, (dict, list)) for v in data):

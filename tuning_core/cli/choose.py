@@ -74,8 +74,9 @@ def cmd_cost(args: argparse.Namespace) -> int:
     from tuning_core.search.cost import COST_EVENT, measure_trial
 
     run = RunDir(args.run_dir)
-    if run.holder() is not None:
-        raise RunError(f"{run.name} is being trained ({run.holder().describe()}); its search "
+    holder = run.holder()
+    if holder is not None:
+        raise RunError(f"{run.name} is being trained ({holder.describe()}); its search "
                        "measures each trial itself, so wait for it to end.")
     trials = run.reader().trials()
     missing = [str(t) for t in trials.loc[trials["status"] == "completed", "trial_id"]] \

@@ -41,7 +41,8 @@ def exact_keys(d: Any, names: list[str], path: str) -> dict[str, Any]:
 
 def typed(kinds: type | tuple[type, ...], expected: str) -> Reader:
     def read(v: Any, path: str) -> Any:
-        if isinstance(v, bool) or not isinstance(v, kinds):  # JSON true is not a number
+        wrong = isinstance(v, bool) or not isinstance(v, kinds)  # JSON true is not a number
+        if wrong:
             raise bad_value(path, expected, v)
         return float(v) if kinds == (int, float) else v
 

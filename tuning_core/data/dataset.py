@@ -381,7 +381,7 @@ def class_warnings(counts: dict[str, int]) -> list[str]:
                         "give few validation and test images, so their scores will be noisy; "
                         "a class needs at least 3 images to be split at all.")
     if counts and min(counts.values()) > 0:
-        most, least = max(counts, key=counts.get), min(counts, key=counts.get)
+        most, least = max(counts, key=counts.__getitem__), min(counts, key=counts.__getitem__)
         ratio = counts[most] / counts[least]
         if ratio >= IMBALANCE_RATIO:
             warnings.append(f"Classes are imbalanced: '{most}' has {counts[most]} images, "

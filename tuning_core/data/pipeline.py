@@ -175,7 +175,9 @@ class ImageCache:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(uint8 images (n, size, size, ch), int64 labels (n,)), in the order of items."""
         if self._in_memory:
+            assert self._images is not None and self._labels is not None  # decoded on creation
             return self._images.numpy(), self._labels.numpy().astype(np.int64)
+        assert self._cached is not None  # written on creation when not in memory
         batches = list(self._cached.batch(1024).as_numpy_iterator())
         images = np.concatenate([b[0] for b in batches])
         return images, np.concatenate([b[1] for b in batches]).astype(np.int64)

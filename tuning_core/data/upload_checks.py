@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from tuning_core.core.errors import TuningError
 from tuning_core.data.dataset import IMAGE_EXTENSIONS
@@ -161,7 +161,7 @@ def _placed(images: list[zipfile.ZipInfo]) -> list[tuple[zipfile.ZipInfo, str]]:
     return placed
 
 
-def copy_capped(source: BinaryIO, target: BinaryIO, cap: int,
+def copy_capped(source: IO[bytes], target: BinaryIO, cap: int,
                 on_chunk: Callable[[int], None] | None = None) -> int:
     """Copy ``source`` to ``target`` in chunks; return the bytes copied.
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from tuning_core.core import atomic
 from tuning_core.data.upload_checks import (
@@ -134,7 +134,7 @@ def _unpack(archive: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, str]]
     return done
 
 
-def _copy(src: BinaryIO, out: BinaryIO, cap: int, label: str,
+def _copy(src: IO[bytes], out: BinaryIO, cap: int, label: str,
           advance: Callable[[int], None]) -> int:
     try:
         return copy_capped(src, out, cap, advance)

@@ -233,7 +233,9 @@ class JobQueue:
                 "INSERT INTO jobs (kind, run_dir, owner, params, budget_s, state, position, "
                 "created) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
                 (kind.value, run, owner, text, budget_s, (last or 0) + 1, self._clock()))
-            return self._get(conn, cursor.lastrowid)
+            job_id = cursor.lastrowid
+            assert job_id is not None  # set by every INSERT
+            return self._get(conn, job_id)
 
     def _refuse_active(self, conn: sqlite3.Connection, run: str) -> None:
         row = conn.execute("SELECT * FROM jobs WHERE run_dir = ? AND state IN "

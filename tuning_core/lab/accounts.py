@@ -167,7 +167,7 @@ class UserStore:
     def __init__(self, path: Path, params: ScryptParams = ScryptParams()) -> None:
         self.path = path
         self.params = params
-        self._cache = FileCache(path, self._load, {})
+        self._cache: FileCache[dict[str, Account]] = FileCache(path, self._load, {})
         self._dummy: PasswordHash | None = None  # hashed against for unknown users
 
     def accounts(self) -> dict[str, Account]:

@@ -113,7 +113,8 @@ class Revocations:
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
         self.path = path
         self.clock = clock
-        self._cache = FileCache(path, lambda: dict(read_json(path, {})), {})
+        self._cache: FileCache[dict[str, float]] = FileCache(
+            path, lambda: dict(read_json(path, {})), {})
 
     def revoked(self, sid: str) -> bool:
         """True when ``sid`` was revoked."""

@@ -17,8 +17,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,17 +31,18 @@ from tuning_core.analysis.importance import hp_columns, hp_importance, hp_name
 from tuning_core.analysis.pareto_chart import front_figure
 from tuning_core.analysis.planner import SearchPlan, run_pace
 from tuning_core.core.errors import TuningError
-from tuning_core.core.states import JobKind, RunStatus
+from tuning_core.core.states import JobKind, RunStatus, TrialStatus
 from tuning_core.jobs.registry import Progress
 from tuning_core.model.best import retrain_progress
-from tuning_core.runs import trialtable
+from tuning_core.runs import ranking, trialtable
 from tuning_core.runs.locks import HEARTBEAT_S
 from tuning_core.runs.rundir import RunDir
-from tuning_core.runs.schema import RunConfig
+from tuning_core.runs.schema import RunConfig, objective_direction
 from tuning_core.runs.triallog import COST_COLUMNS
 
 STATES = trialtable.STATES
-Figure = go.Figure | dict  # a figure, or a plain {"data", "layout"} spec Plotly.js takes as is
+# a figure, or a plain {"data", "layout"} spec Plotly.js takes as is
+Figure: TypeAlias = go.Figure | dict
 T = TypeVar("T")
 
 
@@ -50,7 +52,7 @@ def duration(seconds: float | None) -> str:
     """"1 h 02 min", "3 min 05 s", "12 s" or "unknown"."""
     if seconds is None:
         return "unknown"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
     if seconds >= 60:
@@ -124,6 +126,26 @@ def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("number", kind="stable")
 
 
+LIVE_ROWS = 100  # rows of the live trial table at most: the best half, the newest half
+
+
+def live_table(table: pd.DataFrame, objective: str) -> tuple[pd.DataFrame, str | None]:
+    """The rows the live table shows, and a note when they are not all: past ``LIVE_ROWS``
+    the best ``LIVE_ROWS // 2`` and the newest (running ones first among them), in trial order;
+    the page lists every trial in pages below (:func:`tuning_core.runs.trialtable.table_page`).
+    """
+    if len(table) <= LIVE_ROWS:
+        return table, None
+    half = LIVE_ROWS // 2
+    best = ranking.ranked_frame(table, objective_direction(objective)).index[:half]
+    rest = table.drop(index=best)
+    running = rest.index[rest["status"] == TrialStatus.RUNNING.value]
+    newest = rest.drop(index=running).index[-(LIVE_ROWS - len(best) - len(running)):]
+    shown = table.loc[table.index.isin(best.union(running).union(newest))]
+    return shown, (f"The best {len(best)} and the newest {len(shown) - len(best)} of "
+                   f"{len(table):,} trials; every trial is listed below, page by page.")
+
+
 @dataclass(frozen=True)
 class MonitorContent:
     """What the Monitor shows of a run at one log position (shared by every viewer)."""
@@ -150,7 +172,8 @@ class Memo:
     """A small thread-safe LRU of built things (the feed is served from a thread pool)."""
 
     def __init__(self, size: int) -> None:
-        self._size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+        self._size, self._lock = size, threading.Lock()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()  # each key's own kind of thing
 
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
         with self._lock:
@@ -171,7 +194,7 @@ class _Throttled:
 
     def __init__(self, every_s: float) -> None:
         self.every_s = every_s
-        self._items: dict[Hashable, tuple[float, Hashable, object]] = {}
+        self._items: dict[Hashable, tuple[float, Hashable, Any]] = {}
         self._lock = threading.Lock()
 
     def get(self, name: Hashable, key: Hashable, build: Callable[[], T]) -> tuple[Hashable, T]:
@@ -233,7 +256,7 @@ def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFram
         keys["pareto_" + axis] = costed
         figures["pareto_" + axis] = _SLOW.get(
             ("pareto", axis, path, objective, costed),
-            lambda a=axis: front_figure(trials, run.direction, objective, a))
+            partial(front_figure, trials, run.direction, objective, axis))
     return figures, keys
 
 

@@ -117,7 +117,7 @@ def _resized(cams: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         top = float(cam.max())
         cam = cam / top if top > 0 else cam
         image = Image.fromarray(cam.astype("float32"), mode="F").resize(
-            (int(size[1]), int(size[0])), Image.BILINEAR)
+            (int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
         out.append(np.clip(np.asarray(image), 0.0, 1.0))
     return np.stack(out) if out else np.zeros((0, *size))
 

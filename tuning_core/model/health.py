@@ -181,8 +181,8 @@ def thumbnails(files: list[Path]) -> np.ndarray:
     rows = []
     for path in files:
         with Image.open(path) as image:
-            rows.append(np.asarray(image.convert("L").resize((THUMB, THUMB), Image.BILINEAR),
-                                   dtype="float32").ravel() / 255.0)
+            thumb = image.convert("L").resize((THUMB, THUMB), Image.Resampling.BILINEAR)
+            rows.append(np.asarray(thumb, dtype="float32").ravel() / 255.0)
     return np.stack(rows)
 
 

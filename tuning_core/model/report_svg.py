@@ -7,7 +7,9 @@ browser and prints as it shows. Values that are None or not finite are skipped.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from html import escape
+from typing import TypeGuard
 
 __all__ = ["line_chart", "confusion_table", "PALETTE"]
 
@@ -15,7 +17,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 _W, _H, _PAD = 560, 240, 44
 
 
-def _finite(value: object) -> bool:
+def _finite(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -24,7 +26,7 @@ def _scale(low: float, high: float, size: float, flip: bool = False):
     return lambda v: (size - (v - low) / span * size) if flip else (v - low) / span * size
 
 
-def line_chart(title: str, series: dict[str, list[float | None]], x_label: str,
+def line_chart(title: str, series: Mapping[str, Sequence[float | None]], x_label: str,
                markers: bool = False) -> str:
     """An SVG of one line per series over steps 1..n (a legend names each)."""
     points = {name: [(i + 1, v) for i, v in enumerate(values) if _finite(v)]

@@ -8,6 +8,7 @@ score), and its score is a finite number. Ties go to the earlier trial.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -58,8 +59,8 @@ def best_score(trials: pd.DataFrame, direction: str) -> float | None:
     return None if frame.empty else float(frame["score"].iloc[0])
 
 
-def _int(value: object) -> int | None:
+def _int(value: Any) -> int | None:
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     except (TypeError, ValueError):
         return None

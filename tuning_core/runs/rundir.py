@@ -395,6 +395,6 @@ def _safe_id(worker: str) -> str:
     return worker
 
 
-def _ended_ids(reader: TrialLogReader) -> list[str]:
+def _ended_ids(reader: TrialLogReader) -> list[str | None]:
     return [e.get("trial_id") for e in reader.events()
             if e.get("event") == LogEvent.TRIAL_END.value]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import keras
 import keras_tuner
@@ -72,7 +72,7 @@ AUGMENTATIONS: dict[str, Callable[[], layers.Layer]] = {
     "zoom": lambda: layers.RandomZoom(0.1, name="augment_zoom"),
 }
 
-HP = keras_tuner.HyperParameters
+HP: TypeAlias = keras_tuner.HyperParameters  # an alias, so annotations may name it
 
 
 def _choice(hp: HP, name: str, values: Sequence[Any]) -> Any:
@@ -182,7 +182,10 @@ class CNNHyperModel(keras_tuner.HyperModel):
         if b.active:
             with hp.conditional_scope("backbone", b.names):
                 top = _choice(hp, "backbone_trainable_top", b.trainable_top)
-        return conv if chosen == NONE else self._pretrained(x, chosen, top)
+        if chosen == NONE:
+            return conv
+        assert top is not None  # a backbone was chosen, so its scope above set it
+        return self._pretrained(x, chosen, top)
 
     def _backbone_choice(self, hp: HP) -> str:
         """The trial's backbone; no hyperparameter at all when only "none" is chosen."""
@@ -253,6 +256,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
             with hp.conditional_scope("backbone", b.names):
                 fine_tune = _learning_rate(hp, b, "fine_tune_learning_rate")
             learning_rate = fine_tune if learning_rate is None else learning_rate
+        assert learning_rate is not None  # "none" or a backbone is always among the choices
         _choice(hp, "batch_size", t.batch_sizes)  # registered here so the oracle sees it
         # Registered only when the space uses them, so a space without them (and every run
         # made before them) has the same hyperparameters as before.

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner as kt
@@ -66,7 +66,15 @@ class HookConfig:
         return run.trial_number(trial_id)
 
 
-class DashboardHooks:
+# The type checker sees the mixin as a tuner (its super() calls, oracle, project_dir); at run
+# time it is a plain mixin that ``_hooked`` places before a tuner class.
+if TYPE_CHECKING:
+    from keras_tuner import Tuner as _Tuner
+else:
+    _Tuner = object
+
+
+class DashboardHooks(_Tuner):
     """Mixin for a KerasTuner tuner: logging, stop, failure accounting, pruning."""
 
     hooks: HookConfig

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar, Self
 
@@ -82,6 +82,8 @@ def _reader(annotation: str) -> Reader:
 class _Record:
     """to_dict/from_dict for the dataclasses below; each field is read as its annotation says."""
 
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every subclass is a dataclass
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (toggles as "off"/"on"/"tuned")."""
         return plain(self)
@@ -89,8 +91,9 @@ class _Record:
     @classmethod
     def from_dict(cls, d: Any, path: str = "") -> Self:
         """Read what to_dict wrote; SearchSpaceError naming the field when its shape is wrong."""
-        d = exact_keys(d, [f.name for f in fields(cls)], path)  # type: ignore[arg-type]
-        return cls(**{f.name: _reader(f.type)(d[f.name], field_at(path, f.name))
+        d = exact_keys(d, [f.name for f in fields(cls)], path)
+        # annotations are postponed, so each field's type is its text ("int", "list[str]")
+        return cls(**{f.name: _reader(str(f.type))(d[f.name], field_at(path, f.name))
                       for f in fields(cls)})
 
 
