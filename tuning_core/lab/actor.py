@@ -25,7 +25,7 @@ _AUDITED = {
     Action.UPLOAD: AuditAction.UPLOAD, Action.EDIT_NOTES: AuditAction.EDIT_NOTES,
     Action.EXPORT: AuditAction.EXPORT, Action.REPORT: AuditAction.REPORT,
     Action.DOWNLOAD: AuditAction.DOWNLOAD, Action.EXPLAIN: AuditAction.EXPLAIN,
-    Action.EXCLUDE: AuditAction.EXCLUDE,
+    Action.EXCLUDE: AuditAction.EXCLUDE, Action.CLASSIFY: AuditAction.CLASSIFY,
 }
 
 

@@ -40,6 +40,7 @@ class AuditAction(Enum):
     DOWNLOAD = "download"
     EXPLAIN = "explain"
     EXCLUDE = "exclude"
+    CLASSIFY = "classify"
     USER_ADD = "user add"
     USER_REMOVE = "user remove"
     USER_PASSWD = "user passwd"

@@ -40,6 +40,7 @@ class Action(Enum):
     CANCEL_JOB = "cancelling"
     MOVE_JOB = "moving"
     DELETE_DATASET = "removing"  # (a value of its own: equal values would make it DELETE)
+    CLASSIFY = "classifying a folder of images with"
 
     @property
     def resource(self) -> str | None:
@@ -71,7 +72,9 @@ class Action(Enum):
 # action's resource. A retrain replaces the run's best model: it writes someone's run like a
 # resume does. Notes are the launcher's own words about their run. A queued job waits in
 # its owner's share of the queue; an uploaded dataset is its uploader's.
+# Classifying a folder holds a run's model and CPU for minutes, as a retrain does.
 _OWNED = {Action.STOP: "run", Action.RESUME: "run", Action.RETRAIN: "run", Action.DELETE: "run",
+          Action.CLASSIFY: "run",
           Action.PRUNE: "run", Action.EDIT_NOTES: "run", Action.CANCEL_JOB: "queued job",
           Action.MOVE_JOB: "queued job", Action.DELETE_DATASET: "dataset"}
 _NEEDS = {Action.VIEW: Role.VIEWER, Action.SCAN_DATA: Role.MEMBER, Action.LAUNCH: Role.MEMBER,
