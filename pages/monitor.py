@@ -15,6 +15,7 @@ import streamlit as st
 from pages.common import state
 from pages.common.live_chart import live_chart
 from pages.views import monitor as view
+from pages.views import monitor_table as table_view
 from tuning_core.live import answers as feed
 from tuning_core.live import content as run_content
 from tuning_core.live.html import anchor, part
@@ -36,13 +37,14 @@ def draw(run_dir: Path) -> None:
     st.subheader("Objective against cost")
     st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
                "(no other trial is both better and cheaper) in colour, the rest grey.")
-    for column, axis in zip(st.columns(2), run_content.PARETO_AXES):
+    for column, axis in zip(st.columns(2), run_content.PARETO_AXES, strict=True):
         with column:
             live_chart(content.figures["pareto_" + axis], feed.CHART_PREFIX + "pareto_" + axis)
     st.page_link("pages/best.py", label="Retrain a trial of the front (Best model page)",
                  icon=":material/trophy:")
     st.subheader("Trials")
     st.html(part("table", run, parts["table"]))
+    table_view.show_all(content.table, run)
 
 
 st.title("Monitor")

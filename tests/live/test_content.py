@@ -124,3 +124,20 @@ def test_content_is_never_keyed_by_a_newer_log_position_than_it_shows(
     threads[0].join(5)
     after = run_content.monitor_content(run.path)  # the log does not move again: a search's end
     assert after.counts["completed"] == 1 and not after.empty
+
+
+def test_the_live_table_keeps_the_best_and_the_newest_past_its_rows() -> None:
+    import pandas as pd
+
+    n = run_content.LIVE_ROWS + 50
+    table = pd.DataFrame({"number": range(1, n + 1), "trial_id": [f"{i:03d}" for i in range(n)],
+                          "status": ["completed"] * (n - 1) + ["running"],
+                          "score": [((i * 37) % n) / n for i in range(n - 1)] + [None]})
+    shown, note = run_content.live_table(table, "val_accuracy")
+    assert len(shown) == run_content.LIVE_ROWS and shown["number"].is_monotonic_increasing
+    best = table.sort_values("score", ascending=False).head(run_content.LIVE_ROWS // 2)
+    assert set(best["number"]) <= set(shown["number"]) and n in set(shown["number"])
+    assert note == f"The best 50 and the newest 50 of {n} trials; every trial is listed " \
+                   "below, page by page."
+    small, none = run_content.live_table(table.head(10), "val_accuracy")
+    assert len(small) == 10 and none is None

@@ -41,3 +41,20 @@ def test_a_stopped_trial_competes_everywhere_the_ranking_does() -> None:
     figure = parallel_figure(trials, "val_accuracy", lambda trial_id: str(int(trial_id) + 1))
     assert "best (trial 2)" in [trace.name for trace in figure.data]
     assert hp_importance(trials, min_trials=3).n_trials == 3
+
+
+def test_a_page_of_the_table_is_sorted_and_filtered_on_the_server():
+    from tuning_core.runs.trialtable import table_page
+
+    table = pd.DataFrame({"number": range(1, 501), "status": ["completed", "failed"] * 250,
+                          "score": [None if i % 7 == 0 else i / 500 for i in range(500)]})
+    first = table_page(table, "score", descending=True, size=100)
+    assert (first.matching, first.total, first.pages, len(first.rows)) == (500, 500, 5, 100)
+    assert first.rows["score"].iloc[0] == 499 / 500
+    last = table_page(table, "score", descending=True, page=99, size=100)  # clamped
+    assert last.page == 4 and last.rows["score"].tail(72).isna().all()  # missing: last
+    failed = table_page(table, statuses=["failed"], page=1, size=100)
+    assert (failed.matching, failed.page) == (250, 1)
+    assert set(failed.rows["status"]) == {"failed"}
+    assert failed.describe() == "rows 101-200 of 250 (filtered from 500)"
+    assert table_page(table, statuses=["running"]).describe() == "no trial of 500 matches"

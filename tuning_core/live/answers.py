@@ -88,7 +88,8 @@ def figure_specs(content: run_content.MonitorContent) -> dict[str, Piece]:
 
 def _tables(content: run_content.MonitorContent) -> str:
     return _FIGURES.get(("table", content.path, content.version),
-                        lambda: html.table_html(content.table))
+                        lambda: html.table_html(*run_content.live_table(content.table,
+                                                                        content.objective)))
 
 
 def _table_piece(content: run_content.MonitorContent) -> Piece:

@@ -83,15 +83,17 @@ def _cell(value: object, column: str) -> str:
 
 
 
-def table_html(table: pd.DataFrame) -> str:
-    """The trial table; a click on a column header sorts by it (the script keeps the order)."""
+def table_html(table: pd.DataFrame, note: str | None = None) -> str:
+    """The trial table; a click on a column header sorts by it (the script keeps the order).
+    ``note`` says above it which rows it shows when not all."""
     if table.empty:
         return ""
+    caption = f'<p class="live-caption">{esc(note)}</p>' if note else ""
     head = "".join(f'<th data-col="{i}" title="Sort">{esc(TABLE_TITLES.get(c, c))}</th>'
                    for i, c in enumerate(table.columns))
     rows = "".join("<tr>" + "".join(_cell(v, c) for v, c in zip(row, table.columns, strict=True))
                    + "</tr>" for row in table.astype(object).itertuples(index=False, name=None))
-    return (f'<div class="live-table"><table><thead><tr>{head}</tr></thead>'
+    return (f'{caption}<div class="live-table"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{rows}</tbody></table></div>")
 
 

@@ -18,7 +18,7 @@ its queries, the ranking, notes, the catalogue of runs, pruning, exclusions and 
   ``run.json``.
 * ``triallog``: the trial log: ``trials.jsonl``, written by the search, read by every chart.
 * ``trialtable``: questions asked of a trial table (``TrialLogReader.trials()``), answered in
-  one place.
+  one place, and a page of it sorted and filtered.
 """
 
 from __future__ import annotations
@@ -39,5 +39,5 @@ __all__, __getattr__ = public(__name__, {
     "schema": ("DISTRIBUTIONS", "OBJECTIVES", "RunConfig", "TUNER_HELP", "TUNER_NAMES",
                "TunerSettings", "objective_direction"),
     "triallog": ("COST_COLUMNS", "REPLAY", "TrialLogReader", "TrialLogWriter", "clean_metrics"),
-    "trialtable": ("ended", "ended_count", "scored"),
+    "trialtable": ("PAGE_ROWS", "TablePage", "ended", "ended_count", "scored", "table_page"),
 })
