@@ -87,7 +87,7 @@ def split_settings() -> SplitConfig:
     split = state.split_config()
     cols = st.columns(5)
     fractions = {}
-    for col, name in zip(cols[:3], ("train", "val", "test")):
+    for col, name in zip(cols[:3], ("train", "val", "test"), strict=True):
         fractions[name] = col.number_input(
             f"{name.capitalize()} fraction", 0.0, 1.0, step=0.05, format="%.2f",
             key=state.widget(f"data.split_{name}", getattr(split, name)))

@@ -89,12 +89,12 @@ def run_controls(run_dir: Path) -> None:
             with state.engine_errors():
                 registry.stop(run_dir, auth.actor())
                 st.rerun()
-    elif progress.state.is_resumable() and auth.actor().may(Action.RESUME, owner):
-        if right.button("Resume", help="Continues the search; completed trials are kept "
-                                       "(queued when the machine is busy)."):
-            with state.engine_errors():
-                registry.resume(run_dir, auth.actor())
-                st.rerun()
+    elif (progress.state.is_resumable() and auth.actor().may(Action.RESUME, owner)
+          and right.button("Resume", help="Continues the search; completed trials are kept "
+                                          "(queued when the machine is busy).")):
+        with state.engine_errors():
+            registry.resume(run_dir, auth.actor())
+            st.rerun()
     live.rerun_once_when_idle()
 
 

@@ -116,7 +116,7 @@ def _start(run_dir: Path, trial_id: str) -> None:
 def compare_fronts(result: Comparison, runs: list[RunDir]) -> None:
     """Compare's section: one front over the trials of the runs that share the first run's
     objective; a clicked point can be retrained in its run."""
-    comparable = [(s, run) for s, run in zip(result.runs, runs) if s.comparable]
+    comparable = [(s, run) for s, run in zip(result.runs, runs, strict=False) if s.comparable]
     tables = {s.label: run.reader().trials() for s, run in comparable}
     st.subheader("Objective against cost")
     axis = axis_choice("compare_front_axis")

@@ -96,7 +96,7 @@ def _gallery(items: list, root: Path, heat_dir: Path, note: str, wrong_only: boo
         st.caption(f"No heatmaps: {note}")
     shown = items[:SHOWN]
     for row in range(0, len(shown), 6):
-        for column, item in zip(st.columns(6), shown[row:row + 6]):
+        for column, item in zip(st.columns(6), shown[row:row + 6], strict=False):
             picture = str(heat_dir / item.heatmap) if item.heatmap else showable(root, item.path)
             caption = (f"{item.true} → {item.predicted} ({item.confidence:.0%}), "
                        f"loss {item.loss:.2f}")

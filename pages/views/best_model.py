@@ -121,7 +121,7 @@ def try_it(run_dir: Path) -> None:
             paths[-1].write_bytes(upload.getvalue())
         predictions = predict(run_dir, paths, model=model)
         heatmaps = try_heatmaps(run_dir, paths, model)
-        for upload, path, p, heat in zip(files, paths, predictions, heatmaps):
+        for upload, path, p, heat in zip(files, paths, predictions, heatmaps, strict=True):
             left, right = st.columns([1, 3])
             left.image(str(path), width=96, caption=upload.name)
             if heat is not None:

@@ -16,7 +16,7 @@ def default_pick(names: list[str], current: Path | None) -> list[str]:
     """The current run and the newest other one (``names`` newest first)."""
     first = current.name if current is not None and current.name in names else names[0]
     others = [n for n in names if n != first]
-    return [first] + others[:1]
+    return [first, *others[:1]]
 
 
 def show_scores(result: Comparison) -> None:

@@ -51,7 +51,7 @@ def labels(infos: list[RunSummary]) -> dict[str, str]:
 
 
 def _choice(col, label: str, values: list[str], key: str) -> str | None:
-    picked = col.selectbox(label, [ANY] + sorted(set(values)), key=key)
+    picked = col.selectbox(label, [ANY, *sorted(set(values))], key=key)
     return None if picked == ANY else picked
 
 

@@ -57,7 +57,7 @@ def queue_panel() -> None:
         left.markdown(describe(entry))
         if entry.position is None or not _mine(entry):
             continue
-        for col, (label, steps) in zip(buttons, (("↑", -1), ("↓", 1), ("✕", 0))):
+        for col, (label, steps) in zip(buttons, (("↑", -1), ("↓", 1), ("✕", 0)), strict=True):
             if col.button(label, key=f"queue_{entry.job.id}_{label}",
                           help="Cancel this job" if steps == 0 else "Move it in your share"):
                 _change(entry, steps)

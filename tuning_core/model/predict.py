@@ -49,7 +49,8 @@ def predict(run_dir: str | Path, images: list[str | Path], model=None) -> list[P
     model = model or load_best_model(run_dir)
     batch = np.stack([_load(path, config.image, load_image) for path in images])
     probabilities = model.predict(batch.astype("float32"), verbose=0)
-    return [_prediction(str(path), row, classes) for path, row in zip(images, probabilities)]
+    return [_prediction(str(path), row, classes)
+            for path, row in zip(images, probabilities, strict=True)]
 
 
 def _load(path: str | Path, image_config, load_image) -> np.ndarray:
@@ -65,4 +66,4 @@ def _load(path: str | Path, image_config, load_image) -> np.ndarray:
 def _prediction(path: str, row: np.ndarray, classes: list[str]) -> Prediction:
     best = int(row.argmax())
     return Prediction(path=path, label=classes[best], probability=float(row[best]),
-                      probabilities={c: float(p) for c, p in zip(classes, row)})
+                      probabilities={c: float(p) for c, p in zip(classes, row, strict=False)})

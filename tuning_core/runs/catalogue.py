@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from tuning_core.core.errors import RunError, TuningError
 from tuning_core.core.states import RunStatus
@@ -68,7 +69,7 @@ class DiskSizes:
     another process shows within the idle ``ttl``.
     """
 
-    TTL_S = {True: 10.0, False: 60.0}  # seconds a size is kept: training, idle
+    TTL_S: ClassVar[dict[bool, float]] = {True: 10.0, False: 60.0}  # seconds kept: training, idle
 
     def __init__(self, walk: Callable[[Path], int] = folder_bytes,
                  clock: Callable[[], float] = time.monotonic) -> None:
