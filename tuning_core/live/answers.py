@@ -38,6 +38,7 @@ redraws a second, a whole core, once zoomed). No Streamlit here: the routes run 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -82,8 +83,12 @@ def figure_specs(content: run_content.MonitorContent) -> dict[str, Piece]:
     """The content's figures as JSON, each serialised and hashed once (while its key holds)."""
     return {name: _FIGURES.get((content.path, name, content.objective,
                                 content.figure_keys[name]),
-                           lambda f=fig: json_piece(run_content.figure_json(f)))
+                           partial(_figure_piece, fig))
             for name, fig in content.figures.items()}
+
+
+def _figure_piece(figure: run_content.Figure) -> Piece:
+    return json_piece(run_content.figure_json(figure))
 
 
 def _tables(content: run_content.MonitorContent) -> str:
