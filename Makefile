@@ -6,15 +6,17 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 # ADDRESS: 127.0.0.1 for `make run`, 0.0.0.0 for `make lab`, unless given.
 
-.PHONY: install run lab test test-fast bench screenshots browser clean
+.PHONY: install run lab test test-fast lint wheel bench screenshots browser clean
 
 install: $(STAMP)
 
 # Rebuilt only when the requirements change; a half-made venv is finished, not redone.
-$(STAMP): requirements.txt constraints.txt
+# The checkout itself is installed editable, so .venv/bin/tuning-dashboard is the command too.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --editable .
 	@touch $(STAMP)
 
 # The launcher refuses a non-loopback ADDRESS here: the network needs lab mode's logins.
@@ -35,11 +37,21 @@ test: install browser
 test-fast: install
 	$(PY) -m pytest -m "not training and not browser"
 
+# Also part of `make test` (tests/test_lint.py); here alone, for a quick look.
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+# The wheel and sdist that `pip install` takes, in dist/.
+wheel: install
+	$(PY) -m build --outdir dist .
+
 bench: install
 	$(PY) -m bench
 
+# Renews docs/screenshots/*.png and their dates in the README (tests/browser/test_screenshots.py).
 screenshots: install browser
-	SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_journey.py
+	SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_journey.py tests/browser/test_screenshots.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache dist

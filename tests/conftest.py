@@ -1,9 +1,12 @@
-"""Shared fixtures: small generated image folders and an isolated workspace."""
+"""Shared fixtures: small generated image folders and an isolated workspace; the training guard
+(a test that trains a model without ``@pytest.mark.training`` fails, ``tests/guard/``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -12,6 +15,37 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.guard import keras_guard
+
+GUARD_DIR = Path(__file__).resolve().parent / "guard"
+# every Python a test starts loads the guard too (tests/guard/sitecustomize.py)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(GUARD_DIR), os.environ.get("PYTHONPATH")]))
+keras_guard.install()
+_RECORDS = Path(tempfile.mkdtemp(prefix="training-guard-"))
+_NUMBERS = itertools.count()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test (a session fixture that trains included): training is
+    allowed for a test marked ``training`` only; any other gets a record file of its own."""
+    if item.get_closest_marker("training"):
+        os.environ.pop(keras_guard.ENV, None)
+    else:
+        os.environ[keras_guard.ENV] = str(_RECORDS / f"{next(_NUMBERS)}.txt")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Fail a test without the mark that trained, here or in a process it started."""
+    record = os.environ.pop(keras_guard.ENV, None)
+    if record and Path(record).is_file():
+        lines = Path(record).read_text().splitlines()
+        pytest.fail(f"{item.nodeid} trains a Keras model ({len(lines)} x {lines[0]}) but is "
+                    "not marked @pytest.mark.training: mark it, so `make test-fast` never "
+                    "trains", pytrace=False)
 
 
 def write_image_folder(

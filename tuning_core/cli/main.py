@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tuning_core.cli import choose, distributed, exports, inspection, lab
 from tuning_core.cli.support import Signals, quiet_tensorflow_import
+from tuning_core.core import workspace
 from tuning_core.core.errors import SettingsError, TuningError
 from tuning_core.core.install import COMMAND, command_name
 from tuning_core.core.states import RunStatus
@@ -39,10 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "data folder when installed)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sample = sub.add_parser("sample-data", help="write scikit-learn's digits as PNG class folders")
-    sample.add_argument("dir")
+    sample.add_argument("dir", nargs="?",
+                        help="default: data/digits in the workspace (as the Data page's button)")
     search = sub.add_parser("search", help="run a search; the last line printed is the run folder")
     search.add_argument("--data", required=True)
-    search.add_argument("--runs-dir", required=True)
+    search.add_argument("--runs-dir", help="default: the workspace's runs folder (the dashboard's)")
     search.add_argument("--space", help="search space JSON (default: the 'small' preset)")
     search.add_argument("--preset", help="a preset name instead of --space")
     search.add_argument("--tuner", choices=list(TUNER_NAMES))
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("run_dir")
     predict.add_argument("images", nargs="+")
     runs = sub.add_parser("runs", help="list the runs of a runs folder")
-    runs.add_argument("--runs-dir", required=True)
+    runs.add_argument("--runs-dir", help="default: the workspace's runs folder (the dashboard's)")
     exports.add_parsers(sub)
     choose.add_parsers(sub)
     inspection.add_parsers(sub)
@@ -214,7 +216,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     backbone = config.space.backbone  # fetched through Keras' loader where the network allows
     check_weights(backbone.names, backbone.weights, download=True)
     config.validate()
-    registry = _registry(args.runs_dir, args)
+    registry = _registry(args.runs_dir or workspace.runs_dir(), args)
     quiet_tensorflow_import()
     with Signals():
         run_dir = registry.start_search(config)
@@ -283,14 +285,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_sample_data(args: argparse.Namespace) -> int:
     from tuning_core.data.sample import write_digits
 
-    print(write_digits(args.dir))
+    print(write_digits(args.dir or workspace.data_dir() / "digits"))
     return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from tuning_core.runs.catalogue import list_runs
 
-    for info in list_runs(args.runs_dir):
+    for info in list_runs(args.runs_dir or workspace.runs_dir()):
         score = "-" if info.best_score is None else f"{info.best_score:.4f}"
         print(f"{info.run.name}\t{info.status.label}\t{info.tuner}\t"
               f"{info.trials_done}/{info.max_trials}\t{score}\t{info.bytes / 1e6:.1f} MB"
