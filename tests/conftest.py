@@ -120,7 +120,7 @@ def augmented_space():
 @pytest.fixture(scope="session")
 def augmented_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished, retrained run of 3 classes x 30 RGB 32x32 images with augmentation in
-    the model (2 random trials of 3 epochs, a 10-epoch retrain) whose model learns: well
+    the model (2 random trials of 3 epochs, a 20-epoch retrain) whose model learns: well
     above chance on its 12 test images (asserted here, so every check that compares an
     export with it compares real decisions). Shared: treat as read-only (copy it to change
     its best model)."""
@@ -139,7 +139,7 @@ def augmented_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         registry = JobRegistry(root / "runs")
         run_dir = registry.start_search(config)
         assert registry.wait(timeout=300)
-        retrain_best(run_dir, epochs=10)
+        retrain_best(run_dir, epochs=20)
     evaluation = json.loads((run_dir / "best" / "evaluation.json").read_text())
     assert evaluation["test_accuracy"] >= 0.8, f"the shared model does not learn: {evaluation}"
     return run_dir

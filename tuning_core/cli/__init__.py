@@ -3,6 +3,8 @@ dashboard.
 
 * ``choose``: command line of choosing by cost: ``trials``, ``cost``, ``front`` and ``best``'s
   limits.
+* ``classify``: command line of the model in use: ``classify RUN_DIR FOLDER``, a folder in one
+  job.
 * ``distributed``: command line of distributed search: ``search|resume --workers N`` and
   ``worker``.
 * ``exports``: command line of taking a model out of the lab: ``export``, ``script`` and
@@ -24,6 +26,7 @@ from tuning_core.core.public import public
 
 __all__, __getattr__ = public(__name__, {
     "choose": (),
+    "classify": ("default_output",),
     "distributed": (),
     "exports": (),
     "inspection": (),

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from tuning_core.cli import choose, distributed, exports, inspection, lab
+from tuning_core.cli import choose, classify, distributed, exports, inspection, lab
 from tuning_core.cli.support import Signals, quiet_tensorflow_import
 from tuning_core.core import workspace
 from tuning_core.core.errors import SettingsError, TuningError
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     exports.add_parsers(sub)
     choose.add_parsers(sub)
     inspection.add_parsers(sub)
+    classify.add_parsers(sub)
     lab.add_parsers(sub)
     distributed.add_parsers(sub)
     return parser
@@ -302,7 +303,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 COMMANDS = {"sample-data": cmd_sample_data, "search": cmd_search, "resume": cmd_resume,
             "best": cmd_best, "predict": cmd_predict, "runs": cmd_runs, **exports.COMMANDS,
-            **lab.COMMANDS, **choose.COMMANDS, **inspection.COMMANDS, **distributed.COMMANDS}
+            **lab.COMMANDS, **choose.COMMANDS, **inspection.COMMANDS, **distributed.COMMANDS,
+            **classify.COMMANDS}
 
 
 def _version() -> str:

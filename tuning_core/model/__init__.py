@@ -2,6 +2,8 @@
 explanations, data health, the standalone script and the report.
 
 * ``best``: the best model: retrain a top trial on all training images, save it, test it.
+* ``classify``: classify a folder of new images with a run's best model: one load, batches,
+  one CSV.
 * ``explain``: why the best model errs: test images by loss, the most confused class pairs,
   heatmaps.
 * ``gradcam``: grad-CAM: which part of an image made the model choose a class (Selvaraju et al.,
@@ -26,6 +28,9 @@ from tuning_core.core.public import public
 __all__, __getattr__ = public(__name__, {
     "best": ("load_evaluation", "load_history", "load_hyperparameters", "pick_trial",
              "retrain_best", "retrain_progress"),
+    "classify": ("BATCH", "ClassifyFormat", "ClassifyProgress", "ClassifyResult",
+                 "DEFAULT_THRESHOLD", "classify_folder", "csv_header", "folder_images",
+                 "read_results"),
     "explain": ("EXPLAIN_TASK", "explain_run", "file_heatmaps", "is_current", "load_explanation",
                 "start_explain"),
     "gradcam": ("find_target", "heatmaps", "overlay_png"),
