@@ -23,7 +23,9 @@ def on_pick() -> None:
 st.title("Runs")
 if st.session_state.get(view.FLASH):
     st.success(st.session_state.pop(view.FLASH))
-infos = list_runs(workspace.runs_dir())
+LISTED = "runs.listed"  # the script run's list, for the live table's first draw in that run
+infos = list_runs(workspace.runs_dir(), wait_for_size=False)  # sizes walked in the background
+st.session_state[LISTED] = infos
 if not infos:
     st.info("No runs yet. Launch a search on the Search page.")
     st.stop()
@@ -33,8 +35,12 @@ infos = view.filtered(infos, chosen)
 
 @st.fragment(run_every=live.poll_interval(live.TABLE_SECONDS))
 def live_table() -> None:
-    """The runs table, redrawn every few seconds while any process trains a run."""
-    view.show_table(view.filtered(list_runs(workspace.runs_dir()), chosen))
+    """The runs table, redrawn every few seconds while any process trains a run: in a
+    script run with the script's list (one listing per page run), alone with a new one."""
+    listed = st.session_state.pop(LISTED, None)
+    if listed is None:
+        listed = list_runs(workspace.runs_dir(), wait_for_size=False)
+    view.show_table(view.filtered(listed, chosen))
     live.rerun_once_when_idle()
 
 

@@ -31,7 +31,8 @@ def runs_table(infos: list[RunSummary]) -> pd.DataFrame:
         "trained by": i.holder.describe() if i.holder else "",
         "trials": f"{i.trials_done}/{i.max_trials}",
         "best score": i.best_score, "objective": i.objective,
-        "started": datetime.fromtimestamp(i.created), "disk (MB)": i.bytes / 1e6,
+        "started": datetime.fromtimestamp(i.created),
+        "disk (MB)": None if i.bytes is None else i.bytes / 1e6,
         "best model": i.has_best,
     } for i in infos])
 
@@ -130,8 +131,9 @@ def delete_section(col, info: RunSummary) -> None:
     if col.button("Delete run", disabled=info.status.is_active() or bool(refused), help=refused):
         st.session_state[CONFIRM_DELETE] = info.run.name
     if st.session_state.get(CONFIRM_DELETE) == info.run.name:
-        st.warning(f"Delete {info.run.name} and everything in it "
-                   f"({info.bytes / 1e6:.1f} MB)? This cannot be undone.")
+        size = "size not measured yet" if info.bytes is None else f"{info.bytes / 1e6:.1f} MB"
+        st.warning(f"Delete {info.run.name} and everything in it ({size})? "
+                   "This cannot be undone.")
         if st.button("Confirm delete", type="primary"):
             with state.engine_errors():
                 delete_run(info.run.path, workspace.runs_dir(), auth.actor())

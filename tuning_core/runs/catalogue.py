@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from tuning_core.core.errors import RunError, TuningError
-from tuning_core.core.states import RunStatus
+from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 from tuning_core.runs import trialtable
@@ -20,6 +20,14 @@ from tuning_core.runs.notes import RunNotes, parse_tags
 from tuning_core.runs.pruning import PruneResult, folder_bytes, prune_checkpoints
 from tuning_core.runs.ranking import best_score
 from tuning_core.runs.rundir import RUN_FILE, RunDir, file_stamp
+from tuning_core.runs.runindex import (
+    INDEX_FILE,
+    RunIndex,
+    Stamp,
+    logged_status,
+    read_index,
+    write_index,
+)
 from tuning_core.runs.schema import RunConfig
 
 __all__ = ["RunStatus", "RunSummary", "active_runs", "create_run", "delete_run", "edit_notes",
@@ -41,7 +49,7 @@ class RunSummary:
     max_trials: int
     best_score: float | None
     created: float
-    bytes: int
+    bytes: int | None  # None: not walked yet (summarize(wait_for_size=False))
     has_best: bool
     tags: tuple[str, ...] = ()
     notes: str = ""
@@ -56,6 +64,57 @@ def create_run(runs_dir: str | Path, config: RunConfig) -> Path:
 def load_config(run_dir: str | Path) -> RunConfig:
     """A run's settings; RunError when the folder is not a readable run."""
     return RunDir(run_dir).config()
+
+
+class RunIndexes:
+    """Each run's index (:mod:`tuning_core.runs.runindex`), kept in this process while the
+    stamps of its log and ``run.json`` hold: a list of runs seen before costs two stat calls a
+    run, a fresh server one small file a run, and only a run that logged since is replayed."""
+
+    def __init__(self) -> None:
+        self._items: dict[Path, RunIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, run: RunDir) -> RunIndex:
+        """The run's current index; RunError when the folder is not a readable run."""
+        log, config = file_stamp(run.log_path), file_stamp(run.file(RUN_FILE))
+        with self._lock:
+            hit = self._items.get(run.path)
+        if hit is not None and hit.current(log, config):
+            return hit
+        saved = read_index(run.path)
+        index = saved if saved is not None and saved.current(log, config) else None
+        if index is None:
+            index = _read_run(run, log, config, saved.bytes if saved else None)
+            write_index(run.path, index)
+        with self._lock:
+            self._items[run.path] = index
+        return index
+
+    def set_bytes(self, run: RunDir, size: int) -> None:
+        """Remember a walked size in the run's index, so a fresh server shows it at once."""
+        with self._lock:
+            hit = self._items.get(run.path)
+        if hit is not None and hit.bytes != size:
+            with self._lock:
+                self._items[run.path] = hit.with_bytes(size)
+            write_index(run.path, hit.with_bytes(size))
+
+
+def _read_run(run: RunDir, log: Stamp, config_stamp: Stamp, size: int | None) -> RunIndex:
+    """A run's index read from its files: one replay of its log (the stamps were taken
+    first, so a line logged meanwhile makes the index stale, never wrong for good)."""
+    config, reader = run.config(), run.reader()
+    trials = reader.trials()
+    return RunIndex(log=log, config=config_stamp, name=config.name, owner=config.owner,
+                    tuner=config.tuner.tuner, objective=config.tuner.objective,
+                    max_trials=config.tuner.max_trials, created=config.created,
+                    dataset=Path(config.data_dir).name, search_status=reader.search_status,
+                    trials_done=trialtable.ended_count(trials),
+                    best_score=best_score(trials, run.direction), bytes=size)
+
+
+INDEXES = RunIndexes()
 
 
 class DiskSizes:
@@ -76,18 +135,54 @@ class DiskSizes:
         self._walk, self._clock = walk, clock
         self._items: dict[Path, tuple[float, tuple, int]] = {}
         self._lock = threading.Lock()
+        self._pending: dict[Path, tuple[RunDir, bool]] = {}  # walks to do in the background
+        self._walker: threading.Thread | None = None
 
-    def get(self, run: RunDir, training: bool) -> int:
+    def get(self, run: RunDir, training: bool, wait: bool = True,
+            known: int | None = None) -> int | None:
+        """The folder's size. With ``wait`` False, when it must be walked again: the last size
+        known (else ``known``, the index's) at once, and the walk done in the background (a
+        fresh list of 1,000 runs waits for no walk; the next list shows the sizes)."""
         key = (training, None if training else file_stamp(run.log_path))
         now = self._clock()
         with self._lock:
             hit = self._items.get(run.path)
         if hit and hit[1] == key and now - hit[0] < self.TTL_S[training]:
             return hit[2]
-        size = self._walk(run.path)
+        if not wait:
+            self._later(run, training)
+            return hit[2] if hit else known
+        return self._measure(run, key, now)
+
+    def _measure(self, run: RunDir, key: tuple, now: float) -> int:
+        stamp = file_stamp(run.file(INDEX_FILE))  # the run without its index, which holds it
+        size = self._walk(run.path) - (stamp[1] if stamp else 0)
         with self._lock:
             self._items[run.path] = (now, key, size)
+        INDEXES.set_bytes(run, size)
         return size
+
+    def _later(self, run: RunDir, training: bool) -> None:
+        with self._lock:
+            self._pending[run.path] = (run, training)
+            if self._walker is not None and self._walker.is_alive():
+                return
+            self._walker = threading.Thread(target=self._walk_pending, daemon=True,
+                                            name="disk-sizes")
+        self._walker.start()
+
+    def _walk_pending(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._walker = None
+                    return
+                _, (run, training) = self._pending.popitem()
+            key = (training, None if training else file_stamp(run.log_path))
+            try:
+                self._measure(run, key, self._clock())
+            except OSError:
+                continue  # deleted meanwhile
 
     def forget(self, path: str | Path) -> None:
         with self._lock:
@@ -97,21 +192,25 @@ class DiskSizes:
 DISK_SIZES = DiskSizes()
 
 
-def summarize(run: RunDir | str | Path) -> RunSummary:
-    """A run's state and headline numbers, read from its folder (any process may own it)."""
+def summarize(run: RunDir | str | Path, wait_for_size: bool = True) -> RunSummary:
+    """A run's state and headline numbers (any process may own it), from its index
+    (:class:`RunIndexes`) and the files that change without a log line: holder, notes, best
+    model. ``wait_for_size`` False: the disk size known so far (None before any), walked in
+    the background."""
     run = run if isinstance(run, RunDir) else RunDir(run)
-    config = run.config()
+    index = INDEXES.get(run)
     holder = run.holder()
-    reader = run.reader()
     notes = _notes_or_none(run)
+    status = logged_status(index.search_status)
+    if holder is not None and holder.kind == JobKind.SEARCH.value:
+        status = RunStatus.STOPPING if run.stop_requested() else RunStatus.RUNNING
     return RunSummary(
-        run=run, name=run.display_name(notes), user=config.owner, status=run.status(holder),
-        holder=holder,
-        tuner=config.tuner.tuner, objective=config.tuner.objective,
-        trials_done=trialtable.ended_count(reader.trials()), max_trials=config.tuner.max_trials,
-        best_score=best_score(reader.trials(), run.direction), created=config.created,
-        bytes=DISK_SIZES.get(run, holder is not None), has_best=run.has_best(), tags=notes.tags,
-        notes=notes.notes, dataset=run.dataset)
+        run=run, name=notes.name or index.name or run.name, user=index.owner, status=status,
+        holder=holder, tuner=index.tuner, objective=index.objective,
+        trials_done=index.trials_done, max_trials=index.max_trials,
+        best_score=index.best_score, created=index.created,
+        bytes=DISK_SIZES.get(run, holder is not None, wait_for_size, index.bytes),
+        has_best=run.has_best(), tags=notes.tags, notes=notes.notes, dataset=index.dataset)
 
 
 def _notes_or_none(run: RunDir) -> RunNotes:
@@ -146,12 +245,13 @@ def _run_dirs(runs_dir: str | Path) -> list[RunDir]:
     return [RunDir(p.parent) for p in Path(runs_dir).glob(f"*/{RUN_FILE}")]
 
 
-def list_runs(runs_dir: str | Path) -> list[RunSummary]:
-    """Every readable run under ``runs_dir``, newest first; unreadable folders are left out."""
+def list_runs(runs_dir: str | Path, wait_for_size: bool = True) -> list[RunSummary]:
+    """Every readable run under ``runs_dir``, newest first; unreadable folders are left out
+    (``wait_for_size``: see :func:`summarize`)."""
     infos = []
     for run in _run_dirs(runs_dir):
         try:
-            infos.append(summarize(run))
+            infos.append(summarize(run, wait_for_size))
         except RunError:
             continue
     return sorted(infos, key=lambda info: info.created, reverse=True)

@@ -35,10 +35,11 @@ from typing import Any
 
 from tuning_core.core import atomic
 from tuning_core.core.errors import NotesError, RunError, TuningError
-from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, SearchEnd, TrialStatus
+from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, TrialStatus
 from tuning_core.runs.locks import FileLock, LockHolder
 from tuning_core.runs.notes import RunNotes
 from tuning_core.runs.ranking import RankedTrial, ranked_trials
+from tuning_core.runs.runindex import logged_status
 from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
 
@@ -328,12 +329,7 @@ class RunDir:
 
     def logged_status(self) -> RunStatus:
         """The status the search log alone gives: a start without an end is interrupted."""
-        reader = self.reader()
-        if reader.search_status is None:
-            return RunStatus.NEW
-        if reader.search_status == "running":
-            return RunStatus.INTERRUPTED
-        return RunStatus.from_end(SearchEnd.parse(reader.search_status))
+        return logged_status(self.reader().search_status)
 
     # --- trials --------------------------------------------------------------------------
     def best_trials(self) -> list[RankedTrial]:
