@@ -14,6 +14,7 @@ its queries, the ranking, notes, the catalogue of runs, pruning, exclusions and 
   the retrain.
 * ``rundir``: a run folder as one object: its layout, settings, split, log, holder and best
   trials.
+* ``readers``: the process's shared, bounded readers of trial logs.
 * ``runindex``: a run's summary index (``index.json``): what the Runs page lists without
   replaying the log.
 * ``schema``: run settings: what a search is asked to do, as data that round-trips to
@@ -38,6 +39,7 @@ __all__, __getattr__ = public(__name__, {
     "ranking": ("RankedTrial", "ranked_frame", "ranked_trials"),
     "rundir": ("EVALUATION_FILE", "HISTORY_FILE", "HYPERPARAMETERS_FILE", "MODEL_FILE",
                "NOTES_FILE", "PROJECT_DIR", "RUN_FILE", "RunDir", "SCRIPT_FILE", "file_stamp"),
+    "readers": ("READER_LINES", "READERS_MAX", "shared_reader"),
     "runindex": ("INDEX_FILE", "RunIndex", "logged_status", "read_index", "write_index"),
     "schema": ("DISTRIBUTIONS", "OBJECTIVES", "RunConfig", "TUNER_HELP", "TUNER_NAMES",
                "TunerSettings", "objective_direction"),

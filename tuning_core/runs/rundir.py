@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, Tri
 from tuning_core.runs.locks import FileLock, LockHolder
 from tuning_core.runs.notes import RunNotes
 from tuning_core.runs.ranking import RankedTrial, ranked_trials
+from tuning_core.runs.readers import shared_reader
 from tuning_core.runs.runindex import logged_status
 from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
@@ -68,9 +68,6 @@ WORKER_LOG = "trials-{}.jsonl"
 WORKER_LOCK = "worker-{}.lock"
 WORKER_OUTPUT = "worker-{}.out"
 
-_READERS: dict[Path, TrialLogReader] = {}
-_READERS_LOCK = threading.Lock()
-
 
 def file_stamp(path: Path) -> tuple[int, int] | None:
     """A file's (mtime in ns, size), None when it cannot be read: changes when it is written."""
@@ -79,18 +76,6 @@ def file_stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_mtime_ns, info.st_size
-
-
-def shared_reader(path: Path, siblings: str | None = None) -> TrialLogReader:
-    """The process's one incremental reader of a log file (and the ``siblings`` glob of
-    log files merged with it), polled (shared by every page)."""
-    key = path.resolve()
-    with _READERS_LOCK:
-        reader = _READERS.get(key)
-        if reader is None:
-            reader = _READERS[key] = TrialLogReader(key, siblings)
-    reader.poll()
-    return reader
 
 
 class RunDir:

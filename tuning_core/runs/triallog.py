@@ -135,6 +135,12 @@ class TrialLogReader:
         self.unknown: Counter[str] = Counter()  # events of names this version does not know
         self._frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
+    @property
+    def size(self) -> int:
+        """How much this reader holds, in log lines (what the process's cache of readers
+        bounds: ``rundir.READER_LINES``)."""
+        return len(self._events)
+
     def poll(self) -> bool:
         """Read what was appended since the last poll; True when there were new events."""
         with self._lock:

@@ -1,0 +1,31 @@
+"""The process's readers of trial logs: shared while asked for, bounded in what they hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuning_core.runs import readers
+from tuning_core.runs.triallog import TrialLogWriter
+
+
+def _log(path: Path, lines: int) -> Path:
+    writer = TrialLogWriter(path)
+    for i in range(lines):
+        writer.write("trial_start", trial_id=str(i), number=i + 1, hyperparameters={})
+    return path
+
+
+def test_readers_are_shared_and_the_least_recently_asked_go_past_the_bound(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    monkeypatch.setattr(readers, "_READERS", type(readers._READERS)())
+    monkeypatch.setattr(readers, "READER_LINES", 25)
+    a, b, c = (_log(tmp_path / f"{n}.jsonl", 10) for n in "abc")
+    first = readers.shared_reader(a)
+    assert readers.shared_reader(a) is first  # one reader per log while kept
+    readers.shared_reader(b)
+    readers.shared_reader(a)  # a is asked again: b is now the least recent
+    readers.shared_reader(c)  # 30 lines > 25: b goes
+    assert set(readers._READERS) == {a.resolve(), c.resolve()}
+    big = readers.shared_reader(_log(tmp_path / "big.jsonl", 40))  # larger than the bound
+    assert list(readers._READERS.values()) == [big] and len(big.trials()) == 40
+    assert readers.shared_reader(a) is not first  # replayed once when asked again
