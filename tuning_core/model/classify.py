@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from tuning_core.core.errors import DatasetError, ExportError, SettingsError
+from tuning_core.core.errors import DatasetError, ExportError, RunError, SettingsError
 from tuning_core.runs.rundir import RunDir
 
 __all__ = ["ClassifyFormat", "ClassifyProgress", "ClassifyResult", "DEFAULT_THRESHOLD",
-           "BATCH", "classify_folder", "folder_images", "read_results", "csv_header"]
+           "BATCH", "check_format", "classify_folder", "folder_images", "read_results",
+           "csv_header", "summarize"]
 
 BATCH = 64
 DEFAULT_THRESHOLD = 0.5
@@ -101,6 +102,19 @@ def folder_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def check_format(run_dir: str | Path, fmt: ClassifyFormat | str,
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
+    """Refuse, before anything is queued or loaded, a threshold that is not a probability,
+    a run without a best model, or an ONNX or LiteRT export that is not there."""
+    if not 0.0 <= threshold <= 1.0:
+        raise SettingsError(f"the confidence threshold is a probability 0..1; got {threshold}.")
+    run, fmt = RunDir(run_dir), ClassifyFormat(fmt)
+    if not run.model_path.is_file():
+        raise RunError(f"{run.name} has no best model yet: retrain it first.")
+    if fmt is not ClassifyFormat.KERAS:
+        _export_file(run, fmt.value)
+
+
 def csv_header(classes: list[str]) -> list[str]:
     return FIXED_COLUMNS + [f"p_{name}" for name in classes]
 
@@ -121,8 +135,7 @@ def classify_folder(run_dir: str | Path, folder: str | Path, output: str | Path,
     from tuning_core.model.predict import class_names
 
     fmt = ClassifyFormat(fmt)
-    if not 0.0 <= threshold <= 1.0:
-        raise SettingsError(f"the confidence threshold is a probability 0..1; got {threshold}.")
+    check_format(run_dir, fmt, threshold)
     run, out = RunDir(run_dir), Path(output)
     classes = class_names(run.path)
     files = files if files is not None else folder_images(folder)
