@@ -90,6 +90,7 @@ def images(tmp_path: Path) -> Path:
     return write_image_folder(tmp_path / "images")
 
 
+@pytest.mark.training  # the server trains it for real
 def test_monitor_opened_the_moment_a_search_starts_fills_in_to_the_end(app_server, page):
     """The issue's path: launch, follow the sidebar link to Monitor at once, and watch."""
     ui.open_app(page, app_server.url)
@@ -175,6 +176,7 @@ def test_every_state_reaches_open_pages_without_a_reload(app_server, new_page, i
     expect(sidebar(deep)).to_contain_text("the data folder went away")
 
 
+@pytest.mark.training  # the server trains it for real
 def test_a_queued_job_and_a_server_restart(app_server, new_page, images):
     """Queued behind another process's search, the job is followed from its place in the
     queue to its end (trained for real by the server); a server restart in between shows

@@ -23,6 +23,7 @@ def planted(augmented_run, tmp_path) -> tuple[Path, str]:
     return run, split["test"][0][0]
 
 
+@pytest.mark.training
 def test_explain_prints_one_line_and_writes_the_heatmaps(planted, capsys):
     run, _ = planted
     assert main(["explain", str(run), "--limit", "3"]) == 0
@@ -31,6 +32,7 @@ def test_explain_prints_one_line_and_writes_the_heatmaps(planted, capsys):
     assert len(line["top_losses"]) == 5 and Path(line["folder"]).is_dir()
 
 
+@pytest.mark.training
 def test_health_flags_the_leak_excludes_it_and_exclusions_undo_it(planted, capsys):
     run, _test_file = planted
     assert main(["health", str(run), "--folds", "2", "--epochs", "1",
@@ -46,6 +48,7 @@ def test_health_flags_the_leak_excludes_it_and_exclusions_undo_it(planted, capsy
     assert capsys.readouterr().out.startswith("0 file(s) excluded")
 
 
+@pytest.mark.training
 def test_health_refuses_too_few_folds_in_one_line(augmented_run, capsys):
     assert main(["health", str(augmented_run), "--folds", "1"]) == 2
     err = capsys.readouterr().err

@@ -20,6 +20,7 @@ def explained(augmented_run, tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.training
 def test_every_test_image_is_listed_highest_loss_first(explained):
     explanation = load_explanation(explained)
     split = RunDir(explained).load_split()
@@ -31,6 +32,7 @@ def test_every_test_image_is_listed_highest_loss_first(explained):
     assert is_current(explanation, explained)
 
 
+@pytest.mark.training
 def test_confused_pairs_count_the_misclassified(explained):
     explanation = load_explanation(explained)
     assert sum(p.count for p in explanation.confused) == len(explanation.misclassified)
@@ -39,6 +41,7 @@ def test_confused_pairs_count_the_misclassified(explained):
     assert all(p.true != p.predicted and len(p.paths) == p.count for p in explanation.confused)
 
 
+@pytest.mark.training
 def test_heatmaps_are_drawn_up_to_the_limit_misclassified_first(explained):
     explanation = load_explanation(explained)
     drawn = [i for i in explanation.images if i.heatmap]
@@ -48,6 +51,7 @@ def test_heatmaps_are_drawn_up_to_the_limit_misclassified_first(explained):
     assert all(i.heatmap for i in wrong[:4])  # the misclassified come first
 
 
+@pytest.mark.training
 def test_try_it_images_get_heatmaps(explained):
     from tuning_core.model.predict import load_best_model
 

@@ -38,6 +38,7 @@ def tiny_classifier(size: int, classes: int) -> keras.Model:
     return model
 
 
+@pytest.mark.training
 def test_most_planted_wrong_labels_are_found_and_few_others(tmp_path):
     root = write_image_folder(tmp_path / "data", {"a": 30, "b": 30, "c": 30}, size=12)
     files = sorted(root.glob("*/*.png"))
@@ -59,6 +60,7 @@ def test_most_planted_wrong_labels_are_found_and_few_others(tmp_path):
     assert f"labelled {first.given}, but a model that never saw it says" in first.reason
 
 
+@pytest.mark.training
 def test_a_duplicate_across_the_split_is_a_leak_and_within_it_a_duplicate(tmp_path):
     root = write_image_folder(tmp_path / "data", {"a": 6, "b": 6}, size=16)
     files = sorted(root.glob("*/*.png"))
@@ -102,6 +104,7 @@ def planted_run(augmented_run, tmp_path_factory) -> tuple[Path, str, str]:
     return run, train, test
 
 
+@pytest.mark.training
 def test_a_run_check_flags_the_planted_leak_and_is_saved(planted_run):
     run, train, test = planted_run
     report = load_health(run)
@@ -111,6 +114,7 @@ def test_a_run_check_flags_the_planted_leak_and_is_saved(planted_run):
     assert report.images == 48 and report.folds == 2 and report.seconds > 0
 
 
+@pytest.mark.training
 def test_excluded_files_leave_the_next_runs_split_and_come_back_when_restored(planted_run):
     from tests.pages.support import make_run
     from tuning_core.search.lifecycle import load_or_make_split

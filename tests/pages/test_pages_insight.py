@@ -36,6 +36,7 @@ def best_page():
     return at.switch_page("pages/best.py").run()
 
 
+@pytest.mark.training
 def test_explanations_are_made_in_the_background_and_shown(planted):
     run, _ = planted
     at = best_page()
@@ -48,6 +49,7 @@ def test_explanations_are_made_in_the_background_and_shown(planted):
     assert "Explain the test images" not in [b.label for b in at.button]  # it is current
 
 
+@pytest.mark.training
 def test_the_health_list_flags_the_leak_and_excludes_and_restores_it(planted):
     run, test_file = planted
     at = best_page()

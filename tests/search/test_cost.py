@@ -64,6 +64,7 @@ def test_the_trial_log_gives_cost_columns_and_old_logs_have_none(tmp_path):
     assert len(reader.trials()) == 1
 
 
+@pytest.mark.training
 def test_a_search_logs_each_completed_trials_cost_and_it_can_be_measured_again(augmented_run):
     from tuning_core.runs.rundir import RunDir
     from tuning_core.search.cost import measure_trial

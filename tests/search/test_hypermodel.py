@@ -180,6 +180,7 @@ def test_a_tiny_random_search_completes_two_trials(tmp_path: Path) -> None:
     assert all(t.status == "COMPLETED" and t.score is not None for t in trials)
 
 
+@pytest.mark.training
 def test_label_smoothing_and_class_weights_are_hyperparameters_only_when_used() -> None:
     import dataclasses
 
@@ -210,6 +211,7 @@ def test_label_smoothing_and_class_weights_are_hyperparameters_only_when_used() 
     assert np.isfinite(history.history["loss"][0])
 
 
+@pytest.mark.training
 def test_balanced_class_weights_follow_the_training_counts() -> None:
     from types import SimpleNamespace
 
