@@ -49,9 +49,10 @@ wheel: install
 bench: install
 	$(PY) -m bench
 
-# Renews docs/screenshots/*.png and their dates in the README (tests/browser/test_screenshots.py).
+# Renews docs/screenshots/*.png and their dates in the README (tests/browser/gallery.py).
 screenshots: install browser
-	SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_journey.py tests/browser/test_screenshots.py
+	SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_journey.py tests/browser/test_exports.py \
+		tests/browser/test_choose.py tests/browser/test_find.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache dist

@@ -10,8 +10,8 @@ were served; it never sees ``/media/...`` (images and downloads the app made),
 ``st.login`` is OIDC only: it needs an identity provider and HTTPS, which a lab network
 usually lacks. The middleware sees every HTTP request and every websocket handshake.
 
-This package imports starlette but never streamlit; ``serve_app.py`` at the top of the
-checkout puts it in front of the pages.
+This package imports starlette but never streamlit; ``pages/common/server.py`` puts it in
+front of the pages for every way of starting the dashboard.
 """
 
 from __future__ import annotations

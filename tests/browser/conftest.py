@@ -11,6 +11,7 @@ test save one PNG per page under ``docs/screenshots/``.
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import ui
+from tests.browser import gallery, ui
 from tests.servers import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,7 +203,8 @@ def page(new_page):
 
 @dataclass(frozen=True)
 class Screenshots:
-    """``screenshots(page, "data")`` saves docs/screenshots/data.png when ``enabled``."""
+    """``screenshots(page, "data")`` saves docs/screenshots/data.png when ``enabled``, notes the
+    day in docs/screenshots/taken.json and redraws the README's table of screenshots."""
 
     enabled: bool
     folder: Path = SCREENSHOT_DIR
@@ -211,6 +213,8 @@ class Screenshots:
         if self.enabled:
             self.folder.mkdir(parents=True, exist_ok=True)
             ui.screenshot(page, self.folder / f"{name}.png")
+            gallery.record(self.folder, name, datetime.date.today())
+            gallery.update_readme(ROOT / "README.md", self.folder)
 
 
 @pytest.fixture

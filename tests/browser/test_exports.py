@@ -50,7 +50,7 @@ def _outputs(folder: Path, images: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def test_best_page_exports_checked_files_that_load_and_agree(app_server, page, augmented_run,
-                                                             tmp_path: Path) -> None:
+                                                             tmp_path: Path, screenshots) -> None:
     import keras
 
     from tuning_core.model.exports import check_images
@@ -62,6 +62,7 @@ def test_best_page_exports_checked_files_that_load_and_agree(app_server, page, a
     ui.button(page, "Export and check").click()
     for label in DOWNLOADS.values():
         expect(ui.main(page).get_by_role("button", name=label, exact=True)).to_be_visible()
+    screenshots(page, "exports")
     expect(ui.tracebacks(page)).to_have_count(0)
     files = {key: _download(page, label, tmp_path / key) for key, label in DOWNLOADS.items()}
     assert files["script"].read_text().startswith('"""Rerun a KerasTuner')

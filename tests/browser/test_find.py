@@ -35,7 +35,7 @@ def picker_options(page, count: int):
     return options
 
 
-def test_name_a_run_find_it_and_compare_two(app_server, page, tmp_path):
+def test_name_a_run_find_it_and_compare_two(app_server, page, tmp_path, screenshots):
     images = write_image_folder(tmp_path / "images")
     older = make_run(app_server.workspace / "runs", images, trials=2)
     newer = make_run(app_server.workspace / "runs", images, trials=3)
@@ -65,4 +65,5 @@ def test_name_a_run_find_it_and_compare_two(app_server, page, tmp_path):
     expect(history).to_contain_text("Flip baseline")
     expect(history).to_contain_text(newer.name)
     expect(ui.charts(page).filter(has_text="best trial")).to_contain_text(newer.name)
+    screenshots(page, "compare")
     expect(ui.tracebacks(page)).to_have_count(0)

@@ -365,8 +365,8 @@ def install_registry(registry: JobRegistry) -> JobRegistry:
 def shutdown_all(timeout: float = SHUTDOWN_WAIT_S) -> None:
     """Stop every job of this process cleanly: a SIGTERM or Ctrl-C of the server ends here.
 
-    The server's ASGI lifespan calls it at shutdown (``serve_app.py``: uvicorn re-raises the
-    signal afterwards, so no exit hook would run); it is also registered to run at
+    The server's ASGI lifespan calls it at shutdown (``pages/common/server.py``: uvicorn
+    re-raises the signal afterwards, so no exit hook would run); it is also registered to run at
     interpreter exit for any other host. Each trial ends at its next batch and writes its
     ``trial_end`` and ``search_end`` before the process goes.
     """
