@@ -19,8 +19,9 @@ and serves it with uvicorn. So every start has:
   visitor of ``/monitor?run=...`` after a restart would run ``pages/monitor.py`` without
   ``app.py``); the flag set here is what ``st.navigation`` itself sets.
 
-A start that cannot be served safely (the network without lab mode, lab mode without an admin,
-TLS asked for but not given to streamlit) ends with one line naming the command that works.
+A start that cannot be served safely or whole (the network without lab mode, lab mode without an
+admin, TLS asked for but not given to streamlit, a path prefix the live feed would not follow)
+ends with one line naming the command that works.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def prepare(args: ServerArgs) -> LabConfig | None:
         os.environ[LAB_ENV] = "1"
     else:
         os.environ.pop(LAB_ENV, None)
+    if (config.get_option("server.baseUrlPath") or "").strip("/"):
+        refuse("a path prefix (server.baseUrlPath) is not supported: the live feed and the lab "
+               "login answer at the root of the server; serve the dashboard at the root of a "
+               f"host name or port (`{command_name()} serve --port P`)")
     options = ServeOptions(address=config.get_option("server.address") or "",
                            port=config.get_option("server.port"), lab=args.lab)
     try:

@@ -15,7 +15,7 @@ from tuning_core.core.workspace import ENV_VAR
 from tuning_core.lab.accounts import Role, user_store
 from tuning_core.lab.config import LAB_ENV
 
-OPTIONS = ("server.address", "server.port", "server.enableXsrfProtection",
+OPTIONS = ("server.address", "server.port", "server.baseUrlPath", "server.enableXsrfProtection",
            "server.maxUploadSize", "server.enableStaticServing", "client.toolbarMode",
            "server.sslCertFile", "server.sslKeyFile")
 
@@ -93,3 +93,9 @@ def test_local_mode_has_the_live_feed_and_the_lifespan(streamlit_options, worksp
     paths = {route.path for route in parts["routes"]}
     assert any(path.startswith("/_live/") for path in paths)
     assert parts["lifespan"] is not None and "middleware" not in parts
+
+
+def test_a_path_prefix_the_feed_would_not_follow_is_refused(streamlit_options, capsys,
+                                                            workspace) -> None:
+    config.set_option("server.baseUrlPath", "dash", "command-line argument or environment")
+    assert "server.baseUrlPath" in refused(capsys, ServerArgs())
