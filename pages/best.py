@@ -8,6 +8,7 @@ import streamlit as st
 
 from pages.common import auth, live, state
 from pages.common.search_script import script_download
+from pages.views import best_classify as classify
 from pages.views import best_exports as exports
 from pages.views import best_front as fronts
 from pages.views import best_health as health
@@ -86,6 +87,8 @@ with state.engine_errors():
     if not retraining and run_dir.model_path.is_file():
         with state.engine_errors():  # a bad upload must not hide the downloads below
             view.try_it(run)
+        with state.engine_errors():
+            classify.classify_section(run)
     if not retraining and run_dir.model_path.is_file():
         data_root = (run_dir.load_split() or {}).get("root", config.data_dir)
         with state.engine_errors():
