@@ -7,7 +7,8 @@ name alone when it has one view module); the page scripts in ``pages/`` are thei
 * Monitor: ``monitor`` (its log snapshot is read by Best model too).
 * Best model: ``best_model`` (evaluation, gallery, try-it, downloads), ``best_exports``,
   ``best_insight`` (explanations), ``best_health`` (data health; Search shows its exclusion
-  note), ``best_front`` (choose by cost; Compare draws its front over several runs).
+  note), ``best_front`` (choose by cost; Compare draws its front over several runs),
+  ``best_classify`` (a folder classified in a background job).
 * Runs: ``runs`` (Compare labels its runs with it). Compare: ``compare``.
 
 A view used by a second page is named for its main page and says so in its docstring; what
