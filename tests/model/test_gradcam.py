@@ -53,20 +53,27 @@ def test_a_backbone_model_maps_from_inside_the_nested_backbone():
 
 
 def test_the_map_is_brightest_where_the_evidence_is():
+    """Two feature channels, the image (evidence for class 0) and its negative (evidence
+    against): their plain sum is the same everywhere, so only a map that weighs each channel
+    by its gradient finds the patch (a map without the weights fails here)."""
     inputs = keras.Input((8, 8, 1))
-    features = keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer="ones",
-                                   name="conv")(inputs)  # the image itself
+    conv = keras.layers.Conv2D(2, 1, name="conv")
+    features = conv(inputs)
     flat = keras.layers.Flatten()(features)
-    outputs = keras.layers.Dense(2, activation="softmax", kernel_initializer="ones")(flat)
+    outputs = keras.layers.Dense(2, activation="softmax")(flat)
     model = keras.Model(inputs, outputs)
-    model.layers[-1].set_weights([np.stack([np.full(64, 1e-4), np.zeros(64)], axis=1),
-                                  np.zeros(2)])
+    conv.set_weights([np.array([1.0, -1.0], "float32").reshape(1, 1, 1, 2),
+                      np.array([0.0, 255.0], "float32")])  # x and 255 - x
+    toward = np.tile([1e-4, -1e-4], 64)  # flattened (h, w, c): channel 0 for, channel 1 against
+    model.layers[-1].set_weights([np.stack([toward, np.zeros(128)], axis=1), np.zeros(2)])
     image = np.zeros((1, 8, 8, 1), "float32")
     image[0, 0:3, 5:8, 0] = 200.0  # a bright patch at the top right (softmax not saturated)
     maps, _ = heatmaps(model, image, classes=np.array([0]))
     row, col = np.unravel_index(maps[0].argmax(), maps[0].shape)
     assert row < 3 and col >= 5
     assert maps[0][5:, :3].max() < 0.1  # nothing at the bottom left
+    unweighted = keras.Model(inputs, features)(image).numpy()[0].mean(axis=-1)
+    assert np.ptp(unweighted) < 1e-3  # without the gradient weights: flat, no patch found
 
 
 def test_a_dense_only_model_is_refused_with_a_reason():
