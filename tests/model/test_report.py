@@ -50,3 +50,26 @@ def test_report_of_a_retrained_run(augmented_run: Path, tmp_path: Path) -> None:
     assert download_report(augmented_run, actor=viewer).startswith("<!DOCTYPE html>")
     assert [(e.action.value, e.detail) for e in audit.latest()] == [
         ("report", "report report.html"), ("download", "report")]
+
+
+@pytest.mark.training
+def test_the_report_reads_its_export_table(augmented_run: Path, tmp_path: Path) -> None:
+    """With exports made, the Exports section is their table: one row per export with its
+    check, agreement, speed, input contract and download, a refused one with its reason."""
+    from tests.model.test_exports import _copy_run
+    from tuning_core.model.exports import export_run, parse_targets
+
+    run = _copy_run(augmented_run, tmp_path)
+    export_run(run, parse_targets(["onnx", "litert"], integer=True))
+    html = report_html(run)
+    section = html[html.index("<h2>Exports</h2>"):html.index("<h2>Provenance</h2>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", section, flags=re.S)
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S) for row in rows]
+    header, body = cells[0], cells[1:]
+    assert [r[header.index("format")] for r in body] == ["ONNX", "LiteRT", "LiteRT (full int8)"]
+    assert all(r[header.index("check")] == "passed" for r in body)
+    downloads = header.index("download (model, labels.txt, model.json, example)")
+    assert [r[downloads] for r in body] == ["onnx.zip", "litert.zip", "litert_int8io.zip"]
+    assert all("pixels 0..255" in r[header.index("input")] for r in body)
+    assert float(body[2][header.index("top-1 agreement")]) >= 0.99
+    assert float(body[0][header.index("max |diff|")]) < 1e-4

@@ -202,7 +202,8 @@ def _exports_section(run: RunDir) -> str:
              f"failed: {r.reason}", "size (MB)": round(r.bytes / 1e6, 3) if r.bytes else None,
              "max |diff|": r.agreement.max_abs_diff if r.agreement else None,
              "top-1 agreement": r.agreement.top1_agreement if r.agreement else None,
-             "ms / image (batch 1, 1 thread)": r.ms_per_image, "input": r.input.describe()}
+             "ms / image (batch 1, 1 thread)": r.ms_per_image, "input": r.input.describe(),
+             "download (model, labels.txt, model.json, example)": r.bundle or None}
             for r in records]
     return "<h2>Exports</h2>" + (_table(rows) if rows else
                                  "<p class='empty'>No export of this best model yet.</p>")
