@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from tuning_core.cli import choose, classify, distributed, exports, inspection, lab
 from tuning_core.cli.support import Signals, quiet_tensorflow_import
@@ -26,7 +27,7 @@ from tuning_core.runs.trialtable import ended
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as for every bad input
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for every bad input
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 
@@ -161,9 +162,9 @@ def _print_progress(run: RunDir, reader, printed: int, warned: bool) -> tuple[in
     if now > printed and not warned:
         from tuning_core.analysis.diagnose import run_chance_report
 
-        report = run_chance_report(run)
-        if report is not None:
-            print("warning: " + report.describe(), flush=True)
+        chance = run_chance_report(run)
+        if chance is not None:
+            print("warning: " + chance.describe(), flush=True)
             warned = True
     return now, warned
 
