@@ -111,7 +111,7 @@ def test_a_run_check_flags_the_planted_leak_and_is_saved(planted_run):
     leaks = report.of_kind(FlagKind.LEAK)
     assert [(f.path, f.other) for f in leaks] == [(test, train)] or \
         [(f.other, f.path) for f in leaks] == [(test, train)]
-    assert report.images == 48 and report.folds == 2 and report.seconds > 0
+    assert report.images == 90 and report.folds == 2 and report.seconds > 0
 
 
 @pytest.mark.training
@@ -127,7 +127,7 @@ def test_excluded_files_leave_the_next_runs_split_and_come_back_when_restored(pl
     following = make_run(run.parent, root, trials=0, finished=False)
     split = load_or_make_split(RunDir(following))
     every = [p for part in (split.train, split.val, split.test) for p, _ in part]
-    assert leak.path not in every and len(every) == 47
+    assert leak.path not in every and len(every) == 89
     assert RunDir(following).load_split()["excluded"] == [leak.path]
     assert exclusions.restore(run, {leak.path}).entries == ()
     again = load_or_make_split(RunDir(make_run(run.parent, root, trials=0, finished=False)))
@@ -144,3 +144,22 @@ def test_label_errors_are_not_judged_from_models_near_chance():
     strong = np.eye(2)[labels] * 0.8 + 0.1
     strong[0] = [0.1, 0.9]  # one disagreement: right on 90%
     assert judge_models(labels, strong) == (0.9, "")
+
+
+@pytest.mark.training
+def test_a_whole_run_with_models_too_weak_judges_no_labels(augmented_run, tmp_path):
+    """The run's labels shuffled (every class the same mix of images): the folds' models
+    cannot beat guessing, so check_run says the labels are not judged, flags no label, and
+    still reports the other checks (the refusal, tested on a whole run, not only on
+    judge_models' arithmetic)."""
+    run = Path(shutil.copytree(augmented_run, tmp_path / "runs" / augmented_run.name))
+    split = json.loads((run / "split.json").read_text())
+    rng = np.random.default_rng(0)
+    for part in ("train", "val", "test"):
+        labels = rng.permutation([y for _, y in split[part]])
+        split[part] = [[p, int(y)] for (p, _), y in zip(split[part], labels, strict=True)]
+    (run / "split.json").write_text(json.dumps(split))
+    report = check_run(run, folds=2, epochs=2)
+    assert report.note.startswith("label errors not judged") and report.oos_accuracy < 0.67
+    assert report.of_kind(FlagKind.LABEL) == [] and report.images == 90
+    assert load_health(run).note == report.note
