@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from tuning_core.cli import choose, classify, distributed, exports, inspection, lab
 from tuning_core.cli.support import Signals, quiet_tensorflow_import
-from tuning_core.core import workspace
+from tuning_core.core import diskspace, workspace
 from tuning_core.core.errors import SettingsError, TuningError
 from tuning_core.core.install import COMMAND, command_name
 from tuning_core.core.states import RunStatus
@@ -243,6 +243,9 @@ def _finish_search(registry, run_dir: Path) -> int:
     message = progress.message
     print(f"search {progress.state.label}" + (f": {message}" if message else ""), flush=True)
     print(run_dir)
+    if (RunDir(run_dir).reader().last_end or {}).get("reason") == diskspace.REASON:
+        print(f"error: {message} ({command_name()} resume {run_dir})", file=sys.stderr)
+        return 2  # a full disk is a state to act on, as bad input is (issue 27)
     return 1 if progress.state in (RunStatus.FAILED, RunStatus.INTERRUPTED) else 0
 
 

@@ -6,6 +6,7 @@ paths, record readers, cooperative stop control, background tasks.
 * ``background``: work that must not block a page: explanations and data checks, one thread per
   task.
 * ``control``: cooperative stop and time budget, reachable from a deep-copied Keras callback.
+* ``diskspace``: free disk space, measured before a write and recognised after one failed.
 * ``errors``: errors by intent.
 * ``install``: where the dashboard's own files are: a git checkout, or a package installed by pip.
 * ``public``: a package's public names, stated in its ``__init__`` and imported only when first
@@ -24,10 +25,12 @@ __all__, __getattr__ = public(__name__, {
     "atomic": (),
     "background": ("TASKS", "TaskStatus", "Tasks"),
     "control": ("SearchHalted",),
-    "errors": ("AccessDeniedError", "AccountError", "DatasetError", "DistributedError",
-               "ExportError", "JobBusyError", "LabConfigError", "LockHeldError", "LoginError",
-               "NotesError", "PermissionDeniedError", "RetrainRejected", "RunError",
-               "SearchSpaceError", "SessionError", "SettingsError", "TuningError"),
+    "diskspace": ("ensure_free", "free_bytes", "full_error", "is_disk_full"),
+    "errors": ("AccessDeniedError", "AccountError", "DatasetError", "DiskFullError",
+               "DistributedError", "ExportError", "JobBusyError", "LabConfigError",
+               "LockHeldError", "LoginError", "NotesError", "PermissionDeniedError",
+               "RetrainRejected", "RunError", "SearchSpaceError", "SessionError",
+               "SettingsError", "TuningError"),
     "install": ("COMMAND", "app_dir", "command_name", "default_workspace", "is_checkout"),
     "public": ("public",),
     "records": ("Reader", "bad_value", "choice_issues", "exact_keys", "field_at", "known_issues",

@@ -79,12 +79,13 @@ def get(key: str) -> SearchControl | None:
         return _CONTROLS.get(key)
 
 
-def request_stop(key: str) -> bool:
-    """Ask the job keyed by ``key`` to stop; False when no such job is registered here."""
+def request_stop(key: str, reason: str | None = None) -> bool:
+    """Ask the job keyed by ``key`` to stop (for ``reason``, default a user's stop; a reason
+    given first is kept); False when no such job is registered here."""
     control = get(key)
     if control is None:
         return False
-    control.reason = control.reason or SearchEnd.STOPPED.value
+    control.reason = control.reason or reason or SearchEnd.STOPPED.value
     control.stop.set()
     return True
 

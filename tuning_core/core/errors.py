@@ -99,3 +99,17 @@ class DistributedError(TuningError):
 
 class ExportError(TuningError):
     """A model cannot be exported, or an export, script or report of a run cannot be made."""
+
+
+class DiskFullError(TuningError):
+    """The disk under a run, a model or an export has too little free space for what comes
+    next: a state to report ("disk full: N MB free on <filesystem>"), never a crash.
+
+    ``free_bytes`` and ``filesystem`` say what was measured; ``need_bytes`` what the write
+    (or the whole job, before it starts) was estimated to need, 0 when unknown.
+    """
+
+    def __init__(self, message: str, free_bytes: int, filesystem: str,
+                 need_bytes: int = 0) -> None:
+        super().__init__(message)
+        self.free_bytes, self.filesystem, self.need_bytes = free_bytes, filesystem, need_bytes

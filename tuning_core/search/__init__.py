@@ -2,6 +2,7 @@
 and what each trial's model costs.
 
 * ``callbacks``: keras callbacks used inside trials.
+* ``checkpoints``: trial checkpoints that a full disk cannot turn into a crash or a torn file.
 * ``cost``: what a trial's model costs to run: parameters, multiply-adds, saved size, CPU
   latency.
 * ``hypermodel``: a KerasTuner HyperModel that builds a compiled Keras CNN from a
@@ -22,6 +23,7 @@ from tuning_core.core.public import public
 
 __all__, __getattr__ = public(__name__, {
     "callbacks": ("TrialLogCallback",),
+    "checkpoints": ("patch_save_best_epoch", "save_weights", "weights_bytes"),
     "cost": ("COST_EVENT", "TrialCost", "measure", "measure_trial", "multiply_adds"),
     "hypermodel": ("CNNHyperModel", "OPTIMIZER_FACTORIES", "fit_options"),
     "lifecycle": ("build_hypermodel", "load_or_make_split", "prepare_data", "run_search",

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuning_core.core import control
+from tuning_core.core import control, diskspace
 from tuning_core.core.control import SearchHalted
-from tuning_core.core.errors import DatasetError, TuningError
+from tuning_core.core.errors import DatasetError, DiskFullError, TuningError
 from tuning_core.core.states import LogEvent, SearchEnd
 from tuning_core.data.dataset import ImageCache, Split, scan, split_files
 from tuning_core.data.pipeline import TrainingData
@@ -96,20 +96,31 @@ class SearchOutcome:
     precision: precision.Precision
     status: SearchEnd = SearchEnd.FINISHED
     message: str | None = None
+    reason: str | None = None  # why it stopped, beyond the status: diskspace.REASON
     project_dir: Path | None = None  # set once a tuner exists: its checkpoints are pruned
+    run_dir: Path = Path(".")  # where a full disk is measured
 
     def end(self, status: SearchEnd, message: str | None = None) -> None:
         """The search ends with ``status`` (a chief's verdict on its workers, say)."""
         self.status, self.message = status, message
 
     def record(self, error: Exception) -> None:
-        """The search ends because of ``error``: a stop or spent budget, else a failure."""
-        if isinstance(error, SearchHalted):
+        """The search ends because of ``error``: a stop or spent budget, a full disk (a stop
+        with reason disk full, so space freed and a resume go on), else a failure."""
+        if (isinstance(error, SearchHalted) and error.reason == diskspace.REASON) \
+                or diskspace.is_disk_full(error):
+            self.disk_full(diskspace.as_disk_full(error, self.run_dir))
+        elif isinstance(error, SearchHalted):
             self.end(SearchEnd.parse(error.reason))
         elif isinstance(error, TuningError):
             self.end(SearchEnd.FAILED, str(error))
         else:  # the thread must always log how the search ended
             self.end(SearchEnd.FAILED, failure_message(error))
+
+    def disk_full(self, error: DiskFullError) -> None:
+        """The search stops because the disk is full; the message says how full, where."""
+        self.status, self.reason = SearchEnd.STOPPED, diskspace.REASON
+        self.message = f"{error}; free space there and resume the run"
 
 
 @contextmanager
@@ -127,7 +138,7 @@ def search_lifecycle(run: RunDir, **start_fields: object) -> Iterator[SearchOutc
     key, config, writer = str(run.path), run.config(), run.log_writer()
     search = control.get(key) or control.register(key, config.tuner.max_minutes,
                                                   stop_file=str(run.stop_path))
-    outcome = SearchOutcome(search, precision.choose(config.tuner))
+    outcome = SearchOutcome(search, precision.choose(config.tuner), run_dir=run.path)
     resumed = run.reader().search_status is not None
     writer.write(LogEvent.SEARCH_START, tuner=config.tuner.tuner,
                  max_trials=config.tuner.max_trials, resumed=resumed,
@@ -135,15 +146,32 @@ def search_lifecycle(run: RunDir, **start_fields: object) -> Iterator[SearchOutc
                  distribution=config.tuner.distribution, **outcome.precision.log_fields())
     try:
         yield outcome
+        if search.reason == diskspace.REASON:  # a trial found the disk full; none came after
+            outcome.disk_full(diskspace.full_error(run.path))
     except Exception as error:
         outcome.record(error)
     finally:
+        try:
+            _end(run, outcome, config)
+        finally:
+            control.unregister(key)
+
+
+def _end(run: RunDir, outcome: SearchOutcome, config: RunConfig) -> None:
+    """Prune checkpoints and log ``search_end``. On a full disk the end line may not fit
+    even after pruning: the run then reads as interrupted (resumable), and no error leaves
+    the search's thread."""
+    try:
         if outcome.project_dir is not None:
             pruning.prune_checkpoints(outcome.project_dir, config.tuner.keep_top,
                                       config.tuner.direction)
-        writer.write(LogEvent.SEARCH_END, status=outcome.status.value, message=outcome.message,
-                     bytes=pruning.folder_bytes(run.path))
-        control.unregister(key)
+        run.log_writer().write(
+            LogEvent.SEARCH_END, status=outcome.status.value, message=outcome.message,
+            bytes=pruning.folder_bytes(run.path),
+            **({"reason": outcome.reason} if outcome.reason else {}))
+    except OSError as error:
+        if not diskspace.is_disk_full(error):
+            raise
 
 
 def build_hypermodel(config: RunConfig, num_classes: int):

@@ -17,15 +17,16 @@ import keras
 import keras_tuner as kt
 import numpy as np
 from keras_tuner import errors as kt_errors
+from keras_tuner.src import config as kt_config
 
-from tuning_core.core import atomic, control
+from tuning_core.core import atomic, control, diskspace
 from tuning_core.core.control import SearchHalted
 from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
 from tuning_core.runs import pruning
 from tuning_core.runs.rundir import PROJECT_DIR, RunDir
 from tuning_core.runs.schema import TunerSettings
 from tuning_core.runs.triallog import TrialLogWriter
-from tuning_core.search import tfmemory
+from tuning_core.search import checkpoints, tfmemory
 from tuning_core.search.callbacks import TrialLogCallback
 from tuning_core.search.cost import COST_EVENT, measure
 
@@ -110,9 +111,18 @@ class DashboardHooks(_Tuner):
         except (kt_errors.FatalError, kt_errors.FailedTrialError, SearchHalted):
             raise
         except Exception as error:  # any crash of one trial is that trial's failure
+            if diskspace.is_disk_full(error):
+                raise self._disk_full(error) from error
             raise kt_errors.FailedTrialError(f"{type(error).__name__}: {error}") from error
         _check_finite(results, self.hooks.settings.objective)
         return results
+
+    def _disk_full(self, error: Exception) -> kt_errors.FailedTrialError:
+        """The trial fails with "disk full: N MB free on ..." and the search stops after it
+        (its end line says stopped, reason disk full): the next trial would fail the same."""
+        full = diskspace.as_disk_full(error, self.project_dir)
+        control.request_stop(self.hooks.run_dir, diskspace.REASON)
+        return kt_errors.FailedTrialError(str(full))
 
     def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         # KerasTuner calls this once per execution, after deep-copying the callbacks.
@@ -276,6 +286,8 @@ def build_tuner(settings: TunerSettings, hypermodel: kt.HyperModel, run: RunDir,
     holds the oracle, enforces Hyperband's trial cap.
     """
     atomic.patch_keras_tuner()  # a kill mid-save must leave a project that still reloads
+    checkpoints.patch_save_best_epoch()  # a full disk must fail a trial, not kill the process
+    kt_config.DEBUG = False  # a failed trial's traceback goes to the log, not to stderr
     tuner = TUNERS[settings.tuner].build(settings, hypermodel, run.path)
     cap = settings.max_trials if settings.tuner == "hyperband" and not worker else None
     tuner.hooks = HookConfig(run_dir=str(run.path), settings=settings, trial_cap=cap,
