@@ -30,7 +30,7 @@ __all__, __getattr__ = public(__name__, {
              "retrain_best", "retrain_progress"),
     "classify": ("BATCH", "ClassifyFormat", "ClassifyProgress", "ClassifyResult",
                  "DEFAULT_THRESHOLD", "check_format", "classify_folder", "csv_header",
-                 "folder_images", "read_results", "summarize"),
+                 "folder_images", "load_predictor", "read_results", "summarize"),
     "explain": ("EXPLAIN_TASK", "explain_run", "file_heatmaps", "is_current", "load_explanation",
                 "start_explain"),
     "gradcam": ("find_target", "heatmaps", "overlay_png"),
