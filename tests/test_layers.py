@@ -39,10 +39,19 @@ ORDER = ("cli", "live", "jobs", "distributed", "model", "search", "analysis", "r
 TOP = {"__main__": "cli"}  # the only modules beside the packages (and the package's __init__)
 
 
+GENERATED = ("out",)  # what the benchmarks write (bench/out: results, peers' own venvs)
+
+
+def sources(folder: Path) -> list[Path]:
+    """The project's Python files under ``folder``, not what its runs generated there."""
+    return [path for path in folder.rglob("*.py")
+            if not set(path.relative_to(folder).parts[:-1]) & set(GENERATED)]
+
+
 def modules(package: str) -> dict[str, Path]:
     """Every module of a package by its dotted name inside it ("exports.formats")."""
     found = {}
-    for path in (ROOT / package).rglob("*.py"):
+    for path in sources(ROOT / package):
         parts = path.relative_to(ROOT / package).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         if name:
@@ -103,7 +112,7 @@ def private_reaches(package: str = "tuning_core") -> list[str]:
     """Imports of a ``_private`` name or module of a package from outside that package."""
     found = []
     for top in (*PACKAGES, "tests"):
-        for path in (ROOT / top).rglob("*.py"):
+        for path in sources(ROOT / top):
             rel = path.relative_to(ROOT).with_suffix("").parts
             own = rel[1] if rel[0] == package and len(rel) > 2 else None
             for node in ast.walk(ast.parse(path.read_text())):

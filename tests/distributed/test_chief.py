@@ -13,7 +13,7 @@ from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
 
 
-def _oracle(project: Path):
+def random_oracle(project: Path):
     import keras_tuner as kt
 
     hp = kt.HyperParameters()
@@ -32,7 +32,7 @@ def test_a_dead_workers_trial_is_requeued_once_then_failed(tmp_path: Path, monke
     monkeypatch.setattr(chief_module, "DEAD_GRACE_S", 0.0)
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    oracle = _oracle(run.path)
+    oracle = random_oracle(run.path)
     chief = Chief(oracle, run, control.SearchControl())
     first = oracle.create_trial("tuner0")  # tuner0 holds no lock: it is dead
     chief._reap_dead(time.time())
@@ -54,7 +54,7 @@ def test_a_live_workers_trial_is_left_alone(tmp_path: Path) -> None:
 
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    oracle = _oracle(run.path)
+    oracle = random_oracle(run.path)
     chief = Chief(oracle, run, control.SearchControl())
     lock = run.worker_lock("tuner0")
     lock.acquire(LockHolder.mine("worker"))
@@ -73,7 +73,7 @@ def test_an_oracle_error_does_not_leave_its_lock_held(tmp_path: Path) -> None:
 
     from tuning_core.distributed.chief import unlocking
 
-    oracle = _oracle(tmp_path)
+    oracle = random_oracle(tmp_path)
 
     @oracle_module.synchronized
     def broken(oracle) -> None:

@@ -101,6 +101,18 @@ def test_the_oracle_is_public_only_when_lab_mode_allows_it(workspace: Path) -> N
     assert oracle_host(workspace) == "127.0.0.1"
     save_lab_config(LabConfig(oracle_public=True), workspace)
     assert oracle_host(workspace) == "0.0.0.0"
+    save_lab_config(LabConfig(oracle_public=True, oracle_address="127.0.0.2"), workspace)
+    assert oracle_host(workspace) == "127.0.0.2"  # the interface the admin names, no other
+    save_lab_config(LabConfig(oracle_address="127.0.0.2"), workspace)
+    assert oracle_host(workspace) == "127.0.0.1"  # an address alone does not open it
+
+
+def test_an_oracle_address_that_is_no_address_is_refused() -> None:
+    from tuning_core.core.errors import LabConfigError
+    from tuning_core.lab.config import LabConfig
+
+    with pytest.raises(LabConfigError, match="oracle_address"):
+        LabConfig(oracle_public=True, oracle_address="lab-pc").validate()
 
 
 # --- real processes -------------------------------------------------------------------------

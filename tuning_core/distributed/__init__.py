@@ -4,6 +4,8 @@
   trains.
 * ``launch``: distributed search: one chief process serves KerasTuner's oracle, workers run
   trials.
+* ``token``: only the lab's own workers talk to a search's oracle: a per-run secret on every gRPC
+  call.
 * ``worker``: a worker of a distributed search: runs trials the chief's oracle hands it.
 """
 
@@ -15,5 +17,6 @@ __all__, __getattr__ = public(__name__, {
     "chief": ("Chief", "unlocking"),
     "launch": ("DistributedOptions", "oracle_host", "plan_local_workers", "run_configured_search",
                "run_distributed_search", "worker_command", "workers"),
+    "token": ("TokenCheck", "TokenMetadata", "authorised_channel", "issue_token", "read_token"),
     "worker": ("WorkerOptions", "parse_address", "run_worker", "wait_for_chief"),
 })

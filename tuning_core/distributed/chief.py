@@ -57,6 +57,7 @@ class Chief:
         self.failure: str | None = None
         self.stop_triggered = False
         self._server: Any = None
+        self.access: Any = None  # the token check, once serving (distributed.token)
         self._lost: dict[str, int] = {}
         self._dead_since: dict[str, float] = {}
         self._log = TrialLogWriter(run.log_path)
@@ -68,8 +69,12 @@ class Chief:
         import grpc
         from keras_tuner.src import protos
 
+        from tuning_core.distributed.token import REFUSED_FILE, TokenCheck, issue_token
+
         quiet_condition_protos()
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self.access = TokenCheck(issue_token(self.run), self.run.path / REFUSED_FILE)
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
+                                   interceptors=[self.access])
         protos.get_service_grpc().add_OracleServicer_to_server(_servicer(self), self._server)
         try:
             bound = self._server.add_insecure_port(f"{host}:{port}")

@@ -92,7 +92,9 @@ def chief_address(run: RunDir) -> str | None:
     record = _read_json(run.chief_path)
     if not record or run.holder() is None:
         return None
-    host = record.get("host") if record.get("bind") == PUBLIC else LOOPBACK
+    bind = str(record.get("bind"))
+    host = record.get("host") if bind == PUBLIC else bind if bind != LOOPBACK else LOOPBACK
+    host = f"[{host}]" if ":" in str(host) else host
     return f"{host}:{record.get('port')}"
 
 
@@ -111,7 +113,10 @@ def oracle_host(workspace: Path | None = None) -> str:
     workspace = workspace or workspace_dir()
     if not lab_path(workspace).is_dir() or not config_path(workspace).is_file():
         return LOOPBACK  # without lab mode the oracle never leaves this machine
-    return PUBLIC if load_lab_config(workspace).oracle_public else LOOPBACK
+    config = load_lab_config(workspace)
+    if not config.oracle_public:
+        return LOOPBACK
+    return config.oracle_address or PUBLIC  # the admin's named interface, else every one
 
 
 def visible_gpus() -> list[str]:

@@ -118,10 +118,13 @@ def run_worker(run_dir: str | Path, options: WorkerOptions) -> str:
 
         search = control.register(key, stop_file=str(run.stop_path))
         channel = grpc.insecure_channel(options.chief)
+        from tuning_core.distributed.token import authorised_channel
+
+        calls = authorised_channel(channel, run)  # the run's token on every call
         watch = _ChiefWatch(run, search, channel)
         watch.start()
         try:
-            return _search(run, config, worker, lock, search, options, channel)
+            return _search(run, config, worker, lock, search, options, calls)
         finally:
             watch.done.set()
             channel.close()

@@ -7,6 +7,7 @@ know it, and the settings here tune it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -27,8 +28,10 @@ class LabConfig:
     ``data_roots``: folders, besides the workspace's data folder, whose images may be read.
     ``session_hours``: how long a login lasts. ``max_upload_mb``: the upload cap.
     ``tls_cert`` / ``tls_key``: PEM files to serve HTTPS. ``oracle_public``: whether a
-    distributed search's chief serves KerasTuner's oracle on every interface, so workers on
-    other machines can join (its gRPC has no login); otherwise it listens on 127.0.0.1.
+    distributed search's chief serves KerasTuner's oracle beyond this machine, so workers on
+    other machines can join (every call must carry the run's token: ``distributed.token``);
+    otherwise it listens on 127.0.0.1. ``oracle_address``: with ``oracle_public``, the one
+    address of this machine to listen on (the lab network's interface), not every interface.
     """
 
     allowed_hosts: tuple[str, ...] = ()
@@ -38,6 +41,7 @@ class LabConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     oracle_public: bool = False
+    oracle_address: str | None = None
 
     def validate(self) -> LabConfig:
         """Self, or LabConfigError naming the first bad field."""
@@ -48,6 +52,12 @@ class LabConfig:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise LabConfigError("expected both tls_cert and tls_key, or neither; "
                                  f"got tls_cert={self.tls_cert!r}, tls_key={self.tls_key!r}.")
+        if self.oracle_address is not None:
+            try:
+                ipaddress.ip_address(self.oracle_address)
+            except ValueError:
+                raise LabConfigError(f"expected an IP address of this machine for "
+                                     f"oracle_address; got {self.oracle_address!r}.") from None
         for path in filter(None, (self.tls_cert, self.tls_key)):
             if not Path(path).is_file():
                 raise LabConfigError(f"expected a PEM file for TLS; {path} is not a file.")
