@@ -292,10 +292,16 @@ def load_predictor(run_dir: str | Path, fmt: ClassifyFormat | str) -> Predict:
 
 
 def _keras(run: RunDir) -> Predict:
+    import tensorflow as tf
+
     from tuning_core.model.predict import load_best_model
 
     model = load_best_model(run.path)
-    return lambda batch: np.asarray(model.predict(batch, verbose=0))
+    # model.predict builds a data adapter and a progress state on every call: a traced call
+    # in inference mode is the same computation without that (1.5x on figure 15's batches).
+    spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32)
+    graph = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
+    return lambda batch: np.asarray(graph(tf.constant(batch)))
 
 
 def _export_file(run: RunDir, key: str) -> Path:
