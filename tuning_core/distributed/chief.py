@@ -63,9 +63,10 @@ class Chief:
         self._log = TrialLogWriter(run.log_path)
 
     # --- serving -------------------------------------------------------------------------
-    def start(self, host: str, port: int = 0) -> int:
+    def start(self, host: str, port: int = 0, agents: int = 0) -> int:
         """Listen on ``host:port`` (0: a free port); returns the port. DistributedError
-        when it cannot be bound."""
+        when it cannot be bound. ``agents``: the workers it asks of the lab's agents (0: none,
+        -1: every free slot), said in ``chief.json``, which the agents read."""
         import grpc
         from keras_tuner.src import protos
 
@@ -86,7 +87,8 @@ class Chief:
             raise DistributedError(f"cannot serve the oracle on {host}:{port}: {reason}.")
         self._server.start()
         atomic.write_json(self.run.chief_path, {"host": this_host(), "bind": host,
-                                                "port": bound, "started": time.time()})
+                                                "port": bound, "started": time.time(),
+                                                "agents": agents})
         return bound
 
     def close(self) -> None:

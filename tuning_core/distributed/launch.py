@@ -38,10 +38,14 @@ class DistributedOptions:
     """How to run a distributed search.
 
     ``workers``: local worker processes to start (0: one per visible GPU, else 1; remote
-    workers may join either way). ``port``: the oracle's port (0: any free one).
+    workers may join either way); ``local``: False starts none (the search asks agents
+    only). ``agents``: workers asked of the lab's agents (0: none, -1: every free slot).
+    ``port``: the oracle's port (0: any free one).
     """
 
     workers: int = 0
+    agents: int = 0
+    local: bool = True
     port: int = 0
     no_worker_timeout_s: float = 120.0
     stop_timeout_s: float = 120.0
@@ -198,7 +202,8 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
     from tuning_core.search.lifecycle import load_or_make_split, search_lifecycle
 
     run = RunDir(run_dir)
-    with search_lifecycle(run, workers=options.workers) as outcome:  # as this machine's workers
+    local = options.workers if options.local else 0  # as this machine's workers
+    with search_lifecycle(run, workers=local, agents=options.agents) as outcome:
         tuner = _chief_tuner(run, len(load_or_make_split(run).classes))
         outcome.project_dir = tuner.project_dir
         config = run.config()
@@ -207,9 +212,9 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
                       options.stop_timeout_s)
         procs: list[subprocess.Popen] = []
         try:
-            port = chief.start(oracle_host(), options.port)
+            port = chief.start(oracle_host(), options.port, options.agents)
             run.log_writer().write(LogEvent.CHIEF_START, port=port, host=LockHolder.mine().host)
-            procs = start_local_workers(run, port, options)
+            procs = start_local_workers(run, port, options) if options.local else []
             outcome.end(*chief.wait(lambda: not procs or any(p.poll() is None for p in procs)))
         except Exception as error:
             outcome.record(error)
@@ -259,12 +264,14 @@ def _read_json(path: Path) -> dict | None:
 
 def run_configured_search(run_dir: str | Path) -> SearchEnd:
     """The job registry's search: distributed with the run's ``workers`` local worker
-    processes (this thread the chief) when the settings ask for them, else the plain
+    processes and ``agents`` workers of the lab's agents (this thread the chief) when the
+    settings ask for either, else the plain
     ``lifecycle.run_search``; a resume from the pages or the queue goes on the way the run
     started. It lives here, above both, so the plain search never imports this module."""
     from tuning_core.search.lifecycle import run_search
 
-    workers = RunDir(run_dir).config().tuner.workers
-    if workers > 0:
-        return run_distributed_search(run_dir, DistributedOptions(workers=workers))
+    tuner = RunDir(run_dir).config().tuner
+    if tuner.workers > 0 or tuner.agents:
+        return run_distributed_search(run_dir, DistributedOptions(
+            workers=tuner.workers, agents=tuner.agents, local=tuner.workers > 0))
     return run_search(run_dir)

@@ -26,6 +26,7 @@ TUNER_HELP = {  # one line each, shown where the tuner is chosen (no TensorFlow 
 }
 TUNER_NAMES = tuple(TUNER_HELP)
 OBJECTIVES = {"val_accuracy": "max", "val_loss": "min"}  # the one home of each direction
+AGENTS_ALL = -1  # TunerSettings.agents: every free slot of every agent (distributed.agent)
 DISTRIBUTIONS = {  # how one trial trains (tuners.py turns the name into a tf.distribute strategy)
     "none": "one device (TensorFlow's default)",
     "mirrored": "MirroredStrategy: one trial over every visible GPU (or the one CPU device)",
@@ -46,7 +47,9 @@ class TunerSettings:
     ``patience`` stops a trial after that many epochs without improvement (0: never);
     ``max_minutes`` ends the search like a stop once spent (None: no budget);
     ``workers``: 0 for a plain search, N for a distributed one with N local worker processes
-    (this process the chief); ``distribution``: a name of ``DISTRIBUTIONS``;
+    (this process the chief); ``agents``: workers the search asks of the lab's agents
+    (``python -m tuning_core agent``; 0: none, N: up to N, ``AGENTS_ALL``: every free slot);
+    ``distribution``: a name of ``DISTRIBUTIONS``;
     ``mixed_precision``: mixed_float16 where a GPU of compute capability 7.0+ is visible,
     else float32 (the search says so).
     """
@@ -64,6 +67,7 @@ class TunerSettings:
     max_consecutive_failed: int = 3
     hyperband_factor: int = 3
     workers: int = 0
+    agents: int = 0
     distribution: str = "none"
     mixed_precision: bool = False
 
@@ -80,6 +84,9 @@ class TunerSettings:
                           ("patience", 0), ("keep_top", 1), ("max_consecutive_failed", 1),
                           ("hyperband_factor", 2), ("workers", 0)):
             _at_least(name, getattr(self, name), low)
+        if not isinstance(self.agents, int) or self.agents < AGENTS_ALL:
+            raise SettingsError(f"agents must be 0, a number of workers or {AGENTS_ALL} (every "
+                                f"free slot); got {self.agents!r}.")
         _one_of("distribution", self.distribution, tuple(DISTRIBUTIONS))
         if not isinstance(self.mixed_precision, bool):
             raise SettingsError(f"mixed_precision must be true or false; got "
