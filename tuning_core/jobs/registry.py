@@ -28,6 +28,7 @@ from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader
 from tuning_core.runs.trialtable import ended_count
+from tuning_core.search import diskneeds
 
 
 class Dispatcher(Protocol):
@@ -107,6 +108,7 @@ class JobRegistry:
         config.data_dir = str(actor.data_folder(config.data_dir))  # resolved once, confined
         config.data_roots = [str(root) for root in actor.roots or []]  # the job's scan, too
         config.owner = actor.name
+        diskneeds.check_search(config, self.runs_dir)  # a full disk refused before the start
         if self.dispatcher is not None:
             run = RunDir.create(self.runs_dir, config)
             self.dispatcher.submit(JobKind.SEARCH, run, actor, budget_s=_budget(config))
@@ -136,6 +138,7 @@ class JobRegistry:
         run = RunDir(run_dir)
         config = run.config()
         actor.check(Action.RESUME, owner=config.owner, target=run.name)
+        diskneeds.check_search(config, run.path.parent, run)
         if self.dispatcher is not None:
             _check_resumable(run)
             self.dispatcher.submit(JobKind.SEARCH, run, actor, budget_s=_budget(config))
@@ -164,6 +167,7 @@ class JobRegistry:
         actor.check(Action.RETRAIN, owner=run.config().owner, target=run.name)
         if epochs < 1:
             raise RunError(f"epochs must be at least 1; got {epochs}.")
+        diskneeds.check_retrain(run)
         if self.dispatcher is not None:
             params = {"epochs": epochs, "rank": rank,
                       **({"trial_id": trial_id} if trial_id else {})}

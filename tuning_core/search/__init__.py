@@ -5,6 +5,8 @@ and what each trial's model costs.
 * ``checkpoints``: trial checkpoints that a full disk cannot turn into a crash or a torn file.
 * ``cost``: what a trial's model costs to run: parameters, multiply-adds, saved size, CPU
   latency.
+* ``diskneeds``: what a search or a retrain will write, estimated before it starts, and the
+  refusal in one line when the disk cannot hold it.
 * ``hypermodel``: a KerasTuner HyperModel that builds a compiled Keras CNN from a
   :class:`SearchSpace`.
 * ``lifecycle``: one search's lifecycle, shared by the plain search, a distributed search's
@@ -25,6 +27,8 @@ __all__, __getattr__ = public(__name__, {
     "callbacks": ("TrialLogCallback",),
     "checkpoints": ("patch_save_best_epoch", "save_weights", "weights_bytes"),
     "cost": ("COST_EVENT", "TrialCost", "measure", "measure_trial", "multiply_adds"),
+    "diskneeds": ("DiskNeed", "check_retrain", "check_search", "largest_parameters",
+                  "search_needs"),
     "hypermodel": ("CNNHyperModel", "OPTIMIZER_FACTORIES", "fit_options"),
     "lifecycle": ("build_hypermodel", "load_or_make_split", "prepare_data", "run_search",
                   "search_lifecycle", "search_with_frozen_gc"),
