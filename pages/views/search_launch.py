@@ -8,9 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import live, state
+from tuning_core.core.workspace import workspace_dir
+from tuning_core.distributed.agent import free_slots, slot_rows
 from tuning_core.distributed.launch import worker_command, workers
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import (
+    AGENTS_ALL,
     DISTRIBUTIONS,
     OBJECTIVES,
     TUNER_HELP,
@@ -64,10 +67,32 @@ def tuner_form(current: TunerSettings) -> TunerSettings:
         minutes = st.number_input("Minutes", 1.0, 10_000.0, step=5.0, disabled=not budget,
                                   key=state.widget("search.minutes", current.max_minutes or 30.0))
     workers, distribution, mixed = _hardware_form(current)
+    agents = agents_form(current.agents)
     return TunerSettings(tuner=tuner, objective=objective, max_trials=trials, epochs=epochs,
                          executions_per_trial=executions, patience=patience, seed=seed,
                          keep_top=keep, max_minutes=float(minutes) if budget else None,
-                         workers=workers, distribution=distribution, mixed_precision=mixed)
+                         workers=workers, agents=agents, distribution=distribution,
+                         mixed_precision=mixed)
+
+
+def agents_form(current: int) -> int:
+    """How many workers to ask of the lab's agents, beside a table of their slots."""
+    rows, free = slot_rows(workspace_dir()), free_slots(workspace_dir())
+    choices = [0, AGENTS_ALL, *range(1, max(free, current, 1) + 1)]
+    agents = st.selectbox(
+        "Agents' workers", choices, key=state.widget("search.agents", current),
+        format_func=lambda n: "none" if n == 0 else f"all free ({free} now)"
+        if n == AGENTS_ALL else str(n),
+        help="Workers started by the agents of lab machines (`python -m tuning_core agent` "
+             "on each; they announce themselves in the workspace). With Workers at 0 the "
+             "search runs on the agents' workers only.")
+    if rows:
+        st.caption(f"{free} free slot(s) on {len({r['agent'] for r in rows})} agent(s):")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.caption("No agent is running: start `python -m tuning_core agent` on a machine "
+                   "that mounts this workspace to offer it here.")
+    return int(agents)
 
 
 def _hardware_form(current: TunerSettings) -> tuple[int, str, bool]:
@@ -115,6 +140,10 @@ def launch_summary(config: RunConfig) -> None:
     if config.tuner.workers:
         rows["Workers"] = f"{config.tuner.workers} local worker process(es), this dashboard " \
                           "the chief"
+    if config.tuner.agents:
+        asked = "every free slot" if config.tuner.agents == AGENTS_ALL else \
+            f"{config.tuner.agents} worker(s)"
+        rows["Agents"] = f"{asked} of the lab's agents, this dashboard the chief"
     st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows.items()))
 
 

@@ -230,3 +230,26 @@ def test_two_agents_started_once_serve_three_dashboard_searches(tmp_path, worksp
     assert [code for code, _ in results] == [0, 0], results
     assert all("stopped" in out for _, out in results)
     assert agents.live_agents(workspace) == [] and not list((workspace / "agents").iterdir())
+
+
+def test_search_page_offers_the_agents_free_slots_and_all_free(clean_caches) -> None:
+    from tests.pages.support import new_app, problems
+    from tuning_core.core.workspace import workspace_dir
+
+    now = time.time()
+    record = Announcement("lab-2-7", "lab-2", 7, now, now,
+                          (AgentSlot(0, "GPU 0", "/ws/runs/run-a", "lab-2-7-0", "3"),
+                           AgentSlot(1, "GPU 1")))
+    agents.agents_dir(workspace_dir()).mkdir()
+    atomic.write_json(agents.agents_dir(workspace_dir()) / "lab-2-7.json", record.to_dict())
+    at = new_app().run()
+    at.switch_page("pages/search.py").run()
+    assert not problems(at)
+    table = next(d.value for d in at.dataframe if "agent" in d.value.columns)
+    assert table[["host", "device", "run", "trial"]].values.tolist() == [
+        ["lab-2", "GPU 0", "run-a", "3"], ["lab-2", "GPU 1", "free", "–"]]
+    choice = next(s for s in at.selectbox if s.label == "Agents' workers")
+    assert "all free (1 now)" in choice.options and choice.value == 0
+    choice.set_value(AGENTS_ALL).run()
+    assert not problems(at)
+    assert any("every free slot of the lab's agents" in m.value for m in at.markdown)

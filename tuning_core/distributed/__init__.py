@@ -17,7 +17,7 @@ from tuning_core.core.public import public
 
 __all__, __getattr__ = public(__name__, {
     "agent": ("Agent", "AgentOptions", "AgentSlot", "Announcement", "WorkRequest", "free_slots",
-              "live_agents", "work_requests"),
+              "live_agents", "slot_rows", "work_requests"),
     "chief": ("Chief", "unlocking"),
     "launch": ("DistributedOptions", "oracle_host", "plan_local_workers", "run_configured_search",
                "run_distributed_search", "worker_command", "workers"),

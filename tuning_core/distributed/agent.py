@@ -120,6 +120,14 @@ def free_slots(workspace: Path, now: float | None = None) -> int:
     return sum(a.free for a in live_agents(workspace, now))
 
 
+def slot_rows(workspace: Path, now: float | None = None) -> list[dict[str, str]]:
+    """One row per slot of every live agent, for a table: host, agent, device, the run it
+    serves ("free" when none) and its worker's current trial."""
+    return [{"host": a.host, "agent": a.agent, "device": s.device,
+             "run": Path(s.run).name if s.run else "free", "trial": s.trial or "–"}
+            for a in live_agents(workspace, now) for s in a.slots]
+
+
 @dataclass(frozen=True)
 class WorkRequest:
     """A running distributed search that asks agents for workers."""
