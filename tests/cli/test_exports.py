@@ -21,18 +21,21 @@ def run_copy(augmented_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 def test_export_prints_the_checks_as_one_json_line(run_copy: Path) -> None:
-    result = _cli("export", str(run_copy), "--format", "litert", "--quantize")
+    result = _cli("export", str(run_copy), "--format", "litert", "--quantize", "--int8")
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.strip().splitlines()
     exports = json.loads(line)["exports"]
-    assert [e["format"] for e in exports] == ["litert", "litert_int8"]
+    assert [e["format"] for e in exports] == ["litert", "litert_int8", "litert_int8io"]
     assert all(e["passed"] and Path(e["file"]).is_file() for e in exports)
+    assert [Path(e["download"]).name for e in exports] == [
+        "litert.zip", "litert_int8.zip", "litert_int8io.zip"]
     assert exports[0]["max_abs_diff"] < 1e-4 and exports[1]["top1_agreement"] >= 0.99
     assert "pixels 0..255" in exports[0]["input"] and result.stderr.strip() == ""
 
 
 @pytest.mark.parametrize("args, message", [
     (["--format", "onnx", "--quantize"], "add litert"),
+    (["--format", "onnx", "--int8"], "--int8 makes a quantized LiteRT"),
     (["--format", "tfjs"], "invalid choice"),
 ])
 def test_export_bad_input_is_one_line(run_copy: Path, args: list[str], message: str) -> None:

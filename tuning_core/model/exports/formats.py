@@ -170,8 +170,28 @@ def write_export(model: Any, target: ExportTarget, path: Path,
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
     if target.integer:
         options.update(_integer_options(context))
-    with _quiet_converters():
+    quiet = _quiet_native_stderr() if target.integer else contextlib.nullcontext()
+    with _quiet_converters(), quiet:
         model.export(str(path), format=target.format.spec.keras_format, verbose=False, **options)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """The full-integer calibrator prints its settings from C++ straight to file descriptor
+    2 ("fully_quantize: 0, inference_type: 6, ..."): the command line promises one JSON line
+    and a quiet stderr, so fd 2 points at /dev/null for the conversion's few seconds."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _integer_options(context: WriteContext) -> dict[str, Any]:
