@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuning_core.core import diskspace
 from tuning_core.core.errors import LockHeldError, TuningError
 from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.core.workspace import queue_path, workspace_of_runs
@@ -183,6 +184,9 @@ def _outcome(run: RunDir, error: str | None) -> tuple[JobState, str | None]:
     if error:
         return JobState.FAILED, error
     status = run.logged_status()
+    end = run.reader().last_end or {}
     if status is RunStatus.FAILED:
-        return JobState.FAILED, (run.reader().last_end or {}).get("message")
+        return JobState.FAILED, end.get("message")
+    if end.get("reason") == diskspace.REASON:  # the queue says "disk full: N MB free on ..."
+        return JobState.FINISHED, end.get("message")
     return JobState.FINISHED, status.label

@@ -74,6 +74,7 @@ class Progress:
     eta_s: float | None
     fraction: float
     message: str | None = None
+    reason: str | None = None  # why its last search stopped, when not asked: "disk full"
 
 
 @dataclass
@@ -322,8 +323,10 @@ def run_progress(run: RunDir, error: str | None = None) -> Progress:
     eta = _eta(reader, done, max_trials) if searching else None
     fraction = min(1.0, done / max_trials) if max_trials else 0.0
     message = error or (reader.last_end or {}).get("message")
-    return Progress(run.path, run.status(holder), kind, holder, done, max_trials, current,
-                    elapsed, eta, fraction, message)
+    state = run.status(holder)
+    reason = None if state.is_active() else (reader.last_end or {}).get("reason")
+    return Progress(run.path, state, kind, holder, done, max_trials, current,
+                    elapsed, eta, fraction, message, reason)
 
 
 def _kind(holder: LockHolder | None) -> JobKind | None:

@@ -30,6 +30,7 @@ from tuning_core.analysis.diagnose import run_chance_report
 from tuning_core.analysis.importance import hp_columns, hp_importance, hp_name
 from tuning_core.analysis.pareto_chart import front_figure
 from tuning_core.analysis.planner import SearchPlan, run_pace
+from tuning_core.core import diskspace
 from tuning_core.core.errors import TuningError
 from tuning_core.core.states import JobKind, RunStatus, TrialStatus
 from tuning_core.jobs.registry import Progress
@@ -72,6 +73,8 @@ def describe(progress: Progress) -> str:
         return f"running trial {current}/{planned_trials(progress)}{_by(progress)}"
     if progress.state == RunStatus.NEW:
         return "idle (no trial yet)"
+    if progress.reason == diskspace.REASON:  # "disk full: 0.7 MB free on /data; free ..."
+        return progress.message or diskspace.REASON
     return progress.state.label
 
 

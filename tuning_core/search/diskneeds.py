@@ -57,8 +57,8 @@ def largest_parameters(space: SearchSpace, image_size: int, channels: int,
     for name in space.backbone.names:
         params = max(params, BACKBONES[name].params)
         features = max(features, BACKBONE_FEATURES)
-    for block in space.dense[:space.dense_blocks.max]:
-        units = max(block.units)
+    for dense in space.dense[:space.dense_blocks.max]:
+        units = max(dense.units)
         params += features * units + units
         features = units
     return params + features * num_classes + num_classes
