@@ -217,14 +217,15 @@ def test_two_agents_started_once_serve_three_dashboard_searches(tmp_path, worksp
     procs = [start_agent(workspace, name) for name in ("a1", "a2")]
     try:
         _wait(lambda: agents.free_slots(workspace) == 2, timeout=60)
-        registry = JobRegistry(workspace / "runs", machine_slot=False)
-        try:
-            for trials in (4, 3, 3):  # one after another, nobody touching the agents
+        for trials in (4, 3, 3):  # one after another, nobody touching the agents
+            # a registry per search, as a dashboard restarted between them: agents carry on
+            registry = JobRegistry(workspace / "runs", machine_slot=False)
+            try:
                 run = RunDir(registry.start_search(agent_search(tmp_path, trials)))
                 assert registry.wait(400), "the search did not end"
-                check_split_once(run, trials, {"a1-0", "a2-0"})
-        finally:
-            registry.shutdown(60)
+            finally:
+                registry.shutdown(60)
+            check_split_once(run, trials, {"a1-0", "a2-0"})
     finally:
         results = [stop_agent(proc) for proc in procs]
     assert [code for code, _ in results] == [0, 0], results
