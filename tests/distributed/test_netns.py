@@ -105,3 +105,42 @@ def _wait_for(check, timeout: float):
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out after {timeout:.0f} s")
+
+
+DASHBOARD = """
+from pathlib import Path
+from tests.distributed.test_agent import agent_search, check_split_once
+from tuning_core.jobs.registry import JobRegistry
+from tuning_core.runs.rundir import RunDir
+
+for trials in (4, 3, 3):  # a registry per search, as a dashboard restarted between them
+    registry = JobRegistry(Path({runs!r}), machine_slot=False)
+    try:
+        run = RunDir(registry.start_search(agent_search(Path({tmp!r}), trials)))
+        assert registry.wait(300), "the search did not end"
+    finally:
+        registry.shutdown(60)
+    check_split_once(run, trials, {{"n1-0", "n2-0"}})
+    print(run.name, flush=True)
+"""
+
+
+@pytest.mark.training
+def test_two_agents_in_two_namespaces_serve_three_dashboard_searches(tmp_path, workspace) -> None:
+    """The issue's "done when": agents started once, three searches launched one after
+    another from the dashboard's job registry (in the chief's namespace), each uses both."""
+    from tuning_core.lab.config import LabConfig, save_lab_config
+
+    with Lab(peers=2) as lab:
+        save_lab_config(LabConfig(oracle_public=True, oracle_address=lab.hub_address(1)),
+                        workspace)
+        procs = [start_agent(workspace, f"n{i}", lab.prefix(lab.peers[i - 1])) for i in (1, 2)]
+        try:
+            _wait(lambda: agents.free_slots(workspace) == 2, timeout=60)
+            names = lab.run(lab.hub, DASHBOARD.format(runs=str(workspace / "runs"),
+                                                      tmp=str(tmp_path)), timeout=900)
+        finally:
+            results = [stop_agent(proc) for proc in procs]
+        assert len(names.splitlines()) == 3
+        assert [code for code, _ in results] == [0, 0], results
+        assert agents.live_agents(workspace) == []
