@@ -65,7 +65,7 @@ def test_a_search_the_disk_cannot_hold_is_refused_before_it_starts(
     data = write_image_folder(tmp_path / "images")
     process = _cli("search", "--data", str(data), "--runs-dir", str(disk / "runs"), *SEARCH,
                    "--max-trials", "4", "--epochs", "2")
-    out, err = process.communicate(timeout=300)
+    _, err = process.communicate(timeout=300)
     assert process.returncode == 2, err
     assert _lines(err) == [line for line in _lines(err) if line.startswith("error: disk full: ")]
     assert len(_lines(err)) == 1 and f"free on {disk}" in err and "this search needs" in err
@@ -87,6 +87,7 @@ def test_a_disk_that_fills_stops_the_search_and_a_resume_finishes_it(
     out, err = process.communicate(timeout=600)
 
     assert process.returncode == 2, err  # not -11 (a segfault) nor 1 (failed)
+    assert "search stopped: disk full: " in out
     assert len(_lines(err)) == 1 and err.startswith("error: disk full: "), err
     assert "Traceback" not in err and "resume" in err
     events = _events(log)
@@ -99,7 +100,7 @@ def test_a_disk_that_fills_stops_the_search_and_a_resume_finishes_it(
 
     filler.unlink()  # space freed
     resumed = _cli("resume", str(log.parent))
-    out, err = resumed.communicate(timeout=600)
+    _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     events = _events(log)
     completed = [e["trial_id"] for e in events

@@ -227,6 +227,7 @@ def _fit(model: Any, training: Any, hp: Any, config: Any, epochs: int, best_dir:
     import keras
 
     from tuning_core.search.callbacks import TrialLogCallback
+    from tuning_core.search.checkpoints import BestWeights
 
     monitor, mode = config.tuner.objective, config.tuner.direction
     checkpoint = best_dir / "checkpoint.weights.h5"
@@ -236,8 +237,7 @@ def _fit(model: Any, training: Any, hp: Any, config: Any, epochs: int, best_dir:
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=max(3, epochs // 5),
                                       start_from_epoch=min(start_from_epoch or 0, epochs // 2)),
-        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode,
-                                        save_best_only=True, save_weights_only=True),
+        BestWeights(checkpoint, monitor, mode),  # h5py never meets a full disk (issue 27)
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                           patience=max(2, epochs // 10), min_lr=1e-6),
     ]

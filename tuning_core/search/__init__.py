@@ -25,7 +25,7 @@ from tuning_core.core.public import public
 
 __all__, __getattr__ = public(__name__, {
     "callbacks": ("TrialLogCallback",),
-    "checkpoints": ("patch_save_best_epoch", "save_weights", "weights_bytes"),
+    "checkpoints": ("BestWeights", "patch_save_best_epoch", "save_weights", "weights_bytes"),
     "cost": ("COST_EVENT", "TrialCost", "measure", "measure_trial", "multiply_adds"),
     "diskneeds": ("DiskNeed", "check_retrain", "check_search", "largest_parameters",
                   "search_needs"),

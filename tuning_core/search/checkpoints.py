@@ -11,10 +11,14 @@ one atomic write: a checkpoint is whole or absent, and a full disk is a
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from tuning_core.core import atomic, diskspace
+from tuning_core.core.states import Direction
 
 
 def weights_bytes(model: Any) -> bytes:
@@ -67,3 +71,21 @@ def patch_save_best_epoch() -> None:
 
     _save_model._checked = True  # type: ignore[attr-defined]
     cls._save_model = _save_model
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keras' ``ModelCheckpoint(save_best_only=True, save_weights_only=True)`` for a retrain,
+    written through :func:`save_weights`, so a full disk fails it cleanly as it does a trial."""
+
+    def __init__(self, path: str | Path, monitor: str, mode: str) -> None:
+        super().__init__()
+        self.path, self.monitor, self.direction = str(path), monitor, Direction.of(mode)
+        self.best: float | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        if self.best is None or self.direction.better(float(value), self.best):
+            self.best = float(value)
+            save_weights(self.model, self.path, "the retrain's checkpoint")
