@@ -144,3 +144,48 @@ def test_two_agents_in_two_namespaces_serve_three_dashboard_searches(tmp_path, w
         assert len(names.splitlines()) == 3
         assert [code for code, _ in results] == [0, 0], results
         assert agents.live_agents(workspace) == []
+
+
+@pytest.mark.training
+def test_a_link_cut_mid_trial_is_noticed_and_the_trial_rerun_once(tmp_path, workspace) -> None:
+    """Agent n1's link down past the worker's ``LINK_TIMEOUT_S`` (the shared disk still
+    there): the worker gives its trial up, the chief notices its lock free and requeues the
+    trial, it is run again, and no trial counts twice; with the link back, n1 serves again."""
+    from collections import Counter
+
+    from tests.conftest import write_image_folder
+    from tuning_core.distributed.worker import LINK_TIMEOUT_S
+    from tuning_core.lab.config import LabConfig, save_lab_config
+
+    data, trials = write_image_folder(tmp_path / "images"), 8
+    with Lab(peers=2) as lab:
+        save_lab_config(LabConfig(oracle_public=True, oracle_address=lab.hub_address(1)),
+                        workspace)
+        procs = [start_agent(workspace, f"n{i}", lab.prefix(lab.peers[i - 1])) for i in (1, 2)]
+        search = None
+        try:
+            _wait(lambda: agents.free_slots(workspace) == 2, timeout=60)
+            search = _search_in(lab, workspace, data, trials)
+            runs = workspace / "runs"
+            run = RunDir(_wait_for(lambda: next(runs.glob("*/chief.json"), None), 120).parent)
+            (busy,) = _wait_for(lambda: [w for w in workers(run)
+                                         if w.worker == "n1-0" and w.trial], 240)
+            lab.link(1, up=False)
+            try:
+                lost = _wait_for(lambda: [e for e in run.reader().events()
+                                          if e["event"] == "trial_lost"], LINK_TIMEOUT_S + 30)
+            finally:
+                lab.link(1, up=True)
+            assert (lost[0]["worker"], lost[0]["trial_id"]) == ("n1-0", busy.trial)
+            _out, err = search.communicate(timeout=420)
+            assert search.returncode == 0, err[-2000:]
+        finally:
+            if search is not None and search.poll() is None:
+                search.kill()
+            results = [stop_agent(proc) for proc in procs]
+    assert [code for code, _ in results] == [0, 0], results
+    assert run.reader().search_status == "finished", run.reader().last_end
+    done = Counter(e["trial_id"] for e in run.reader().events()
+                   if e["event"] == "trial_end" and e["status"] == "completed")
+    assert sorted(done) == [str(i) for i in range(trials)] and set(done.values()) == {1}
+    assert "no answer from the chief" in run.worker_output_path("n1-0").read_text()

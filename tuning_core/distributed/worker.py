@@ -6,6 +6,13 @@ It logs to its own file (``trials-<id>.jsonl``), and stops at the next batch whe
 run's stop-request file appears (the chief writes it on a stop, a spent time budget or a
 failure). Before loading TensorFlow it waits for the chief with backoff, and gives up with
 :class:`DistributedError` (the CLI's one line and exit code 2).
+
+Its chief may be alive and still out of reach (the lab network cut, the shared disk not):
+the worker asks the chief for the search space every ``LINK_PROBE_S``, and after
+``LINK_TIMEOUT_S`` without an answer gives its trial up as it does for a dead chief (ended
+at the next batch, logged interrupted, exit code 2). Its lock frees, so the chief puts the
+trial back in the retry queue for another worker (an agent starts this one again), and a
+late answer from the cut-off worker can no longer count the trial twice.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from tuning_core.search import precision
 CALL_TIMEOUT_S = 120.0  # a gRPC call to the chief (KerasTuner's own: an hour, #990's hang)
 CHIEF_CHECK_S = 1.0
 CHIEF_GRACE_S = 3.0  # the run's lock free this long: the chief is gone
+LINK_PROBE_S = 5.0  # ask the chief something this often, to know the network still joins us
+LINK_TIMEOUT_S = 20.0  # no answer for this long: the chief is out of reach
 
 
 @dataclass(frozen=True)
@@ -121,10 +130,17 @@ def run_worker(run_dir: str | Path, options: WorkerOptions) -> str:
         from tuning_core.distributed.token import authorised_channel
 
         calls = authorised_channel(channel, run)  # the run's token on every call
-        watch = _ChiefWatch(run, search, channel)
+        watch = _ChiefWatch(run, search, channel, calls)
         watch.start()
         try:
             return _search(run, config, worker, lock, search, options, calls)
+        except DistributedError:
+            if watch.unreachable:
+                raise DistributedError(
+                    f"no answer from the chief at {options.chief} for {LINK_TIMEOUT_S:.0f} s "
+                    "(is the network between them down?); this worker's trial goes back to "
+                    "the search for another worker.") from None
+            raise
         finally:
             watch.done.set()
             channel.close()
@@ -179,28 +195,53 @@ class _ChiefWatch(threading.Thread):
     """Ends the worker's trial at its next batch once the chief is gone (its run lock is
     free: at once on this host, after the heartbeat goes stale from another), and closes
     the channel to it, so a call in flight or to come fails at once instead of waiting
-    ``CALL_TIMEOUT_S``."""
+    ``CALL_TIMEOUT_S``. The same once the chief has not answered for ``LINK_TIMEOUT_S``
+    (``unreachable``)."""
 
-    def __init__(self, run: RunDir, search: control.SearchControl, channel) -> None:
+    def __init__(self, run: RunDir, search: control.SearchControl, channel, calls) -> None:
         super().__init__(daemon=True, name="chief-watch")
         self.rundir, self.search, self.done = run, search, threading.Event()
-        self.channel = channel
+        self.channel, self.calls = channel, calls
+        self.unreachable = False
 
     def run(self) -> None:
-        gone_since = None
+        gone_since, answered, probed = None, time.monotonic(), 0.0
         while not self.done.wait(CHIEF_CHECK_S):
+            now = time.monotonic()
+            if now - probed >= LINK_PROBE_S:
+                probed = now
+                answered = time.monotonic() if self._answers() else answered
+            if time.monotonic() - answered >= LINK_TIMEOUT_S and not self.done.is_set():
+                self.unreachable = True
+                return self._give_up()
             if self.rundir.holder() is not None:
                 gone_since = None
                 continue
-            gone_since = gone_since or time.monotonic()
-            if time.monotonic() - gone_since >= CHIEF_GRACE_S:
-                from keras_tuner.src.distribute import oracle_client
+            gone_since = gone_since or now
+            if now - gone_since >= CHIEF_GRACE_S:
+                return self._give_up()
 
-                self.search.reason = control.CHIEF_GONE
-                self.search.stop.set()
-                oracle_client.TIMEOUT = 2.0
-                self.channel.close()  # a call waiting on the dead chief fails now
-                return
+    def _answers(self) -> bool:
+        """True when the chief answers a cheap call (its space) within ``LINK_PROBE_S``."""
+        import grpc
+        from keras_tuner.src import protos
+
+        stub = protos.get_service_grpc().OracleStub(self.calls)
+        try:
+            stub.GetSpace(protos.get_service().GetSpaceRequest(), timeout=LINK_PROBE_S)
+            return True
+        except grpc.RpcError:
+            return False
+        except ValueError:  # the channel is closed: the worker is ending
+            return True
+
+    def _give_up(self) -> None:
+        from keras_tuner.src.distribute import oracle_client
+
+        self.search.reason = control.CHIEF_GONE
+        self.search.stop.set()
+        oracle_client.TIMEOUT = 2.0
+        self.channel.close()  # a call waiting on the lost chief fails now
 
 
 def _gone(options: WorkerOptions) -> DistributedError:
