@@ -126,10 +126,15 @@ def test_a_stopped_agent_ends_its_workers_and_withdraws(tmp_path, sleepers) -> N
     _run, lock = _asking(tmp_path / "ws" / "runs", "one", 1, started=100.0)
     agent = _agent(tmp_path, "lab-1")
     try:
+        from tuning_core.runs.locks import machine_slot
+
+        assert machine_slot().holder() is None  # an idle agent leaves the machine free
         agent.step()
         (running,) = agent.running.values()
         assert agent.path.is_file()
+        assert machine_slot().holder().kind == "agent"  # busy for the queue while it trains
         agent.close(wait_s=5)
+        assert machine_slot().holder() is None
         assert running.proc.poll() is not None and not agent.path.exists()
         assert not (running.claim and running.claim.held)  # the claim is free again
         other = _agent(tmp_path, "lab-2")
@@ -147,12 +152,27 @@ def _wait(check, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def test_agent_cli_refuses_bad_gpus_with_one_line(tmp_path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "tuning_core", "agent", "--workspace",
-                           str(tmp_path), "--gpus", "a,b"], capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-    assert "--gpus" in proc.stderr
+@pytest.mark.parametrize(("args", "named"), [
+    (("agent", "--gpus", "a,b"), "--gpus"), (("agent", "--max-workers", "-1"), "--max-workers"),
+    (("search", "--data", ".", "--agents", "0"), "--agents")])
+def test_bad_agent_input_exits_2_with_one_line(tmp_path, args, named) -> None:
+    proc = subprocess.run([sys.executable, "-m", "tuning_core", "--workspace", str(tmp_path),
+                           *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert named in proc.stderr
+
+
+def test_a_search_asks_agents_for_n_or_all_and_nothing_else() -> None:
+    from tuning_core.cli.distributed import parse_agents
+    from tuning_core.core.errors import SettingsError
+    from tuning_core.runs.schema import TunerSettings
+
+    assert (parse_agents("all"), parse_agents("3")) == (AGENTS_ALL, 3)
+    TunerSettings(agents=AGENTS_ALL).validate()
+    with pytest.raises(SettingsError, match="agents"):
+        TunerSettings(agents=-2).validate()
+    with pytest.raises(SettingsError, match="--agents"):
+        parse_agents("some")
 
 
 # --- real agents, real searches ---------------------------------------------------------------

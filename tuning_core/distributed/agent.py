@@ -306,7 +306,10 @@ class Agent:
         """Run passes until ``stopping`` is set, then end every worker and withdraw."""
         try:
             while not self.stopping.is_set():
-                self.step()
+                try:
+                    self.step()
+                except OSError as error:  # the shared disk hiccuped: the next pass retries
+                    print(f"agent {self.options.name}: {error}", file=sys.stderr, flush=True)
                 self.stopping.wait(POLL_S)
         finally:
             self.close()
