@@ -1,0 +1,277 @@
+"""Figure 14: a lab's year of runs (issue 29): every page at 1,000 runs and 10,000+ trials.
+
+A workspace made by the project's own writers (:mod:`bench.workloads.labyear`: 1,000 small
+runs and sweeps of 1,000, 10,000 and 50,000 trials of 10 epochs), served as ``make run``
+serves it. Each page is opened in headless Chromium twice, cold (its first visit on this
+server) and warm: seconds to first content (the Runs table; the Monitor's counts) and to
+complete (the script done and every chart drawn), bytes the page received (HTTP bodies and
+websocket frames), the server's and the browser's CPU seconds, the server's memory after.
+Optuna Dashboard shows the same completed trials (a study built with ``create_trial`` and
+``add_trials``, in a venv of its own: :mod:`bench.workloads.optuna_study`), opened the same
+way; the ratios set its complete time against the Monitor's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.harness.common import OUT, FigureResult, fresh_dir
+from bench.viewers.browser import launch_chromium
+from bench.viewers.server import dashboard, free_port, server_env
+from bench.workloads.labyear import Shape, make_workspace
+
+GOAL = ("at 10,000 trials and 1,000 runs every page complete within 3 s cold and 2 s warm; "
+        "at 50,000 within 5 s; Optuna Dashboard at least 10x slower at 3,000 trials or more")
+PAGE_TIMEOUT_S = 180.0
+# outside the checkout: its packages are no module of this project's (tests/test_layers.py)
+OPTUNA_VENV = Path(tempfile.gettempdir()) / "tuning-bench-optuna-venv"
+
+
+@dataclass(frozen=True)
+class Scale:
+    runs: int
+    sweeps: tuple[int, ...]
+    epochs: int
+
+
+FULL = Scale(runs=1000, sweeps=(1000, 10_000, 50_000), epochs=10)
+QUICK = Scale(runs=40, sweeps=(300, 3000), epochs=4)
+
+RUNS_FIRST = "[data-testid='stDataFrame']"
+MONITOR_FIRST = "[data-live-part='status'] .live-metric"
+DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _ticks(pid: int) -> float:
+    """CPU seconds of a process (user and system), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [root]
+    while frontier:
+        kids = [p for p, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def _tree_cpu(root: int) -> float:
+    return sum(_ticks(p) for p in [root, *_descendants(root)])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def visits(browser: Any, url: str, first: str, complete: Any,
+           server_pid: int) -> list[dict[str, Any]]:
+    """A page opened twice in one browser context, cold (nothing cached) then warm (the
+    browser's cache and the server's as a second look finds them): seconds to ``first`` and
+    to ``complete(page)``, bytes received, server and browser CPU seconds over each visit."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    received = [0]
+    page.on("response", lambda r: received.__setitem__(0, received[0] + _body_size(r)))
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda data: received.__setitem__(0, received[0] + len(data))))
+    rows = []
+    for _ in ("cold", "warm"):
+        received[0] = 0
+        server_cpu, browser_cpu = _tree_cpu(server_pid), _tree_cpu(os.getpid())
+        started = time.perf_counter()
+        row: dict[str, Any] = {"first_s": None, "complete_s": None}
+        try:
+            page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000)
+            page.wait_for_selector(first, timeout=PAGE_TIMEOUT_S * 1000)
+            row["first_s"] = round(time.perf_counter() - started, 2)
+            complete(page)
+            row["complete_s"] = round(time.perf_counter() - started, 2)
+        except Exception as error:  # a page that never completes is a result, said in its row
+            row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        row.update(bytes_mb=round(received[0] / 1e6, 2),
+                   server_cpu_s=round(_tree_cpu(server_pid) - server_cpu, 2),
+                   browser_cpu_s=round(_tree_cpu(os.getpid()) - browser_cpu, 2),
+                   server_rss_mb=round(_rss_mb(server_pid)))
+        rows.append(row)
+    context.close()
+    return rows
+
+
+def _logged(root: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """``row``, also appended to ``rows.jsonl`` (a long figure shows how far it got)."""
+    with (root / "rows.jsonl").open("a") as out:
+        out.write(json.dumps(row) + "\n")
+    return row
+
+
+def _body_size(response: Any) -> int:
+    try:
+        return int(response.request.sizes()["responseBodySize"])
+    except Exception:  # a response without a body (redirect, 304) or gone
+        return 0
+
+
+def _charts_drawn(count: int) -> Any:
+    def wait(page: Any) -> None:
+        page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_S * 1000)
+        page.wait_for_function(
+            f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {count}",
+            timeout=PAGE_TIMEOUT_S * 1000)
+    return wait
+
+
+def _script_done(page: Any) -> None:
+    page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_S * 1000)
+
+
+def ours(root: Path, sweeps: dict[str, Path]) -> list[dict[str, Any]]:
+    """Every page of ours, cold then warm, on one server."""
+    from playwright.sync_api import sync_playwright
+
+    env = server_env(root, root / "slot")
+    rows = []
+    with dashboard(env, root / "server.log") as (server, url), sync_playwright() as p:
+        browser = launch_chromium(p)
+        pages = [("Runs", "/runs", RUNS_FIRST, _script_done, 0)] + [
+            (f"Monitor {n.split('-')[1]}", f"/monitor?run={path.name}", MONITOR_FIRST,
+             _charts_drawn(6), int(n.split("-")[1])) for n, path in sweeps.items()]
+        for name, path, first, complete, trials in pages:
+            found = visits(browser, url + path, first, complete, server.pid)
+            for visit_kind, row in zip(("cold", "warm"), found, strict=True):
+                rows.append(_logged(root, {"dashboard": "ours", "page": name,
+                                           "trials": trials, "visit": visit_kind, **row}))
+        browser.close()
+    return rows
+
+
+def optuna_rows(root: Path, sweeps: dict[str, Path]) -> tuple[list[dict[str, Any]], str]:
+    """Optuna Dashboard on each sweep's completed trials; rows, and a note when it could not
+    run (no venv of its own could be made)."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.workloads.optuna_study import export_trials
+
+    python = OPTUNA_VENV / "bin" / "python"
+    if not python.exists():
+        made = subprocess.run(f"{sys.executable} -m venv {OPTUNA_VENV} && {python} -m pip "
+                              "install -q optuna optuna-dashboard", shell=True, check=False)
+        if made.returncode:
+            return [], "Optuna Dashboard could not be installed in its own venv."
+    rows: list[dict[str, Any]] = []
+    for name, path in sweeps.items():
+        exported = root / f"{name}.json"
+        export_trials(path, exported)
+        subprocess.run([str(python), str(Path(__file__).parents[1] / "workloads" /
+                                         "optuna_study.py"),
+                        str(exported), f"sqlite:///{root / 'optuna.db'}", name], check=True,
+                       capture_output=True)
+    port = free_port()
+    log = (root / "optuna.log").open("ab")
+    cli = "import sys; from optuna_dashboard._cli import main; sys.exit(main())"
+    server = subprocess.Popen([str(python), "-c", cli,
+                               f"sqlite:///{root / 'optuna.db'}", "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(url)
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            for study_id, name in enumerate(sweeps, start=1):
+                for page_name, tail, done in (("overview", "", _optuna_plot),):
+                    found = visits(browser, f"{url}/dashboard/studies/{study_id}{tail}",
+                                   ".js-plotly-plot", done, server.pid)
+                    for visit_kind, row in zip(("cold", "warm"), found, strict=True):
+                        rows.append(_logged(root, {
+                            "dashboard": "Optuna Dashboard", "page": page_name,
+                            "trials": int(name.split("-")[1]), "visit": visit_kind, **row}))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    return rows, ""
+
+
+def _wait_up(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/meta", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError(f"Optuna Dashboard did not answer at {url}")
+
+
+def _optuna_plot(page: Any) -> None:
+    """The overview complete: its history plot holds the trials' points (the axes come first,
+    empty, while it reads the study). Its trial table drew no row for these studies within a
+    minute (0.21.0), so it is not timed."""
+    page.wait_for_function(
+        "document.querySelectorAll('.js-plotly-plot .scatterlayer .point').length > 0",
+        timeout=PAGE_TIMEOUT_S * 1000)
+
+
+def summary(rows: list[dict[str, Any]]) -> tuple[str, bool | None, list[str]]:
+    """The headline, whether the goal is met, and the ratios against Optuna Dashboard."""
+    def complete(dash: str, page: str, trials: int, kind: str) -> float | None:
+        found = [r["complete_s"] for r in rows if r["dashboard"] == dash and r["page"] == page
+                 and r["trials"] == trials and r["visit"] == kind]
+        return found[0] if found else None
+    notes, met = [], True
+    for row in rows:
+        if row["dashboard"] != "ours":
+            continue
+        limit = 5.0 if row["trials"] > 10_000 else (3.0 if row["visit"] == "cold" else 2.0)
+        if row["complete_s"] is None or row["complete_s"] > limit:
+            met = False
+    for trials in sorted({r["trials"] for r in rows if r["dashboard"] != "ours"}):
+        mine = complete("ours", f"Monitor {trials}", trials, "warm")
+        theirs = complete("Optuna Dashboard", "overview", trials, "warm")
+        if mine and theirs:
+            notes.append(f"{trials:,} trials: Optuna Dashboard's overview {theirs:.1f} s warm, "
+                         f"our Monitor {mine:.1f} s: {theirs / mine:.1f}x")
+            met = met and (trials < 3000 or theirs / mine >= 10)
+    worst = max((r["complete_s"] or PAGE_TIMEOUT_S for r in rows if r["dashboard"] == "ours"),
+                default=0.0)
+    return f"slowest page of ours complete in {worst:.1f} s", met, notes
+
+
+def measure(quick: bool) -> FigureResult:
+    scale = QUICK if quick else FULL
+    root = fresh_dir(OUT / "fig14")
+    started = time.perf_counter()
+    sweeps = make_workspace(root, Shape(runs=scale.runs, sweeps=scale.sweeps,
+                                        epochs=scale.epochs))
+    made = time.perf_counter() - started
+    rows = ours(root, sweeps)
+    theirs, why = optuna_rows(root, sweeps)
+    value, met, notes = summary(rows + theirs)
+    notes = [f"workspace of {scale.runs:,} runs and sweeps of {scale.sweeps} trials x "
+             f"{scale.epochs} epochs written in {made:.0f} s", *notes, *([why] if why else [])]
+    return FigureResult(14, "A lab's year of runs: every page at scale", GOAL, value, met,
+                        rows + theirs, notes)

@@ -1,0 +1,39 @@
+"""Figure 14's summary on hand-made rows, and the trials it hands to Optuna (nothing served)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.figures import fig14_scale as fig14
+from bench.workloads.labyear import Shape, make_workspace
+from bench.workloads.optuna_study import export_trials
+
+
+def _row(dashboard: str, page: str, trials: int, visit: str, complete: float | None) -> dict:
+    return {"dashboard": dashboard, "page": page, "trials": trials, "visit": visit,
+            "first_s": 0.5, "complete_s": complete}
+
+
+def test_the_goal_needs_every_page_in_time_and_ten_times_optuna_from_3000_trials():
+    rows = [_row("ours", "Runs", 0, "cold", 2.0), _row("ours", "Runs", 0, "warm", 1.0),
+            _row("ours", "Monitor 10000", 10_000, "cold", 2.5),
+            _row("ours", "Monitor 10000", 10_000, "warm", 1.5),
+            _row("Optuna Dashboard", "overview", 10_000, "warm", 30.0)]
+    value, met, notes = fig14.summary(rows)
+    assert met and value == "slowest page of ours complete in 2.5 s"
+    assert notes == ["10,000 trials: Optuna Dashboard's overview 30.0 s warm, our Monitor "
+                     "1.5 s: 20.0x"]
+    slow = [*rows[:-1], _row("Optuna Dashboard", "overview", 10_000, "warm", 10.0)]
+    assert fig14.summary(slow)[1] is False  # only 6.7x
+    late = [*rows, _row("ours", "Monitor 50000", 50_000, "warm", None)]  # never completed
+    assert fig14.summary(late)[1] is False
+
+
+def test_the_trials_handed_to_optuna_are_the_completed_ones_with_their_curves(tmp_path: Path):
+    sweep = make_workspace(tmp_path, Shape(runs=0, sweeps=(30,), epochs=3))["sweep-30"]
+    count = export_trials(sweep, tmp_path / "t.json")
+    rows = json.loads((tmp_path / "t.json").read_text())
+    assert count == len(rows) and 20 < count <= 30
+    assert all(len(r["curve"]) == 3 and 0 < r["value"] < 1 for r in rows)
+    assert set(rows[0]["params"]) >= {"learning_rate", "optimizer"}
