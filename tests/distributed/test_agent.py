@@ -145,6 +145,30 @@ def test_a_stopped_agent_ends_its_workers_and_withdraws(tmp_path, sleepers) -> N
         lock.release()
 
 
+def test_an_agent_offers_nothing_while_another_job_trains_on_its_machine(
+        tmp_path, sleepers) -> None:
+    from tuning_core.runs.locks import machine_slot
+
+    started, made = sleepers
+    _run, lock = _asking(tmp_path / "ws" / "runs", "one", AGENTS_ALL, started=100.0)
+    slot = machine_slot()
+    slot.acquire(LockHolder.mine("search", target="someone-elses-run"))
+    agent = _agent(tmp_path, "lab-1")
+    made.append(agent)
+    try:
+        agent.step()
+        (record,) = agents.live_agents(tmp_path / "ws")
+        assert not started and record.free == 0 and record.busy == "search someone-elses-run"
+        assert agents.slot_rows(tmp_path / "ws")[0]["run"] == "busy: search someone-elses-run"
+        slot.release()
+        slot.acquire(LockHolder.mine("search", target="one"))  # the chief of the search: idle
+        agent.step()
+        assert started == [("lab-1", "one")]
+    finally:
+        slot.release()
+        lock.release()
+
+
 def _wait(check, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():

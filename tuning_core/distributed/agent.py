@@ -73,12 +73,13 @@ class Announcement:
     started: float
     heartbeat: float
     slots: tuple[AgentSlot, ...] = ()
+    busy: str = ""  # what else trains on the machine now (its slot's holder): none offered
     version: int = VERSION
 
     @property
     def free(self) -> int:
-        """Its slots with no worker in them."""
-        return sum(s.free for s in self.slots)
+        """Its slots with no worker in them (none while another job trains there)."""
+        return 0 if self.busy else sum(s.free for s in self.slots)
 
     def fresh(self, now: float | None = None) -> bool:
         """True while its heartbeat is younger than ``STALE_S``."""
@@ -94,7 +95,7 @@ class Announcement:
                       for s in data.get("slots", ()))
         return cls(str(data["agent"]), str(data["host"]), int(data["pid"]),
                    float(data["started"]), float(data["heartbeat"]), slots,
-                   int(data.get("version", VERSION)))
+                   str(data.get("busy", "")), int(data.get("version", VERSION)))
 
 
 def agents_dir(workspace: Path) -> Path:
@@ -124,7 +125,8 @@ def slot_rows(workspace: Path, now: float | None = None) -> list[dict[str, str]]
     """One row per slot of every live agent, for a table: host, agent, device, the run it
     serves ("free" when none) and its worker's current trial."""
     return [{"host": a.host, "agent": a.agent, "device": s.device,
-             "run": Path(s.run).name if s.run else "free", "trial": s.trial or "–"}
+             "run": Path(s.run).name if s.run else f"busy: {a.busy}" if a.busy else "free",
+             "trial": s.trial or "–"}
             for a in live_agents(workspace, now) for s in a.slots]
 
 
@@ -193,6 +195,7 @@ class Agent:
     done: set[tuple[str, float]] = field(default_factory=set)  # (run, chief start) ended
     retry_after: dict[str, float] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
+    busy: str = ""
     _slot: FileLock | None = None
 
     def __post_init__(self) -> None:
@@ -213,11 +216,21 @@ class Agent:
         requests = work_requests(self.options.runs_dir)
         self._reap(now)
         self._end_orphans(requests, now)
-        if not self.stopping.is_set():
+        self.busy = self._machine_busy(requests)
+        if not self.stopping.is_set() and not self.busy:
             for slot in [i for i in range(len(self.plan)) if i not in self.running]:
                 self._fill(slot, requests, now)
         self._hold_slot()
         self.announce(now)
+
+    def _machine_busy(self, requests: list[WorkRequest]) -> str:
+        """What holds this machine's training slot, unless an agent or the chief of a search
+        it serves (a chief trains nothing): "" when the agent's workers may train here."""
+        holder = None if self._slot is not None else machine_slot().holder()
+        if holder is None or holder.kind == "agent" or \
+                holder.target in {r.run.name for r in requests}:
+            return ""
+        return " ".join(x for x in (holder.kind, holder.target) if x) or "another job"
 
     def _reap(self, now: float) -> None:
         for slot, running in list(self.running.items()):
@@ -295,7 +308,7 @@ class Agent:
             slots.append(AgentSlot(i, local.device, str(running.request.run.path),
                                    running.worker, trial))
         return Announcement(self.options.name, this_host(), os.getpid(), self.started, now,
-                            tuple(slots))
+                            tuple(slots), self.busy)
 
     def announce(self, now: float) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
