@@ -36,7 +36,7 @@ from tuning_core.core import atomic
 from tuning_core.core.errors import LockHeldError
 from tuning_core.distributed.launch import LocalWorker, chief_address, plan_local_workers, workers
 from tuning_core.runs.locks import FileLock, LockHolder, machine_slot, this_host
-from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.rundir import CHIEF_FILE, RunDir
 from tuning_core.runs.schema import AGENTS_ALL
 
 AGENTS = "agents"
@@ -144,7 +144,7 @@ def work_requests(runs_dir: Path) -> list[WorkRequest]:
     """The searches under ``runs_dir`` that ask agents for workers now, oldest first: their
     ``chief.json`` says ``agents`` and their chief holds the run's lock."""
     found = []
-    for path in Path(runs_dir).glob(f"*/{'chief.json'}"):
+    for path in Path(runs_dir).glob(f"*/{CHIEF_FILE}"):
         try:
             record = json.loads(path.read_text())
             wanted, started = int(record.get("agents") or 0), float(record.get("started", 0))
