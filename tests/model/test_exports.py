@@ -3,6 +3,7 @@ downloads that stand alone (classes inside the file and beside it)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import zipfile
@@ -150,6 +151,9 @@ def test_every_download_carries_its_classes_and_input_contract(augmented_run: Pa
         card = ModelCard.from_dict(json.loads((folder / "model.json").read_text()))
         assert card.classes == classes and card.format == key and card.input.size == 32
         assert card.test_accuracy is not None and card.test_accuracy_95 is not None
+        inner = folder / (model_file if key != "saved_model" else "saved_model/saved_model.pb")
+        assert card.sha256 == hashlib.sha256(inner.read_bytes()).hexdigest()
+        assert set(card.exported_with) >= {"tensorflow", "keras"}
         assert f'RUNTIME = "{key.removesuffix("_int8io")}"' in (
             folder / "classify_folder.py").read_text()
         assert "pip install numpy pillow" in (folder / "README.txt").read_text()

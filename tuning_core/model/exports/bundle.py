@@ -11,6 +11,7 @@ written by :mod:`.formats`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from dataclasses import replace
@@ -92,6 +93,7 @@ def readme_text(target: ExportTarget, card: ModelCard) -> str:
         "",
         f"Input: {card.describe_input()}.",
         f"Test accuracy: {accuracy}.",
+        *([f"SHA-256 of the model file: {card.sha256}."] if card.sha256 else []),
         "",
         "Run the example:",
         f"  pip install numpy pillow {package}",
@@ -100,10 +102,15 @@ def readme_text(target: ExportTarget, card: ModelCard) -> str:
     ])
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_bundle(path: Path, target: ExportTarget, card: ModelCard, dest: Path) -> None:
     """Zip the model at ``path`` (a file, or the SavedModel's folder) with its labels, card,
     example and README into ``dest`` (written beside, then moved in whole)."""
     partial = dest.with_name(dest.name + ".partial")
+    card = replace(card, sha256=_sha256(path / "saved_model.pb" if path.is_dir() else path))
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
         if path.is_dir():
             for item in sorted(path.rglob("*")):

@@ -51,6 +51,8 @@ class ModelCard:
     output_quantization: Quantization | None = None
     outputs: str = "probabilities"  # one per class, in the order of ``classes``
     created: float = 0.0
+    sha256: str = ""  # of the model file (the SavedModel's saved_model.pb): is it the one sent?
+    exported_with: dict[str, str] = field(default_factory=dict)  # library versions
     version: int = field(default=CARD_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,4 +106,18 @@ def card_for(run_dir: str | Path, key: str, file: str, created: float = 0.0) -> 
                      run=run.name,
                      test_accuracy=evaluation.get("test_accuracy"),
                      test_accuracy_95=list(accuracy.interval) if accuracy else None,
-                     test_images=int(evaluation.get("test_images") or 0), created=created)
+                     test_images=int(evaluation.get("test_images") or 0), created=created,
+                     exported_with=_versions())
+
+
+def _versions() -> dict[str, str]:
+    """The versions the file was written with, for the team that receives it."""
+    from importlib import metadata
+
+    found = {}
+    for name in ("tensorflow", "keras", "tf2onnx", "onnx"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
