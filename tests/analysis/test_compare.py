@@ -121,3 +121,18 @@ def test_test_accuracies_are_compared_within_their_margin(workspace: Path,
     assert not many.test_differences()[0][2].within_noise
     assert compare_runs([RunDir(make_run(runs_dir(), image_folder)),
                          RunDir(make_run(runs_dir(), image_folder))]).test_differences() == []
+
+
+def test_a_long_run_draws_its_best_so_far_where_it_moves_only():
+    """Issue 29: 20 runs of 10,000 trials were 200,000 markers; past OBJECTIVE_POINTS a run's
+    step line keeps each improvement and its last trial (the same line)."""
+    from tuning_core.analysis.compare import RunSeries
+
+    n = 10_000
+    best = tuple(float(min(0.99, 0.5 + (i // 1000) * 0.05)) for i in range(n))
+    long_run = RunSeries("a", "a", "val_accuracy", "max", True, best[-1], 9001,
+                         tuple(range(1, n + 1)), best)
+    short = RunSeries("b", "b", "val_accuracy", "max", True, 0.9, 3, (1, 2, 3), (0.5, 0.9, 0.9))
+    fig = charts.compare_objective_figure([long_run, short], "val_accuracy")
+    assert list(fig.data[0].x) == [1, *range(1001, n, 1000), n]
+    assert list(fig.data[1].x) == [1, 2, 3]  # a short run as before
