@@ -77,7 +77,7 @@ class ServerArgs:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as for every bad start
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for every bad start
         refuse(f"{message}; the dashboard takes --lab and --workspace DIR after `--`")
 
 
