@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import gallery, ui
-from tests.servers import free_port, stop_group
+from tests.servers import free_port, healthy, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = ROOT / "docs" / "screenshots"
@@ -70,14 +69,6 @@ class AppServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except OSError:
-        return False
-
-
 def _start(workspace: Path, log: Path, script: Path,
            port: int | None = None) -> tuple[subprocess.Popen, str]:
     port = port or free_port()
@@ -99,7 +90,7 @@ def _wait_healthy(process: subprocess.Popen, url: str) -> bool:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        if _healthy(url):
+        if healthy(url):
             return True
         time.sleep(0.25)  # polling a server that is starting, not waiting on the page
     raise TimeoutError(f"streamlit did not answer {url}/_stcore/health within "
