@@ -200,10 +200,10 @@ class Screenshots:
     enabled: bool
     folder: Path = SCREENSHOT_DIR
 
-    def __call__(self, page, name: str) -> None:
+    def __call__(self, page, name: str, focus=None) -> None:
         if self.enabled:
             self.folder.mkdir(parents=True, exist_ok=True)
-            ui.screenshot(page, self.folder / f"{name}.png")
+            ui.screenshot(page, self.folder / f"{name}.png", focus)
             gallery.record(self.folder, name, datetime.date.today())
             gallery.update_readme(ROOT / "README.md", self.folder)
 

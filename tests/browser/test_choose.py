@@ -47,7 +47,7 @@ def test_retrain_a_trial_clicked_on_the_front_and_exclude_a_leak(app_server, pag
     expect(chart).to_be_visible()
     points = chart.locator(".scatterlayer .points path")
     expect(points).to_have_count(2)  # the run's two trials
-    screenshots(page, "front")
+    screenshots(page, "front", focus=main.get_by_role("heading", name="Choose by cost"))
     picker = main.get_by_role("combobox", name="Trial to retrain (click a point, or pick)")
     expect(picker).to_have_value(re.compile("on the front$"))  # the front's trial comes first
     box = points.first.bounding_box()  # the dominated trial (traces: dominated, then front)
@@ -64,7 +64,7 @@ def test_retrain_a_trial_clicked_on_the_front_and_exclude_a_leak(app_server, pag
     leaks = main.get_by_test_id("stExpander").filter(has_text="Duplicates across the split")
     leaks.locator("summary").click()
     expect(leaks.get_by_text(leaked)).to_be_visible()
-    screenshots(page, "health")
+    screenshots(page, "health", focus=main.get_by_role("heading", name="Data health"))
     leaks.get_by_role("button", name="Exclude", exact=True).click()
     ui.settled(page)
     expect(main.get_by_text("Excluded from the next search of this dataset (1)")).to_be_visible()

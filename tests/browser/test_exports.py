@@ -62,7 +62,8 @@ def test_best_page_exports_checked_files_that_load_and_agree(app_server, page, a
     ui.button(page, "Export and check").click()
     for label in DOWNLOADS.values():
         expect(ui.main(page).get_by_role("button", name=label, exact=True)).to_be_visible()
-    screenshots(page, "exports")
+    exports = ui.main(page).get_by_role("heading", name="Exports", exact=True)
+    screenshots(page, "exports", focus=exports)
     expect(ui.tracebacks(page)).to_have_count(0)
     files = {key: _download(page, label, tmp_path / key) for key, label in DOWNLOADS.items()}
     assert files["script"].read_text().startswith('"""Rerun a KerasTuner')

@@ -137,11 +137,14 @@ def tracebacks(page: Page) -> Locator:
     return page.get_by_test_id("stException")
 
 
-def screenshot(page: Page, path: Path) -> None:
-    """Saves the page from its top down to the end of its content (at most the viewport)."""
+def screenshot(page: Page, path: Path, focus: Locator | None = None) -> None:
+    """Saves the page from its top down to the end of its content (at most the viewport), or
+    from ``focus`` down (a section further down the page, scrolled to the top)."""
     settled(page)
     page.evaluate("() => { document.activeElement?.blur();"
                   " document.querySelector('[data-testid=stMain]')?.scrollTo(0, 0); }")
+    if focus is not None:
+        focus.first.evaluate("el => el.scrollIntoView({block: 'start'})")
     page.wait_for_function(  # thumbnails and galleries load after the page is drawn
         "() => [...document.querySelectorAll('[data-testid=stMain] img')]"
         ".every(img => img.complete && img.naturalWidth > 0)", timeout=UI_TIMEOUT)
