@@ -26,11 +26,11 @@ def test_the_readme_shows_every_screenshot_with_the_day_it_was_taken() -> None:
 
 def test_the_table_is_redrawn_between_its_markers(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{gallery.START}\nold\n{gallery.END}\nrest\n")
+    readme.write_text(f"intro\n{gallery.START}\nSTALE TABLE\n{gallery.END}\nrest\n")
     gallery.record(tmp_path, "data", datetime.date(2026, 1, 2))
     gallery.record(tmp_path, "monitor", datetime.date(2026, 1, 3))
     gallery.update_readme(readme, tmp_path)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith(f"{gallery.END}\nrest\n")
-    assert "old" not in text and "taken 2026-01-02*" in text and "taken 2026-01-03*" in text
+    assert "STALE TABLE" not in text and "taken 2026-01-02*" in text and "taken 2026-01-03*" in text
     assert text.index("data.png") < text.index("monitor.png")  # in the order a user meets them
