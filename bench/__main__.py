@@ -25,8 +25,8 @@ MODULES = {1: "fig01_time_to_model", 2: "fig02_trial_overhead", 3: "fig03_monito
            4: "fig04_disk", 5: "fig05_memory", 6: "fig06_data_path", 7: "fig07_resolution",
            8: "fig08_fault_soak", 9: "fig09_viewers", 10: "fig10_workers", 11: "fig11_pages",
            12: "fig12_exports", 13: "fig13_choose", 14: "fig14_scale",
-           15: "fig15_classify"}
-ORDER = (6, 2, 3, 7, 12, 15, 13, 5, 4, 9, 11, 14, 8, 10, 1)  # the cheap first
+           15: "fig15_classify", 16: "fig16_agents"}
+ORDER = (6, 2, 3, 7, 12, 15, 13, 5, 4, 9, 11, 14, 8, 10, 16, 1)  # the cheap first
 # Figures measured again with the engine changes proposed for them (bench/harness/patches.py);
 # empty while none is pending.
 PROPOSED_PATCHES: dict[int, list[str]] = {}
