@@ -1,100 +1,30 @@
-"""Network namespaces for tests that cross a real network boundary on one machine.
-
-``Lab`` makes a hub namespace (the chief's) and one namespace per peer, each joined to the hub
-by its own veth pair: peer ``i`` is ``10.228.<i>.2``, the hub ``10.228.<i>.1`` on that link,
-and the peer's default route goes through it, so every peer reaches every hub address and no
-peer reaches another peer or anything outside. Only the namespaces it made are touched, and
-they are always deleted (with their veth pairs) on exit. Tests skip with the reason when
-namespaces cannot be made (not root, no ``ip``).
-"""
+"""Network namespaces for tests that cross a real network boundary: the benchmark's lab
+(``bench/harness/netns.py``, one copy for both), with "cannot be made here" turned into a skip
+that says why (not root, no ``ip``, or ``ip`` refused)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
-SUBNET = "10.228"
+from bench.harness import netns
+from bench.harness.netns import SUBNET, NetnsUnavailable
 
-
-def _ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
-    if done.returncode:
-        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+__all__ = ["SUBNET", "Lab", "skip_unless_possible"]
 
 
 def skip_unless_possible() -> None:
     """Skip the test, saying why, where namespaces cannot be made here."""
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root (ip netns add); not root here")
-    if shutil.which("ip") is None:
-        pytest.skip("network namespaces need iproute2's ip; not installed here")
+    reason = netns.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
 
 
-class Lab:
-    """A hub namespace and ``peers`` namespaces linked to it; see the module."""
-
-    def __init__(self, peers: int, tag: str = "") -> None:
-        self.tag = tag or f"td{os.getpid() % 100000}"
-        self.hub = f"{self.tag}-hub"
-        self.peers = [f"{self.tag}-p{i}" for i in range(1, peers + 1)]
-        self.made: list[str] = []
-
-    def hub_address(self, peer: int = 1) -> str:
-        """The hub's address on peer ``peer``'s link (1-based)."""
-        return f"{SUBNET}.{peer}.1"
-
-    def hub_link(self, peer: int) -> str:
-        return f"{self.tag}h{peer}"
+class Lab(netns.Lab):
+    """The benchmark's lab; a test skips where it cannot be made."""
 
     def __enter__(self) -> Lab:
-        skip_unless_possible()
         try:
-            self._make()
-        except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-            self.__exit__()
-            pytest.skip(f"network namespaces cannot be made here: {error}")
+            super().__enter__()
+        except NetnsUnavailable as error:
+            pytest.skip(str(error))
         return self
-
-    def _make(self) -> None:
-        for name in (self.hub, *self.peers):
-            _ip("netns", "add", name)
-            self.made.append(name)
-            _ip("-n", name, "link", "set", "lo", "up")
-        for i, peer in enumerate(self.peers, start=1):
-            hub_end, peer_end = self.hub_link(i), f"{self.tag}p{i}"
-            _ip("link", "add", hub_end, "type", "veth", "peer", "name", peer_end)
-            _ip("link", "set", hub_end, "netns", self.hub)
-            _ip("link", "set", peer_end, "netns", peer)
-            _ip("-n", self.hub, "addr", "add", f"{SUBNET}.{i}.1/24", "dev", hub_end)
-            _ip("-n", peer, "addr", "add", f"{SUBNET}.{i}.2/24", "dev", peer_end)
-            _ip("-n", self.hub, "link", "set", hub_end, "up")
-            _ip("-n", peer, "link", "set", peer_end, "up")
-            _ip("-n", peer, "route", "add", "default", "via", f"{SUBNET}.{i}.1")
-
-    def __exit__(self, *exc: object) -> None:
-        # deleting a namespace deletes the veth ends in it, and so each pair
-        for name in reversed(self.made):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
-        self.made.clear()
-
-    def prefix(self, namespace: str) -> tuple[str, ...]:
-        """The command prefix that runs a process inside ``namespace``."""
-        return ("ip", "netns", "exec", namespace)
-
-    def link(self, peer: int, up: bool) -> None:
-        """Take peer ``peer``'s link down (or back up), at the hub's end."""
-        _ip("-n", self.hub, "link", "set", self.hub_link(peer), "up" if up else "down")
-
-    def run(self, namespace: str, code: str, timeout: float = 60.0) -> str:
-        """Run Python ``code`` inside ``namespace`` (this checkout's interpreter); stdout."""
-        import sys
-
-        root = Path(__file__).resolve().parents[2]
-        done = subprocess.run([*self.prefix(namespace), sys.executable, "-c", code], cwd=root,
-                              capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout.strip()
