@@ -26,7 +26,7 @@ def add_search_flags(command: argparse.ArgumentParser) -> None:
                          help="the oracle's port for --workers (default: any free port)")
     command.add_argument("--worker-timeout", type=float, default=120.0,
                          help="end the search when no worker is alive this many seconds")
-    command.add_argument("--agents", default=None, metavar="N|all",
+    command.add_argument("--agents", type=_agents_flag, default=None, metavar="N|all",
                          help="ask the lab's agents (python -m tuning_core agent) for N "
                               "workers, or every free slot (all); alone: no local worker")
 
@@ -40,6 +40,14 @@ def parse_agents(value: str) -> int:
     if not value.strip().isdigit() or int(value) < 1:
         raise SettingsError(f"expected --agents N (1 or more) or all; got {value!r}.")
     return int(value)
+
+
+def _agents_flag(value: str) -> int:
+    """``--agents`` as argparse reads it: a bad value is a usage error, before the data scan."""
+    try:
+        return parse_agents(value)
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -82,7 +90,7 @@ def search_runner(args: argparse.Namespace):
                             f"{workers} and {args.oracle_port}.")
     options = DistributedOptions(workers=workers, port=args.oracle_port,
                                  no_worker_timeout_s=args.worker_timeout,
-                                 agents=parse_agents(agents) if agents else 0,
+                                 agents=agents or 0,
                                  local=args.workers is not None)
     return functools.partial(run_distributed_search, options=options)
 
