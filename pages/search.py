@@ -11,6 +11,7 @@ from pages.views import best_health as health
 from pages.views import search_budget as budget
 from pages.views import search_launch as view
 from pages.views import search_queue as _queue
+from pages.views import search_workers
 from tuning_core.core.errors import TuningError
 from tuning_core.core.states import JobKind
 from tuning_core.lab.permissions import Action
@@ -79,7 +80,7 @@ def run_controls(run_dir: Path) -> None:
     budget.plan_panel(run_dir)
     if progress.message and not progress.state.is_active():
         st.caption(progress.message)
-    view.workers_panel(run_dir)
+    search_workers.workers_panel(run_dir)
     left, right = st.columns(2)
     owner = state.run_owner(run_dir)
     if progress.state.is_active() and progress.kind is JobKind.SEARCH:

@@ -26,17 +26,13 @@ ends with one line naming the command that works.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from starlette.middleware import Middleware
 from streamlit import config
@@ -45,7 +41,15 @@ from streamlit.starlette import App
 
 from labweb.live import live_routes
 from tuning_core.analysis.importance import preload
-from tuning_core.cli.serve import BIND_OPTIONS, ServeOptions, check_launch, lab_options
+from tuning_core.cli.serve import (
+    BIND_OPTIONS,
+    ServeOptions,
+    ServerArgs,
+    check_launch,
+    lab_options,
+    refuse,
+    welcome_line,
+)
 from tuning_core.core import workspace
 from tuning_core.core.errors import TuningError
 from tuning_core.core.install import command_name
@@ -54,38 +58,6 @@ from tuning_core.jobs.registry import shutdown_all
 from tuning_core.lab.config import LAB_ENV, LabConfig
 
 PINNED_BY = "lab mode (tuning dashboard)"
-
-
-@dataclass(frozen=True)
-class ServerArgs:
-    """What a start says beyond streamlit's own flags: the script's arguments after ``--``
-    (``streamlit run app.py -- --lab --workspace DIR``) and the launcher's environment."""
-
-    lab: bool = False
-    workspace: Path | None = None
-
-    @classmethod
-    def parse(cls, argv: Sequence[str], env: dict[str, str] | None = None) -> ServerArgs:
-        """From ``sys.argv[1:]`` of the server and its environment; SystemExit(2) when bad."""
-        env = dict(os.environ) if env is None else env
-        parser = _Parser(prog="streamlit run app.py --", add_help=False)
-        parser.add_argument("--lab", action="store_true")
-        parser.add_argument("--workspace", type=Path)
-        args = parser.parse_args(list(argv))
-        return cls(lab=args.lab or env.get(LAB_ENV) == "1",
-                   workspace=args.workspace.expanduser().resolve() if args.workspace else None)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for every bad start
-        refuse(f"{message}; the dashboard takes --lab and --workspace DIR after `--`")
-
-
-def refuse(message: str) -> NoReturn:
-    """End the start with one line on stderr and exit code 2."""
-    sys.stderr.write(f"tuning dashboard: {' '.join(message.split())}\n")
-    sys.stderr.flush()
-    raise SystemExit(2)
 
 
 def app_parts(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -133,14 +105,11 @@ def prepare(args: ServerArgs) -> LabConfig | None:
 
 
 def welcome() -> str:
-    """The line a start prints once its checks passed: where to open it, mode, workspace."""
-    address = config.get_option("server.address") or "0.0.0.0"
-    host = socket.gethostname() if address in ("0.0.0.0", "::") else address
-    host = f"[{host}]" if ":" in host else host
-    scheme = "https" if config.get_option("server.sslCertFile") else "http"
-    mode = "lab mode, behind logins" if os.environ.get(LAB_ENV) == "1" else "local mode"
-    return (f"Tuning dashboard on {scheme}://{host}:{config.get_option('server.port')} "
-            f"({mode}; workspace {workspace.workspace_dir()})")
+    """The line a start prints once its checks passed (``serve.welcome_line``)."""
+    return welcome_line(config.get_option("server.address") or "0.0.0.0",
+                        config.get_option("server.port"),
+                        tls=bool(config.get_option("server.sslCertFile")),
+                        lab=os.environ.get(LAB_ENV) == "1")
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,8 @@ name alone when it has one view module); the page scripts in ``pages/`` are thei
 
 * Data (``pages/data.py``): ``data_folder`` (scan, browser, summary), ``data_upload``.
 * Search space: ``space_form``, ``space_tables`` (the block tables), ``space_backbone``.
-* Search: ``search_launch`` (tuner form, summary, workers), ``search_budget``, ``search_queue``.
+* Search: ``search_launch`` (tuner form, summary), ``search_workers`` (agents, workers),
+  ``search_budget``, ``search_queue``.
 * Monitor: ``monitor`` (its log snapshot is read by Best model too).
 * Best model: ``best_model`` (evaluation, gallery, try-it, downloads), ``best_exports``,
   ``best_insight`` (explanations), ``best_health`` (data health; Search shows its exclusion

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit import config
 
-from pages.common.server import ServerArgs, app_parts, prepare
+from pages.common.server import app_parts, prepare
+from tuning_core.cli.serve import ServerArgs
 from tuning_core.core.workspace import ENV_VAR
 from tuning_core.lab.accounts import Role, user_store
 from tuning_core.lab.config import LAB_ENV

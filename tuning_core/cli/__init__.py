@@ -32,6 +32,7 @@ __all__, __getattr__ = public(__name__, {
     "inspection": (),
     "lab": ("read_password",),
     "main": ("build_parser", "config_from_args", "main"),
-    "serve": ("ServeOptions", "check_launch", "is_loopback", "streamlit_command"),
+    "serve": ("ServeOptions", "ServerArgs", "check_launch", "is_loopback", "lab_options",
+              "refuse", "streamlit_command", "welcome_line"),
     "support": (),
 })

@@ -12,12 +12,15 @@ address without lab mode is refused, so the dashboard is never on the network wi
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
+import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tuning_core.core.errors import LabConfigError
 from tuning_core.core.install import app_dir, command_name, is_checkout
@@ -139,3 +142,46 @@ def serve(options: ServeOptions) -> None:
     command = streamlit_command(options, config)
     sys.stdout.flush()
     os.execve(command[0], command, launch_env(options))
+
+
+@dataclass(frozen=True)
+class ServerArgs:
+    """What a start says beyond streamlit's own flags: the script's arguments after ``--``
+    (``streamlit run app.py -- --lab --workspace DIR``) and the launcher's environment."""
+
+    lab: bool = False
+    workspace: Path | None = None
+
+    @classmethod
+    def parse(cls, argv: Sequence[str], env: dict[str, str] | None = None) -> ServerArgs:
+        """From ``sys.argv[1:]`` of the server and its environment; SystemExit(2) when bad."""
+        env = dict(os.environ) if env is None else env
+        parser = _Parser(prog="streamlit run app.py --", add_help=False)
+        parser.add_argument("--lab", action="store_true")
+        parser.add_argument("--workspace", type=Path)
+        args = parser.parse_args(list(argv))
+        return cls(lab=args.lab or env.get(LAB_ENV) == "1",
+                   workspace=args.workspace.expanduser().resolve() if args.workspace else None)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for every bad start
+        refuse(f"{message}; the dashboard takes --lab and --workspace DIR after `--`")
+
+
+def refuse(message: str) -> NoReturn:
+    """End the start with one line on stderr and exit code 2."""
+    sys.stderr.write(f"tuning dashboard: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
+def welcome_line(address: str, port: int, tls: bool, lab: bool) -> str:
+    """What a server prints once its checks passed: where to open it, mode, workspace."""
+    from tuning_core.core.workspace import workspace_dir
+
+    host = socket.gethostname() if address in ("0.0.0.0", "::") else address
+    host = f"[{host}]" if ":" in host else host
+    mode = "lab mode, behind logins" if lab else "local mode"
+    return (f"Tuning dashboard on {'https' if tls else 'http'}://{host}:{port} "
+            f"({mode}; workspace {workspace_dir()})")
