@@ -1,24 +1,64 @@
-"""Files written whole or not at all: a kill at any moment leaves the old or the new file.
+"""Files written whole or not at all: a kill or a power cut at any moment leaves the old or
+the new file, and the small precious ones keep their previous version beside them.
 
 Each writer writes a temporary sibling (same folder, so the rename stays on one file
-system), flushes it to disk and renames it over the target; POSIX ``rename`` is atomic.
-KerasTuner's own JSON files get the same treatment through :func:`patch_keras_tuner`.
+system), flushes it to disk, renames it over the target (POSIX ``rename`` is atomic) and
+then flushes the folder, so that after a power cut the new name is on disk too: a rename
+the folder never flushed may come back as the old file, or on some file systems as an
+empty one. KerasTuner's own JSON files get the same treatment through
+:func:`patch_keras_tuner`.
+
+Precious files (``run.json``, ``notes.json``, the lab's accounts, settings and revoked
+sessions) are written with ``keep_previous``: the version being replaced stays as
+``<name>.bak`` (a hard link to the old file, never written again), and the first version
+gets a copy there. :func:`read_json` reads them back; a file found unreadable (zero length,
+cut short, not JSON: what a file system may leave of a file it had not flushed when the
+power went) is restored from its ``.bak`` with a logged notice instead of failing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+BACKUP_SUFFIX = ".bak"
+log = logging.getLogger(__name__)
 
-def write_bytes(path: str | Path, data: bytes, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically; ``mode``: its permissions (e.g. 0o600 for
-    the lab's accounts), set before it takes the name, else mkstemp's owner-only 0o600."""
+
+def backup_path(path: str | Path) -> Path:
+    """Where the previous version of a precious file is kept: ``<name>.bak`` beside it."""
     path = Path(path)
+    return path.with_name(path.name + BACKUP_SUFFIX)
+
+
+def write_bytes(path: str | Path, data: bytes, mode: int | None = None,
+                keep_previous: bool = False) -> None:
+    """Replace ``path`` with ``data`` atomically and durably; ``mode``: its permissions (e.g.
+    0o600 for the lab's accounts), set before it takes the name, else mkstemp's owner-only
+    0o600. With ``keep_previous`` the version replaced stays as ``<name>.bak`` (see
+    :func:`read_json`). Raises OSError (a full disk: ENOSPC) with ``path`` unchanged."""
+    path = Path(path)
+    tmp = _temporary(path, data, mode)
+    try:
+        first = keep_previous and not _keep_previous(path)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    if first:  # nothing readable to keep: the first version is its own spare copy
+        _replace_durably(backup_path(path), data, mode)
+
+
+def _temporary(path: Path, data: bytes, mode: int | None) -> str:
+    """``data`` in a flushed temporary sibling of ``path``; its name."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -27,37 +67,133 @@ def write_bytes(path: str | Path, data: bytes, mode: int | None = None) -> None:
             os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _replace_durably(path: Path, data: bytes, mode: int | None) -> None:
+    tmp = _temporary(path, data, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
 
 
-def write_text(path: str | Path, text: str, mode: int | None = None) -> None:
+def _keep_previous(path: Path) -> bool:
+    """Link the readable current ``path`` as ``<name>.bak`` (replacing the older one); False
+    when there is none to keep. An unreadable current file never displaces a good spare."""
+    try:
+        current = path.read_bytes()
+        json.loads(current)
+    except (OSError, ValueError):
+        return False
+    fd, link = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak.tmp", dir=path.parent)
+    os.close(fd)
+    os.unlink(link)
+    try:
+        os.link(path, link)
+        os.replace(link, backup_path(path))
+    except OSError as error:
+        Path(link).unlink(missing_ok=True)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # a file system without hard links: a copy does as well, a little slower
+        _replace_durably(backup_path(path), current, path.stat().st_mode & 0o777)
+    return True
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Flush a folder's entries (names made, renamed, removed) to disk."""
+    with contextlib.suppress(OSError):  # a file system that cannot open folders to flush
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_text(path: str | Path, text: str, mode: int | None = None,
+               keep_previous: bool = False) -> None:
     """Replace ``path`` with ``text`` (UTF-8) atomically."""
-    write_bytes(path, text.encode("utf-8"), mode)
+    write_bytes(path, text.encode("utf-8"), mode, keep_previous)
 
 
 def write_json(path: str | Path, data: Any, indent: int | None = 1,
-               sort_keys: bool = False) -> None:
-    """Replace ``path`` with ``data`` as JSON atomically."""
-    write_text(path, json.dumps(data, indent=indent, default=str, sort_keys=sort_keys))
+               sort_keys: bool = False, keep_previous: bool = False,
+               mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` as JSON atomically (``keep_previous``: the version
+    replaced stays as ``<name>.bak`` for :func:`read_json`)."""
+    text = json.dumps(data, indent=indent, default=str, sort_keys=sort_keys)
+    write_text(path, text, mode, keep_previous)
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON in ``path``; when it is unreadable (empty, cut short, not JSON) and its
+    ``.bak`` reads, that previous version is put back in its place (a logged notice) and
+    returned.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is not JSON and has no readable previous version.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        return json.loads(data)
+    except ValueError as error:
+        spare = _read_spare(path)
+        if spare is None:
+            raise
+        log.warning("%s was unreadable (%s, %d bytes); restored its previous version from "
+                    "%s", path, error, len(data), backup_path(path).name)
+        with contextlib.suppress(OSError):  # a read-only or full disk: still answer
+            _replace_durably(path, spare[0], None)
+            os.chmod(path, spare[1])
+        return spare[2]
+
+
+def _read_spare(path: Path) -> tuple[bytes, int, Any] | None:
+    spare = backup_path(path)
+    try:
+        data = spare.read_bytes()
+        return data, spare.stat().st_mode & 0o777, json.loads(data)
+    except (OSError, ValueError):
+        return None
 
 
 def swap_dir(staged: str | Path, target: str | Path) -> None:
     """Put the folder ``staged`` in place of ``target``; the old ``target`` is kept until then.
 
-    A kill between the two renames leaves ``target`` missing and ``<target>.old`` present;
-    :func:`recover_dir` puts the old one back.
+    Every file of ``staged`` is flushed first, so a power cut after the swap never finds the
+    new folder's names with empty files. A kill between the two renames leaves ``target``
+    missing and ``<target>.old`` present; :func:`recover_dir` puts the old one back.
     """
     staged, target = Path(staged), Path(target)
+    _fsync_tree(staged)
     old = target.with_name(target.name + ".old")
     if old.exists():
         shutil.rmtree(old)
     if target.exists():
         os.replace(target, old)
     os.replace(staged, target)
+    fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for here, _folders, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                fd = os.open(os.path.join(here, name), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        fsync_dir(here)
 
 
 def recover_dir(target: str | Path) -> None:
@@ -65,7 +201,9 @@ def recover_dir(target: str | Path) -> None:
     target = Path(target)
     old = target.with_name(target.name + ".old")
     if old.is_dir() and not target.exists():
-        os.replace(old, target)
+        with contextlib.suppress(FileNotFoundError):  # another reader recovered it first
+            os.replace(old, target)
+            fsync_dir(target.parent)
 
 
 def patch_keras_tuner() -> None:

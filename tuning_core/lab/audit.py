@@ -1,12 +1,17 @@
 """The audit log: ``<workspace>/audit.jsonl``, one JSON line per security-relevant event.
 
-Each event is appended with a single ``write`` on a file opened with ``O_APPEND``, so lines
-written by the server and by the command line at the same time never interleave or
-overwrite each other. :meth:`AuditLog.latest` reads only the end of the file.
+Each event is appended with a single ``write`` on a file opened with ``O_APPEND``, under an
+exclusive ``fcntl`` lock on the file, and flushed to disk before the call returns: lines
+written by two servers and the command line at the same time never interleave or overwrite
+each other, and their times (taken inside the lock) grow down the file, so it stays one
+ordered log. A power cut can leave a last line cut short; readers skip it, and the next
+append starts on a fresh line instead of gluing onto it. :meth:`AuditLog.latest` reads only
+the end of the file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -95,16 +100,20 @@ class AuditLog:
         self.path = path
 
     def append(self, event: AuditEvent) -> AuditEvent:
-        """Write one line (time filled in when 0); returns the event as written."""
-        if not event.time:
-            event = AuditEvent(**{**event.__dict__, "time": time.time()})
-        clipped = {k: _clip(v) if isinstance(v, str) else v for k, v in event.to_dict().items()}
-        line = (json.dumps(clipped, ensure_ascii=True, sort_keys=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        """Write one line (time filled in when 0, inside the lock so times follow the file's
+        order) and flush it to disk; returns the event as written."""
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not event.time:
+                event = AuditEvent(**{**event.__dict__, "time": time.time()})
+            clipped = {k: _clip(v) if isinstance(v, str) else v
+                       for k, v in event.to_dict().items()}
+            line = (json.dumps(clipped, ensure_ascii=True, sort_keys=True) + "\n").encode()
+            os.write(fd, _fresh_line(fd) + line)
+            os.fsync(fd)
         finally:
-            os.close(fd)
+            os.close(fd)  # closing releases the lock
         return event
 
     def record(self, action: AuditAction, outcome: Outcome = Outcome.OK, *, user: Any = None,
@@ -140,6 +149,12 @@ class AuditLog:
         if start > 0:
             lines = lines[1:]  # the first piece may be the end of a longer line
         return [line for line in lines if line.strip()]
+
+
+def _fresh_line(fd: int) -> bytes:
+    """b"\\n" when the file's last line was cut short (a power cut mid-append), else b""."""
+    size = os.fstat(fd).st_size
+    return b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
 
 
 def audit_log(workspace: Path | None = None) -> AuditLog:

@@ -4,7 +4,10 @@ Every lab file (accounts, config, revoked sessions, the signing secret) is writt
 to a temporary file in the same folder and moved into place with ``os.replace``, so a
 reader never sees half a file; writers of one file take an ``fcntl`` lock on a sibling
 ``.lock`` file, so two processes (the server and ``python -m tuning_core user ...``)
-never lose each other's changes.
+never lose each other's changes. The JSON files keep their previous version as
+``<name>.bak`` and are restored from it when a power cut left them unreadable
+(:mod:`tuning_core.core.atomic`); a write the disk has no room for changes nothing and
+says so in one line (:class:`DiskFullError`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from tuning_core.core import atomic
+from tuning_core.core import atomic, diskspace
 from tuning_core.core.errors import LabConfigError
 from tuning_core.core.workspace import lab_path
 
@@ -52,24 +55,37 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def read_json(path: Path, default: Any) -> Any:
-    """The JSON in ``path``, or ``default`` when the file does not exist.
+    """The JSON in ``path`` (restored from ``<name>.bak`` when a crash left it unreadable),
+    or ``default`` when the file does not exist.
 
-    Raises LabConfigError when the file exists but is not JSON.
+    Raises LabConfigError when the file exists but is not JSON and has no readable
+    previous version.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        return atomic.read_json(path)
     except FileNotFoundError:
         return default
-    try:
-        return json.loads(text)
     except json.JSONDecodeError as error:
         raise LabConfigError(f"expected JSON in {path}; line {error.lineno}: "
                              f"{error.msg}.") from error
+    except ValueError as error:  # not UTF-8
+        raise LabConfigError(f"expected JSON in {path}; {error}.") from error
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically, readable by the owner only."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Write ``data`` as indented JSON, atomically, readable by the owner only, keeping the
+    version replaced as ``<name>.bak``.
+
+    Raises DiskFullError (one line, the file unchanged) when the disk has no room for it.
+    """
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    try:
+        atomic.write_text(path, text, PRIVATE, keep_previous=True)
+    except OSError as error:
+        if not diskspace.is_disk_full(error):
+            raise
+        raise diskspace.full_error(path.parent, 0, f"writing {path} (it is unchanged)") \
+            from error
 
 
 class FileCache(Generic[T]):

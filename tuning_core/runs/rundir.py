@@ -3,8 +3,9 @@
 Every file name of a run lives here; pages, the command line and the engine ask a
 :class:`RunDir` rather than joining paths. Layout::
 
-    run.json        settings (written once, atomically)
-    notes.json      what people call the run and say about it: name, notes, tags (editable)
+    run.json        settings (written once, atomically; a spare copy in run.json.bak)
+    notes.json      what people call the run and say about it: name, notes, tags (editable;
+                    the previous version in notes.json.bak)
     split.json      the file split, fixed at the first start so a resume trains on the same files
     trials.jsonl    the trial log (search_start, trial_start, epoch_end, trial_end, search_end)
     retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
@@ -114,7 +115,7 @@ class RunDir:
                 n += 1
                 path = base.with_name(f"{base.name}-{n}")
         run = cls(path)
-        atomic.write_json(run.file(RUN_FILE), config.to_dict(), indent=2)
+        atomic.write_json(run.file(RUN_FILE), config.to_dict(), indent=2, keep_previous=True)
         return run
 
     def is_run(self) -> bool:
@@ -132,7 +133,7 @@ class RunDir:
             if not path.is_file():
                 raise RunError(f"{self.path} is not a run folder: expected a {RUN_FILE} in it.")
             try:
-                self._config = RunConfig.from_dict(json.loads(path.read_text()))
+                self._config = RunConfig.from_dict(atomic.read_json(path))
             except (ValueError, KeyError, TypeError, TuningError) as error:
                 raise RunError(f"{path} cannot be read: {error}") from error
         return self._config
@@ -150,13 +151,14 @@ class RunDir:
         if not path.is_file():
             return RunNotes()
         try:
-            return RunNotes.from_dict(json.loads(path.read_text()))
+            return RunNotes.from_dict(atomic.read_json(path))
         except (ValueError, TypeError, NotesError) as error:
             raise RunError(f"{path} cannot be read: {error}") from error
 
     def write_notes(self, notes: RunNotes) -> None:
-        """Replace notes.json atomically (checks and audit are the caller's: runs.edit_notes)."""
-        atomic.write_json(self.file(NOTES_FILE), notes.to_dict(), indent=1)
+        """Replace notes.json atomically, its previous version kept as notes.json.bak (checks
+        and audit are the caller's: runs.edit_notes)."""
+        atomic.write_json(self.file(NOTES_FILE), notes.to_dict(), indent=1, keep_previous=True)
 
     def display_name(self, notes: RunNotes | None = None) -> str:
         """What people call the run: its notes' name, else run.json's name, else the folder."""
