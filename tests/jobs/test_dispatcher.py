@@ -129,7 +129,7 @@ def test_a_cancelled_job_never_runs_and_owners_move_only_their_share(
         registry.shutdown(10)
 
 
-def test_after_a_restart_the_queue_goes_on_and_a_dead_job_is_interrupted(
+def test_after_a_restart_the_dead_job_resumes_first_then_the_queue_goes_on(
         image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tuning_core.jobs import dispatcher as dispatch
 
@@ -142,19 +142,22 @@ def test_after_a_restart_the_queue_goes_on_and_a_dead_job_is_interrupted(
     for run in waiting:
         queue.enqueue(QueueKind.SEARCH, run.path, "bob")
     queue.claim_next("lab-1", 999_999)  # the server that ran it was killed with the machine
-    monkeypatch.setattr(dispatch, "process_alive", lambda j: j.id != job.id)
+    monkeypatch.setattr(dispatch, "process_alive", lambda j: j.pid != 999_999)
     gate = Gate()
     registry = JobRegistry(runs, search=gate)  # the restarted server
     serve_queue(registry, queue)
     try:
-        assert queue.get(job.id).state is JobState.INTERRUPTED  # shown, never restarted
         gate.wait_started(1)
-        gate.finish(waiting[0].name)
+        assert gate.order == [dead.name]  # back at the head once, resumed by the new server
+        assert queue.get(job.id).requeues == 1 and queue.get(job.id).state is JobState.RUNNING
+        gate.finish(dead.name)
         gate.wait_started(2)
+        gate.finish(waiting[0].name)
+        gate.wait_started(3)
         gate.finish(waiting[1].name)
-        assert gate.order == [waiting[0].name, waiting[1].name]
+        assert gate.order == [dead.name, waiting[0].name, waiting[1].name]
+        _wait(lambda: queue.get(job.id).state is JobState.FINISHED)
     finally:
         for name in list(gate.release):
             gate.finish(name)
         registry.shutdown(10)
-    assert dead.name not in gate.order

@@ -206,19 +206,35 @@ def test_estimated_starts_use_the_running_budget_when_time_left_is_unknown(
 # --- restarts and damaged files ---------------------------------------------------------
 
 
-def test_restart_keeps_waiting_jobs_and_interrupts_dead_running_ones(tmp_path: Path) -> None:
+def test_a_dead_running_job_goes_back_once_then_is_interrupted(tmp_path: Path) -> None:
     path = tmp_path / "queue.sqlite3"
     first = JobQueue(path)
     running, a, b = _enqueue(first, tmp_path, "abc")
     first.claim_next("host", 4242)
-    again = JobQueue(path)  # the server restarted
+    again = JobQueue(path)  # the server restarted, or another server polls
     assert again.recover(lambda job: True) == []  # still alive: left alone
-    (lost,) = again.recover(lambda job: job.pid != 4242)
+    (back,) = again.recover(lambda job: job.pid != 4242)
+    assert back.id == running.id and back.state is JobState.QUEUED and back.requeues == 1
+    assert "4242" in back.message and back.pid is None
+    assert _ids(again.jobs()) == [running.id, a.id, b.id]  # at the head, the rest in order
+    assert again.recover(lambda job: False) == []  # nothing runs: nothing to recover
+    assert again.claim_next("host", 5151).id == running.id
+    (lost,) = again.recover(lambda job: job.pid != 5151)  # it died a second time
     assert lost.id == running.id and lost.state is JobState.INTERRUPTED
-    assert "4242" in lost.message and lost.state.is_resumable()
+    assert "5151" in lost.message and lost.state.is_resumable()
     assert _ids(again.jobs()) == [a.id, b.id]
     assert again.claim_next("host", 5).id == a.id  # the slot is free again, in order
     assert again.recover(lambda job: True) == []
+
+
+def test_a_queue_of_the_first_schema_keeps_its_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    JobQueue(path).enqueue("search", tmp_path / "r", "ann")
+    with sqlite3.connect(path) as conn:  # what version 1 wrote: no requeues column
+        conn.execute("ALTER TABLE jobs DROP COLUMN requeues")
+        conn.execute("PRAGMA user_version = 1")
+    (job,) = JobQueue(path).jobs()
+    assert job.owner == "ann" and job.requeues == 0
 
 
 def test_a_file_that_is_not_a_queue_is_a_clear_error(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 A dashboard server attaches one to its job registry. Launch, Resume and Retrain then never
 answer "busy": the job waits in the workspace's queue (:mod:`tuning_core.jobs.queue`) and
 starts by itself. Every server on the workspace runs a dispatcher; the queue's atomic claim
-means only one of them takes each job. The dispatcher holds ``queue.lock`` beside the queue
-while it lives, so the command line can tell that a dashboard serves the queue.
+means only one of them takes each job, and the run's lock that only one process trains it.
+Each dispatcher also looks, as it polls, for a running job whose process died (a server
+killed, a machine cut off): the job goes back to the head of the queue once, and a live
+dispatcher resumes it. The dispatcher holds ``queue.lock`` beside the queue while it lives,
+so the command line can tell that a dashboard serves the queue.
 """
 
 from __future__ import annotations
@@ -155,6 +158,7 @@ class QueueDispatcher:
         while not self._stop.is_set():
             # an unreadable queue file: the pages show the error; try again later
             with contextlib.suppress(TuningError):
+                self.queue.recover(process_alive)  # a job whose server died: back once
                 self.dispatch_once()
             self._wake.wait(POLL_S)
             self._wake.clear()

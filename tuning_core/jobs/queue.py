@@ -10,6 +10,10 @@ a SQLite database (``<workspace>/queue.sqlite3``) rather than in JSON files:
   clock races wrong, and SQLite has solved exactly this problem for decades;
 * WAL mode lets readers (pages polling the queue) read while a writer writes;
 * a busy timeout makes a second writer wait its turn instead of failing;
+* ``synchronous=FULL``: a commit is on disk before it returns, so a power cut loses no
+  job that was said to be queued, and a kill at any moment leaves the last committed queue
+  (SQLite rolls a torn transaction back when the file is next opened);
+* a change the disk has no room for is rolled back whole and said in one line;
 * partial unique indexes make the database itself refuse a second running job and a
   second active job for the same run, whatever a buggy caller does.
 
@@ -26,6 +30,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from tuning_core.core import diskspace
 from tuning_core.core.workspace import QUEUE_FILE
 from tuning_core.jobs.records import (
     JobState,
@@ -40,7 +45,8 @@ from tuning_core.jobs.records import (
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: jobs.requeues (a job whose process died goes back once)
+MAX_REQUEUES = 1
 BUSY_TIMEOUT_S = 10.0
 
 _SCHEMA = """
@@ -58,7 +64,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     ended REAL,
     host TEXT,
     pid INTEGER,
-    message TEXT
+    message TEXT,
+    requeues INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, position);
 CREATE UNIQUE INDEX IF NOT EXISTS one_running_job ON jobs (state) WHERE state = 'running';
@@ -89,6 +96,7 @@ class JobQueue:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA synchronous = FULL")  # per connection: durable commits
         return conn
 
     @contextmanager
@@ -105,6 +113,10 @@ class JobQueue:
                     raise
                 conn.execute("COMMIT")
         except sqlite3.Error as error:
+            if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                full = diskspace.full_error(self.path.parent).args[0]
+                raise QueueError(f"The job queue {self.path} is unchanged: {full}; free some "
+                                 "space and try again.") from error
             raise QueueError(f"The job queue {self.path} cannot be used: {error}. Expected a "
                              "SQLite queue database; move the file aside to start a new "
                              "queue.") from error
@@ -115,6 +127,8 @@ class JobQueue:
             if version > SCHEMA_VERSION:
                 raise QueueError(f"The job queue {self.path} has schema version {version}; "
                                  f"this version of the engine reads up to {SCHEMA_VERSION}.")
+            if version == 1:  # a queue of the previous version: its jobs are kept
+                conn.execute("ALTER TABLE jobs ADD COLUMN requeues INTEGER NOT NULL DEFAULT 0")
             if version < SCHEMA_VERSION:
                 # statement by statement: executescript() would commit the transaction
                 for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -297,11 +311,15 @@ class JobQueue:
             if job.state is not JobState.RUNNING:
                 raise QueueError(f"Job {job_id} is {job.state.value}; only a running job "
                                  "can go back to the queue.")
-            first = conn.execute("SELECT MIN(position) FROM jobs").fetchone()[0] or 0
-            conn.execute("UPDATE jobs SET state = 'queued', position = ?, started = NULL, "
-                         "host = NULL, pid = NULL, message = ? WHERE id = ?",
-                         (first - 1, message, job_id))
-            return self._get(conn, job_id)
+            return self._requeue(conn, job, message, job.requeues)
+
+    def _requeue(self, conn: sqlite3.Connection, job: QueuedJob, message: str | None,
+                 requeues: int) -> QueuedJob:
+        first = conn.execute("SELECT MIN(position) FROM jobs").fetchone()[0] or 0
+        conn.execute("UPDATE jobs SET state = 'queued', position = ?, started = NULL, "
+                     "host = NULL, pid = NULL, message = ?, requeues = ? WHERE id = ?",
+                     (first - 1, message, requeues, job.id))
+        return self._get(conn, job.id)
 
     def cancel(self, job_id: int, actor: Actor) -> QueuedJob:
         """Take a waiting job out of the queue (it stays in the history as cancelled).
@@ -353,11 +371,14 @@ class JobQueue:
             return new + 1
 
     def recover(self, is_alive: Callable[[QueuedJob], bool]) -> list[QueuedJob]:
-        """After a restart: mark running jobs whose process is gone as interrupted.
+        """The running job whose process is gone (killed, its server or machine down): back
+        at the head of the queue the first time, so another dispatcher resumes it; marked
+        interrupted when its process died once already (a job that kills its process is
+        not started again and again). Returns the job as changed, or nothing.
 
         ``is_alive`` says whether a job's process still runs (see :func:`process_alive`).
-        Interrupted jobs are returned and never restarted here: resuming is a new job.
-        Waiting jobs keep their order.
+        Every dispatcher asks this as it polls; the check inside the write lock means one of
+        them acts. Waiting jobs keep their order.
         """
         with self._tx(write=False) as conn:
             running = self._running(conn)
@@ -368,8 +389,11 @@ class JobQueue:
             if (now.state, now.pid, now.started) != (running.state, running.pid,
                                                      running.started):
                 return []  # it ended or changed meanwhile
-            note = (f"process {running.pid} on {running.host} was gone after a restart; "
-                    "resume the run to continue")
+            gone = f"process {running.pid} on {running.host} was gone"
+            if now.requeues < MAX_REQUEUES:
+                return [self._requeue(conn, now, f"{gone}; queued again to resume",
+                                      now.requeues + 1)]
+            note = f"{gone} again; resume the run to continue"
             return [self._end(conn, now, JobState.INTERRUPTED, note)]
 
 

@@ -72,6 +72,7 @@ class QueuedJob:
     host: str | None = None
     pid: int | None = None
     message: str | None = None
+    requeues: int = 0  # times it went back to the queue because its process died
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_dict` reverses it."""
