@@ -11,7 +11,7 @@ from pages.common import live, state
 from pages.common.search_script import script_download
 from pages.views import runs as view
 from tuning_core.core import workspace
-from tuning_core.runs.catalogue import list_runs
+from tuning_core.runs.catalogue import filter_runs, list_runs, runs_page
 
 
 def on_pick() -> None:
@@ -30,24 +30,29 @@ if not infos:
     st.info("No runs yet. Launch a search on the Search page.")
     st.stop()
 chosen = view.filters(infos)
-infos = view.filtered(infos, chosen)
+matching = filter_runs(infos, **chosen)
+number = view.page_number(len(matching))  # the table shows one page of them
 
 
 @st.fragment(run_every=live.poll_interval(live.TABLE_SECONDS))
 def live_table() -> None:
-    """The runs table, redrawn every few seconds while any process trains a run: in a
-    script run with the script's list (one listing per page run), alone with a new one."""
+    """The runs table's page, redrawn every few seconds while any process trains a run: in
+    a script run with the script's list (one listing per page run), alone with a new one."""
     listed = st.session_state.pop(LISTED, None)
     if listed is None:
         listed = list_runs(workspace.runs_dir(), wait_for_size=False)
-    view.show_table(view.filtered(listed, chosen))
+    shown = runs_page(listed, number, **chosen)
+    view.show_table(shown.runs)
+    st.caption(shown.describe())
     live.rerun_once_when_idle()
 
 
 live_table()
-if not infos:
+if not matching:
     st.info("No run matches these filters.")
     st.stop()
+# the picker offers the page's runs, and the followed run while it passes the filters
+infos = view.pickable(runs_page(matching, number).runs, matching, state.current_run())
 names = [i.run.name for i in infos]
 current: Path | None = state.current_run()
 if current is None or current.name not in names:

@@ -6,6 +6,7 @@ The Compare page labels its runs with :func:`labels`.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -14,10 +15,18 @@ from pages.common import auth, state
 from tuning_core.core import workspace
 from tuning_core.core.states import RunStatus
 from tuning_core.lab.permissions import Action
-from tuning_core.runs.catalogue import RunSummary, delete_run, edit_notes, filter_runs, prune_run
+from tuning_core.runs import catalogue
+from tuning_core.runs.catalogue import (
+    RunSummary,
+    delete_run,
+    edit_notes,
+    filter_runs,
+    prune_run,
+)
 from tuning_core.runs.notes import MAX_NAME, MAX_NOTES, RunNotes, parse_tags
 
 CONFIRM_DELETE = "runs.confirm_delete"
+PAGE = "runs_page_number"
 FLASH = "runs.flash"
 ANY = "any"
 LOCAL = "(local mode)"  # how a run without a lab owner is shown in the owner filter
@@ -27,7 +36,7 @@ def runs_table(infos: list[RunSummary]) -> pd.DataFrame:
     """One row per run, for people."""
     return pd.DataFrame([{
         "name": i.name, "tags": ", ".join(i.tags), "run": i.run.name, "owner": i.user,
-        "status": i.status.label, "dataset": i.dataset, "tuner": i.tuner,
+        "status": i.state, "dataset": i.dataset, "tuner": i.tuner,
         "trained by": i.holder.describe() if i.holder else "",
         "trials": f"{i.trials_done}/{i.max_trials}",
         "best score": i.best_score, "objective": i.objective,
@@ -71,6 +80,29 @@ def filters(infos: list[RunSummary]) -> dict:
 def filtered(infos: list[RunSummary], chosen: dict) -> list[RunSummary]:
     """The runs that pass the chosen filters."""
     return filter_runs(infos, **chosen)
+
+
+def page_number(matching: int) -> int:
+    """Which page of the table to show (from 0): a number box once the runs that pass the
+    filters fill more than one page (kept within the pages there are as the list changes)."""
+    size = catalogue.PAGE_RUNS
+    pages = max(1, -(-matching // size))
+    if pages == 1:
+        return 0
+    if st.session_state.get(PAGE, 1) > pages:
+        st.session_state[PAGE] = pages
+    return int(st.number_input(f"Page (of {pages:,}, {size} runs a page)", 1, pages,
+                               key=PAGE)) - 1
+
+
+def pickable(page: list[RunSummary], matching: list[RunSummary],
+             current: Path | None) -> list[RunSummary]:
+    """The runs the picker offers: the page's, and first the followed run when it passes the
+    filters but is on another page (paging does not change which run the pages follow)."""
+    names = {i.run.name for i in page}
+    followed = [i for i in matching if current is not None and i.run.path == current
+                and i.run.name not in names]
+    return followed + page
 
 
 def _notes(info: RunSummary) -> RunNotes:

@@ -129,9 +129,10 @@ def test_disk_sizes_are_walked_once_per_change_not_per_viewer(tmp_path: Path) ->
     walks: list[Path] = []
     now = [0.0]
 
-    def walk(path: Path) -> int:
+    def walk(path: Path) -> int:  # a size per walk, plus the index (which is left out)
         walks.append(path)
-        return 100 * len(walks)
+        index = path / "index.json"
+        return 100 * len(walks) + (index.stat().st_size if index.exists() else 0)
 
     sizes = DiskSizes(walk, clock=lambda: now[0])
     assert [sizes.get(run, training=False) for _ in range(5)] == [100] * 5  # five viewers

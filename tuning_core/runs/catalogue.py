@@ -10,28 +10,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from tuning_core.core import diskspace
 from tuning_core.core.errors import RunError, TuningError
 from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
-from tuning_core.runs import trialtable
 from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.notes import RunNotes, parse_tags
 from tuning_core.runs.pruning import PruneResult, folder_bytes, prune_checkpoints
-from tuning_core.runs.ranking import best_score
 from tuning_core.runs.rundir import RUN_FILE, RunDir, file_stamp
 from tuning_core.runs.runindex import (
     INDEX_FILE,
     RunIndex,
-    Stamp,
     logged_status,
     read_index,
+    refresh,
     write_index,
 )
 from tuning_core.runs.schema import RunConfig
 
-__all__ = ["RunStatus", "RunSummary", "active_runs", "create_run", "delete_run", "edit_notes",
-           "filter_runs", "list_runs", "load_config", "prune_run", "summarize"]
+__all__ = ["PAGE_RUNS", "RunStatus", "RunSummary", "RunsPage", "active_runs", "create_run",
+           "delete_run", "edit_notes", "filter_runs", "list_runs", "load_config", "prune_run",
+           "runs_page", "summarize"]
 
 
 @dataclass
@@ -54,6 +54,16 @@ class RunSummary:
     tags: tuple[str, ...] = ()
     notes: str = ""
     dataset: str = ""  # the data folder's name
+    end_reason: str | None = None  # why its last search stopped when not asked: "disk full"
+    end_message: str | None = None  # that search's end line's words
+
+    @property
+    def state(self) -> str:
+        """Its status for people: "disk full: 0.7 MB free on /data" for a search its disk
+        stopped (the end line's words up to the advice), else the status's label."""
+        if self.status is RunStatus.STOPPED and self.end_reason == diskspace.REASON:
+            return (self.end_message or diskspace.REASON).split(";")[0]
+        return self.status.label
 
 
 def create_run(runs_dir: str | Path, config: RunConfig) -> Path:
@@ -68,8 +78,9 @@ def load_config(run_dir: str | Path) -> RunConfig:
 
 class RunIndexes:
     """Each run's index (:mod:`tuning_core.runs.runindex`), kept in this process while the
-    stamps of its log and ``run.json`` hold: a list of runs seen before costs two stat calls a
-    run, a fresh server one small file a run, and only a run that logged since is replayed."""
+    files it was read from hold: a list of runs seen before costs a few stat calls a run, a
+    fresh server one small file a run; a run that logged since has only its new lines read
+    (the search's writer has usually counted them in already)."""
 
     def __init__(self) -> None:
         self._items: dict[Path, RunIndex] = {}
@@ -77,18 +88,14 @@ class RunIndexes:
 
     def get(self, run: RunDir) -> RunIndex:
         """The run's current index; RunError when the folder is not a readable run."""
-        log, config = file_stamp(run.log_path), file_stamp(run.file(RUN_FILE))
         with self._lock:
             hit = self._items.get(run.path)
-        if hit is not None and hit.current(log, config):
-            return hit
-        saved = read_index(run.path)
-        index = saved if saved is not None and saved.current(log, config) else None
-        if index is None:
-            index = _read_run(run, log, config, saved.bytes if saved else None)
+        index, changed = refresh(run.path, hit if hit is not None else read_index(run.path))
+        if changed:
             write_index(run.path, index)
-        with self._lock:
-            self._items[run.path] = index
+        if index is not hit:
+            with self._lock:
+                self._items[run.path] = index
         return index
 
     def set_bytes(self, run: RunDir, size: int) -> None:
@@ -100,18 +107,9 @@ class RunIndexes:
                 self._items[run.path] = hit.with_bytes(size)
             write_index(run.path, hit.with_bytes(size))
 
-
-def _read_run(run: RunDir, log: Stamp, config_stamp: Stamp, size: int | None) -> RunIndex:
-    """A run's index read from its files: one replay of its log (the stamps were taken
-    first, so a line logged meanwhile makes the index stale, never wrong for good)."""
-    config, reader = run.config(), run.reader()
-    trials = reader.trials()
-    return RunIndex(log=log, config=config_stamp, name=config.name, owner=config.owner,
-                    tuner=config.tuner.tuner, objective=config.tuner.objective,
-                    max_trials=config.tuner.max_trials, created=config.created,
-                    dataset=Path(config.data_dir).name, search_status=reader.search_status,
-                    trials_done=trialtable.ended_count(trials),
-                    best_score=best_score(trials, run.direction), bytes=size)
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            self._items.pop(path, None)
 
 
 INDEXES = RunIndexes()
@@ -200,24 +198,17 @@ def summarize(run: RunDir | str | Path, wait_for_size: bool = True) -> RunSummar
     run = run if isinstance(run, RunDir) else RunDir(run)
     index = INDEXES.get(run)
     holder = run.holder()
-    notes = _notes_or_none(run)
     status = logged_status(index.search_status)
     if holder is not None and holder.kind == JobKind.SEARCH.value:
         status = RunStatus.STOPPING if run.stop_requested() else RunStatus.RUNNING
     return RunSummary(
-        run=run, name=notes.name or index.name or run.name, user=index.owner, status=status,
+        run=run, name=index.label or index.name or run.name, user=index.owner, status=status,
         holder=holder, tuner=index.tuner, objective=index.objective,
         trials_done=index.trials_done, max_trials=index.max_trials,
         best_score=index.best_score, created=index.created,
         bytes=DISK_SIZES.get(run, holder is not None, wait_for_size, index.bytes),
-        has_best=run.has_best(), tags=notes.tags, notes=notes.notes, dataset=index.dataset)
-
-
-def _notes_or_none(run: RunDir) -> RunNotes:
-    try:
-        return run.notes()
-    except RunError:
-        return RunNotes()  # a hand-broken notes.json must not hide the run from the list
+        has_best=run.has_best(), tags=index.tags, notes=index.notes_text, dataset=index.dataset,
+        end_reason=index.end_reason, end_message=index.end_message)
 
 
 NAME_MAX = 255  # the longest file name Linux and macOS take
@@ -281,6 +272,7 @@ def delete_run(run_dir: str | Path, runs_dir: str | Path, actor: Actor | None = 
     finally:
         lock.release()
         DISK_SIZES.forget(run.path)
+        INDEXES.forget(run.path)
     actor.record(Action.DELETE, target=run.name)
 
 
@@ -346,6 +338,44 @@ def filter_runs(summaries: Sequence[RunSummary], owner: str | None = None,
             if (owner is None or s.user == owner) and (status is None or s.status is status)
             and (not dataset or s.dataset == dataset) and (not tag or tag.lower() in s.tags)
             and (not needle or needle in _searchable(s))]
+
+
+PAGE_RUNS = 50  # runs a page of the Runs table shows: 1,000 rows were 1,000 table rows to
+# send and draw at every live redraw, and the picker's 1,000 options
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of a list of runs: its runs, how many matched the filters, how many there
+    are, which page (from 0, clamped to the last) of how many."""
+
+    runs: list[RunSummary]
+    matching: int
+    total: int
+    page: int
+    pages: int
+    size: int = PAGE_RUNS
+
+    def describe(self) -> str:
+        """"runs 51-100 of 420 (filtered from 1,000)"."""
+        if not self.matching:
+            return f"no run of {self.total:,} matches"
+        first = self.page * self.size + 1
+        text = f"runs {first:,}-{first + len(self.runs) - 1:,} of {self.matching:,}"
+        return text + (f" (filtered from {self.total:,})" if self.matching < self.total else "")
+
+
+def runs_page(summaries: Sequence[RunSummary], page: int = 0, size: int | None = None,
+              total: int | None = None, **chosen) -> RunsPage:
+    """Page ``page`` of the runs that pass the filters ``chosen`` (see :func:`filter_runs`),
+    in the order given, ``size`` runs a page (default ``PAGE_RUNS``); ``total``: how many
+    runs there are (default: ``len(summaries)``)."""
+    size = size or PAGE_RUNS
+    kept = filter_runs(summaries, **chosen)
+    pages = max(1, -(-len(kept) // size))
+    page = min(max(page, 0), pages - 1)
+    return RunsPage(kept[page * size:(page + 1) * size], len(kept),
+                    len(summaries) if total is None else total, page, pages, size)
 
 
 def _searchable(summary: RunSummary) -> str:

@@ -11,7 +11,11 @@ died mid-trial; ``trial_cost`` after a completed trial: its model's size and spe
 spells them.
 The writer opens, appends, flushes and closes for every line, so it holds only a
 path (KerasTuner deep-copies callbacks) and a reader in another thread or process
-never sees more than one half-written line, which it leaves for the next poll.
+never sees more than one half-written line, which it leaves for the next poll. Writing a
+run's log, it also keeps the run's ``index.json`` current at each search start, trial end and
+search end (:func:`tuning_core.runs.runindex.keep`: the lines since the index's last update
+counted in, not a replay), so the Runs page and ``python -m tuning_core runs`` read one small
+file a run.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
+from tuning_core.runs import runindex
 
 TRIAL_COLUMNS = [
     "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
@@ -47,8 +52,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# the events after which the writer brings the run's index up to date (the others change
+# no headline: they are counted in with the next of these)
+INDEXED = frozenset({LogEvent.SEARCH_START, LogEvent.TRIAL_END, LogEvent.SEARCH_END})
+
+
 class TrialLogWriter:
-    """Appends events to a run's trial log; holds only the path."""
+    """Appends events to a run's trial log and keeps the run's index; holds only the path."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -56,12 +66,15 @@ class TrialLogWriter:
     def write(self, event: LogEvent | str, **fields: Any) -> None:
         """Append one event line and flush it to disk; ValueError for a name that is not a
         :class:`LogEvent` (a reader would not know it)."""
-        record = {"event": LogEvent(event).value, "time": time.time()}
+        name = LogEvent(event)
+        record = {"event": name.value, "time": time.time()}
         record.update({k: _clean(v) for k, v in fields.items()})
         line = json.dumps(record, default=str) + "\n"
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
+        if name in INDEXED and runindex.is_run_log(Path(self.path)):
+            runindex.keep(Path(self.path).parent)
 
 
 def clean_metrics(logs: dict[str, Any] | None) -> dict[str, Any]:
