@@ -299,7 +299,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     for info in list_runs(args.runs_dir or workspace.runs_dir()):
         score = "-" if info.best_score is None else f"{info.best_score:.4f}"
-        print(f"{info.run.name}\t{info.status.label}\t{info.tuner}\t"
+        print(f"{info.run.name}\t{info.state}\t{info.tuner}\t"
               f"{info.trials_done}/{info.max_trials}\t{score}\t{(info.bytes or 0) / 1e6:.1f} MB"
               + (f"\t{info.holder.describe()}" if info.holder else ""))
     return 0
