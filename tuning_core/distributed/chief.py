@@ -14,6 +14,10 @@ same ``OracleServicer`` on its own loop, which every ``POLL_S``:
   trial) reruns it: a killed process is not the trial's fault, and a plain search's
   resume reruns a trial cut off by a crash too. A trial whose worker dies a second time
   is ended as failed (it may be what kills them, say by exhausting memory);
+- stops the search when a worker's disk is full (its failed trial's end carries
+  ``DISK_FULL_KEY``): the next trial of any worker sharing that disk would fail the same, so
+  the search ends stopped with the reason disk full and the worker's message, as a plain
+  search does, instead of failing trial after trial (or a restarted worker for ever);
 - gives up waiting: no live worker for ``no_worker_timeout_s`` ends the search as failed
   (resumable), and workers that do not finish their trials within ``stop_timeout_s`` of a
   stop are left behind.
@@ -27,7 +31,7 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
-from tuning_core.core import atomic, control
+from tuning_core.core import atomic, control, diskspace
 from tuning_core.core.errors import DistributedError
 from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
 from tuning_core.runs.locks import this_host
@@ -35,6 +39,9 @@ from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.triallog import TrialLogWriter
 
 CHIEF_ID = "chief"
+# gRPC metadata on a worker's EndTrial: its trial failed because its disk is full (the
+# message, "disk full: N MB free on <filesystem>"); KerasTuner's Trial proto has no message.
+DISK_FULL_KEY = "tuning-disk-full"
 POLL_S = 0.5
 DEAD_GRACE_S = 2.0  # a worker's lock must be free this long: a restarted worker may take it
 DRAIN_S = 10.0  # after the last trial, how long live workers have to hear "stopped"
@@ -55,6 +62,7 @@ class Chief:
         self.trial_cap = trial_cap
         self.no_worker_timeout_s, self.stop_timeout_s = no_worker_timeout_s, stop_timeout_s
         self.failure: str | None = None
+        self.disk_full: str | None = None  # a worker's "disk full: N MB free on ..."
         self.stop_triggered = False
         self._server: Any = None
         self.access: Any = None  # the token check, once serving (distributed.token)
@@ -100,13 +108,17 @@ class Chief:
 
     def ending(self) -> bool:
         """True once no new trial may start: failed, stopped, budget spent, or cap reached."""
-        if self.failure is not None or self.search.should_end():
+        if self.failure is not None or self.disk_full is not None or self.search.should_end():
             return True
         return self.trial_cap is not None and len(self.oracle.end_order) >= self.trial_cap
 
     def fail(self, message: str) -> None:
         """End the search as failed (the oracle raised: say, too many consecutive failures)."""
         self.failure = self.failure or message
+
+    def worker_disk_full(self, message: str) -> None:
+        """Stop the search: a worker's trial failed because its disk is full."""
+        self.disk_full = self.disk_full or message
 
     # --- waiting -------------------------------------------------------------------------
     def wait(self, alive: Callable[[], bool] = lambda: True) -> tuple[SearchEnd, str | None]:
@@ -120,9 +132,10 @@ class Chief:
         while True:
             time.sleep(POLL_S)
             now = time.time()
-            if stop_asked is None and (self.failure or self.search.should_end()):
+            if stop_asked is None and (self.failure or self.disk_full or
+                                       self.search.should_end()):
                 stop_asked = now
-                atomic.write_text(self.run.stop_path, str(now))  # every worker's batch check
+                self._ask_workers_to_stop(now)
             self._reap_dead(now)
             ongoing = dict(self.oracle.ongoing_trials)
             live = [w for w in self.run.worker_ids() if worker_alive(self.run, w)]
@@ -146,9 +159,20 @@ class Chief:
                     "every local worker exited before the search ended; their output is in "
                     f"{self.run.path}/worker-*.out.")
 
+    def _ask_workers_to_stop(self, now: float) -> None:
+        """The run's stop-request file, every worker's batch check. A full disk may refuse
+        even that: workers then hear STOPPED at their next CreateTrial."""
+        try:
+            atomic.write_text(self.run.stop_path, str(now))
+        except OSError as error:
+            if not diskspace.is_disk_full(error):
+                raise
+
     def _stopped_end(self, ongoing: dict) -> tuple[SearchEnd, str | None]:
         if self.failure:
             return SearchEnd.FAILED, self.failure
+        if self.disk_full:
+            return SearchEnd.STOPPED, self.disk_full
         late = f"{len(ongoing)} worker(s) did not end their trial within " \
                f"{self.stop_timeout_s:.0f} s of the stop." if ongoing else None
         return SearchEnd.parse(self.search.reason or SearchEnd.STOPPED.value), late
@@ -285,6 +309,9 @@ def _servicer(chief: Chief) -> Any:
             return response
 
         def EndTrial(self, request: Any, context: Any) -> Any:
+            full = dict(context.invocation_metadata() or ()).get(DISK_FULL_KEY)
+            if full:  # before the oracle hears it: no worker gets a next trial now
+                chief.worker_disk_full(str(full))
             try:
                 response = unlocking(chief.oracle, super().EndTrial, request, context)
                 unlocking(chief.oracle, _save_oracle, chief.oracle)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuning_core.core.errors import DiskFullError
 from tuning_core.core.states import LogEvent, SearchEnd
 from tuning_core.distributed.chief import CHIEF_ID, Chief
 from tuning_core.runs.locks import LockHolder
@@ -216,6 +217,8 @@ def run_distributed_search(run_dir: str | Path, options: DistributedOptions) -> 
             run.log_writer().write(LogEvent.CHIEF_START, port=port, host=LockHolder.mine().host)
             procs = start_local_workers(run, port, options) if options.local else []
             outcome.end(*chief.wait(lambda: not procs or any(p.poll() is None for p in procs)))
+            if chief.disk_full and outcome.status is SearchEnd.STOPPED:  # a worker's disk
+                outcome.disk_full(DiskFullError(chief.disk_full, 0, ""))
         except Exception as error:
             outcome.record(error)
         finally:

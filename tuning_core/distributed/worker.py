@@ -13,6 +13,12 @@ the worker asks the chief for the search space every ``LINK_PROBE_S``, and after
 at the next batch, logged interrupted, exit code 2). Its lock frees, so the chief puts the
 trial back in the retry queue for another worker (an agent starts this one again), and a
 late answer from the cut-off worker can no longer count the trial twice.
+
+A full disk under the worker (its checkpoints, its cache) fails its trial as a plain
+search's does ("disk full: N MB free on <filesystem>"); the worker tells the chief so on
+that trial's end (gRPC metadata, ``chief.DISK_FULL_KEY``), the chief stops the whole search
+with the reason disk full, and the worker ends with :class:`DiskFullError` (exit code 2 and
+one line) instead of taking trial after trial that would fail the same.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuning_core.core import control
+from tuning_core.core import control, diskspace
 from tuning_core.core.control import SearchHalted
-from tuning_core.core.errors import DistributedError, LockHeldError
+from tuning_core.core.errors import DiskFullError, DistributedError, LockHeldError
 from tuning_core.core.states import SearchEnd
 from tuning_core.runs.locks import FileLock, LockHolder, machine_slot, this_host
 from tuning_core.runs.rundir import RunDir
@@ -171,12 +177,15 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
                         on_trial=lambda trial_id: lock.update_holder(trial=trial_id))
     # KerasTuner's client keeps no handle on its channel: talk through one the watch can close
     tuner.oracle.stub = protos.get_service_grpc().OracleStub(channel)
+    full = _report_disk_full(tuner.oracle, worker)
     try:
         with precision.training_policy(precision.choose(config.tuner)):
             search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     except SearchHalted as halt:
         if halt.reason == control.CHIEF_GONE and not _search_ended(run):
             raise _gone(options) from None
+        if halt.reason == diskspace.REASON:
+            raise _disk_full(full, tuner.project_dir) from None
         return halt.reason
     except (grpc.RpcError, ValueError) as error:  # ValueError: the watch closed the channel
         if _search_ended(run):
@@ -189,6 +198,50 @@ def _search(run: RunDir, config, worker: str, lock: FileLock, search: control.Se
                                f"({error.code().name}); resume the run and start the worker "
                                "again.") from error
     return SearchEnd.FINISHED.value
+
+
+def _report_disk_full(client, worker: str) -> list[str]:
+    """Make the oracle client's ``end_trial`` tell the chief when the trial failed because
+    the disk is full (``chief.DISK_FULL_KEY``, the failure's line and this worker's id);
+    returns the list those lines are kept in."""
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_client
+
+    from tuning_core.distributed.chief import DISK_FULL_KEY
+
+    said: list[str] = []
+    plain = client.end_trial
+
+    def end_trial(trial) -> None:
+        full = disk_full_line(getattr(trial, "message", None))
+        if not full or not client.should_report:
+            return plain(trial)
+        said.append(full)
+        note = f"{full} (worker {worker})".encode("ascii", "replace").decode()
+        client.stub.EndTrial(protos.get_service().EndTrialRequest(trial=trial.to_proto()),
+                             wait_for_ready=True, timeout=oracle_client.TIMEOUT,
+                             metadata=((DISK_FULL_KEY, note),))
+        return None
+
+    client.end_trial = end_trial
+    return said
+
+
+def disk_full_line(message: str | None) -> str | None:
+    """The "disk full: ..." line of a failed trial's message (a traceback), or None."""
+    for line in reversed((message or "").splitlines()):
+        at = line.find("disk full: ")
+        if at >= 0:
+            return line[at:].strip()
+    return None
+
+
+def _disk_full(said: list[str], project_dir: str | Path) -> DiskFullError:
+    free = diskspace.free_bytes(project_dir)
+    where = str(diskspace.filesystem(project_dir))
+    first = said[0] if said else f"disk full: {diskspace.megabytes(free)} free on {where}"
+    return DiskFullError(f"{first}; the chief stops the search: free space there and resume "
+                         "the run.", free, where)
 
 
 class _ChiefWatch(threading.Thread):

@@ -161,7 +161,9 @@ class DashboardHooks(_Tuner):
         TrialLogWriter(self.hooks.log_path).write(
             LogEvent.TRIAL_END, trial_id=trial.trial_id, status=status.value, score=ended.score,
             seconds=round(time.time() - self._trial_started, 3),
-            error=error_summary(ended.message) if status is TrialStatus.FAILED else None,
+            # a worker's view from the chief carries no message (KerasTuner's proto has none)
+            error=error_summary(ended.message or trial.message)
+            if status is TrialStatus.FAILED else None,
         )
 
 
