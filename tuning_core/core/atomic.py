@@ -47,13 +47,14 @@ def write_bytes(path: str | Path, data: bytes, mode: int | None = None,
     path = Path(path)
     tmp = _temporary(path, data, mode)
     try:
-        first = keep_previous and not _keep_previous(path)
+        # nothing readable to keep, and no spare yet: the new version is its own spare
+        first = keep_previous and not _keep_previous(path) and _read_spare(path) is None
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-    if first:  # nothing readable to keep: the first version is its own spare copy
+    if first:
         _replace_durably(backup_path(path), data, mode)
 
 
