@@ -18,6 +18,7 @@ def _log(path: Path, lines: int) -> Path:
 def test_readers_are_shared_and_the_least_recently_asked_go_past_the_bound(tmp_path: Path,
                                                                           monkeypatch) -> None:
     monkeypatch.setattr(readers, "_READERS", type(readers._READERS)())
+    monkeypatch.setattr(readers, "_ASKED", {})
     monkeypatch.setattr(readers, "READER_LINES", 25)
     a, b, c = (_log(tmp_path / f"{n}.jsonl", 10) for n in "abc")
     first = readers.shared_reader(a)
@@ -29,3 +30,19 @@ def test_readers_are_shared_and_the_least_recently_asked_go_past_the_bound(tmp_p
     big = readers.shared_reader(_log(tmp_path / "big.jsonl", 40))  # larger than the bound
     assert list(readers._READERS.values()) == [big] and len(big.trials()) == 40
     assert readers.shared_reader(a) is not first  # replayed once when asked again
+
+
+def test_a_reader_no_page_asked_for_in_a_while_goes_however_small(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(readers, "_READERS", type(readers._READERS)())
+    monkeypatch.setattr(readers, "_ASKED", {})
+    monkeypatch.setattr(readers, "_clock", lambda: now[0])
+    watched, left = _log(tmp_path / "watched.jsonl", 3), _log(tmp_path / "left.jsonl", 3)
+    readers.shared_reader(left)
+    for _ in range(4):  # a page watching one run asks every few seconds
+        now[0] += readers.READER_IDLE_S / 3
+        readers.shared_reader(watched)
+    assert list(readers.kept()) == [watched.resolve()]  # gone while the other was asked
+    now[0] += readers.READER_IDLE_S + 1  # its page closed too: the reaper's look drops it
+    assert readers.reap() == 1 and readers.kept() == {}
