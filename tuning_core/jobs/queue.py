@@ -13,7 +13,8 @@ a SQLite database (``<workspace>/queue.sqlite3``) rather than in JSON files:
 * ``synchronous=FULL``: a commit is on disk before it returns, so a power cut loses no
   job that was said to be queued, and a kill at any moment leaves the last committed queue
   (SQLite rolls a torn transaction back when the file is next opened);
-* a change the disk has no room for is rolled back whole and said in one line;
+* a change the disk has no room for is rolled back whole and said in one line, and the
+  queue still reads on a full disk;
 * partial unique indexes make the database itself refuse a second running job and a
   second active job for the same run, whatever a buggy caller does.
 
@@ -47,6 +48,7 @@ from tuning_core.lab.permissions import Action
 
 SCHEMA_VERSION = 2  # 2: jobs.requeues (a job whose process died goes back once)
 MAX_REQUEUES = 1
+_NEARLY_FULL = 256 * 1024  # free bytes under which an I/O error is read as a full disk
 BUSY_TIMEOUT_S = 10.0
 
 _SCHEMA = """
@@ -93,17 +95,33 @@ class JobQueue:
 
     # --- connections --------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, write: bool = True) -> sqlite3.Connection:
+        if not write and self._unwritable_now():
+            # a full disk and no connection open: a WAL reader could not make its -wal and
+            # -shm files, but the database file alone is the whole queue (no WAL to replay)
+            uri = f"{self.path.absolute().as_uri()}?immutable=1"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            return conn
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA synchronous = FULL")  # per connection: durable commits
         return conn
 
+    def _unwritable_now(self) -> bool:
+        """A nearly full disk, and no frame in a WAL (none, or the empty one a refused write
+        left): the database file holds every committed change."""
+        try:
+            frames = self.path.with_name(self.path.name + "-wal").stat().st_size > 0
+        except FileNotFoundError:
+            frames = False
+        return not frames and diskspace.free_bytes(self.path) < _NEARLY_FULL
+
     @contextmanager
     def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """A connection inside one transaction; sqlite errors become QueueError."""
         try:
-            with closing(self._connect()) as conn:
+            with closing(self._connect(write)) as conn:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield conn
@@ -113,7 +131,7 @@ class JobQueue:
                     raise
                 conn.execute("COMMIT")
         except sqlite3.Error as error:
-            if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            if self._disk_full(error):
                 full = diskspace.full_error(self.path.parent).args[0]
                 raise QueueError(f"The job queue {self.path} is unchanged: {full}; free some "
                                  "space and try again.") from error
@@ -121,7 +139,19 @@ class JobQueue:
                              "SQLite queue database; move the file aside to start a new "
                              "queue.") from error
 
+    def _disk_full(self, error: sqlite3.Error) -> bool:
+        """SQLITE_FULL, or an I/O error with (almost) no room left: SQLite says "disk I/O
+        error" when growing its WAL or shared-memory file meets ENOSPC."""
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary of extended codes
+        if code == sqlite3.SQLITE_FULL:
+            return True
+        return code == sqlite3.SQLITE_IOERR and diskspace.free_bytes(self.path) < _NEARLY_FULL
+
     def _create_schema(self) -> None:
+        if self.path.is_file():  # made already: opened for reading (a full disk still reads)
+            with self._tx(write=False) as conn:
+                if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                    return
         with self._tx() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

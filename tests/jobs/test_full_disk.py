@@ -1,0 +1,93 @@
+"""A full disk (issue 27) leaves nothing half-written: a job queued or a lab account changed
+that the disk has no room for fails with one line saying so, and the queue and the accounts
+read as they were before it, whole. A real small file system (tmpfs), really filled."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.lab_server import run_cli
+from tuning_core.core.errors import DiskFullError
+from tuning_core.jobs.queue import JobQueue, QueueError
+from tuning_core.lab.accounts import Role, ScryptParams, UserStore
+
+CHEAP = ScryptParams(n=2**4)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs (unmounted after the test)."""
+    if os.geteuid() != 0:
+        pytest.skip("filling a real disk needs a small tmpfs, and mounting one needs root")
+    target = tmp_path / "disk"
+    target.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(target)],
+                            capture_output=True, text=True)
+    if result.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Take every free byte under ``folder``, as another program would; the filler's path."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as out:
+        try:
+            while out.write(b"\0" * 4096):
+                pass
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+    return filler
+
+
+def test_a_job_queued_on_a_full_disk_fails_in_one_line_and_the_queue_stays_whole(
+        disk: Path) -> None:
+    queue = JobQueue(disk / "queue.sqlite3")
+    before = [queue.enqueue("search", disk / f"r{i}", "ann") for i in range(3)]
+    queue.claim_next("host", 1)
+    filler = fill(disk)
+    added = []
+    with pytest.raises(QueueError) as refused:  # the WAL's free pages first, then the disk
+        for i in range(3, 5000):
+            added.append(queue.enqueue("search", disk / f"r{i}", "bob", {"pad": "x" * 500}))
+    message = str(refused.value)
+    assert "\n" not in message and "is unchanged: disk full: " in message
+    assert f"free on {disk}" in message
+    reopened = JobQueue(disk / "queue.sqlite3")  # what the next page or process reads
+    assert [j.id for j in reopened.jobs()] == [j.id for j in before + added]
+    assert reopened.running().id == before[0].id
+    filler.unlink()  # room again: the queue goes on
+    assert reopened.enqueue("search", disk / "after", "ann").id > max(j.id for j in before + added)
+
+
+def test_an_account_change_on_a_full_disk_fails_in_one_line_and_the_accounts_stay(
+        disk: Path) -> None:
+    workspace = disk / "ws"
+    (workspace / "lab").mkdir(parents=True)
+    store = UserStore(workspace / "lab" / "users.json", CHEAP)
+    store.add("ann", Role.ADMIN, "password-ann")
+    filler = fill(disk)
+    names = ["ann"]
+    with pytest.raises(DiskFullError) as refused:
+        for i in range(5000):
+            store.add(f"user{i}", Role.MEMBER, "password-long")
+            names.append(f"user{i}")
+    assert "\n" not in str(refused.value) and "(it is unchanged)" in str(refused.value)
+    assert [u.name for u in UserStore(store.path).users()] == sorted(names)
+    done = run_cli(workspace, "user", "passwd", "ann", stdin="a-new-password\n")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: disk full: ")
+    assert UserStore(store.path, CHEAP).verify("ann", "password-ann")  # the old one holds
+    filler.unlink()
+    done = run_cli(workspace, "user", "passwd", "ann", stdin="a-new-password\n")
+    assert done.returncode == 0, done.stderr
+    assert UserStore(store.path, CHEAP).verify("ann", "a-new-password")
