@@ -21,6 +21,12 @@ from tuning_core.live import content as run_content
 from tuning_core.live.html import anchor, part
 
 
+def chart(content: run_content.MonitorContent, name: str) -> None:
+    """One live chart, built now (the counts above are drawn first), with the feed's hash."""
+    live_chart(content.figures[name], feed.CHART_PREFIX + name,
+               feed.figure_spec(content, name).hash)
+
+
 def draw(run_dir: Path) -> None:
     """Status and counts, charts and the trial table of one run, as the feed keeps them."""
     content, _, parts = feed.monitor_parts(run_dir)
@@ -28,18 +34,18 @@ def draw(run_dir: Path) -> None:
     url = feed.feed_url(feed.MONITOR_URL, run_dir)
     st.html(part("status", run, parts["status"]) + anchor(url, run, covers_sidebar=True))
     for name in ("objective", "learning_curves"):
-        live_chart(content.figures[name], feed.CHART_PREFIX + name)
+        chart(content, name)
     left, right = st.columns([3, 2])
     with left:
-        live_chart(content.figures["parallel"], feed.CHART_PREFIX + "parallel")
+        chart(content, "parallel")
     with right:
-        live_chart(content.figures["importance"], feed.CHART_PREFIX + "importance")
+        chart(content, "importance")
     st.subheader("Objective against cost")
     st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
                "(no other trial is both better and cheaper) in colour, the rest grey.")
     for column, axis in zip(st.columns(2), run_content.PARETO_AXES, strict=True):
         with column:
-            live_chart(content.figures["pareto_" + axis], feed.CHART_PREFIX + "pareto_" + axis)
+            chart(content, "pareto_" + axis)
     st.page_link("pages/best.py", label="Retrain a trial of the front (Best model page)",
                  icon=":material/trophy:")
     st.subheader("Trials")

@@ -69,16 +69,24 @@
       }
     for (const [key, [hash, fig]] of Object.entries(p.figures || {})) {
       const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-      if (!gd || gd.__liveHash !== hash) feed.pending.set(key, {hash, fig, run: p.run});
+      if (!gd || shown(key, gd) !== hash) feed.pending.set(key, {hash, fig, run: p.run});
+      else feed.pending.delete(key);
     }  // a chart's newest figure replaces one still waiting
     drain();
   };
   // Charts are drawn after the HTML parts, one per task (the page paints in between, so a
   // new count shows at once), each at most every CHART_MS: a browser short of CPU draws the
   // newest data less often instead of falling behind (bench figure 9: ten pages, one core).
+  // The hash of what a chart shows: the feed's last figure drawn on it, else the one the page
+  // script drew it with (pages/common/live_chart.py puts the feed's hash of it by the chart).
+  const shown = (key, gd) => {
+    if (gd.__liveHash !== undefined) return gd.__liveHash;
+    const mark = document.querySelector(`[data-live-chart="st-key-${key}"]`);
+    return mark ? mark.dataset.liveFigHash : undefined;
+  };
   const draw = (key, {hash, fig, run}) => {
     const P = window.Plotly, gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-    if (!P || !gd || !gd._fullLayout || gd.__liveHash === hash) return false;
+    if (!P || !gd || !gd._fullLayout || shown(key, gd) === hash) return false;
     if (!document.querySelector(`[data-live-feed][data-live-run="${run}"]`)) return false;
     wrap(P);
     gd.__liveFig = fig;

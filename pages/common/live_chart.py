@@ -92,14 +92,18 @@ def key_class(key: str) -> str:
     return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
 
 
-def live_chart(fig, key: str) -> None:
+def live_chart(fig, key: str, feed_hash: str | None = None) -> None:
     """``st.plotly_chart(fig, key=key, width="stretch")`` that keeps zoom across data updates.
 
     On streamlit 1.67.x a hidden ``st.html`` element goes before the chart (see the module
-    docstring); elsewhere this is plain ``st.plotly_chart``.
+    docstring); elsewhere this is plain ``st.plotly_chart``. ``feed_hash``: the live feed's
+    hash of this same figure, so the feed's first answer does not draw the chart again
+    (``pages/assets/live_feed.js`` reads it: six charts drawn twice were most of a large
+    Monitor's browser time).
     """
     if APPLIES:
+        drawn = f" data-live-fig-hash='{feed_hash}'" if feed_hash else ""
         st.html(f"<style>[data-testid='stElementContainer']:has([data-live-chart])"
-                f"{{display:none}}</style><span data-live-chart='{key_class(key)}'></span>"
-                f"<script>{_SCRIPT}</script>", unsafe_allow_javascript=True)
+                f"{{display:none}}</style><span data-live-chart='{key_class(key)}'{drawn}>"
+                f"</span><script>{_SCRIPT}</script>", unsafe_allow_javascript=True)
     st.plotly_chart(fig, key=key, width="stretch")

@@ -81,6 +81,7 @@ def test_analysis_figures_follow_completed_trials_at_most_every_few_seconds(
         workspace: Path, image_folder: Path, monkeypatch) -> None:
     run = make_run(runs_dir(), image_folder, finished=False)
     first = run_content.monitor_content(run)
+    dict(first.figures)  # a viewer drew them (each figure is built when first asked for)
     write_trial(RunDir(run).log_writer(), 3, score=0.1)
     soon = run_content.monitor_content(run)  # a fast search: the forest is not refitted yet
     assert soon.figures["importance"] is first.figures["importance"]

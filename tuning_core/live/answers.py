@@ -81,10 +81,14 @@ _FIGURES = run_content.Memo(64)
 
 def figure_specs(content: run_content.MonitorContent) -> dict[str, Piece]:
     """The content's figures as JSON, each serialised and hashed once (while its key holds)."""
-    return {name: _FIGURES.get((content.path, name, content.objective,
-                                content.figure_keys[name]),
-                           partial(_figure_piece, fig))
-            for name, fig in content.figures.items()}
+    return {name: figure_spec(content, name) for name in content.figures}
+
+
+def figure_spec(content: run_content.MonitorContent, name: str) -> Piece:
+    """One figure of the content as JSON and its hash, as the feed sends it (the page gives
+    the hash to the chart it draws, so the feed's first answer does not draw it again)."""
+    key, fig = content.figures.entry(name)
+    return _FIGURES.get((content.path, name, content.objective, key), partial(_figure_piece, fig))
 
 
 def _figure_piece(figure: run_content.Figure) -> Piece:

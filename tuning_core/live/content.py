@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -149,7 +149,7 @@ def live_table(table: pd.DataFrame, objective: str) -> tuple[pd.DataFrame, str |
                    f"{len(table):,} trials; every trial is listed below, page by page.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MonitorContent:
     """What the Monitor shows of a run at one log position (shared by every viewer)."""
 
@@ -162,13 +162,17 @@ class MonitorContent:
     chance: str | None  # the warning when the completed trials sit at chance
     plan: str | None  # the plan of a run fitted to a time budget
     table: pd.DataFrame
-    figures: dict[str, Figure]
-    figure_keys: dict[str, Hashable]  # a figure is the same while its key is (built once)
+    figures: Figures  # each built when first asked for
     unknown: tuple[tuple[str, int], ...] = ()  # log events this version does not know, counted
 
     @property
     def empty(self) -> bool:
         return self.table.empty
+
+    @property
+    def figure_keys(self) -> Mapping[str, Hashable]:
+        """Each figure's key: the figure is the same while its key is (built once)."""
+        return {name: self.figures.key(name) for name in self.figures}
 
 
 class Memo:
@@ -235,32 +239,75 @@ def trials_key(trials: pd.DataFrame) -> Hashable:
         tuple(trials["score"].astype(str))
 
 
+class Figures(Mapping[str, "Figure"]):
+    """The Monitor's figures at one log position by name, each built the first time it is
+    asked for and kept (shared by every viewer of that position), with the key it was built
+    for (:meth:`key`: the figure is the same while its key is).
+
+    Why lazy: a first visit to a large run used to wait for every figure (a forest fitted,
+    two fronts, parallel coordinates: about 1 s at 10,000 trials) before the page drew even
+    its counts; now the page draws the counts, then builds each chart as it draws it."""
+
+    def __init__(self, builders: dict[str, Callable[[], tuple[Hashable, Figure]]]) -> None:
+        self._builders = builders
+        self._built: dict[str, tuple[Hashable, Figure]] = {}
+        self._lock = threading.Lock()
+
+    def entry(self, name: str) -> tuple[Hashable, Figure]:
+        """(key, figure) of ``name``, built now if not yet (two first askers may both build:
+        the builders are memoised, and the first result is kept)."""
+        hit = self._built.get(name)
+        if hit is None:
+            built = self._builders[name]()
+            with self._lock:
+                hit = self._built.setdefault(name, built)
+        return hit
+
+    def key(self, name: str) -> Hashable:
+        return self.entry(name)[0]
+
+    def __getitem__(self, name: str) -> Figure:
+        return self.entry(name)[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+
 def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFrame,
-             epochs: pd.DataFrame) -> tuple[dict[str, Figure], dict[str, Hashable]]:
-    """The Monitor's figures and their keys (figure building is most of a new line's cost).
-    Only the learning curves change with each epoch, the objective when a trial starts or
-    ends; the parallel coordinates and the importance (a forest is fitted) when another trial
-    completes, at most every ``ANALYSIS_EVERY_S``."""
-    ended, path = trials_key(trials), str(run.path)
-    keys = {"objective": ended, "learning_curves": version}
-    figures = {
-        "objective": _SLOW.get(("objective", path, objective, ended),
-                               lambda: charts.objective_figure(trials, objective)),
-        "learning_curves": _SLOW.get(("curves", path, objective, version),
-                                     lambda: _curves(trials, epochs, objective))}
-    completed = completed_count(trials)
-    keys["parallel"], figures["parallel"] = _ANALYSIS.get(
-        ("parallel", path, objective), completed,
-        lambda: charts.parallel_figure(trials, objective))
-    keys["importance"], figures["importance"] = _ANALYSIS.get(
-        ("importance", path), completed, lambda: charts.importance_figure(hp_importance(trials)))
+             epochs: pd.DataFrame, ended: Hashable) -> Figures:
+    """The Monitor's figures, built when asked for (figure building is most of a new line's
+    cost). Only the learning curves change with each epoch, the objective when a trial
+    starts or ends (``ended``: :func:`trials_key`); the parallel coordinates and the
+    importance (a forest is fitted) when another trial completes, at most every
+    ``ANALYSIS_EVERY_S``; the fronts when a trial's cost is logged."""
+    path = str(run.path)
+
+    def slow(key: Hashable, memo_key: Hashable, build: Callable[[], Figure]
+             ) -> Callable[[], tuple[Hashable, Figure]]:
+        return lambda: (key, _SLOW.get(memo_key, build))
+
+    def analysis(name: Hashable, build: Callable[[], Figure]
+                 ) -> Callable[[], tuple[Hashable, Figure]]:
+        return lambda: _ANALYSIS.get(name, completed_count(trials), build)
+
+    builders = {
+        "objective": slow(ended, ("objective", path, objective, ended),
+                          lambda: charts.objective_figure(trials, objective)),
+        "learning_curves": slow(version, ("curves", path, objective, version),
+                                lambda: _curves(trials, epochs, objective)),
+        "parallel": analysis(("parallel", path, objective),
+                             lambda: charts.parallel_figure(trials, objective)),
+        "importance": analysis(("importance", path),
+                               lambda: charts.importance_figure(hp_importance(trials)))}
     costed = (ended, costs_key(trials))
     for axis in PARETO_AXES:  # a trial's cost comes just after its end
-        keys["pareto_" + axis] = costed
-        figures["pareto_" + axis] = _SLOW.get(
-            ("pareto", axis, path, objective, costed),
+        builders["pareto_" + axis] = slow(
+            costed, ("pareto", axis, path, objective, costed),
             partial(front_figure, trials, run.direction, objective, axis))
-    return figures, keys
+    return Figures(builders)
 
 
 PARETO_AXES = ("latency", "params")
@@ -291,8 +338,9 @@ def monitor_content(run_dir: str | Path) -> MonitorContent:
 def _build(run: RunDir, version: Hashable, config: RunConfig, trials: pd.DataFrame,
            epochs: pd.DataFrame) -> MonitorContent:
     completed, objective = completed_count(trials), config.tuner.objective
-    figures, keys = _figures(run, version, objective, trials, epochs)
-    ranked = _SLOW.get(("best", str(run.path), keys["objective"]),  # trials that ended
+    ended = trials_key(trials)
+    figures = _figures(run, version, objective, trials, epochs, ended)
+    ranked = _SLOW.get(("best", str(run.path), ended),  # trials that ended
                        lambda: run.best_trials() if not trials.empty else [])
     plan = SearchPlan.from_dict(config.plan)
     return MonitorContent(
@@ -301,7 +349,7 @@ def _build(run: RunDir, version: Hashable, config: RunConfig, trials: pd.DataFra
         best=ranked[0].score if ranked else None,
         chance=_chance(run, completed) if not trials.empty else None,
         plan=plan.describe() if plan is not None else None,
-        table=trial_table(trials), figures=figures, figure_keys=keys,
+        table=trial_table(trials), figures=figures,
         unknown=tuple(sorted(run.reader().unknown.items())))
 
 
