@@ -141,4 +141,4 @@ def test_past_its_budget_the_chart_draws_the_front_and_a_sample_and_says_so():
     front = front_frame(table, "max", AXES["latency"])["on_front"]
     assert len(by_name["Pareto front"].x) == front.sum()  # the front is always whole
     assert len(by_name["dominated"].x) == DOMINATED_DRAWN
-    assert f"a random 1,500 of {(~front).sum():,} dominated" in fig.layout.title.text
+    assert f"a random {DOMINATED_DRAWN:,} of {(~front).sum():,} dominated" in fig.layout.title.text

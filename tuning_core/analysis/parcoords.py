@@ -50,6 +50,8 @@ BEST_LINE = "#d62728"
 AXIS_LINE = "rgba(128, 128, 128, 0.6)"
 TICKS = 5  # labelled heights on a numeric axis
 DRAWN, BEST_DRAWN = 400, 300  # lines drawn at most, of them the best (the rest: a sample)
+MARKED = 100  # lines drawn with a marker at each axis up to this many; past, lines only
+# (400 lines of 9 axes were 3,600 SVG markers, most of the page's DOM at 10,000 trials)
 
 
 @dataclass(frozen=True)
@@ -203,10 +205,11 @@ def parallel_figure(trials: pd.DataFrame, objective: str = "val_accuracy",
                       for value in values[r]] for r, t in enumerate(ids)], dtype=object)
     frame, labels = _frame(found)
     traces = [frame]
+    mode = "lines+markers" if len(drawn) <= MARKED else "lines"  # hover works on either
     for band, (label, colour) in enumerate(styles):
         rows = np.flatnonzero(index == band)
         if rows.size:
-            traces.append(dict(type="scatter", mode="lines+markers", name=label,
+            traces.append(dict(type="scatter", mode=mode, name=label,
                                legendgroup=label, hovertemplate="%{text}<extra></extra>",
                                line=dict(color=colour, width=1.5), marker=dict(size=5),
                                opacity=0.8, **_polylines(rows, heights, text)))
