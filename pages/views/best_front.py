@@ -54,18 +54,42 @@ def choose_by_cost(run_dir: Path, trials: pd.DataFrame, objective: str, directio
     clicked = front_chart(frame, objective, axis, "best_front")
     if clicked and st.session_state.get(_PICK + ".clicked") != clicked[1]:
         st.session_state[_PICK + ".clicked"] = st.session_state[_PICK] = clicked[1]
-    _retrain_picked(run_dir, frame, objective)
+    _retrain_picked(run_dir, frame, objective, direction)
     _retrain_within(run_dir, trials, objective, direction)
 
 
-def _retrain_picked(run_dir: Path, frame: pd.DataFrame, objective: str) -> None:
-    ids = list(frame.sort_values(["on_front"], ascending=False, kind="stable")["trial_id"])
-    rows = frame.set_index("trial_id")
+CHOICES = 200  # trials in the list at most: the front, then the best by score
+
+
+def choices(frame: pd.DataFrame, direction: str, picked: object = None) -> list[str]:
+    """The trials the list offers: the whole front, then the best of the rest by score,
+    ``CHOICES`` at most (10,000 labels were 0.4 MB sent and seconds of the server's time at
+    every rerun; any trial drawn on the chart can still be clicked), and the one picked,
+    wherever it ranks."""
+    front = frame["on_front"].astype(bool)
+    best = frame[~front].sort_values("score", ascending=direction != "max", kind="stable")
+    kept = frame[front | frame.index.isin(best.index[:max(0, CHOICES - int(front.sum()))])]
+    # in the chart's order, the front first (a run within the budget lists all, as before)
+    ordered = kept.sort_values(["on_front"], ascending=False, kind="stable")["trial_id"]
+    ids = [str(t) for t in ordered]
+    if picked is not None and str(picked) not in ids and str(picked) in set(
+            frame["trial_id"].astype(str)):
+        ids.append(str(picked))
+    return ids
+
+
+def _retrain_picked(run_dir: Path, frame: pd.DataFrame, objective: str,
+                    direction: str) -> None:
+    ids = choices(frame, direction, st.session_state.get(_PICK))
+    rows = frame.assign(trial_id=frame["trial_id"].astype(str)).set_index("trial_id")
     if st.session_state.get(_PICK) not in ids:
         st.session_state[_PICK] = ids[0]
     left, right = st.columns([3, 1])
     trial = left.selectbox("Trial to retrain (click a point, or pick)", ids, key=_PICK,
                            format_func=lambda t: _label(rows.loc[t], objective))
+    if len(frame) > len(ids):
+        left.caption(f"The list holds the front and the best by {objective} "
+                     f"({len(ids):,} of {len(frame):,} trials); click a point for another.")
     refused = _refused(run_dir)
     if right.button("Retrain this trial", disabled=bool(refused), help=refused,
                     key="front_retrain"):

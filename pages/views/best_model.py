@@ -143,6 +143,6 @@ def downloads(run_dir: Path, trials: pd.DataFrame) -> None:
         cols[1].download_button("Download hyperparameters (JSON)", data=text,
                                 file_name=f"{run_dir.name}-hyperparameters.json",
                                 mime="application/json", on_click="ignore")
-    cols[2].download_button("Download trials (CSV)", data=trials.to_csv(index=False),
+    cols[2].download_button("Download trials (CSV)", data=lambda: trials.to_csv(index=False),
                             file_name=f"{run_dir.name}-trials.csv", mime="text/csv",
                             on_click="ignore", disabled=trials.empty)
