@@ -305,6 +305,31 @@ def test_processes_claiming_at_once_never_both_get_a_job(tmp_path: Path) -> None
                                                          JobState.QUEUED]
 
 
+def _drain(path: str, barrier: Any, results: Any) -> None:
+    """A dispatcher in a loop: claim, run (finish), claim again, until nothing waits."""
+    queue, mine = JobQueue(path), []
+    pid = multiprocessing.current_process().pid or 0
+    barrier.wait()
+    while queue.jobs():
+        job = queue.claim_next("host", pid)
+        if job is not None:
+            mine.append(job.id)
+            queue.finish(job.id, JobState.FINISHED, f"run by {pid}")
+    results.put(mine)
+
+
+def test_many_dispatchers_draining_one_queue_run_each_job_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    jobs = _enqueue(JobQueue(path), tmp_path, "ab" * 12)
+    claimed = _run_processes(_drain, [(str(path),)] * 8)
+    ran = [job_id for mine in claimed for job_id in mine]
+    assert sorted(ran) == _ids(jobs)  # every job once: none twice, none lost
+    done = JobQueue(path).history(limit=100)
+    assert {job.state for job in done} == {JobState.FINISHED} and len(done) == len(jobs)
+    for job in done:  # each finished by the process that claimed it
+        assert job.message == f"run by {job.pid}"
+
+
 def test_two_users_queuing_at_once_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     path = tmp_path / "queue.sqlite3"
     JobQueue(path)
