@@ -157,7 +157,10 @@ def _healthy(segment: Segment) -> bool:
 
 
 def survived_fault(rec: FaultRecord, audit: LogAudit) -> bool:
-    """A resume after the fault got going; for a refused second writer, the owner went on.
+    """A resume after the fault got going; for a refused second writer, the owner went on;
+    for a fault that leaves a search running (a folder edit the resume went on from, a queued
+    job, a power cut beside the search), that search trained on. Never after a power cut or
+    a full disk that left a file unreadable.
 
     A fault that struck as the search's last trial ended finds the search finished: there is
     nothing left to go on with, and the search it struck is the proof the run survived.
@@ -165,6 +168,11 @@ def survived_fault(rec: FaultRecord, audit: LogAudit) -> bool:
     own = audit.segments[rec.starts_after - 1] if rec.starts_after else None
     if rec.kind == "second_writer":
         return rec.refused and own is not None and (own.last_time > rec.at or own.end is not None)
+    if rec.unreadable:  # a power cut or a full disk left a file its reader cannot read
+        return False
+    if rec.goes_on and own is not None and _healthy(own) and (
+            own.end is not None or own.last_time > rec.at):
+        return True  # the search it left running (or its queued job) trained on
     if own is not None and own.end == "finished":
         return True
     return any(_healthy(s) for s in audit.segments[rec.starts_after:])

@@ -1,16 +1,23 @@
 """Fault-injection soak: drive a small search through random faults, resuming after each.
 
 Faults (``KINDS``): a stop-request file, Ctrl-C (SIGINT), SIGTERM, a double SIGINT (abort),
-kill -9 during start-up or mid-trial, and a second process resuming the run while it trains
-(it must be refused). Every process is a real ``python -m tuning_core`` on this machine, in
-a session of its own (so a whole process group is signalled, and killed at the end whatever
+kill -9 during start-up or mid-trial, a second process resuming the run while it trains
+(it must be refused), and around the run (``bench.soak.workspace_faults``): its disk filling
+mid-search, its image folder edited between a stop and a resume, two servers' dispatchers
+on one workspace with a queued job, and a power cut (kill -9) of a writer of notes.json,
+run.json, the job queue, the lab accounts or best/. Every process is a real
+``python -m tuning_core`` (or a server's dispatcher, or a writer) on this machine, in a
+session of its own (so a whole process group is signalled, and killed at the end whatever
 happened); every wait is bounded. Then the run is resumed until its log says finished, its
 best trial retrained, and the log checked line by line and against KerasTuner's records.
 
 This module holds ``KINDS``, ``SoakResult``, the soak driver (all faults, finishing, retraining,
 the result) and ``soak()``. The pieces live beside it: ``bench.soak.procs`` (child processes,
 the fault schedule, ``FaultRecord``), ``bench.soak.faults`` (the run's owners and one injector
-per fault kind) and ``bench.soak.audit`` (the log audit and the final checks).
+per fault kind), ``bench.soak.workspace_faults`` (the faults around the run),
+``bench.soak.files`` (every file read back through the product's readers; the small disk),
+``bench.soak.writers`` (the power cut's writer child) and ``bench.soak.audit`` (the log audit
+and the final checks).
 """
 
 from __future__ import annotations
@@ -29,12 +36,13 @@ from bench.soak.audit import (
     survived_fault,
     unended_problems,
 )
-from bench.soak.faults import START_WAIT_S, FaultInjector
+from bench.soak.faults import START_WAIT_S
 from bench.soak.procs import FaultRecord, schedule
+from bench.soak.workspace_faults import EDITS, WorkspaceFaults
 from tuning_core.runs.rundir import RunDir
 
 KINDS = ("stop_file", "sigint", "sigterm", "double_sigint", "kill9_startup", "kill9_training",
-         "second_writer")
+         "second_writer", "disk_full", "folder_edit", "second_server", "power_cut")
 FINISH_TRIES = 6
 
 
@@ -55,6 +63,8 @@ class SoakResult:
     problems: list[str]
     faults: list[dict[str, Any]] = field(default_factory=list)
     launches: int = 0
+    unreadable_files: int = 0  # files of the run or workspace the product's readers refused
+    split_changed_silently: int = 0  # folder edits after which the test split changed unsaid
 
     @property
     def injected(self) -> int:
@@ -68,7 +78,7 @@ class SoakResult:
         return asdict(self)
 
 
-class _Soak(FaultInjector):
+class _Soak(WorkspaceFaults):
     """A whole soak: all its faults, then finishing the search, retraining, and the result."""
 
     def inject_all(self, plan: list[str], budget_share: float) -> list[FaultRecord]:
@@ -116,6 +126,7 @@ class _Soak(FaultInjector):
         return ok
 
     def result(self, records: list[FaultRecord], retrained: bool, wall_s: float) -> SoakResult:
+        self.check_files()  # every file of the run and the workspace, at the end too
         path = self.run()
         run = RunDir(path) if path else None
         log = run.log_path if run else None  # raw lines: the audit reports damaged ones
@@ -132,9 +143,10 @@ class _Soak(FaultInjector):
                      for r in injected if r not in survived]
         problems += unended_problems(audit, self.owners)
         let_in = sum(r.let_in for r in injected)
-        excess = max(0, len(audit.segments) - len(self.owners) - let_in)
+        launched = len(self.owners) + self.extra_starts  # a queued job's search is launched too
+        excess = max(0, len(audit.segments) - launched - let_in)
         if excess:
-            problems.append(f"{len(audit.segments)} search starts from {len(self.owners)} launches")
+            problems.append(f"{len(audit.segments)} search starts from {launched} launches")
         return SoakResult(
             faults_injected=dict(Counter(r.kind for r in injected)),
             faults_survived=dict(Counter(r.kind for r in survived)),
@@ -142,16 +154,21 @@ class _Soak(FaultInjector):
             double_writers_let_in=let_in + len(audit.writer_signs) + excess,
             refused_second_writers=sum(r.refused for r in injected), wall_s=wall_s,
             max_trials=self.max_trials, completed=completed, retrained=retrained,
-            problems=problems, faults=[asdict(r) for r in records], launches=len(self.owners))
+            problems=problems, faults=[asdict(r) for r in records], launches=len(self.owners),
+            unreadable_files=len(self.unreadable), split_changed_silently=self.split_silent)
 
 
 def soak(data_dir: str | Path, work_dir: str | Path, faults: int, seed: int, max_trials: int,
-         epochs: int, time_limit_s: float, kinds: Sequence[str] = KINDS) -> SoakResult:
+         epochs: int, time_limit_s: float, kinds: Sequence[str] = KINDS,
+         edits: Sequence[str] = EDITS) -> SoakResult:
     """Drive a random search through ``faults`` random faults, then finish it and retrain.
 
-    ``kinds``: the fault kinds to draw from (each once per shuffled round). The search is
-    the 'small' preset at 16 px; children use a training slot under ``work_dir``. Never
-    raises for what a fault did to the run: that goes to ``SoakResult.problems``.
+    ``kinds``: the fault kinds to draw from (each once per shuffled round); ``edits``: what
+    a folder_edit fault may do to an image. The search is the 'small' preset at 16 px on a
+    copy of ``data_dir``; children use a training slot under ``work_dir``, whose ``runs``
+    folder is a small tmpfs when disk_full is drawn (root only). With power_cut, a retrain
+    is cut while it writes best/ before the final one. Never raises for what a fault did to
+    the run: that goes to ``SoakResult.problems``.
     """
     unknown = set(kinds) - set(KINDS)
     if unknown or not kinds:
@@ -161,9 +178,14 @@ def soak(data_dir: str | Path, work_dir: str | Path, faults: int, seed: int, max
     records: list[FaultRecord] = []
     retrained = False
     try:
+        ctx.setup(kinds, edits)
         records = ctx.inject_all(schedule(kinds, faults, ctx.rng), budget_share=0.7)
         if ctx.finish():
+            if "power_cut" in kinds:  # a retrain cut while it writes best/, then a whole one
+                records.append(ctx.power_cut_best())
             retrained = ctx.retrain()
+        ctx.kill_all()
+        return ctx.result(records, retrained, time.time() - started)
     finally:
         ctx.kill_all()
-    return ctx.result(records, retrained, time.time() - started)
+        ctx.close()  # the small disk goes last: the result reads the run on it

@@ -135,3 +135,6 @@ class FaultRecord:
     let_in: bool = False  # second writer: it started searching while the owner trained
     starts_after: int = 0  # search_start lines once the fault was over
     at: float = 0.0
+    goes_on: bool = False  # the search the fault left running (or started) is its proof
+    split_silent: bool = False  # folder_edit: the test split changed without a word
+    unreadable: int = 0  # files the product's readers could not read right after it
