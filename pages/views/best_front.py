@@ -12,7 +12,14 @@ import streamlit as st
 
 from pages.common import auth, live, state
 from tuning_core.analysis.compare import Comparison
-from tuning_core.analysis.pareto import AXES, Limits, combined_trials, front_frame, pick_within
+from tuning_core.analysis.pareto import (
+    AXES,
+    Limits,
+    combined_trials,
+    front_frame,
+    listed_trials,
+    pick_within,
+)
 from tuning_core.analysis.pareto_chart import frame_figure
 from tuning_core.lab.permissions import Action
 from tuning_core.runs.rundir import RunDir
@@ -58,29 +65,9 @@ def choose_by_cost(run_dir: Path, trials: pd.DataFrame, objective: str, directio
     _retrain_within(run_dir, trials, objective, direction)
 
 
-CHOICES = 200  # trials in the list at most: the front, then the best by score
-
-
-def choices(frame: pd.DataFrame, direction: str, picked: object = None) -> list[str]:
-    """The trials the list offers: the whole front, then the best of the rest by score,
-    ``CHOICES`` at most (10,000 labels were 0.4 MB sent and seconds of the server's time at
-    every rerun; any trial drawn on the chart can still be clicked), and the one picked,
-    wherever it ranks."""
-    front = frame["on_front"].astype(bool)
-    best = frame[~front].sort_values("score", ascending=direction != "max", kind="stable")
-    kept = frame[front | frame.index.isin(best.index[:max(0, CHOICES - int(front.sum()))])]
-    # in the chart's order, the front first (a run within the budget lists all, as before)
-    ordered = kept.sort_values(["on_front"], ascending=False, kind="stable")["trial_id"]
-    ids = [str(t) for t in ordered]
-    if picked is not None and str(picked) not in ids and str(picked) in set(
-            frame["trial_id"].astype(str)):
-        ids.append(str(picked))
-    return ids
-
-
 def _retrain_picked(run_dir: Path, frame: pd.DataFrame, objective: str,
                     direction: str) -> None:
-    ids = choices(frame, direction, st.session_state.get(_PICK))
+    ids = listed_trials(frame, direction, st.session_state.get(_PICK))
     rows = frame.assign(trial_id=frame["trial_id"].astype(str)).set_index("trial_id")
     if st.session_state.get(_PICK) not in ids:
         st.session_state[_PICK] = ids[0]

@@ -142,3 +142,23 @@ def test_past_its_budget_the_chart_draws_the_front_and_a_sample_and_says_so():
     assert len(by_name["Pareto front"].x) == front.sum()  # the front is always whole
     assert len(by_name["dominated"].x) == DOMINATED_DRAWN
     assert f"a random {DOMINATED_DRAWN:,} of {(~front).sum():,} dominated" in fig.layout.title.text
+
+
+def test_the_list_to_pick_from_holds_the_front_and_the_best_of_the_rest():
+    """Issue 29: a list of every trial was 10,000 labels at every rerun of the Best page."""
+    from tuning_core.analysis.pareto import listed_trials
+
+    rng = np.random.default_rng(2)
+    table = trials([(float(s), float(ms), 10) for s, ms in rng.random((3000, 2))])
+    frame = front_frame(table, "max", AXES["latency"])
+    front = frame[frame["on_front"]]["trial_id"].tolist()
+    listed = listed_trials(frame, "max", limit=50)
+    assert len(listed) == 50 and listed[:len(front)] == front  # the whole front first
+    rest = frame[~frame["on_front"]].sort_values("score", ascending=False)
+    assert set(listed[len(front):]) == set(rest["trial_id"].head(50 - len(front)))
+    worst = rest["trial_id"].iloc[-1]
+    assert listed_trials(frame, "max", worst, limit=50) == [*listed, worst]  # a clicked one
+    assert listed_trials(frame, "max", "no such trial", limit=50) == listed
+    small = front_frame(trials([(0.5, 2.0, 1), (0.6, 1.0, 1), (0.4, 3.0, 1)]), "max",
+                        AXES["latency"])
+    assert listed_trials(small, "max") == ["01", "00", "02"]  # a small run: all, as before

@@ -31,8 +31,8 @@ __all__, __getattr__ = public(__name__, {
     "margin": ("Accuracy", "Difference", "evaluation_accuracy", "per_class_table",
                "weakest_class_text", "wilson"),
     "parcoords": ("parallel_figure",),
-    "pareto": ("AXES", "LimitChoice", "Limits", "combined_trials", "front_frame", "non_dominated",
-               "pick_within"),
+    "pareto": ("AXES", "LimitChoice", "Limits", "combined_trials", "front_frame",
+               "listed_trials", "non_dominated", "pick_within"),
     "pareto_chart": ("frame_figure", "front_figure"),
     "planner": ("DataShape", "SearchPlan", "plan_for", "plan_search", "run_pace", "trial_epochs"),
 })

@@ -107,6 +107,28 @@ def front_frame(trials: pd.DataFrame, direction: str, axis: CostAxis) -> pd.Data
     return frame.sort_values([axis.column, "score"], ascending=[True, way.ascending])
 
 
+LISTED = 200  # trials a list to pick from offers at most: the front, then the best of the rest
+
+
+def listed_trials(frame: pd.DataFrame, direction: str, picked: object = None,
+                  limit: int = LISTED) -> list[str]:
+    """The trial ids a list to pick from offers, of a :func:`front_frame`: the whole front,
+    then the best of the rest by score, ``limit`` at most (10,000 labels were 0.4 MB sent
+    and seconds of the server's time at every rerun of the Best page), in the frame's order
+    with the front first; and ``picked`` (a trial clicked on the chart) wherever it ranks.
+    A run within the limit lists every trial, as before."""
+    front = frame["on_front"].astype(bool)
+    rest = frame[~front].sort_values("score", ascending=Direction.of(direction).ascending,
+                                     kind="stable")
+    kept = frame[front | frame.index.isin(rest.index[:max(0, limit - int(front.sum()))])]
+    ids = [str(t) for t in kept.sort_values("on_front", ascending=False,
+                                            kind="stable")["trial_id"]]
+    if picked is not None and str(picked) not in ids and \
+            str(picked) in set(frame["trial_id"].astype(str)):
+        ids.append(str(picked))
+    return ids
+
+
 def combined_trials(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Several runs' trial tables as one, each row labelled with its run (for Compare: one
     front over the runs, which must share the objective)."""
