@@ -79,11 +79,12 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tuning_core.model.report import write_report
+    from tuning_core.model.report import data_changes, write_report
 
     path = write_report(args.run_dir, args.output, actor=_actor())
     print(json.dumps({"run": str(RunDir(args.run_dir).path), "report": str(path),
-                      "bytes": path.stat().st_size}))
+                      "bytes": path.stat().st_size,
+                      "data_changes": data_changes(RunDir(args.run_dir))}))
     return 0
 
 

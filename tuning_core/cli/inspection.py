@@ -84,6 +84,8 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(f"{flag.kind.value}\t{flag.path}\t{flag.reason}")
     if report.note:
         print(f"note: {report.note}")
+    if report.data_changes:  # the folder edited since the search (issue 27)
+        print(f"data: {report.data_changes}")
     counts = {k.value: len(report.of_kind(k)) for k in FlagKind}
     print(f"checked {report.images} images in {report.seconds:.0f} s: "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -228,11 +228,25 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir)
     run.config()
+    _print_data_changes(run)  # a folder edited past going on is refused here, in one line
     registry = _registry(run.path.parent, args)
     quiet_tensorflow_import()
     with Signals():
         registry.resume(run.path)
         return _finish_search(registry, run.path)
+
+
+def _print_data_changes(run: RunDir) -> None:
+    """What a resume does about the data folder edited since the search (issue 27);
+    DatasetError when it cannot go on (before TensorFlow's slow import)."""
+    from tuning_core.data.changes import Use
+    from tuning_core.search.lifecycle import folder_changes, load_or_make_split
+
+    found = folder_changes(run)
+    if not found.unchanged:
+        listed = load_or_make_split(run)
+        print(f"data: {found.effect(listed, found.usable(listed, Use.RESUME), Use.RESUME)}",
+              flush=True)
 
 
 def _finish_search(registry, run_dir: Path) -> int:
@@ -271,6 +285,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     summary["test_accuracy_95"] = list(accuracy.interval) if accuracy else None
     summary["misclassified"] = len(evaluation.get("misclassified", []))
     summary["model"] = str(run.model_path)
+    summary["data_changes"] = (evaluation.get("data_changes") or {}).get("summary")
     if choice is not None:
         summary["chosen"] = choice.to_dict()
     print(json.dumps(summary))

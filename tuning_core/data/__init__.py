@@ -1,5 +1,7 @@
 """Images: scanning and splitting a folder, the tf.data pipeline, uploads and the sample set.
 
+* ``changes``: a data folder edited under a run: what changed since its split was fixed, and what
+  each job does about it.
 * ``dataset``: image folders: scan one (classes, sizes, colour modes, skipped files) and split
   it.
 * ``pipeline``: the tf.data image pipeline: decode each file once, then serve batches from the
@@ -17,8 +19,9 @@ from __future__ import annotations
 from tuning_core.core.public import public
 
 __all__, __getattr__ = public(__name__, {
+    "changes": ("Change", "FileChange", "FolderChanges", "Use", "compare", "stamp_files"),
     "dataset": ("DatasetSummary", "IMAGE_EXTENSIONS", "SizeStats", "Split", "SplitConfig",
-                "class_warnings", "scan", "split_files"),
+                "class_warnings", "probe_image", "scan", "split_files"),
     "pipeline": ("ImageCache", "ImageConfig", "TrainingData", "load_image"),
     "sample": ("write_digits",),
     "upload_checks": ("UploadError", "UploadLimits", "copy_capped"),

@@ -26,7 +26,7 @@ from tuning_core.data.pipeline import ImageCache, ImageConfig, TrainingData, loa
 
 __all__ = [
     "IMAGE_EXTENSIONS", "SkippedFile", "SizeStats", "DatasetSummary", "scan",
-    "SplitConfig", "LabeledFile", "Split", "split_files",
+    "SplitConfig", "LabeledFile", "Split", "split_files", "probe_image",
     "ImageConfig", "ImageCache", "TrainingData", "load_image",
 ]
 
@@ -189,8 +189,13 @@ def _scan_class(root: Path, folder: Path, state: _ScanState) -> None:
         state.files[folder.name] = sorted(usable)
 
 
+def probe_image(path: Path) -> tuple[int, int, str] | str:
+    """(width, height, PIL mode) of a usable image, else the reason to skip it (decodes it
+    fully, as TensorFlow will)."""
+    return _probe(path)
+
+
 def _probe(path: Path) -> tuple[int, int, str] | str:
-    """(width, height, PIL mode) of a usable image, else the reason to skip it."""
     suffix = path.suffix.lower()
     if suffix not in IMAGE_EXTENSIONS:
         return f"not an image ({suffix or 'no extension'})"

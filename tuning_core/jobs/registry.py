@@ -21,6 +21,7 @@ from typing import Protocol
 from tuning_core.core import control
 from tuning_core.core.errors import RunError, TuningError
 from tuning_core.core.states import JobKind, RunStatus
+from tuning_core.data.changes import Use
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
 from tuning_core.runs.locks import FileLock, LockHolder, machine_slot
@@ -28,7 +29,7 @@ from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader
 from tuning_core.runs.trialtable import ended_count
-from tuning_core.search import diskneeds
+from tuning_core.search import diskneeds, lifecycle
 
 
 class Dispatcher(Protocol):
@@ -140,6 +141,7 @@ class JobRegistry:
         config = run.config()
         actor.check(Action.RESUME, owner=config.owner, target=run.name)
         diskneeds.check_search(config, run.path.parent, run)
+        lifecycle.check_folder(run, Use.RESUME)  # a folder edited under the run (issue 27)
         if self.dispatcher is not None:
             _check_resumable(run)
             self.dispatcher.submit(JobKind.SEARCH, run, actor, budget_s=_budget(config))
@@ -169,6 +171,7 @@ class JobRegistry:
         if epochs < 1:
             raise RunError(f"epochs must be at least 1; got {epochs}.")
         diskneeds.check_retrain(run)
+        lifecycle.check_folder(run, Use.RETRAIN)
         if self.dispatcher is not None:
             params = {"epochs": epochs, "rank": rank,
                       **({"trial_id": trial_id} if trial_id else {})}

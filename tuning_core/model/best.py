@@ -104,6 +104,8 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
         atomic.write_json(staged / HISTORY_FILE, {k: [clean_metrics({k: v})[k] for v in vs]
                                                   for k, vs in history.items()})
         evaluation = evaluate(model, test, data.split)
+        if data.changes:  # the folder was edited since the search: say what was tested on
+            evaluation["data_changes"] = data.changes
         atomic.write_json(staged / EVALUATION_FILE, evaluation)
         atomic.swap_dir(staged, run.best_dir)
     except BaseException as error:
@@ -112,7 +114,8 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
                   message=f"{type(error).__name__}: {error}")
         raise
     log.write(LogEvent.RETRAIN_END, status=SearchEnd.FINISHED.value,
-              test_accuracy=evaluation["test_accuracy"], test_loss=evaluation["test_loss"])
+              test_accuracy=evaluation["test_accuracy"], test_loss=evaluation["test_loss"],
+              **({"data_changes": data.changes["summary"]} if data.changes else {}))
     return evaluation
 
 

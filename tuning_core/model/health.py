@@ -35,6 +35,7 @@ import numpy as np
 
 from tuning_core.core import atomic
 from tuning_core.core.errors import RunError
+from tuning_core.data import changes
 from tuning_core.runs.rundir import RunDir
 
 HEALTH_FILE = "health.json"
@@ -95,6 +96,7 @@ class HealthReport:
     version: int = SCHEMA_VERSION
     oos_accuracy: float = math.nan  # the cross-validated models' accuracy on what they never saw
     note: str = ""  # why label errors were not judged, when they were not
+    data_changes: str = ""  # what changed in the folder since the search, and what was checked
 
     def of_kind(self, kind: FlagKind) -> list[Flag]:
         return [f for f in self.flags if f.kind is kind]
@@ -262,14 +264,10 @@ def check_run(run_dir: str | Path, folds: int = FOLDS, epochs: int = EPOCHS) -> 
     ``health/``; RunError when the run has no completed trial or its images are gone."""
     started = time.perf_counter()
     run = RunDir(run_dir)
-    split = _split(run)
+    listed, split, found = preflight(run)
     items = [(p, y, part) for part in ("train", "val", "test") for p, y in getattr(split, part)]
     paths = [p for p, _, _ in items]
     files = [Path(split.root) / p for p in paths]
-    missing = [p for p, f in zip(paths, files, strict=True) if not f.is_file()]
-    if missing:
-        raise RunError(f"{len(missing)} image(s) of {run.name} are gone from {split.root}, "
-                       f"for example {missing[0]}.")
     labels = np.array([y for _, y, _ in items])
     trial_id, build = _builder(run, len(split.classes))
     images = _images(run, files)
@@ -283,9 +281,35 @@ def check_run(run_dir: str | Path, folds: int = FOLDS, epochs: int = EPOCHS) -> 
         + outlier_flags(paths, features, labels)
     report = HealthReport(split.root, len(paths), folds, epochs, trial_id, tuple(flags),
                           round(time.perf_counter() - started, 2), oos_accuracy=accuracy,
-                          note=note)
+                          note=note, data_changes=found.effect(listed, split, changes.Use.HEALTH))
     _write(run, report)
     return report
+
+
+def preflight(run: RunDir) -> tuple[Any, Any, changes.FolderChanges]:
+    """The split as listed, the split the check reads now (the folder edited since the
+    search: gone and unreadable files left out, :mod:`tuning_core.data.changes`) and the
+    changes; DatasetError or DiskFullError, one line, when the check cannot go on."""
+    listed = _split(run)
+    found = changes.compare(run.load_split() or {})
+    split = found.usable(listed, changes.Use.HEALTH)
+    check_disk(run, split)
+    return listed, split, found
+
+
+FLAG_BYTES = 600  # one flag in health.json, paths and reason included (an upper bound)
+
+
+def check_disk(run: RunDir, split: Any) -> None:
+    """Refuse, in one line (DiskFullError), a health check whose report the disk cannot
+    hold: the fold models live in memory only; health.json holds at most a flag or two per
+    image, written beside the old one until it takes its place."""
+    from tuning_core.core import diskspace
+    from tuning_core.search.diskneeds import DiskNeed, check
+
+    images = len(split.train) + len(split.val) + len(split.test)
+    check([DiskNeed("the health report", 2 * 2 * images * FLAG_BYTES),
+           DiskNeed("logs", diskspace.RESERVE_BYTES)], run.path, "this health check")
 
 
 def load_health(run_dir: str | Path) -> HealthReport | None:
@@ -378,6 +402,7 @@ def start_health(run_dir: str | Path, actor: Any = None, tasks: Any = None,
 
     run, actor = RunDir(run_dir), actor or Actor()
     actor.check(Action.EXPLAIN, target=run.name)
+    preflight(run)  # refused here, in one line, rather than in the background
     holder = machine_slot().holder()
     if holder is not None:
         raise RunError(f"this machine trains now ({holder.describe()}); the health check "

@@ -27,7 +27,7 @@ from tuning_core.model.best import load_evaluation, load_history, load_hyperpara
 from tuning_core.model.report_svg import confusion_table, line_chart
 from tuning_core.runs.rundir import RunDir
 
-__all__ = ["report_html", "write_report", "download_report", "MISCLASSIFIED_SHOWN",
+__all__ = ["report_html", "write_report", "download_report", "data_changes", "MISCLASSIFIED_SHOWN",
            "BEST_TRIALS_SHOWN"]
 
 MISCLASSIFIED_SHOWN = 8
@@ -69,7 +69,29 @@ def _data_section(run: RunDir) -> str:
             f"{len(classes)} classes, images resized to {config.image.image_size}×"
             f"{config.image.image_size} {escape(config.image.color_mode)}. Split "
             f"{s.train:.0%} / {s.val:.0%} / {s.test:.0%} (seed {s.seed}); trials trained on "
-            f"{s.subset:.0%} of the training images.</p>" + _table(counts))
+            f"{s.subset:.0%} of the training images.</p>" + _table(counts)
+            + "".join(f"<p class='changed'>{escape(line)}</p>" for line in data_changes(run)))
+
+
+def data_changes(run: RunDir) -> list[str]:
+    """What the report says about the data folder edited under the run (issue 27): how it
+    differs now from the split, and what the last resume and the retrain went on with."""
+    from tuning_core.search.lifecycle import folder_changes
+
+    lines = []
+    try:
+        now = folder_changes(run).summary()
+    except (OSError, TuningError, ValueError, KeyError) as error:  # a split that cannot be read
+        now = f"the data folder could not be compared with the split: {error}"
+    if now:
+        lines.append(f"The folder now: {now}.")
+    resumed = ((run.reader().last_start or {}).get("data_changes") or {}).get("summary")
+    if resumed:
+        lines.append(f"At the last resume: {resumed}")
+    retrained = ((load_evaluation(run.path) or {}).get("data_changes") or {}).get("summary")
+    if retrained:
+        lines.append(f"At the retrain: {retrained}")
+    return lines
 
 
 def _space_section(run: RunDir) -> str:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tuning_core.core import control, diskspace
 from tuning_core.core.control import SearchHalted
 from tuning_core.core.errors import DatasetError, DiskFullError, TuningError
 from tuning_core.core.states import LogEvent, SearchEnd
+from tuning_core.data import changes
 from tuning_core.data.dataset import ImageCache, Split, scan, split_files
 from tuning_core.data.pipeline import TrainingData
 from tuning_core.runs import exclusions, pruning
@@ -31,7 +33,9 @@ from tuning_core.search import precision
 
 def load_or_make_split(run: RunDir) -> Split:
     """The run's file split: made and saved at the first start (without the files on the
-    dataset's exclusion list, which it records), read back afterwards."""
+    dataset's exclusion list, which it records, and with each file's stamp and the files the
+    scan skipped, so a folder edited later is told apart: :mod:`tuning_core.data.changes`),
+    read back afterwards."""
     saved = run.load_split()
     if saved is not None:
         return Split.from_dict(saved)
@@ -39,39 +43,68 @@ def load_or_make_split(run: RunDir) -> Split:
     summary = scan(config.data_dir, [Path(r) for r in config.data_roots] or None)
     excluded = exclusions.load(run.path.parent, summary.root)  # the dataset's, if any
     split = split_files(excluded.apply(summary), config.split)
-    run.save_split({**split.to_dict(), "excluded": sorted(excluded.paths)})
+    listed = [p for p, _ in split.train + split.val + split.test]
+    run.save_split({**split.to_dict(), "excluded": sorted(excluded.paths),
+                    changes.SKIPPED_KEY: [s.path for s in summary.skipped],
+                    changes.STAMPS_KEY: changes.stamp_files(split.root, listed)})
     return split
 
 
-def _check_files_exist(split: Split) -> None:
-    missing = [p for p, _ in split.train + split.val + split.test
-               if not (Path(split.root) / p).is_file()]
-    if missing:
-        raise DatasetError(
-            f"{len(missing)} image(s) of this run's split are gone from {split.root}, "
-            f"for example {missing[0]}; put them back to train this run again.")
+def folder_changes(run: RunDir) -> changes.FolderChanges:
+    """What changed in the run's data folder since its split was fixed (nothing before)."""
+    saved = run.load_split()
+    if saved is None:
+        return changes.FolderChanges(run.config().data_dir, 0)
+    return changes.compare(saved)
+
+
+def usable_split(run: RunDir, use: changes.Use,
+                 found: changes.FolderChanges | None = None
+                 ) -> tuple[Split, changes.FolderChanges]:
+    """The split ``use`` reads now, and the changes it was made from; DatasetError, one
+    line, when the job cannot go on (the job registry asks before a resume or retrain)."""
+    split = load_or_make_split(run)
+    found = found if found is not None else folder_changes(run)
+    return found.usable(split, use), found
+
+
+def check_folder(run: RunDir, use: changes.Use) -> None:
+    """Refuse, in one line (DatasetError), a resume or retrain that the run's data folder, as
+    edited since the split was fixed, no longer allows; nothing to check before a first
+    start."""
+    if run.load_split() is not None:
+        usable_split(run, use)
 
 
 @dataclass
 class PreparedData:
-    """Decoded, cached images of a run's split, ready for training."""
+    """Decoded, cached images of a run's split, ready for training. ``split``: the files
+    used now; ``changes``: what the job writes down about the folder edited since the
+    split was fixed (empty when it was not)."""
 
     split: Split
     training: TrainingData
     num_classes: int
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_data(run: RunDir, full_train: bool, memory_mb: float = 2048,
                  with_test: bool = False,
-                 cache_dir: Path | None = None) -> tuple[PreparedData, ImageCache | None]:
+                 cache_dir: Path | None = None,
+                 found: changes.FolderChanges | None = None
+                 ) -> tuple[PreparedData, ImageCache | None]:
     """Decode the split once; trials train on the search subset, a retrain on all of train.
 
+    Files gone, renamed, replaced or unreadable since the split was fixed are handled as
+    :mod:`tuning_core.data.changes` says (DatasetError when the job cannot go on).
     ``cache_dir``: where decoded images too large for memory go (default the run's cache
     folder; each worker of a distributed search has its own, as two writers of one
     TensorFlow cache file would clash)."""
     config: RunConfig = run.config()
-    split = load_or_make_split(run)
-    _check_files_exist(split)
+    use = changes.Use.RETRAIN if full_train else changes.Use.RESUME
+    listed = load_or_make_split(run)
+    split, found = usable_split(run, use, found)
+    record = {} if found.unchanged else found.record(listed, split, use)
     n = len(split.classes)
     items = (split.train if full_train
              else split.search_train(config.split.subset, config.split.seed))
@@ -85,7 +118,7 @@ def prepare_data(run: RunDir, full_train: bool, memory_mb: float = 2048,
     training = TrainingData(cache(items, "train" if full_train else "search"),
                             cache(split.val, "val"), seed=config.split.seed)
     test = cache(split.test, "test") if with_test else None
-    return PreparedData(split=split, training=training, num_classes=n), test
+    return PreparedData(split=split, training=training, num_classes=n, changes=record), test
 
 
 @dataclass
@@ -190,8 +223,9 @@ def run_search(run_dir: str | Path) -> SearchEnd:
 
     run = RunDir(run_dir)
     config = run.config()
-    with search_lifecycle(run) as outcome:
-        data, _ = prepare_data(run, full_train=False)
+    found = folder_changes(run)
+    with search_lifecycle(run, **_change_fields(run, found)) as outcome:
+        data, _ = prepare_data(run, full_train=False, found=found)
         hypermodel = build_hypermodel(config, data.num_classes)
         with precision.training_policy(outcome.precision):
             tuner = build_tuner(config.tuner, hypermodel, run)
@@ -200,6 +234,20 @@ def run_search(run_dir: str | Path) -> SearchEnd:
                 raise SearchHalted(outcome.control.reason or SearchEnd.STOPPED.value)
             search_with_frozen_gc(tuner, data.training, config.tuner.epochs)
     return outcome.status
+
+
+def _change_fields(run: RunDir, found: changes.FolderChanges) -> dict[str, Any]:
+    """What a resume's start line says about the folder edited since the split was fixed:
+    the record of what it uses (the report reads it), else only what changed (the start
+    then fails with the refusal)."""
+    if found.unchanged:
+        return {}
+    listed = load_or_make_split(run)
+    try:
+        return {"data_changes": found.record(listed, found.usable(listed, changes.Use.RESUME),
+                                             changes.Use.RESUME)}
+    except DatasetError:
+        return {"data_changes": {"summary": found.summary()}}
 
 
 def search_with_frozen_gc(tuner, training, epochs: int) -> None:
