@@ -8,6 +8,8 @@ paths, record readers, cooperative stop control, background tasks.
 * ``control``: cooperative stop and time budget, reachable from a deep-copied Keras callback.
 * ``diskspace``: free disk space, measured before a write and recognised after one failed.
 * ``errors``: errors by intent.
+* ``leftovers``: temporary names that say who writes them, and the removal of those whose writer
+  is gone.
 * ``install``: where the dashboard's own files are: a git checkout, or a package installed by pip.
 * ``public``: a package's public names, stated in its ``__init__`` and imported only when first
   used.
@@ -31,6 +33,7 @@ __all__, __getattr__ = public(__name__, {
                "LockHeldError", "LoginError", "NotesError", "PermissionDeniedError",
                "RetrainRejected", "RunError", "SearchSpaceError", "SessionError",
                "SettingsError", "TuningError"),
+    "leftovers": ("remove_stale", "temporary_dir", "temporary_file"),
     "install": ("COMMAND", "app_dir", "command_name", "default_workspace", "is_checkout"),
     "public": ("public",),
     "records": ("Reader", "bad_value", "choice_issues", "exact_keys", "field_at", "known_issues",

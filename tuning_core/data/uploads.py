@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 import zipfile
 import zlib
@@ -23,7 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from tuning_core.core import atomic
+from tuning_core.core import atomic, diskspace, leftovers
+from tuning_core.core.errors import DiskFullError
 from tuning_core.data.upload_checks import (
     UploadError,
     UploadLimits,
@@ -94,6 +94,7 @@ def extract_zip(source: BinaryIO | Path, data_dir: Path, name: str, owner: str,
     data_dir, target = _new_target(data_dir, name)
     with _zip_errors(source), zipfile.ZipFile(source) as archive:
         plan = plan_zip(archive, limits)
+        _check_disk(data_dir, sum(info.file_size for info, _ in plan.members), name)
         with _staging(data_dir, name) as tmp:
             written = _unpack(archive, plan.members, tmp, limits, progress)
             meta = UploadedDataset(name, str(target), owner, len(plan.members), written,
@@ -131,6 +132,7 @@ def _unpack(archive: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, str]]
         cap = min(info.file_size, limits.max_file_bytes, limits.max_total_bytes - done)
         with archive.open(info) as src, open(dest, "xb") as out:
             _copy(src, out, cap, info.filename, advance)
+            _flush(out)
     return done
 
 
@@ -172,6 +174,8 @@ def save_images(files: Iterable[tuple[str, BinaryIO]], data_dir: Path, name: str
     check_name(class_name, "class name")
     data_dir, target = Path(data_dir), Path(data_dir) / check_name(name)
     existing = _owned_by(target, owner) if target.exists() else None
+    files = list(files)
+    _check_disk(data_dir, sum(_size(stream) for _, stream in files), name)
     with _staging(data_dir, name) as tmp:
         staged, skipped, renamed = _stage(files, tmp / class_name, limits)
         if existing is None:
@@ -215,6 +219,7 @@ def _stage(files: Iterable[tuple[str, BinaryIO]], folder: Path,
         cap = min(limits.max_file_bytes, limits.max_total_bytes - total)
         with open(path, "wb") as out:
             total += _copy(stream, out, cap, original, lambda n: None)
+            _flush(out)
         staged.append(path)
         if path.name != original:
             renamed[original] = path.name
@@ -305,7 +310,7 @@ def delete_dataset(data_dir: Path, name: str, actor: Actor) -> None:
         raise UploadError(f"The dataset {name} belongs to {owner or 'nobody (not an upload)'}"
                           f"; {actor.record_name} may not delete it (only its owner or an "
                           f"admin may).")
-    trash = Path(tempfile.mkdtemp(prefix=f".deleting-{name}-", dir=data_dir))
+    trash = leftovers.temporary_dir(data_dir, f"{DELETING}{name}")
     os.replace(folder, trash / name)  # gone from the list at once, even if rmtree is slow
     shutil.rmtree(trash)
 
@@ -337,26 +342,81 @@ def _new_target(data_dir: Path, name: str) -> tuple[Path, Path]:
     return Path(data_dir), target
 
 
+STAGING = ".upload-"  # data/.upload-<name>+<host>+<pid>+...: an upload being written
+DELETING = ".deleting-"
+UPLOAD_OVERHEAD = 64 * 1024  # folders and the metadata file
+
+
 @contextmanager
 def _staging(data_dir: Path, name: str) -> Iterator[Path]:
     """A hidden temporary folder in ``data_dir``, removed on the way out, whatever happens
-    (after a successful :func:`_rename_into_place` there is nothing left to remove)."""
+    (after a successful :func:`_rename_into_place` there is nothing left to remove). One
+    that a killed upload left is removed here, by the next upload
+    (:mod:`tuning_core.core.leftovers`). A full disk is said as one: how much is free where."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".upload-{name}-", dir=data_dir))
+    leftovers.remove_stale(data_dir, STAGING)
+    leftovers.remove_stale(data_dir, DELETING)
+    tmp = leftovers.temporary_dir(data_dir, f"{STAGING}{name}")
     try:
         yield tmp
     except OSError as error:
+        if diskspace.is_disk_full(error):
+            shutil.rmtree(tmp, ignore_errors=True)  # measured after what it held is freed
+            raise UploadError(f"{diskspace.full_error(data_dir)}; the upload {name} was not "
+                              "kept (nothing of it is left).") from error
         raise UploadError(f"Could not write the upload {name} into {data_dir}: {error}.") \
             from error
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _check_disk(data_dir: Path, need: int, name: str) -> None:
+    """Refuse, in one line, an upload whose unpacked files the disk cannot hold."""
+    try:
+        diskspace.ensure_free(data_dir, need + UPLOAD_OVERHEAD, f"the upload {name}")
+    except DiskFullError as error:
+        raise UploadError(f"{error}; nothing was written.") from error
+
+
+def _size(stream: BinaryIO) -> int:
+    """Bytes left to read in ``stream`` (0 when it cannot tell: the copy still counts)."""
+    size = getattr(stream, "size", None)
+    if isinstance(size, int):
+        return size
+    try:
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(here)
+        return max(0, end - here)
+    except (OSError, AttributeError, ValueError):
+        return 0
+
+
+def _flush(out: BinaryIO) -> None:
+    """Each file reaches the disk before the folder takes its name: a power cut after the
+    rename never leaves an uploaded dataset of empty files that looks whole."""
+    out.flush()
+    os.fsync(out.fileno())
+
+
 def _rename_into_place(tmp: Path, target: Path) -> None:
     if target.exists() or target.is_symlink():  # someone took the name meanwhile
         raise UploadError(f"A dataset named {target.name} already exists in "
                           f"{target.parent}; choose another name.")
+    _sync_folders(tmp)
     os.rename(tmp, target)
+    _sync_folders(target.parent, deep=False)
+
+
+def _sync_folders(root: Path, deep: bool = True) -> None:
+    """fsync ``root`` (and every folder under it): their entries survive a power cut."""
+    folders = [root] + ([Path(d) for d, _, _ in os.walk(root)][1:] if deep else [])
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _write_meta(folder: Path, meta: UploadedDataset) -> None:
