@@ -297,18 +297,18 @@ def preflight(run: RunDir) -> tuple[Any, Any, changes.FolderChanges]:
     return listed, split, found
 
 
-FLAG_BYTES = 600  # one flag in health.json, paths and reason included (an upper bound)
+FLAG_BYTES = 400  # one flag in health.json, paths and reason included (an upper bound)
 
 
 def check_disk(run: RunDir, split: Any) -> None:
     """Refuse, in one line (DiskFullError), a health check whose report the disk cannot
-    hold: the fold models live in memory only; health.json holds at most a flag or two per
-    image, written beside the old one until it takes its place."""
+    hold: the fold models live in memory only; health.json is taken as a flag per image
+    (most images get none), written beside the old one until it takes its place."""
     from tuning_core.core import diskspace
     from tuning_core.search.diskneeds import DiskNeed, check
 
     images = len(split.train) + len(split.val) + len(split.test)
-    check([DiskNeed("the health report", 2 * 2 * images * FLAG_BYTES),
+    check([DiskNeed("the health report", 2 * images * FLAG_BYTES),
            DiskNeed("logs", diskspace.RESERVE_BYTES)], run.path, "this health check")
 
 
