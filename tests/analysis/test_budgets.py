@@ -94,3 +94,21 @@ def test_a_run_of_20_trials_draws_every_trial_as_before() -> None:
     assert markers(front) == completed and "<sup>" not in title(front)
     objective = charts.objective_figure(trials)
     assert markers(objective) == completed and "<sup>" not in title(objective)
+
+
+def test_compare_with_20_runs_of_50000_trials_draws_each_runs_improvements_only() -> None:
+    from tuning_core.analysis.compare import RunSeries
+
+    rng = np.random.default_rng(3)
+    runs = []
+    for i in range(20):
+        best = np.maximum.accumulate(rng.uniform(0.5, 0.99, HUGE))
+        runs.append(RunSeries(f"r{i}", f"r{i}", "val_accuracy", "max", True, float(best[-1]),
+                              1, tuple(range(1, HUGE + 1)), tuple(best.tolist())))
+    figure = charts.compare_objective_figure(runs, "val_accuracy")
+    moves = [int((np.diff(np.asarray(r.best_so_far)) != 0).sum()) for r in runs]
+    assert markers(figure) <= sum(moves) + 2 * len(runs) < 20 * 40  # improvements: about ln n
+    assert len(figure_json(figure)) < 100_000
+    three = RunSeries("s", "s", "val_accuracy", "max", True, 0.9, 2, (1, 2, 3), (0.5, 0.9, 0.9))
+    short = charts.compare_objective_figure([runs[0], three], "val_accuracy")
+    assert list(short.data[1].x) == [1, 2, 3]  # a short run: a point per trial, as before

@@ -98,7 +98,6 @@ def objective_figure(trials: pd.DataFrame, objective: str = "val_accuracy") -> g
 # trials drawn as points at most (each an SVG node: 3,000 were 0.2 s of the browser's time at
 # every draw); past, the best OBJECTIVE_BEST as points over a density of all
 OBJECTIVE_POINTS, OBJECTIVE_BEST = 1000, 300
-STEPS_ALL = 3000  # a best-so-far line with a point per trial up to this many
 DENSITY_BINS = (120, 40)  # trial-number bins by score bins of the density past them
 
 
@@ -345,10 +344,10 @@ def compare_objective_figure(runs: Sequence[RunSeries], objective: str) -> go.Fi
 
 
 def _steps(numbers: Sequence[int], best: Sequence[float]) -> dict[str, list]:
-    """x and y of a best-so-far step line: every trial up to ``STEPS_ALL``; past it
+    """x and y of a best-so-far step line: every trial up to ``OBJECTIVE_POINTS``; past it
     only where the best moves and the last trial (the same line, a point per improvement: 20
     runs of 10,000 trials were 200,000 markers)."""
-    if len(numbers) <= STEPS_ALL:
+    if len(numbers) <= OBJECTIVE_POINTS:
         return {"x": list(numbers), "y": list(best)}
     values = np.asarray(best, dtype=float)
     keep = np.unique(np.r_[0, np.flatnonzero(values[1:] != values[:-1]) + 1, len(values) - 1])
