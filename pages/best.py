@@ -20,6 +20,7 @@ from tuning_core.lab.permissions import Action
 from tuning_core.model.best import retrain_progress
 from tuning_core.runs.ranking import RankedTrial
 from tuning_core.runs.rundir import RunDir
+from tuning_core.search.lifecycle import folder_notice
 
 
 def retrain_form(run_dir: Path, ranked: list[RankedTrial], objective: str) -> None:
@@ -71,6 +72,8 @@ with state.engine_errors():
     trials, _ = monitor.snapshot(run)
     ranked = run_dir.best_trials()
     st.caption(f"Run {run.name}")
+    if notice := folder_notice(run_dir):  # the data folder edited since the search (issue 27)
+        st.warning(notice, icon=":material/folder_off:")
     if not ranked:
         st.info("No completed trial yet: the best model can be retrained once one completes.")
     else:

@@ -19,6 +19,8 @@ from pages.views import monitor_table as table_view
 from tuning_core.live import answers as feed
 from tuning_core.live import content as run_content
 from tuning_core.live.html import anchor, part
+from tuning_core.runs.rundir import RunDir
+from tuning_core.search.lifecycle import folder_notice
 
 
 def chart(content: run_content.MonitorContent, name: str) -> None:
@@ -58,6 +60,8 @@ run = state.current_run()
 if run is None:
     st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")
 else:
+    if notice := folder_notice(RunDir(run)):  # the data folder edited since the search
+        st.warning(notice, icon=":material/folder_off:")
     with state.engine_errors():
         view.show_notes(run)
     with state.engine_errors():

@@ -12,6 +12,8 @@ hypermodel and trains through :func:`search_with_frozen_gc`.
 from __future__ import annotations
 
 import gc
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from tuning_core.data import changes
 from tuning_core.data.dataset import ImageCache, Split, scan, split_files
 from tuning_core.data.pipeline import TrainingData
 from tuning_core.runs import exclusions, pruning
-from tuning_core.runs.rundir import RunDir
+from tuning_core.runs.rundir import SPLIT_FILE, RunDir, file_stamp
 from tuning_core.runs.schema import RunConfig
 from tuning_core.search import precision
 
@@ -66,6 +68,36 @@ def usable_split(run: RunDir, use: changes.Use,
     split = load_or_make_split(run)
     found = found if found is not None else folder_changes(run)
     return found.usable(split, use), found
+
+
+NOTICE_TTL_S = 30.0  # a file replaced in place moves no folder's time: asked again after this
+_NOTICES: dict[Path, tuple[tuple[Any, ...], float, str]] = {}
+
+
+def folder_notice(run: RunDir) -> str:
+    """What changed in the run's data folder since its split was fixed, for a page's notice
+    ("" when nothing did, or before the first start). Cheap on every page run: compared
+    again only when split.json or a class folder moved, or after NOTICE_TTL_S."""
+    signature = _folder_signature(run)
+    cached, now = _NOTICES.get(run.path), time.monotonic()
+    if cached is not None and cached[0] == signature and now - cached[1] < NOTICE_TTL_S:
+        return cached[2]
+    try:
+        text = folder_changes(run).summary()
+    except (OSError, ValueError, KeyError, TypeError, TuningError):
+        text = ""  # a split that cannot be read is the jobs' to report, not a notice's
+    _NOTICES[run.path] = (signature, now, text)
+    return text
+
+
+def _folder_signature(run: RunDir) -> tuple[Any, ...]:
+    stamps: list[Any] = [file_stamp(run.file(SPLIT_FILE))]
+    try:
+        with os.scandir(run.config().data_dir) as entries:
+            stamps += sorted((e.name, e.stat().st_mtime_ns) for e in entries if e.is_dir())
+    except (OSError, TuningError):
+        stamps.append(None)
+    return tuple(stamps)
 
 
 def check_folder(run: RunDir, use: changes.Use) -> None:
