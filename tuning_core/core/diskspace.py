@@ -12,6 +12,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tuning_core.core.errors import DiskFullError
@@ -87,3 +89,15 @@ def is_disk_full(error: BaseException | None) -> bool:
 def as_disk_full(error: BaseException, path: str | Path) -> DiskFullError:
     """``error`` as a DiskFullError measured under ``path`` (itself when it is one)."""
     return error if isinstance(error, DiskFullError) else full_error(path)
+
+
+@contextmanager
+def said_as_full(path: str | Path, what: str = "") -> Iterator[None]:
+    """Inside, a "no space left" OSError becomes a DiskFullError measured under ``path``
+    (one line for people, as any refusal), any other error passes as it is."""
+    try:
+        yield
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        raise full_error(path, what=what) from error

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.analysis.margin import Accuracy, evaluation_accuracy
-from tuning_core.core import atomic
+from tuning_core.core import atomic, diskspace
 from tuning_core.core.errors import TuningError
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
@@ -264,7 +264,8 @@ def write_report(run_dir: str | Path, output: str | Path | None = None,
     actor.check(Action.REPORT, target=run.name)
     path = Path(output) if output else run.report_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(path, report_html(run.path, actor))
+    with diskspace.said_as_full(path.parent, "the report"):
+        atomic.write_text(path, report_html(run.path, actor))
     actor.record(Action.REPORT, target=run.name, detail=f"report {path.name}")
     return path
 

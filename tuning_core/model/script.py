@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tuning_core.core import atomic
+from tuning_core.core import atomic, diskspace
 from tuning_core.core.errors import ExportError
 from tuning_core.data.dataset import Split
 from tuning_core.lab.actor import Actor
@@ -80,7 +80,8 @@ def write_script(run_dir: str | Path, output: str | Path | None = None,
     text = script_text(run.path)
     path = Path(output) if output else run.script_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(path, text)
+    with diskspace.said_as_full(path.parent, "the search script"):
+        atomic.write_text(path, text)
     actor.record(Action.REPORT, target=run.name, detail=f"search script {path.name}")
     return path
 

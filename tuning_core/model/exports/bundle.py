@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+from tuning_core.core import leftovers
 from tuning_core.model.exports.card import CARD_FILE, LABELS_FILE, ModelCard, Quantization
 from tuning_core.model.exports.formats import ExportFormat, ExportTarget
 
@@ -108,18 +110,28 @@ def _sha256(path: Path) -> str:
 
 def write_bundle(path: Path, target: ExportTarget, card: ModelCard, dest: Path) -> None:
     """Zip the model at ``path`` (a file, or the SavedModel's folder) with its labels, card,
-    example and README into ``dest`` (written beside, then moved in whole)."""
-    partial = dest.with_name(dest.name + ".partial")
+    example and README into ``dest``: written to a hidden temporary name beside it, flushed
+    to the disk and renamed, so a kill or a full disk never leaves a zip cut short under
+    ``dest``'s name (the temporary is removed on a failure; one a kill left is removed by
+    the next export: :mod:`tuning_core.core.leftovers`)."""
+    partial = leftovers.temporary_file(dest)
     card = replace(card, sha256=_sha256(path / "saved_model.pb" if path.is_dir() else path))
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
-        if path.is_dir():
-            for item in sorted(path.rglob("*")):
-                if item.is_file():
-                    bundle.write(item, f"{card.file}/{item.relative_to(path).as_posix()}")
-        else:
-            bundle.write(path, card.file)
-        bundle.writestr(LABELS_FILE, card.labels_text())
-        bundle.writestr(CARD_FILE, card.to_json())
-        bundle.writestr(EXAMPLE_FILE, example_text(target))
-        bundle.writestr(README_FILE, readme_text(target, card))
-    partial.replace(dest)
+    try:
+        with open(partial, "wb") as handle:
+            with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as bundle:
+                if path.is_dir():
+                    for item in sorted(path.rglob("*")):
+                        if item.is_file():
+                            bundle.write(item, f"{card.file}/{item.relative_to(path).as_posix()}")
+                else:
+                    bundle.write(path, card.file)
+                bundle.writestr(LABELS_FILE, card.labels_text())
+                bundle.writestr(CARD_FILE, card.to_json())
+                bundle.writestr(EXAMPLE_FILE, example_text(target))
+                bundle.writestr(README_FILE, readme_text(target, card))
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(dest)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

@@ -12,7 +12,6 @@ missing or stale export and records the download in lab mode's audit log.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tuning_core.core import atomic
+from tuning_core.core import atomic, diskspace, leftovers
 from tuning_core.core.errors import ExportError
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
@@ -40,11 +39,15 @@ from tuning_core.model.exports.records import (
 )
 from tuning_core.model.exports.runtimes import THREADS, RuntimeResult, run_in_child
 from tuning_core.runs.rundir import RunDir
+from tuning_core.search.diskneeds import DiskNeed, check
 
 __all__ = ["export_run", "load_manifest", "current_exports", "download", "check_images",
+           "check_disk", "export_needs", "file_problem",
            "input_spec", "representative_images", "MAX_CHECK_IMAGES", "REPRESENTATIVE_IMAGES"]
 
 MAX_CHECK_IMAGES = 64
+STAGING = ".export-"  # exports/.export-+<host>+<pid>+...: a staging folder (core.leftovers)
+EXPORT_OVERHEAD = 4 << 20  # a SavedModel's graph, a zip's labels, card, example and README
 REPRESENTATIVE_IMAGES = 100  # training images a full-integer file is calibrated on
 _MANIFEST_LOCK = threading.Lock()
 Writer = Callable[[Any, ExportTarget, Path, WriteContext], None]
@@ -92,12 +95,14 @@ def representative_images(run: RunDir, count: int = REPRESENTATIVE_IMAGES) -> np
 
 
 def _split(run: RunDir) -> Any:
+    """The run's images as the folder holds them now (gone and unreadable ones left out)."""
+    from tuning_core.data import changes
     from tuning_core.data.dataset import Split
 
     saved = run.load_split()
     if saved is None:
         raise ExportError(f"{run.name} has no file split: its search never started.")
-    return Split.from_dict(saved)
+    return changes.compare(saved).usable(Split.from_dict(saved), changes.Use.EXPORT)
 
 
 def export_run(run_dir: str | Path, targets: list[ExportTarget], actor: Actor | None = None,
@@ -113,23 +118,40 @@ def export_run(run_dir: str | Path, targets: list[ExportTarget], actor: Actor | 
 
     run, actor = RunDir(run_dir), actor or Actor()
     actor.check(Action.EXPORT, owner=run.config().owner, target=run.name)
+    check_disk(run, targets)
     model = load_best_model(run.path)
     stamp = run.model_stamp() or []
     images, source = check_images(run)
     reference = np.asarray(model.predict(images, verbose=0), dtype="float32")
     run.exports_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run.exports_dir))
+    leftovers.remove_stale(run.exports_dir, ".")  # what a killed export left behind
     exported = prepare(model)
     exported.predict(images[:1], verbose=0)  # the ONNX exporter refuses a never-called model
-    try:
-        records = _build_and_check(exported, targets, images, reference, staging,
-                                   run, stamp, writer, _context(run, targets))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _save(run, records, source)
+    with diskspace.said_as_full(run.exports_dir):  # the staging folder or the manifest
+        staging = leftovers.temporary_dir(run.exports_dir, STAGING)
+        try:
+            records = _build_and_check(exported, targets, images, reference, staging,
+                                       run, stamp, writer, _context(run, targets))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _save(run, records, source)
     actor.record(Action.EXPORT, target=run.name, detail="; ".join(
         f"{r.key} {'ok' if r.passed else 'refused: ' + r.reason}" for r in records))
     return records
+
+
+def export_needs(run: RunDir, targets: list[ExportTarget]) -> list[DiskNeed]:
+    """What exporting ``targets`` writes, as an upper bound: each file is at most the size
+    of the best model's file (which also holds the optimizer's state), in the staging
+    folder and again in its zip, plus the SavedModel's graph and each zip's extras."""
+    model = run.model_path.stat().st_size if run.model_path.is_file() else 0
+    return [DiskNeed(f"the {t.label} export", 2 * model + EXPORT_OVERHEAD) for t in targets]
+
+
+def check_disk(run: RunDir, targets: list[ExportTarget]) -> None:
+    """Refuse, in one line (DiskFullError), an export the disk cannot hold."""
+    check([*export_needs(run, targets), DiskNeed("logs", diskspace.RESERVE_BYTES)],
+          run.path, "this export")
 
 
 def _context(run: RunDir, targets: list[ExportTarget]) -> WriteContext:
@@ -154,6 +176,9 @@ def _build_and_check(model: Any, targets: list[ExportTarget], images: np.ndarray
         except Exception as failure:  # a converter's own words are the reason
             words = " ".join(str(failure).split())[:300]
             error = f"export failed: {type(failure).__name__}: {words}"
+            if diskspace.is_disk_full(failure):
+                error = str(diskspace.full_error(staging, what=f"the {target.label} export"))
+            _remove(path)  # a part-written file is never checked, zipped or offered
         built[target.key] = (path, time.perf_counter() - started, error)
     ran = run_in_child(images, [(t.key, t.format.value, built[t.key][0]) for t in targets
                                 if not built[t.key][2]], staging)
@@ -183,6 +208,27 @@ def _settle(target: ExportTarget, built: tuple[Path, float, str], ran: RuntimeRe
                      reason=judge(agreement, target.quantized, spread))
     if not record.passed:
         return record
+    try:
+        return _keep(path, target, record, run, final, bundle)
+    except OSError as failure:  # the zip did not fit: nothing of this export is offered
+        if not diskspace.is_disk_full(failure):
+            raise
+        for partial in (final, bundle):
+            partial.unlink(missing_ok=True)
+        full = diskspace.full_error(run.exports_dir, what=f"the {target.label} export")
+        return replace(record, reason=str(full))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _keep(path: Path, target: ExportTarget, record: ExportRecord, run: RunDir, final: Path,
+          bundle: Path) -> ExportRecord:
+    """Zip a passed export into exports/ (and move its bare file there)."""
     card = _card(run, target)
     if target.integer:
         card = quantized_card(card, path)
@@ -222,9 +268,27 @@ def load_manifest(run_dir: str | Path) -> ExportManifest:
 
 
 def current_exports(run_dir: str | Path) -> list[ExportRecord]:
-    """The records of exports made from the best model as it is now, in target order."""
+    """The records of exports made from the best model as it is now, in target order; a
+    passed one whose file is missing or not the size it was written at is listed as not
+    offered, with why (only the manifest lists exports: temporaries never show)."""
     run = RunDir(run_dir)
-    return load_manifest(run.path).current(run.model_stamp())
+    records = load_manifest(run.path).current(run.model_stamp())
+    return [replace(r, reason=f"{file_problem(run, r)}; export again") if file_problem(run, r)
+            else r for r in records]
+
+
+def file_problem(run: RunDir, record: ExportRecord) -> str:
+    """Why a passed export's file cannot be offered as whole ("" when it can)."""
+    if not record.passed:
+        return ""
+    path = run.export_path(record.bundle or record.file)
+    size = path.stat().st_size if path.is_file() else None
+    if size is None:
+        return f"{path} is missing"
+    expected = record.bundle_bytes if record.bundle else record.bytes
+    if expected and size != expected:
+        return f"{path} is {size:,} bytes, not the {expected:,} it was written with"
+    return ""
 
 
 def download(run_dir: str | Path, key: str, actor: Actor | None = None) -> Path:
@@ -245,7 +309,8 @@ def download(run_dir: str | Path, key: str, actor: Actor | None = None) -> Path:
         raise ExportError(f"the {record.label} export of {run.name} was made from an earlier "
                           "best model; export again.")
     path = run.export_path(record.bundle or record.file)
-    if not path.is_file():
-        raise ExportError(f"{path} is missing; export {record.label} again.")
+    problem = file_problem(run, record)
+    if problem:
+        raise ExportError(f"{problem}; export {record.label} again.")
     actor.record(Action.DOWNLOAD, target=run.name, detail=f"export {key} ({path.name})")
     return path
