@@ -60,6 +60,7 @@ class WorkspaceFaults(FaultInjector):
     extra_starts = 0  # searches started by a fault's own processes (the queued job's)
     unreadable: list[str]
     split_silent = 0
+    said_before: list[str]  # the folder changes the last resume that went on named
 
     def setup(self, kinds: Sequence[str], edits: Sequence[str] = EDITS) -> None:
         """The soak's own copy of the data (edited by folder_edit, with ``edits``) and, for
@@ -68,7 +69,7 @@ class WorkspaceFaults(FaultInjector):
         if unknown or not edits:
             raise ValueError(f"folder edits must be some of {EDITS}; got {list(edits)}")
         self.edit_kinds = tuple(edits)
-        self.unreadable = []
+        self.unreadable, self.said_before = [], []
         self.workspace = self.runs_dir.parent
         copy = self.workspace / "data"
         shutil.rmtree(copy, ignore_errors=True)
@@ -135,13 +136,18 @@ class WorkspaceFaults(FaultInjector):
         rec.injected = True
         owner = self.launch_owner()
         if owner.wait_said("search started", min(START_WAIT_S, self.left() + 30)):
-            said = [line for line in owner.out + owner.err if CHANGE_WORDS.search(line)
-                    and not line.startswith("search started")]
+            out = list(owner.out)  # what it said before its search started
+            out = out[:next((i for i, line in enumerate(out)
+                             if line.startswith("search started")), len(out))]
+            said = [line for line in out + list(owner.err) if CHANGE_WORDS.search(line)]
+            # a resume says every change since the search: this edit must change what it says
+            new = bool(said) and said != self.said_before
+            self.said_before = said
             changed = _test_split(run) != before
-            rec.goes_on, rec.expected = True, bool(said)
+            rec.goes_on, rec.expected = True, new
             rec.split_silent = changed and not said
-            rec.outcome = (f"went on: {said[0][:140]}" if said else
-                           "went on without a word about the change") + \
+            rec.outcome = (f"went on: {said[0][:160]}" if new else
+                           "went on without a word about this change") + \
                 (", test split changed" if changed else ", test split kept")
             self.split_silent += rec.split_silent
             return
