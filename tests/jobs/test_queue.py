@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tuning_core.jobs.queue import JobQueue, QueuedJob, QueueError
-from tuning_core.jobs.records import JobState, QueueKind
+from tuning_core.jobs.records import JobState, QueueKind, process_alive
 from tuning_core.lab.accounts import Role, User
 from tuning_core.lab.actor import Actor
 
@@ -235,6 +241,23 @@ def test_a_queue_of_the_first_schema_keeps_its_jobs(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 1")
     (job,) = JobQueue(path).jobs()
     assert job.owner == "ann" and job.requeues == 0
+
+
+def test_a_killed_process_its_parent_has_not_reaped_counts_as_gone(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    job = QueuedJob(1, QueueKind.SEARCH, str(tmp_path), "ann", host=socket.gethostname(),
+                    pid=child.pid, state=JobState.RUNNING)
+    try:
+        assert process_alive(job)
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while process_alive(job):  # a zombie until reaped: signal 0 still finds it
+            assert time.monotonic() < deadline, "a killed, unreaped process counted as alive"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_alive(job)
 
 
 def test_a_file_that_is_not_a_queue_is_a_clear_error(tmp_path: Path) -> None:

@@ -108,7 +108,17 @@ def process_alive(job: QueuedJob) -> bool:
         return False
     except PermissionError:
         pass
-    return True
+    return not _zombie(job.pid)
+
+
+def _zombie(pid: int) -> bool:
+    """True when ``pid`` has ended but its parent has not reaped it yet (a killed server whose
+    supervisor is slow): signal 0 still finds it, yet it trains nothing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc here, or it ended just now
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def _checked(kind: QueueKind | str, owner: str, params: dict[str, Any] | None,
