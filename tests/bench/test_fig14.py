@@ -28,6 +28,12 @@ def test_the_goal_needs_every_page_in_time_and_ten_times_optuna_from_3000_trials
     assert fig14.summary(slow)[1] is False  # only 6.7x
     late = [*rows, _row("ours", "Monitor 50000", 50_000, "warm", None)]  # never completed
     assert fig14.summary(late)[1] is False
+    slow_first = [*rows, {**_row("ours", "Runs", 0, "warm", 1.5), "first_s": 1.2}]
+    assert fig14.summary(slow_first)[1] is False  # complete in time, first content not
+    heavy = [*rows, {"dashboard": "ours", "page": "idle", "trials": 0, "visit": "60 s later",
+                     "server_rss_mb": 700}]
+    value, met, notes = fig14.summary(heavy)
+    assert met is False and "server RSS at most 700 MB (goal < 600)" in notes
 
 
 def test_the_trials_handed_to_optuna_are_the_completed_ones_with_their_curves(tmp_path: Path):
