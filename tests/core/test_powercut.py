@@ -62,7 +62,7 @@ def test_without_a_readable_previous_version_the_error_stays(tmp_path: Path) -> 
         atomic.read_json(path)
 
 
-def test_run_json_notes_and_accounts_come_back_through_their_readers(tmp_path: Path,
+def test_run_json_notes_split_and_accounts_come_back_through_their_readers(tmp_path: Path,
                                                                      image_folder: Path) -> None:
     from tuning_core.data.dataset import ImageConfig
     from tuning_core.runs.catalogue import edit_notes
@@ -74,10 +74,13 @@ def test_run_json_notes_and_accounts_come_back_through_their_readers(tmp_path: P
     run = RunDir.create(tmp_path / "runs", config)
     edit_notes(run.path, "first", "one", [])
     edit_notes(run.path, "second", "two", [])
+    run.save_split({"train": ["a.png"], "classes": ["dark", "light"]})
     run.file("run.json").write_bytes(b"")
     run.file("notes.json").write_bytes(b'{"schema_version": 1, "na')
+    run.file("split.json").write_bytes(b'{"train": ["a.p')
     assert RunDir(run.path).config().name == "kept"
     assert RunDir(run.path).notes().name == "first"  # the version before the lost one
+    assert RunDir(run.path).load_split() == {"train": ["a.png"], "classes": ["dark", "light"]}
     store = UserStore(tmp_path / "users.json", ScryptParams(n=2**4))
     store.add("ann", Role.ADMIN, "password-1")
     store.add("bob", Role.MEMBER, "password-2")

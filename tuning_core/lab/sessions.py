@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tuning_core.core import atomic
 from tuning_core.core.errors import LabConfigError, SessionError
 from tuning_core.lab.accounts import Account, User, UserStore, user_store
 from tuning_core.lab.files import PRIVATE, FileCache, lab_dir, locked, read_json, write_json
@@ -46,6 +47,7 @@ def load_secret(folder: Path) -> bytes:
             os.close(fd)
             os.chmod(temp, PRIVATE)
             os.link(temp, path)
+            atomic.fsync_dir(folder)  # the name on disk too, before any token is signed
         except FileExistsError:
             pass
         finally:

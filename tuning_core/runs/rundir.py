@@ -7,6 +7,7 @@ Every file name of a run lives here; pages, the command line and the engine ask 
     notes.json      what people call the run and say about it: name, notes, tags (editable;
                     the previous version in notes.json.bak)
     split.json      the file split, fixed at the first start so a resume trains on the same files
+                    (a spare in split.json.bak)
     trials.jsonl    the trial log (search_start, trial_start, epoch_end, trial_end, search_end)
     retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
     tuner/          the KerasTuner project
@@ -265,12 +266,14 @@ class RunDir:
         return self.file(CHIEF_FILE)
 
     def load_split(self) -> dict[str, Any] | None:
-        """The saved split as a dict, or None before the first start."""
+        """The saved split as a dict (restored from split.json.bak when a power cut left it
+        unreadable), or None before the first start."""
         path = self.file(SPLIT_FILE)
-        return json.loads(path.read_text()) if path.is_file() else None
+        return atomic.read_json(path) if path.is_file() else None
 
     def save_split(self, data: dict[str, Any]) -> None:
-        atomic.write_json(self.file(SPLIT_FILE), data, indent=None)
+        """Write split.json, keeping a spare (a resume must train on the same files)."""
+        atomic.write_json(self.file(SPLIT_FILE), data, indent=None, keep_previous=True)
 
     def best_json(self, name: str) -> Any | None:
         """A JSON file of ``best/`` (evaluation, history, hyperparameters), or None."""
