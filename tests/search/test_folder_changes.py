@@ -52,12 +52,13 @@ def test_a_resume_and_a_retrain_the_folder_no_longer_allows_are_refused_up_front
     assert registry.active_run() is None and run.holder() is None
     assert not run.log_path.exists()  # nothing started, nothing logged
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-    result = subprocess.run([sys.executable, "-m", "tuning_core", "resume", str(run.path)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    assert "images are gone since the search" in lines[0] and "'dogs'" in lines[0]
+    for command in ("resume", "best"):
+        result = subprocess.run([sys.executable, "-m", "tuning_core", command, str(run.path)],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), (command, lines)
+        assert "images are gone since the search" in lines[0] and "'dogs'" in lines[0]
 
 
 def _png(path: Path, value: int) -> None:

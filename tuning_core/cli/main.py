@@ -236,17 +236,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return _finish_search(registry, run.path)
 
 
-def _print_data_changes(run: RunDir) -> None:
-    """What a resume does about the data folder edited since the search (issue 27);
-    DatasetError when it cannot go on (before TensorFlow's slow import)."""
+def _print_data_changes(run: RunDir, retrain: bool = False) -> None:
+    """What a resume or retrain does about the data folder edited since the search (issue
+    27); DatasetError when it cannot go on (before TensorFlow's slow import)."""
     from tuning_core.data.changes import Use
     from tuning_core.search.lifecycle import folder_changes, load_or_make_split
 
+    use = Use.RETRAIN if retrain else Use.RESUME
     found = folder_changes(run)
-    if not found.unchanged:
+    if not found.unchanged and run.load_split() is not None:
         listed = load_or_make_split(run)
-        print(f"data: {found.effect(listed, found.usable(listed, Use.RESUME), Use.RESUME)}",
-              flush=True)
+        print(f"data: {found.effect(listed, found.usable(listed, use), use)}",
+              file=sys.stderr if retrain else sys.stdout, flush=True)
 
 
 def _finish_search(registry, run_dir: Path) -> int:
@@ -267,6 +268,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir)
     run.config()
     trial_id, choice = choose.resolve_best(run, args)
+    _print_data_changes(run, retrain=True)  # stderr: stdout is the one JSON line
     registry = _registry(run.path.parent, args)
     quiet_tensorflow_import()
     with Signals():

@@ -68,6 +68,7 @@ class Use(str, Enum):
     RETRAIN = "retrain"
     HEALTH = "health check"
     EXPORT = "export check"
+    EXPLAIN = "explanation"
     REPORT = "report"
 
     @property

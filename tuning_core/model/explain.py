@@ -148,20 +148,18 @@ def is_current(explanation: Explanation, run_dir: str | Path) -> bool:
 
 
 def _test_images(run: RunDir) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+    from tuning_core.data import changes
     from tuning_core.data.dataset import Split
     from tuning_core.data.pipeline import load_image
 
     saved = run.load_split()
     if saved is None:
         raise RunError(f"{run.name} has no file split: its search never started.")
-    split = Split.from_dict(saved)
+    # the test images the folder still holds (gone and unreadable ones left out: issue 27)
+    split = changes.compare(saved).usable(Split.from_dict(saved), changes.Use.EXPLAIN)
     if not split.test:
-        raise RunError(f"{run.name} has no test images to explain.")
+        raise RunError(f"{run.name} has no test images to explain (left in {split.root}).")
     config = run.config().image
-    missing = [p for p, _ in split.test if not (Path(split.root) / p).is_file()]
-    if missing:
-        raise RunError(f"{len(missing)} test image(s) of {run.name} are gone from "
-                       f"{split.root}, for example {missing[0]}.")
     images = np.stack([load_image(Path(split.root) / p, config) for p, _ in split.test])
     return ([p for p, _ in split.test], np.array([y for _, y in split.test]),
             list(split.classes), images.astype("float32"))
