@@ -38,7 +38,9 @@ def describe(entry: QueueEntry) -> str:
     if entry.position is None:
         return f"training now · {text}"
     when = live.duration(entry.starts_in_s)
-    return f"#{entry.position} · {text} · starts in about {when}{'+' if entry.assumed else ''}"
+    back = f" · back: {job.message}" if job.requeues and job.message else ""
+    return (f"#{entry.position} · {text} · starts in about {when}"
+            f"{'+' if entry.assumed else ''}{back}")
 
 
 def _mine(entry: QueueEntry) -> bool:
