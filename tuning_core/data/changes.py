@@ -292,10 +292,10 @@ def compare(saved: dict[str, Any]) -> FolderChanges:
 def _present(root: Path) -> set[str]:
     """Every visible file under the class folders, relative to ``root`` (names only)."""
     found: set[str] = set()
-    for top in os.scandir(root):
-        if top.name.startswith(".") or not top.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(top.path):
+    with os.scandir(root) as entries:
+        tops = [e.path for e in entries if not e.name.startswith(".") and e.is_dir()]
+    for top in tops:
+        for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             rel = Path(dirpath).relative_to(root).as_posix()
             found.update(f"{rel}/{name}" for name in filenames if not name.startswith("."))
@@ -310,9 +310,12 @@ def _renames(root: Path, gone: list[str], new: list[str],
         if path in stamps:
             by_size.setdefault(int(stamps[path][0]), []).append(path)
     found: dict[str, str] = {}
+    inside = root.resolve()
     for path in new:
         try:
             candidates = by_size.get((root / path).stat().st_size, [])
+            if candidates and not (root / path).resolve().is_relative_to(inside):
+                continue  # never read through a link out of the folder (lab mode's roots)
         except OSError:
             continue
         same_class = [c for c in candidates if c not in found and _top(c) == _top(path)]
