@@ -171,6 +171,7 @@ def test_a_split_without_stamps_still_tells_gone_and_new_files(folder: Path) -> 
     found = changes.compare(saved)
     assert not found.stamped
     assert _kinds(found) == {"gone": {split.val[0][0]}, "added": {"a/new.png"}}
+    assert found.summary().endswith("1 image file is not in the split (not used)")
 
 
 def test_changes_round_trip_through_json(folder: Path) -> None:

@@ -134,9 +134,12 @@ class FolderChanges:
             words.append(f"{_count(replaced, 'was', 'were')} replaced by other images "
                          f"({_names(replaced)})")
         added = self.of_kind(Change.ADDED)
-        if added:
+        if added and self.stamped:
             words.append(f"{len(added):,} new image{'s are' if len(added) > 1 else ' is'} "
                          "not used (a new search would use them)")
+        elif added:  # a split older than its stamps did not list what its scan skipped
+            words.append(f"{len(added):,} image file{'s are' if len(added) > 1 else ' is'} "
+                         "not in the split (not used)")
         text = "; ".join(w for w in words if w)
         return text[:1].upper() + text[1:] if text else ""
 
