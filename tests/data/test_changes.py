@@ -149,7 +149,7 @@ def test_a_folder_that_is_gone_refuses_every_job(folder: Path, tmp_path: Path) -
     found = changes.compare(saved)
     assert found.root_missing
     for use in Use:
-        with pytest.raises(DatasetError, match=r"the data folder .* is gone"):
+        with pytest.raises(DatasetError, match=r"The data folder .* is gone"):
             found.usable(Split.from_dict(saved), use)
 
 

@@ -118,7 +118,7 @@ class FolderChanges:
     def summary(self) -> str:
         """What changed, in a sentence ("" when nothing did)."""
         if self.root_missing:
-            return (f"the data folder {self.root} is gone (moved, renamed or unmounted?): "
+            return (f"The data folder {self.root} is gone (moved, renamed or unmounted?): "
                     f"none of the run's {self.listed:,} images can be read")
         words = [_gone(self.of_kind(Change.GONE), self.listed)]
         renamed = self.of_kind(Change.RENAMED)
@@ -151,15 +151,15 @@ class FolderChanges:
             DatasetError: one line, when ``use`` cannot go on (see the module's docstring).
         """
         if self.root_missing:
-            raise DatasetError(f"The {use.value} cannot read the run's images: "
-                               f"{self.summary()}; put the folder back at {self.root}.")
+            raise DatasetError(f"{self.summary()}. The {use.value} cannot go on: put the "
+                               f"folder back at {self.root}.")
         renamed = {c.path: c.detail for c in self.of_kind(Change.RENAMED)}
         dropped = {c.path for c in self.changes if c.kind in (Change.GONE, Change.CORRUPT)}
         replaced = {c.path for c in self.of_kind(Change.REPLACED)}
 
         def kept(items: list[LabeledFile], part: str) -> list[LabeledFile]:
-            out = replaced if part == "test" and use.held_out else set()
-            return [(renamed.get(p, p), y) for p, y in items if p not in dropped | out]
+            skip = dropped | replaced if part == "test" and use.held_out else dropped
+            return [(renamed.get(p, p), y) for p, y in items if p not in skip]
 
         now = Split(split.root, list(split.classes), kept(split.train, "train"),
                     kept(split.val, "val"), kept(split.test, "test"))
