@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter, clean_metrics
@@ -126,3 +127,28 @@ def test_events_without_a_table_and_unknown_ones_are_kept_and_counted(tmp_path: 
     assert [e["event"] for e in reader.events()] == ["search_start", "chief_start",
                                                       "trial_paused"]
     assert reader.unknown == {"trial_paused": 1} and reader.search_status == "running"
+
+
+def test_the_epoch_table_is_the_one_row_dicts_gave_with_a_retry_and_uneven_metrics(
+        tmp_path: Path) -> None:
+    lines = [  # times are floats, as the writer writes them (a number column is float64)
+        {"event": "trial_start", "time": 1.5, "trial_id": "a", "number": 1},
+        {"event": "epoch_end", "time": 2.5, "trial_id": "a", "execution": 0, "epoch": 0,
+         "seconds": 1.5, "metrics": {"loss": 1.0, "acc": 0.5}},  # killed after this epoch
+        {"event": "search_start", "time": 3},
+        {"event": "trial_start", "time": 4.5, "trial_id": "a", "number": 1},  # its retry
+        {"event": "epoch_end", "time": 5.5, "trial_id": "a", "execution": 0, "epoch": 0,
+         "seconds": 1.5, "metrics": {"loss": None, "acc": 0.6}},
+        {"event": "epoch_end", "time": 6.5, "trial_id": "a", "execution": 0, "epoch": 1,
+         "seconds": 2, "metrics": {"loss": 0.5, "val_acc": 0.1}},  # a metric new here
+        {"event": "epoch_end", "time": 7.5, "trial_id": "b", "epoch": 0, "metrics": {}},
+    ]
+    path = tmp_path / "trials.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    reader = TrialLogReader(path)
+    reader.poll()
+    rows = [{"trial_id": e["trial_id"], "execution": e.get("execution", 0),
+             "epoch": e["epoch"], "seconds": e.get("seconds"), "time": e["time"],
+             **e["metrics"]} for e in lines[4:]]
+    pd.testing.assert_frame_equal(reader.epochs(), pd.DataFrame(rows))
+    assert reader.events() == lines and reader.size == len(lines)
