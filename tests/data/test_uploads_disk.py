@@ -98,3 +98,36 @@ def test_a_killed_upload_is_never_listed_and_the_next_upload_removes_it(
     extract_zip(io.BytesIO(source.read_bytes()), data, "half", "ann")
     assert _entries(data) == {"half"}
     assert [d.files for d in list_datasets(data)] == [4]
+
+
+ADDING_KILLED = """
+import io, os, signal, sys
+from pathlib import Path
+from tuning_core.data.uploads import save_images
+real, calls = os.replace, []
+def replace(src, dst):  # the journal, one image in, then the kill
+    calls.append(dst)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+os.replace = replace
+save_images([(f"more{k}.png", io.BytesIO(b"x" * 100)) for k in range(3)], Path(sys.argv[1]),
+            "mine", "a", "ann")
+"""
+
+
+def test_images_added_to_a_dataset_by_an_upload_killed_midway_all_go_in(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    save_images([(f"first{k}.png", io.BytesIO(b"y" * 50)) for k in range(2)], data, "mine",
+                "a", "ann")
+    killed = subprocess.run([sys.executable, "-c", ADDING_KILLED, str(data)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    whole = [p for p in (data / "mine" / "a").iterdir() if p.stat().st_size]
+    assert len(whole) == 3  # half the batch (and a name reserved), until...
+    dataset, = list_datasets(data)  # ...the next listing finishes the batch
+    assert sorted(p.name for p in (data / "mine" / "a").iterdir()) == \
+        ["first0.png", "first1.png", "more0.png", "more1.png", "more2.png"]
+    assert (dataset.files, dataset.bytes) == (5, 2 * 50 + 3 * 100)
+    assert _entries(data) == {"mine"}  # the staging folder is gone

@@ -2,13 +2,16 @@
 
 Everything is written into a hidden temporary folder beside the target first and moved
 into place only once all of it succeeded, so a refused or broken upload leaves nothing
-behind. Who uploaded a dataset is kept in ``<dataset>/.dataset.json`` (hidden, so the
+behind; a disk too small for it is refused before a byte is written. Loose images added to
+an existing dataset move in one by one after a journal in the staging folder says where: a
+kill midway is finished by the next upload or listing, never half a batch. Who uploaded a dataset is kept in ``<dataset>/.dataset.json`` (hidden, so the
 scanner ignores it); only that owner or an admin may delete it. The checks themselves
 (names, limits, unsafe zip entries, zip bombs) live in :mod:`tuning_core.data.upload_checks`.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -185,12 +188,49 @@ def save_images(files: Iterable[tuple[str, BinaryIO]], data_dir: Path, name: str
             _write_meta(tmp, meta)
             _rename_into_place(tmp, target)
             return meta
+        _sync_folders(tmp)
+        atomic.write_json(tmp / MOVING_FILE, {"folder": str(target / class_name)})
         renamed.update(_move_in(staged, target / class_name, renamed))
-        count, size = _count_images(target)
-        meta = replace(existing, path=str(target), files=count, bytes=size,
-                       skipped=skipped, renamed=renamed)
-        _write_meta(target, meta)
-        return meta
+        return _recount(target, replace(existing, skipped=skipped, renamed=renamed))
+
+
+def _recount(target: Path, meta: UploadedDataset) -> UploadedDataset:
+    count, size = _count_images(target)
+    meta = replace(meta, path=str(target), files=count, bytes=size)
+    _write_meta(target, meta)
+    return meta
+
+
+def _drop_reservations(folder: Path, staged: list[Path]) -> None:
+    """Remove the empty names the killed move had reserved (:func:`_free_name`) for files
+    still staged: ``name`` or ``name-N``, 0 bytes (an empty file is no image anyway)."""
+    for path in staged:
+        stem, suffix = os.path.splitext(path.name)
+        for taken in folder.glob(f"{glob.escape(stem)}*{glob.escape(suffix)}"):
+            extra = taken.name[len(stem):len(taken.name) - len(suffix)]
+            if (extra == "" or re.fullmatch(r"-\d+", extra)) and taken.stat().st_size == 0:
+                taken.unlink()
+
+
+def _finish_moves(data_dir: Path) -> None:
+    """Finish the moves of loose images into an existing dataset that a kill cut short:
+    the staged files were whole and the move had begun (its journal says where to), so the
+    rest of the batch goes in too and the record is counted again; never half a batch."""
+    for tmp in sorted(data_dir.glob(f"{STAGING}*")):
+        journal = tmp / MOVING_FILE
+        if not journal.is_file() or not leftovers.is_stale(tmp):
+            continue
+        try:
+            folder = Path(json.loads(journal.read_text())["folder"])
+            rest = sorted((tmp / folder.name).iterdir()) if (tmp / folder.name).is_dir() else []
+            _drop_reservations(folder, rest)
+            _move_in(rest, folder, {})
+            meta = _read_meta(folder.parent)
+            if meta is not None:
+                _recount(folder.parent, meta)
+            shutil.rmtree(tmp)
+        except (OSError, ValueError, KeyError):
+            continue  # tried again at the next upload or listing
 
 
 def _owned_by(target: Path, owner: str) -> UploadedDataset:
@@ -284,6 +324,7 @@ def list_datasets(data_dir: Path) -> list[UploadedDataset]:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         return []
+    _finish_moves(data_dir)
     found = []
     for folder in sorted(data_dir.iterdir()):
         if folder.name.startswith(".") or folder.is_symlink() or not folder.is_dir():
@@ -344,6 +385,7 @@ def _new_target(data_dir: Path, name: str) -> tuple[Path, Path]:
 
 STAGING = ".upload-"  # data/.upload-<name>+<host>+<pid>+...: an upload being written
 DELETING = ".deleting-"
+MOVING_FILE = ".moving.json"  # in a staging folder: its images are being moved into a dataset
 UPLOAD_OVERHEAD = 64 * 1024  # folders and the metadata file
 
 
@@ -354,6 +396,7 @@ def _staging(data_dir: Path, name: str) -> Iterator[Path]:
     that a killed upload left is removed here, by the next upload
     (:mod:`tuning_core.core.leftovers`). A full disk is said as one: how much is free where."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    _finish_moves(data_dir)
     leftovers.remove_stale(data_dir, STAGING)
     leftovers.remove_stale(data_dir, DELETING)
     tmp = leftovers.temporary_dir(data_dir, f"{STAGING}{name}")
