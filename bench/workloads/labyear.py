@@ -48,7 +48,8 @@ class Shape:
 
 
 def _config(name: str, created: float, trials: int, epochs: int) -> RunConfig:
-    tuner = TunerSettings(tuner="random", max_trials=trials, epochs=epochs)
+    tuner = TunerSettings(tuner="random", objective="val_accuracy", max_trials=trials,
+                          epochs=epochs)  # the scores written are accuracies
     return RunConfig(data_dir="/data/flowers", space=get_preset("small"),
                      split=SplitConfig(seed=3), image=ImageConfig(64, "rgb"), tuner=tuner,
                      name=name, created=created, versions={"python": "3.11"})
