@@ -11,15 +11,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tuning_core.core import atomic
 from tuning_core.jobs.queue import JobQueue, QueuedJob, QueueError
 from tuning_core.jobs.records import JobState, QueueKind, process_alive
 from tuning_core.lab.accounts import Role, User
 from tuning_core.lab.actor import Actor
+from tuning_core.runs.locks import STALE_S, FileLock, LockHolder
 
 PROCESS_TIMEOUT_S = 60
 
@@ -258,6 +261,24 @@ def test_a_killed_process_its_parent_has_not_reaped_counts_as_gone(tmp_path: Pat
         child.kill()
         child.wait()
     assert not process_alive(job)
+
+
+def test_another_hosts_job_lives_while_its_run_lock_beats(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    started = time.time() - STALE_S - 5
+    job = QueuedJob(1, QueueKind.SEARCH, str(run), "ann", host="lab-2", pid=4242,
+                    state=JobState.RUNNING, started=time.time())
+    assert process_alive(job)  # just claimed there: no heartbeat yet, and none needed
+    job = replace(job, started=started)
+    assert not process_alive(job)  # long started, and nobody holds its run: lab-2 is gone
+    lock = FileLock(run / "owner.lock", "run")
+    lock.lock_path.touch()
+    beat = LockHolder(4242, "lab-2", started, time.time(), kind="search")
+    atomic.write_json(lock.holder_path, beat.to_dict())
+    assert process_alive(job)  # lab-2 beats on the shared disk
+    atomic.write_json(lock.holder_path, replace(beat, heartbeat=started).to_dict())
+    assert not process_alive(job)  # it stopped beating: the power went there
 
 
 def test_a_file_that_is_not_a_queue_is_a_clear_error(tmp_path: Path) -> None:

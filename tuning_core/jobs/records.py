@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from tuning_core.core.errors import TuningError
 from tuning_core.core.workspace import queue_path
+from tuning_core.runs.locks import STALE_S
 
 
 class QueueError(TuningError):
@@ -97,11 +99,16 @@ def default_path() -> Path:
 def process_alive(job: QueuedJob) -> bool:
     """For :meth:`JobQueue.recover`: is the job's process still running?
 
-    Only a process on this host can be checked; a job of another host counts as alive,
-    so a restart never interrupts what it cannot see.
+    A process on this host is asked directly. One of another host sharing the workspace
+    cannot be, so it counts as alive while its run's lock shows a fresh heartbeat (that
+    host's holder record, :mod:`tuning_core.runs.locks`) and for ``STALE_S`` after its start
+    (before its first heartbeat); a host that lost power stops beating and its job is taken
+    up here, not left holding the queue's one running place for ever.
     """
-    if job.host != socket.gethostname() or job.pid is None:
+    if job.pid is None:
         return True
+    if job.host != socket.gethostname():
+        return _remote_alive(job)
     try:
         os.kill(job.pid, 0)  # signal 0 only checks; PermissionError: alive, another user's
     except ProcessLookupError:
@@ -109,6 +116,14 @@ def process_alive(job: QueuedJob) -> bool:
     except PermissionError:
         pass
     return not _zombie(job.pid)
+
+
+def _remote_alive(job: QueuedJob) -> bool:
+    from tuning_core.runs.rundir import RunDir  # when needed: its readers bring pandas
+
+    if time.time() - (job.started or 0.0) < STALE_S:
+        return True
+    return RunDir(job.run_dir).holder() is not None  # whoever trains the run now: leave it
 
 
 def _zombie(pid: int) -> bool:
