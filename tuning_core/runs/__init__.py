@@ -14,9 +14,9 @@ its queries, the ranking, notes, the catalogue of runs, pruning, exclusions and 
   the retrain.
 * ``rundir``: a run folder as one object: its layout, settings, split, log, holder and best
   trials.
-* ``readers``: the process's shared, bounded readers of trial logs.
-* ``runindex``: a run's summary index (``index.json``): what the Runs page lists without
-  replaying the log.
+* ``readers``: the process's shared readers of trial logs, bounded by size and by use.
+* ``runindex``: a run's summary index (``index.json``), kept current by the log's writer:
+  what the Runs page lists without replaying the log.
 * ``schema``: run settings: what a search is asked to do, as data that round-trips to
   ``run.json``.
 * ``triallog``: the trial log: ``trials.jsonl``, written by the search, read by every chart.
@@ -29,9 +29,10 @@ from __future__ import annotations
 from tuning_core.core.public import public
 
 __all__, __getattr__ = public(__name__, {
-    "catalogue": ("DiskSizes", "RunSummary", "active_runs", "create_run", "delete_run",
-                  "edit_notes", "filter_runs", "launcher", "list_runs", "load_config",
-                  "prune_run", "run_named", "summarize"),
+    "catalogue": ("DiskSizes", "PAGE_RUNS", "RunSummary", "RunsPage", "active_runs",
+                  "create_run", "delete_run", "edit_notes", "filter_runs", "launcher",
+                  "list_runs", "load_config", "prune_run", "run_named", "runs_page",
+                  "summarize"),
     "exclusions": ("Exclusion", "exclude", "for_run", "restore"),
     "locks": ("FileLock", "HEARTBEAT_S", "LockHolder", "machine_slot", "this_host"),
     "notes": ("MAX_NAME", "MAX_NOTES", "RunNotes", "clean_tags", "parse_tags"),
@@ -39,8 +40,9 @@ __all__, __getattr__ = public(__name__, {
     "ranking": ("RankedTrial", "ranked_frame", "ranked_trials"),
     "rundir": ("EVALUATION_FILE", "HISTORY_FILE", "HYPERPARAMETERS_FILE", "MODEL_FILE",
                "NOTES_FILE", "PROJECT_DIR", "RUN_FILE", "RunDir", "SCRIPT_FILE", "file_stamp"),
-    "readers": ("READER_LINES", "READERS_MAX", "shared_reader"),
-    "runindex": ("INDEX_FILE", "RunIndex", "logged_status", "read_index", "write_index"),
+    "readers": ("READER_IDLE_S", "READER_LINES", "READERS_MAX", "kept", "reap", "shared_reader"),
+    "runindex": ("INDEX_FILE", "RunIndex", "keep", "logged_status", "read_index", "refresh",
+                 "write_index"),
     "schema": ("DISTRIBUTIONS", "OBJECTIVES", "RunConfig", "TUNER_HELP", "TUNER_NAMES",
                "TunerSettings", "objective_direction"),
     "triallog": ("COST_COLUMNS", "REPLAY", "TrialLogReader", "TrialLogWriter", "clean_metrics"),
