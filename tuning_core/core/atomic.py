@@ -142,6 +142,7 @@ def read_json(path: str | Path) -> Any:
         ValueError: ``path`` is not JSON and has no readable previous version.
     """
     path = Path(path)
+    seen = _identity(path)
     data = path.read_bytes()
     try:
         return json.loads(data)
@@ -149,12 +150,19 @@ def read_json(path: str | Path) -> Any:
         spare = _read_spare(path)
         if spare is None:
             raise
+        if _identity(path) != seen:  # a writer put a new version meanwhile: that one
+            with contextlib.suppress(ValueError, OSError):
+                return json.loads(path.read_bytes())
         log.warning("%s was unreadable (%s, %d bytes); restored its previous version from "
                     "%s", path, error, len(data), backup_path(path).name)
         with contextlib.suppress(OSError):  # a read-only or full disk: still answer
-            _replace_durably(path, spare[0], None)
-            os.chmod(path, spare[1])
+            _replace_durably(path, spare[0], spare[1])
         return spare[2]
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def _read_spare(path: Path) -> tuple[bytes, int, Any] | None:
