@@ -18,7 +18,7 @@ from pages.views import monitor as view
 from pages.views import monitor_table as table_view
 from tuning_core.live import answers as feed
 from tuning_core.live import content as run_content
-from tuning_core.live.html import anchor, part
+from tuning_core.live.html import anchor, headline_html, part
 from tuning_core.runs.rundir import RunDir
 from tuning_core.search.lifecycle import folder_notice
 
@@ -31,10 +31,13 @@ def chart(content: run_content.MonitorContent, name: str) -> None:
 
 def draw(run_dir: Path) -> None:
     """Status and counts, charts and the trial table of one run, as the feed keeps them."""
-    content, _, parts = feed.monitor_parts(run_dir)
     run = run_dir.name
+    status = st.empty()
+    if feed.first_read_is_slow(run_dir):  # the headline while the log is read
+        status.html(part("status", run, headline_html(run_dir)))
+    content, _, parts = feed.monitor_parts(run_dir)
     url = feed.feed_url(feed.MONITOR_URL, run_dir)
-    st.html(part("status", run, parts["status"]) + anchor(url, run, covers_sidebar=True))
+    status.html(part("status", run, parts["status"]) + anchor(url, run, covers_sidebar=True))
     for name in ("objective", "learning_curves"):
         chart(content, name)
     left, right = st.columns([3, 2])

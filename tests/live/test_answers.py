@@ -255,3 +255,25 @@ def test_a_viewer_gets_only_what_changed_since_its_etag(workspace: Path,
     assert _feed.monitor_feed(run, first.etag) is delta  # one delta for every viewer on it
     assert _feed.monitor_feed(run, whole.etag) is whole  # up to date: the route says 304
     assert _feed.monitor_feed(run, '"unknown"') is whole  # a tag it does not know: all
+
+
+def test_a_large_runs_first_visit_draws_its_headline_before_reading_its_log(
+        workspace: Path, image_folder: Path, monkeypatch) -> None:
+    """Issue 29: a fresh server read a 10,000-trial log (1.4 s) and built every chart before
+    the Monitor drew anything, the sidebar first; now the run's index gives the headline at
+    once, and the counts are drawn before any chart is built."""
+    run = make_run(runs_dir(), image_folder)  # 3 trials, val_loss 0.5, 0.6, 0.7; 4 planned
+    monkeypatch.setattr(content, "SLOW_READ_BYTES", 1)  # this small log counts as large
+    assert _feed.first_read_is_slow(run)
+    headline = _feed_html.headline_html(run)
+    assert 'data-metric="Trials done"' in headline and ">3<" in headline
+    assert "0.5000" in headline and "Reading the trial log" in headline
+    quick = _feed_html.sidebar_html(run)  # from the index
+    found, _, parts = _feed.monitor_parts(run)
+    assert found.figures.ready() == ()  # the counts need no chart
+    assert 'data-metric="Completed"' in parts["status"]
+    assert not _feed.first_read_is_slow(run)  # read now: from the log, and the same
+    assert _feed_html.sidebar_html(run) == quick and "finished" in quick
+    spec = _feed.figure_spec(found, "objective")  # what the page gives the chart it draws
+    assert found.figures.ready() == ("objective",)
+    assert payload(_feed.monitor_feed(run))["figures"]["monitor_objective"][0] == spec.hash

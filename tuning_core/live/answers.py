@@ -75,6 +75,7 @@ def feed_url(base: str, run_dir: Path | None) -> str:
     return f"{base}?run={quote(run_dir.name if run_dir else '', safe='')}"
 
 
+first_read_is_slow = run_content.first_read_is_slow  # the Monitor's headline first
 _FRESH = FeedCache()
 _FIGURES = run_content.Memo(64)
 

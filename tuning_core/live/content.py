@@ -35,7 +35,7 @@ from tuning_core.core.errors import TuningError
 from tuning_core.core.states import JobKind, RunStatus, TrialStatus
 from tuning_core.jobs.registry import Progress
 from tuning_core.model.best import retrain_progress
-from tuning_core.runs import ranking, trialtable
+from tuning_core.runs import ranking, readers, trialtable
 from tuning_core.runs.locks import HEARTBEAT_S
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, objective_direction
@@ -95,6 +95,22 @@ def planned_trials(progress: Progress) -> int | str:
         return RunDir(progress.run_dir).config().tuner.max_trials
     except TuningError:
         return "?"
+
+
+SLOW_READ_BYTES = 4_000_000  # a log this large takes a first read of about 0.2 s or more
+
+
+def first_read_is_slow(run_dir: Path) -> bool:
+    """Whether showing the run needs its trial log read from the start, and the log is
+    large: no reader of it in this process (a fresh server, or one that let it go),
+    ``SLOW_READ_BYTES`` or more. The pages then draw the run's headline from its index first
+    (:mod:`tuning_core.live.html`: ``headline_html``, the sidebar's run line)."""
+    log = RunDir(run_dir).log_path
+    try:
+        size = log.stat().st_size
+    except OSError:
+        return False
+    return size >= SLOW_READ_BYTES and log.resolve() not in readers.kept()
 
 
 def progress_text(progress: Progress) -> str:
@@ -251,20 +267,27 @@ class Figures(Mapping[str, "Figure"]):
     def __init__(self, builders: dict[str, Callable[[], tuple[Hashable, Figure]]]) -> None:
         self._builders = builders
         self._built: dict[str, tuple[Hashable, Figure]] = {}
-        self._lock = threading.Lock()
+        self._locks = {name: threading.Lock() for name in builders}
 
     def entry(self, name: str) -> tuple[Hashable, Figure]:
-        """(key, figure) of ``name``, built now if not yet (two first askers may both build:
-        the builders are memoised, and the first result is kept)."""
+        """(key, figure) of ``name``, built now if not yet. One build per figure: the page's
+        script and the feed's first request ask for the same figures at once on a first
+        visit, and two builds in two threads would take turns on the GIL, each as slow as
+        both."""
         hit = self._built.get(name)
         if hit is None:
-            built = self._builders[name]()
-            with self._lock:
-                hit = self._built.setdefault(name, built)
+            with self._locks[name]:
+                hit = self._built.get(name)
+                if hit is None:
+                    hit = self._built[name] = self._builders[name]()
         return hit
 
     def key(self, name: str) -> Hashable:
         return self.entry(name)[0]
+
+    def ready(self) -> tuple[str, ...]:
+        """The names of the figures built so far."""
+        return tuple(name for name in self._builders if name in self._built)
 
     def __getitem__(self, name: str) -> Figure:
         return self.entry(name)[1]
