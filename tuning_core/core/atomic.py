@@ -55,7 +55,11 @@ def write_bytes(path: str | Path, data: bytes, mode: int | None = None,
         raise
     fsync_dir(path.parent)
     if first:
-        _replace_durably(backup_path(path), data, mode)
+        try:
+            _replace_durably(backup_path(path), data, mode)
+        except OSError as error:  # the write itself is done: say so, not that it failed
+            log.warning("%s was written but its spare %s was not: %s", path,
+                        backup_path(path).name, error)
 
 
 def _temporary(path: Path, data: bytes, mode: int | None) -> str:
