@@ -91,3 +91,22 @@ def test_an_account_change_on_a_full_disk_fails_in_one_line_and_the_accounts_sta
     done = run_cli(workspace, "user", "passwd", "ann", stdin="a-new-password\n")
     assert done.returncode == 0, done.stderr
     assert UserStore(store.path, CHEAP).verify("ann", "a-new-password")
+
+
+def test_notes_edited_on_a_full_disk_fail_in_one_line_and_stay(disk: Path,
+                                                              image_folder: Path) -> None:
+    from tuning_core.data.dataset import ImageConfig
+    from tuning_core.runs.catalogue import edit_notes
+    from tuning_core.runs.rundir import RunDir
+    from tuning_core.runs.schema import RunConfig, TunerSettings
+    from tuning_core.space.presets import get_preset
+
+    config = RunConfig(data_dir=str(image_folder), space=get_preset("small"),
+                       image=ImageConfig(16, "rgb"), tuner=TunerSettings(tuner="random"))
+    run = RunDir.create(disk / "runs", config)
+    edit_notes(run.path, "kept", "short", ["a"])
+    fill(disk)
+    with pytest.raises(DiskFullError) as refused:
+        edit_notes(run.path, "lost", "long " * 1_900, ["b"])
+    assert "\n" not in str(refused.value) and "(they are unchanged)" in str(refused.value)
+    assert RunDir(run.path).notes().name == "kept"

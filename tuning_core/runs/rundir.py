@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tuning_core.core import atomic
+from tuning_core.core import atomic, diskspace
 from tuning_core.core.errors import NotesError, RunError, TuningError
 from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, TrialStatus
 from tuning_core.runs.locks import FileLock, LockHolder
@@ -158,8 +158,16 @@ class RunDir:
 
     def write_notes(self, notes: RunNotes) -> None:
         """Replace notes.json atomically, its previous version kept as notes.json.bak (checks
-        and audit are the caller's: runs.edit_notes)."""
-        atomic.write_json(self.file(NOTES_FILE), notes.to_dict(), indent=1, keep_previous=True)
+        and audit are the caller's: runs.edit_notes). DiskFullError (one line, the notes as
+        they were) when the disk has no room for them."""
+        try:
+            atomic.write_json(self.file(NOTES_FILE), notes.to_dict(), indent=1,
+                              keep_previous=True)
+        except OSError as error:
+            if not diskspace.is_disk_full(error):
+                raise
+            raise diskspace.full_error(self.path, 0, f"the notes of {self.name} (they are "
+                                       "unchanged)") from error
 
     def display_name(self, notes: RunNotes | None = None) -> str:
         """What people call the run: its notes' name, else run.json's name, else the folder."""
