@@ -1,11 +1,12 @@
 """Two servers on one workspace (issue 27): a local ``serve`` and a ``serve --lab`` share one
 workspace, as two ``make run`` on two ports or a dashboard beside ``make lab`` would.
 
-Jobs queued with no page open each run exactly once, each trained by one server; a server
-killed with SIGKILL mid-job has its job taken up by the other one (back in the queue once,
-resumed, its trials each run once); both servers' live feeds show the same state of every
-run; and the audit log, appended to by the lab server and the command line at the same
-time, stays one file of whole lines in time order.
+Jobs queued with no page open each run exactly once, each trained by one server (whose run
+lock refuses any other process, naming its pid); a server killed with SIGKILL mid-job has
+its job taken up by the other one (back in the queue once, resumed, its trials each run
+once); both servers' live feeds show the same state of every run; and the audit log,
+appended to by the lab server and the command line at the same time, stays one file of
+whole lines in time order.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import pytest
 
 from tests.conftest import write_image_folder
 from tests.lab_server import LabServer, lab_server, local_server, run_cli
+from tuning_core.core.errors import LockHeldError
 from tuning_core.core.states import LogEvent
 from tuning_core.data.dataset import ImageConfig
 from tuning_core.jobs.dispatcher import queue_for
 from tuning_core.jobs.records import JobState, QueueKind
+from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
 from tuning_core.space.presets import get_preset
@@ -110,6 +113,8 @@ def test_two_servers_run_each_job_once_take_over_a_killed_one_and_agree(
               and _events(cut, LogEvent.TRIAL_START), "the last job's first trial", 120)
         victim = queue.get(job.id).pid
         survivor = next(pid for pid in pids.values() if pid != victim)
+        with pytest.raises(LockHeldError, match=f"held by pid {victim} "):  # one trainer
+            cut.lock().acquire(LockHolder.mine("search"))
         os.killpg(victim, signal.SIGKILL)
         _wait(lambda: queue.get(job.id).state.is_done(),
               f"the job to end on the other server (pid {survivor})")
