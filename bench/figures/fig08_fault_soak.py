@@ -17,7 +17,7 @@ version.
 
 from __future__ import annotations
 
-from bench.harness.common import OUT, FigureResult, digits_dir, fresh_dir
+from bench.harness.common import OUT, FigureResult, digits_dir, fresh_dir, write_json
 from bench.soak.driver import KINDS, SoakResult, soak
 from bench.soak.powercut import PowercutReport, run_powercut
 
@@ -57,6 +57,7 @@ def measure(quick: bool) -> FigureResult:
     s = QUICK if quick else FULL
     result = soak(digits_dir(), fresh_dir(OUT / "fig8"), s["faults"], SEED, s["max_trials"],
                   s["epochs"], s["time_limit_s"])
+    write_json(OUT / "fig8" / "soak.json", result.to_dict())  # every fault, for reading
     cut = run_powercut(fresh_dir(OUT / "fig8-powercut"), int(s["kills"]), SEED)
     value = (f"{result.injected} faults, {result.survived} survived; {result.trials_lost} trials "
              f"lost, {result.duplicates} duplicates, {result.double_writers_let_in} double "
