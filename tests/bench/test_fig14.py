@@ -24,6 +24,9 @@ def test_the_goal_needs_every_page_in_time_and_ten_times_optuna_from_3000_trials
     assert met and value == "slowest page of ours complete in 2.5 s"
     assert notes == ["10,000 trials: Optuna Dashboard's overview 30.0 s warm, our Monitor "
                      "1.5 s: 20.0x"]
+    never = [*rows[:-1], _row("Optuna Dashboard", "overview", 10_000, "warm", None)]
+    assert fig14.summary(never)[1] and fig14.summary(never)[2][-1].endswith(
+        "more than 160x")  # never complete in its 240 s: at least that much slower
     slow = [*rows[:-1], _row("Optuna Dashboard", "overview", 10_000, "warm", 10.0)]
     assert fig14.summary(slow)[1] is False  # only 6.7x
     late = [*rows, _row("ours", "Monitor 50000", 50_000, "warm", None)]  # never completed
