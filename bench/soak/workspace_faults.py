@@ -47,7 +47,8 @@ DISK_MB = 160  # the run folder's tmpfs: the search's preflight estimate fits wi
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # A line naming a folder change: a count and a word for what happened to the files.
 CHANGE_WORDS = re.compile(r"\d+.*\b(added|new|removed|deleted|gone|missing|renamed|changed|"
-                          r"corrupt|unreadable|replaced|moved|differ)", re.IGNORECASE)
+                          r"corrupt|unreadable|no longer decode|left out|replaced|moved|"
+                          r"differ)", re.IGNORECASE)
 SERVER = ("import sys\nfrom tuning_core.jobs.dispatcher import queued_registry\n"
           "registry = queued_registry(sys.argv[1])\nprint('serving', flush=True)\n"
           "sys.stdin.readline()\n")
