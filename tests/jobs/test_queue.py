@@ -11,9 +11,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+import types
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -327,8 +329,11 @@ def _run_processes(target: Any, args_list: list[tuple[Any, ...]]) -> list[Any]:
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(len(args_list)), ctx.Queue()
     procs = [ctx.Process(target=target, args=(*args, barrier, results)) for args in args_list]
-    for proc in procs:
-        proc.start()
+    # a page test (AppTest) before this one leaves app.py as __main__, which a spawned child
+    # would run first: give the children a bare one
+    with mock.patch.dict(sys.modules, {"__main__": types.ModuleType("__main__")}):
+        for proc in procs:
+            proc.start()
     try:
         out = [results.get(timeout=PROCESS_TIMEOUT_S) for _ in procs]
     finally:
