@@ -163,3 +163,22 @@ def test_a_prune_shows_its_freed_space_in_the_list_at_once(tmp_path: Path) -> No
     before = list_runs(tmp_path)[0].bytes
     freed = prune_run(run.path, keep_top=1).bytes_freed
     assert freed > 0 and list_runs(tmp_path)[0].bytes == before - freed
+
+
+def test_active_runs_are_the_runs_whose_lock_is_held(tmp_path: Path) -> None:
+    from tuning_core.runs.catalogue import active_runs
+
+    trained, _never, was = (RunDir(create_run(tmp_path, _config())) for _ in range(3))
+    (tmp_path / "not-a-run").mkdir()
+    (tmp_path / "not-a-run" / "owner.lock").write_text("")
+    once = was.lock()
+    once.acquire(LockHolder.mine("search", target=was.name))
+    once.release()  # trained once: its lock file stays, held by nobody
+    lock = trained.lock()
+    lock.acquire(LockHolder.mine("search", target=trained.name))
+    try:
+        assert [(run, holder.kind) for run, holder in active_runs(tmp_path)] == \
+            [(trained, "search")]
+    finally:
+        lock.release()
+    assert active_runs(tmp_path) == [] and active_runs(tmp_path / "nowhere") == []
