@@ -112,9 +112,3 @@ def test_compare_with_20_runs_of_50000_trials_draws_each_runs_improvements_only(
     three = RunSeries("s", "s", "val_accuracy", "max", True, 0.9, 2, (1, 2, 3), (0.5, 0.9, 0.9))
     short = charts.compare_objective_figure([runs[0], three], "val_accuracy")
     assert list(short.data[1].x) == [1, 2, 3]  # a short run: a point per trial, as before
-
-
-def test_the_servers_warm_up_builds_every_live_chart_from_made_up_trials() -> None:
-    """Run in the background at a server's start (importance.preload), so a first visit to
-    a large run does not wait for plotly's first figures; it must never fail."""
-    charts.warm_up()

@@ -370,28 +370,6 @@ def compare_curves_figure(runs: Sequence[RunSeries], metric: str) -> go.Figure:
                    yaxis_title=metric, legend=dict(orientation="h", y=-0.2))
 
 
-def warm_up() -> None:
-    """Builds each live chart once from three made-up trials: a process's first figures cost
-    about 0.2 s more than later ones (plotly loads each trace type's validators when first
-    used), which a fresh server's first visit to a large run would otherwise wait for. Run
-    at the server's start, in the background (:func:`tuning_core.analysis.importance.preload`)."""
-    from tuning_core.analysis.pareto_chart import front_figure
-
-    trials = pd.DataFrame({"trial_id": ["0", "1", "2"], "number": [1, 2, 3],
-                           "status": ["completed", "completed", "running"],
-                           "score": [0.5, 0.6, np.nan], "hp:rate": [0.1, 0.001, 0.01],
-                           "hp:kind": ["a", "b", "a"], "latency_ms": [1.0, 2.0, np.nan],
-                           "params": [10, 20, np.nan]})
-    epochs = pd.DataFrame({"trial_id": ["0", "1", "2"], "execution": 0, "epoch": 0,
-                           **{m: [0.5, 0.6, 0.7] for _, base in PANELS
-                              for m in (base, f"val_{base}")}})
-    monitor_figures(trials, epochs)
-    learning_curves_spec(trials, epochs)
-    importance_figure(Importance(["rate", "kind"], [0.7, 0.3], n_trials=2))
-    for axis in ("latency", "params"):
-        front_figure(trials, "max", "val_accuracy", axis)
-
-
 def monitor_figures(trials: pd.DataFrame, epochs: pd.DataFrame,
                     objective: str = "val_accuracy") -> dict[str, go.Figure]:
     """Every live Monitor chart (objective, learning curves, parallel coordinates) by name."""

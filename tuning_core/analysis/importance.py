@@ -143,15 +143,10 @@ def hp_importance(trials: pd.DataFrame, min_trials: int = MIN_TRIALS, seed: int 
 
 
 def preload() -> None:
-    """Imports scikit-learn's forest now (about 1 s of CPU) and builds each live chart once
-    (:func:`tuning_core.analysis.charts.warm_up`: 0.2 s). The dashboard calls it in a
+    """Imports scikit-learn's forest now (about 1 s of CPU). The dashboard calls it in a
     background thread at start, so the first live importance chart of a server does not hold
-    up that run's feed for the import (bench figure 9 saw a 2 s answer), nor a first visit to
-    a large run wait for plotly's first figures."""
+    up that run's feed for the import (bench figure 9 saw a 2 s answer)."""
     importlib.import_module("sklearn.ensemble")
-    from tuning_core.analysis import charts  # here: charts imports this module
-
-    charts.warm_up()
 
 
 def _forest_importance(done: pd.DataFrame, columns: list[str], scores: np.ndarray,
