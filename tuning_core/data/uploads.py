@@ -4,9 +4,10 @@ Everything is written into a hidden temporary folder beside the target first and
 into place only once all of it succeeded, so a refused or broken upload leaves nothing
 behind; a disk too small for it is refused before a byte is written. Loose images added to
 an existing dataset move in one by one after a journal in the staging folder says where: a
-kill midway is finished by the next upload or listing, never half a batch. Who uploaded a dataset is kept in ``<dataset>/.dataset.json`` (hidden, so the
-scanner ignores it); only that owner or an admin may delete it. The checks themselves
-(names, limits, unsafe zip entries, zip bombs) live in :mod:`tuning_core.data.upload_checks`.
+kill midway is finished by the next upload or listing, never half a batch. Who uploaded a
+dataset is kept in ``<dataset>/.dataset.json`` (hidden, so the scanner ignores it); only that
+owner or an admin may delete it. The checks themselves (names, limits, unsafe zip entries, zip
+bombs) live in :mod:`tuning_core.data.upload_checks`.
 """
 
 from __future__ import annotations
