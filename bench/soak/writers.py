@@ -15,11 +15,14 @@ Each loop prints ``wrote N`` now and then so the soak can tell writes happened.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
 
 TARGETS = ("notes", "run_json", "queue", "accounts")
+IMPORTS = ("tuning_core.runs.catalogue", "tuning_core.core.atomic", "tuning_core.runs.rundir",
+           "tuning_core.jobs.queue", "tuning_core.lab.accounts", "tuning_core.lab.files")
 
 
 def _notes(run: Path, workspace: Path) -> None:
@@ -92,6 +95,8 @@ def main(argv: list[str]) -> int:
     target, run, workspace = argv[0], Path(argv[1]), Path(argv[2])
     writer = {"notes": _notes, "run_json": _run_json, "queue": _queue,
               "accounts": _accounts}[target]
+    for module in IMPORTS:  # before "ready": the kill must land in the writes, not imports
+        importlib.import_module(module)
     print("ready", flush=True)
     writer(run, workspace)
     return 0
