@@ -43,13 +43,13 @@ def test_a_trial_end_saying_disk_full_stops_the_chief_with_that_reason(tmp_path:
     from tests.distributed.test_chief import random_oracle
     from tuning_core.core import control
     from tuning_core.core.states import SearchEnd
-    from tuning_core.distributed.chief import DISK_FULL_KEY, Chief, _servicer
+    from tuning_core.distributed.chief import DISK_FULL_KEY, Chief, oracle_servicer
 
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
     oracle = random_oracle(run.path)
     chief = Chief(oracle, run, control.SearchControl(), no_worker_timeout_s=30)
-    servicer = _servicer(chief)
+    servicer = oracle_servicer(chief)
     trial = oracle.create_trial("tuner0")
     trial.status = "FAILED"
     message = "disk full: 0.6 MB free on /mnt/x (worker tuner0)"

@@ -84,7 +84,7 @@ class Chief:
         self.access = TokenCheck(issue_token(self.run), self.run.path / REFUSED_FILE)
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                                    interceptors=[self.access])
-        protos.get_service_grpc().add_OracleServicer_to_server(_servicer(self), self._server)
+        protos.get_service_grpc().add_OracleServicer_to_server(oracle_servicer(self), self._server)
         try:
             bound = self._server.add_insecure_port(f"{host}:{port}")
         except RuntimeError as error:
@@ -285,7 +285,8 @@ def quiet_condition_protos() -> None:
     conditions.Parent.to_proto = to_proto
 
 
-def _servicer(chief: Chief) -> Any:
+def oracle_servicer(chief: Chief) -> Any:
+    """The gRPC servicer a chief serves its oracle with (public: the tests drive it directly)."""
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
     from keras_tuner.src.engine import trial as trial_module
