@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuning_core.runs import readers
-from tuning_core.runs.triallog import TrialLogWriter
+from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
 
 
 def _log(path: Path, lines: int) -> Path:
@@ -17,19 +17,29 @@ def _log(path: Path, lines: int) -> Path:
 
 def test_readers_are_shared_and_the_least_recently_asked_go_past_the_bound(tmp_path: Path,
                                                                           monkeypatch) -> None:
+    now = [0.0]
     monkeypatch.setattr(readers, "_READERS", type(readers._READERS)())
     monkeypatch.setattr(readers, "_ASKED", {})
+    monkeypatch.setattr(readers, "_clock", lambda: now[0])
     monkeypatch.setattr(readers, "READER_LINES", 25)
+
+    def ask(path: Path) -> TrialLogReader:  # pages asking a few seconds apart
+        now[0] += readers.READER_BUSY_S
+        return readers.shared_reader(path)
+
     a, b, c = (_log(tmp_path / f"{n}.jsonl", 10) for n in "abc")
-    first = readers.shared_reader(a)
-    assert readers.shared_reader(a) is first  # one reader per log while kept
-    readers.shared_reader(b)
-    readers.shared_reader(a)  # a is asked again: b is now the least recent
-    readers.shared_reader(c)  # 30 lines > 25: b goes
+    first = ask(a)
+    assert ask(a) is first  # one reader per log while kept
+    ask(b)
+    ask(a)  # a is asked again: b is now the least recent
+    ask(c)  # 30 lines > 25: b goes
     assert set(readers._READERS) == {a.resolve(), c.resolve()}
-    big = readers.shared_reader(_log(tmp_path / "big.jsonl", 40))  # larger than the bound
+    big = ask(_log(tmp_path / "big.jsonl", 40))  # larger than the bound
     assert list(readers._READERS.values()) == [big] and len(big.trials()) == 40
-    assert readers.shared_reader(a) is not first  # replayed once when asked again
+    readers.shared_reader(a)  # asked by the same page run just after the big one
+    assert next(iter(readers._READERS.values())) is big  # kept: not replayed at every run
+    assert ask(a) is not first  # replayed once when asked again
+    assert list(readers._READERS) == [a.resolve()]  # the big one, not asked since, went
 
 
 def test_a_reader_no_page_asked_for_in_a_while_goes_however_small(tmp_path: Path,

@@ -4,10 +4,11 @@ and bounded by size and by use.
 Why bounded: a server that opened a few large runs, or listed a thousand, kept every reader
 (its lines, rows and frames) for good: 676 MB at 10,000 trials. The readers hold at most
 ``READER_LINES`` log lines together; past it the least recently asked go (a page that asks
-again replays its log once), and never the newest. And a reader no page asked for in
-``READER_IDLE_S`` goes too, however small (a page that watches a run asks every few seconds:
-the live feed polls it), so a server's memory follows what is open, not what was opened
-once: a background reaper looks every ``REAP_EVERY_S`` while any reader is kept.
+again replays its log once), but never the newest nor one asked in the last few seconds.
+And a reader no page asked for in ``READER_IDLE_S`` goes too, however small (a page that
+watches a run asks every few seconds: the live feed polls it), so a server's memory follows
+what is open, not what was opened once: a background reaper looks every ``REAP_EVERY_S``
+while any reader is kept.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ READER_LINES = 400_000  # log lines the readers of a process hold at most (about
 # asked readers go, and a page that asks again replays its log once
 READERS_MAX = 256  # readers kept at most, however small
 READER_IDLE_S = 120.0  # a reader no page asked for this long goes
+READER_BUSY_S = 10.0  # a reader asked for this recently stays past the line bound: a page
+# run asks for a run's log and then its retrain's, and the Best page at 50,000 trials
+# replayed the larger one at every run when the smaller, newer one pushed it out
 REAP_EVERY_S = 30.0
 _clock: Callable[[], float] = time.monotonic
 _reaper: threading.Thread | None = None
@@ -66,17 +70,19 @@ def reap() -> int:
 
 def _evict() -> None:
     """Drop the readers idle past ``READER_IDLE_S``, then the least recently asked while
-    all hold more than ``READER_LINES`` (never the newest: a run larger than the bound is
-    still read, once)."""
+    all hold more than ``READER_LINES``, but none asked in the last ``READER_BUSY_S`` (and
+    never the newest: a run larger than the bound is still read, once)."""
     now = _clock()
     for key in [k for k, asked in _ASKED.items() if now - asked > READER_IDLE_S]:
         _READERS.pop(key, None)
         _ASKED.pop(key, None)
     total = sum(r.size for r in _READERS.values())
     while (total > READER_LINES or len(_READERS) > READERS_MAX) and len(_READERS) > 1:
-        key, reader = _READERS.popitem(last=False)
+        key = next(iter(_READERS))
+        if now - _ASKED.get(key, 0.0) < READER_BUSY_S:
+            break  # every reader left was asked just now: the pages open need them
         _ASKED.pop(key, None)
-        total -= reader.size
+        total -= _READERS.pop(key).size
 
 
 def _start_reaper() -> None:
