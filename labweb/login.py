@@ -9,6 +9,7 @@ throttled per user name and per address and written to the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from urllib.parse import parse_qs
 
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tuning_core.core.errors import LoginError
+from tuning_core.core.errors import DiskFullError, LoginError
 from tuning_core.lab.audit import AuditAction, Outcome
 from tuning_core.lab.sessions import COOKIE_NAME
 
@@ -107,13 +108,19 @@ def lab_routes(lab: LabContext) -> list[Route]:
         if not _origin_ok(request) or not csrf_ok:
             return _form_page(lab, request, 403, "the form expired or came from another site; "
                               "please log in again.", name, next_path)
-        return _try_login(lab, request, name, form.get("password", ""), next_path)
+        try:
+            return _try_login(lab, request, name, form.get("password", ""), next_path)
+        except DiskFullError as error:  # the audit log cannot record it: refused, said
+            return _form_page(lab, request, 503, f"Logins are refused until an admin frees "
+                              f"space: the audit log cannot record them ({error}).",
+                              name, next_path)
 
     async def logout(request: Request) -> Response:
         token = request.cookies.get(COOKIE_NAME)
         user = lab.user_of(token)
         if lab.sessions.revoke(token) is not None and user is not None:
-            lab.audit.record(AuditAction.LOGOUT, user=user, address=_address(request))
+            with contextlib.suppress(DiskFullError):  # the session ends all the same
+                lab.audit.record(AuditAction.LOGOUT, user=user, address=_address(request))
         response = RedirectResponse(LOGIN_PATH, status_code=303)
         response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
         return response
@@ -139,9 +146,11 @@ def _try_login(lab: LabContext, request: Request, name: str, password: str,
             response.headers["retry-after"] = str(int(error.retry_after) + 1)
         return response
     lab.throttle.success(name)
-    lab.sessions.store.upgrade_hash(account, password)  # parameters raised since: rehash now
+    lab.audit.record(AuditAction.LOGIN, user=account.user, address=address)  # before: a
+    # login the log cannot hold is refused (DiskFullError), never granted unrecorded
+    with contextlib.suppress(DiskFullError):  # a rehash can wait for room; the login cannot
+        lab.sessions.store.upgrade_hash(account, password)  # parameters raised since: rehash
     token, _claims = lab.sessions.issue(account)
-    lab.audit.record(AuditAction.LOGIN, user=account.user, address=address)
     response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(COOKIE_NAME, token, max_age=lab.sessions.session_seconds, path="/",
                         httponly=True, samesite="strict", secure=lab.config.tls)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.disks import small_disk as small_disk
 from tests.guard import keras_guard
 
 GUARD_DIR = Path(__file__).resolve().parent / "guard"

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -35,28 +35,6 @@ def _lines(text: str) -> list[str]:
 
 def _events(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()]
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
-    """Mounts tmpfs filesystems of a given size (unmounted after the test)."""
-    mounted: list[Path] = []
-
-    def mount(size: str) -> Path:
-        if os.geteuid() != 0:
-            pytest.skip("filling a real disk needs a small tmpfs, and mounting one needs root")
-        target = tmp_path / f"disk{len(mounted)}"
-        target.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                                 str(target)], capture_output=True, text=True)
-        if result.returncode:
-            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-        mounted.append(target)
-        return target
-
-    yield mount
-    for target in mounted:
-        subprocess.run(["umount", "-l", str(target)], check=False)
 
 
 def test_a_search_the_disk_cannot_hold_is_refused_before_it_starts(

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_diskfull import small_disk  # noqa: F401  (the tmpfs fixture)
 from tuning_core.data.uploads import UploadError, extract_zip, list_datasets, save_images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +37,7 @@ def _entries(folder: Path) -> set[str]:
 
 
 def test_an_upload_the_disk_cannot_hold_is_refused_before_a_byte_is_written(
-        small_disk: Callable[[str], Path]) -> None:  # noqa: F811
+        small_disk: Callable[[str], Path]) -> None:
     disk = small_disk("2m")
     data = disk / "data"
     with pytest.raises(UploadError) as refused:
@@ -53,7 +52,7 @@ def test_an_upload_the_disk_cannot_hold_is_refused_before_a_byte_is_written(
 
 
 def test_a_disk_that_fills_midway_leaves_no_dataset_and_the_next_upload_fits(
-        small_disk: Callable[[str], Path]) -> None:  # noqa: F811
+        small_disk: Callable[[str], Path]) -> None:
     disk = small_disk("6m")
     data = disk / "data"
     payload = _zip(8, 300_000)  # 2.4 MB: fits the estimate with 6 MB free

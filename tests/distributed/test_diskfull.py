@@ -12,13 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from tests.conftest import write_image_folder
+from tests.disks import Mount
 from tuning_core.runs.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,37 +65,23 @@ def test_a_trial_end_saying_disk_full_stops_the_chief_with_that_reason(tmp_path:
     assert refused.trial.status == protos.get_proto().TrialStatus.STOPPED
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 40 MB tmpfs (unmounted after the test)."""
-    if os.geteuid() != 0:
-        pytest.skip("filling a real disk needs a small tmpfs, and mounting one needs root")
-    target = tmp_path / "disk"
-    target.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(target)],
-                            capture_output=True, text=True)
-    if result.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    yield target
-    subprocess.run(["umount", "-l", str(target)], check=False)
-
-
 @pytest.mark.training
 def test_a_workers_full_disk_stops_the_distributed_search(tmp_path: Path,
-                                                          small_disk: Path) -> None:
+                                                          small_disk: Mount) -> None:
+    disk = small_disk("40m")
     data = write_image_folder(tmp_path / "images")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tuning_core", "search", "--data", str(data), "--runs-dir",
-         str(small_disk / "runs"), "--tuner", "random", "--image-size", "16", "--keep-top", "1",
+         str(disk / "runs"), "--tuner", "random", "--image-size", "16", "--keep-top", "1",
          "--max-trials", "6", "--epochs", "3", "--patience", "0", "--workers", "1",
          "--worker-timeout", "60"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     try:
-        run = _first_trial_end(small_disk / "runs", proc)
-        with open(small_disk / "filler", "wb") as handle:  # another program takes the rest
-            handle.truncate(max(0, shutil.disk_usage(small_disk).free - 600_000))
+        run = _first_trial_end(disk / "runs", proc)
+        with open(disk / "filler", "wb") as handle:  # another program takes the rest
+            handle.truncate(max(0, shutil.disk_usage(disk).free - 600_000))
             os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
         filled = time.monotonic()
         out, err = proc.communicate(timeout=240)
@@ -107,13 +93,13 @@ def test_a_workers_full_disk_stops_the_distributed_search(tmp_path: Path,
     assert proc.returncode == 2, err[-2000:]
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: disk full: "), err[-2000:]
-    assert f"free on {small_disk}" in lines[0] and "worker" in lines[0]
+    assert f"free on {disk}" in lines[0] and "worker" in lines[0]
     events = run.reader().events()
     end = [e for e in events if e["event"] == "search_end"][-1]
     assert (end["status"], end["reason"]) == ("stopped", "disk full")
     failed = [e for e in events if e["event"] == "trial_end" and e["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["error"].startswith("disk full: ")
-    assert f"free on {small_disk}" in failed[0]["error"]
+    assert f"free on {disk}" in failed[0]["error"]
     worker_out = next(run.path.glob("worker-*.out")).read_text()
     assert "error: disk full: " in worker_out and "Traceback" not in worker_out
     assert "search stopped: disk full: " in out

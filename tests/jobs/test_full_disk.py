@@ -4,14 +4,11 @@ read as they were before it, whole. A real small file system (tmpfs), really fil
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.disks import Mount, fill
 from tests.lab_server import run_cli
 from tuning_core.core.errors import DiskFullError
 from tuning_core.jobs.queue import JobQueue, QueueError
@@ -21,32 +18,9 @@ CHEAP = ScryptParams(n=2**4)
 
 
 @pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
+def disk(small_disk: Mount) -> Path:
     """A 1 MB tmpfs (unmounted after the test)."""
-    if os.geteuid() != 0:
-        pytest.skip("filling a real disk needs a small tmpfs, and mounting one needs root")
-    target = tmp_path / "disk"
-    target.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(target)],
-                            capture_output=True, text=True)
-    if result.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Take every free byte under ``folder``, as another program would; the filler's path."""
-    filler = folder / "filler"
-    with filler.open("wb", buffering=0) as out:
-        try:
-            while out.write(b"\0" * 4096):
-                pass
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
-    return filler
+    return small_disk("1m")
 
 
 def test_a_job_queued_on_a_full_disk_fails_in_one_line_and_the_queue_stays_whole(

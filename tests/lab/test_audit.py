@@ -63,3 +63,33 @@ def test_lab_config_round_trips_and_validates(workspace: Path) -> None:
         path.write_text(json.dumps(bad))
         with pytest.raises(LabConfigError, match=message):
             load_lab_config()
+
+
+def test_an_append_the_disk_has_no_room_for_is_one_line_and_the_log_stays_whole(
+        small_disk) -> None:
+    from tests.disks import fill
+    from tuning_core.core.errors import DiskFullError
+
+    disk = small_disk("600k")
+    log = AuditLog(disk / "audit.jsonl")
+    log.record(AuditAction.LAUNCH, target="before")
+    filler = fill(disk)
+    with pytest.raises(DiskFullError) as refused:
+        for n in range(2_000):  # a block's slack may hold a few lines first
+            log.record(AuditAction.LAUNCH, target=f"lost-{n}", detail="x" * 200)
+    assert str(refused.value) == f"disk full: 0.0 MB free on {disk} for the lab's audit log"
+    held = [e.target for e in log.latest(5_000)]
+    assert held[0] == "before" and all(t.startswith("lost-") for t in held[1:])
+    filler.unlink()
+    log.record(AuditAction.STOP, target="after")  # a torn line is skipped, the next is whole
+    assert log.latest(1)[0].target == "after"
+    lines = (disk / "audit.jsonl").read_text().splitlines()
+    assert sum(1 for line in lines if _whole(line)) == len(held) + 1
+
+
+def _whole(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

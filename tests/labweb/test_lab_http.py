@@ -6,6 +6,7 @@ expired, tampered, logged-out and outdated sessions are refused; failed logins l
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,27 @@ def test_an_open_websocket_closes_once_its_session_is_logged_out(server: LabServ
         with pytest.raises(ConnectionClosed):
             while True:  # streamlit may still have queued messages for us; then the close
                 socket.recv(timeout=10)
+
+
+def test_a_login_the_audit_log_has_no_room_for_is_refused_in_words(tmp_path: Path,
+                                                                    small_disk) -> None:
+    from tests.disks import fill
+    from tuning_core.core.errors import DiskFullError
+    from tuning_core.lab.audit import AuditAction
+
+    workspace = small_disk("16m") / "workspace"
+    workspace.mkdir()
+    with lab_server(workspace, tmp_path / "server.log") as server:
+        filler = fill(workspace.parent)
+        with contextlib.suppress(DiskFullError):  # the log's last block has room for a few
+            for n in range(1_000):
+                audit_log(workspace).record(AuditAction.LAUNCH, target=f"pad-{n}")
+        refused = server.login("alice", "alice-password")
+        assert refused.status == 503 and refused.cookie("tuning_lab_session") is None
+        assert b"Logins are refused until an admin frees space" in refused.body
+        assert b"disk full: " in refused.body and b"Traceback" not in refused.body
+        filler.unlink()
+        granted = server.login("alice", "alice-password")
+        assert granted.status == 303 and granted.cookie("tuning_lab_session")
+    logins = [e for e in audit_log(workspace).latest(50) if e.action.value == "login"]
+    assert [e.user for e in logins] == ["alice"]  # the refused one was never granted

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_diskfull import small_disk  # noqa: F401  (the tmpfs fixture)
+from tests.disks import fill
 from tuning_core.core import leftovers
 from tuning_core.core.errors import DiskFullError, ExportError
 from tuning_core.model.exports import (
@@ -41,23 +41,13 @@ def _bytes_under(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def _fill(disk: Path, leave: int) -> Path:
-    """A file that takes all but ``leave`` bytes of the disk."""
-    filler = disk / "filler"
-    free = shutil.disk_usage(disk).free
-    with open(filler, "wb") as out:
-        out.truncate(0)
-        out.write(b"\0" * max(0, free - leave))
-    return filler
-
-
 def _visible(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
 
 
 @pytest.mark.training  # the shared run's model is trained once per session
 def test_an_export_the_disk_cannot_hold_is_refused_before_a_byte_is_written(
-        augmented_run: Path, small_disk: Callable[[str], Path]) -> None:  # noqa: F811
+        augmented_run: Path, small_disk: Callable[[str], Path]) -> None:
     model = (augmented_run / "best" / "model.keras").stat().st_size
     size = _bytes_under(augmented_run / "best") + (1 << 20) * 2 + 2 * model
     disk = small_disk(f"{size // 1024 + 200}k")
@@ -73,7 +63,7 @@ def test_an_export_the_disk_cannot_hold_is_refused_before_a_byte_is_written(
 
 @pytest.mark.training
 def test_a_disk_that_fills_while_the_zip_is_written_leaves_no_export_as_if_whole(
-        augmented_run: Path, small_disk: Callable[[str], Path],  # noqa: F811
+        augmented_run: Path, small_disk: Callable[[str], Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
     from tuning_core.model.exports import service
 
@@ -82,7 +72,7 @@ def test_a_disk_that_fills_while_the_zip_is_written_leaves_no_export_as_if_whole
     real = service.write_bundle
 
     def filled_first(path, target, card, dest) -> None:  # another program takes the disk
-        _fill(disk, leave=8 * 1024)
+        fill(disk, leave=8 * 1024)
         real(path, target, card, dest)
 
     monkeypatch.setattr(service, "write_bundle", filled_first)
@@ -152,7 +142,7 @@ def test_a_killed_writers_temporaries_are_removed_and_a_live_ones_kept(tmp_path:
 
 
 def test_a_report_on_a_full_disk_is_one_line_and_leaves_no_file(
-        tmp_path: Path, small_disk: Callable[[str], Path]) -> None:  # noqa: F811
+        tmp_path: Path, small_disk: Callable[[str], Path]) -> None:
     from tests.conftest import write_image_folder
     from tests.pages.support import make_run
     from tuning_core.model.report import write_report
@@ -160,7 +150,7 @@ def test_a_report_on_a_full_disk_is_one_line_and_leaves_no_file(
     disk = small_disk("1m")
     run = make_run(disk / "runs", write_image_folder(tmp_path / "images"))
     (RunDir(run).exports_dir).mkdir()
-    _fill(disk, leave=0)
+    fill(disk, leave=0)
     with pytest.raises(DiskFullError) as refused:
         write_report(run)
     assert str(refused.value).startswith("disk full: ") and "for the report" in str(refused.value)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_diskfull import small_disk  # noqa: F401  (the tmpfs fixture)
 from tests.conftest import write_image_folder
 from tuning_core.core.errors import DiskFullError
 from tuning_core.data.dataset import ImageConfig
@@ -20,7 +19,7 @@ from tuning_core.space.presets import get_preset
 
 
 def test_a_health_check_the_disk_cannot_hold_is_refused_before_it_trains(
-        tmp_path: Path, small_disk: Callable[[str], Path]) -> None:  # noqa: F811
+        tmp_path: Path, small_disk: Callable[[str], Path]) -> None:
     data = write_image_folder(tmp_path / "images", {"a": 200, "b": 200}, size=8)
     disk = small_disk("1m")
     config = RunConfig(data_dir=str(data), space=get_preset("small"),

@@ -5,8 +5,10 @@ exclusive ``fcntl`` lock on the file, and flushed to disk before the call return
 written by two servers and the command line at the same time never interleave or overwrite
 each other, and their times (taken inside the lock) grow down the file, so it stays one
 ordered log. A power cut can leave a last line cut short; readers skip it, and the next
-append starts on a fresh line instead of gluing onto it. :meth:`AuditLog.latest` reads only
-the end of the file.
+append starts on a fresh line instead of gluing onto it. A full disk refuses the append with
+one line (``DiskFullError``): an action that cannot be recorded is refused, not done
+unrecorded (the login form says so with a 503). :meth:`AuditLog.latest` reads only the end
+of the file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from tuning_core.core import diskspace
 from tuning_core.core.workspace import audit_path
 
 MAX_FIELD = 300  # characters kept of a free-text field, so one line stays small
@@ -101,7 +104,16 @@ class AuditLog:
 
     def append(self, event: AuditEvent) -> AuditEvent:
         """Write one line (time filled in when 0, inside the lock so times follow the file's
-        order) and flush it to disk; returns the event as written."""
+        order) and flush it to disk; returns the event as written.
+
+        Raises:
+            DiskFullError: the disk has no room for the line (a part written is a torn line
+                the readers skip and the next append starts after).
+        """
+        with diskspace.said_as_full(self.path.parent, "the lab's audit log"):
+            return self._append(event)
+
+    def _append(self, event: AuditEvent) -> AuditEvent:
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
