@@ -66,6 +66,27 @@ def test_damaged_line_is_skipped_not_fatal(tmp_path: Path) -> None:
     assert reader.search_status == "stopped"
 
 
+def test_a_line_after_a_torn_one_is_never_lost(tmp_path: Path) -> None:
+    """A kill mid-append leaves an epoch line cut short; the resume's next line starts afresh
+    instead of gluing onto it (the pair read as one bad line: the trial's end was lost)."""
+    path = tmp_path / "trials.jsonl"
+    writer = TrialLogWriter(path)
+    writer.write("search_start", tuner="random", max_trials=1)
+    writer.write("trial_start", trial_id="00", number=1, hyperparameters={})
+    watching = TrialLogReader(path)
+    watching.poll()  # a page that read up to the torn line and waits for its end
+    torn = json.dumps({"event": "epoch_end", "trial_id": "00", "epoch": 0, "metrics": {}})
+    with open(path, "a") as handle:
+        handle.write(torn[:25])
+    watching.poll()
+    writer.write("trial_end", trial_id="00", status="completed", score=0.9, seconds=1.0)
+    for reader in (watching, TrialLogReader(path)):
+        reader.poll()
+        assert reader.trials()["status"].tolist() == ["completed"]
+        assert reader.trials()["score"].tolist() == [0.9]
+    assert path.read_text().splitlines()[2] == torn[:25]  # kept, as a line of its own
+
+
 def test_running_trial_becomes_stopped_when_search_ends(tmp_path: Path) -> None:
     writer = TrialLogWriter(tmp_path / "t.jsonl")
     writer.write("trial_start", trial_id="00", number=1, hyperparameters={})

@@ -219,6 +219,26 @@ def recover_dir(target: str | Path) -> None:
             fsync_dir(target.parent)
 
 
+def torn_tail(fd: int) -> bytes:
+    """b"\\n" when the file open at ``fd`` ends in a line cut short (a kill or a power cut
+    mid-append), else b"": what an append must write first so its line stays whole."""
+    size = os.fstat(fd).st_size
+    return b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
+
+
+def append_line(path: str | Path, line: bytes, sync: bool = False) -> None:
+    """Append ``line`` (ending in a newline) to ``path`` in one write, on a fresh line after
+    a torn one, never glued to it (the torn one stays a line the readers skip);
+    ``sync``: flush it to disk before returning."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, torn_tail(fd) + line)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def patch_keras_tuner() -> None:
     """Make KerasTuner write its JSON files (oracle, trials, tuner) atomically.
 

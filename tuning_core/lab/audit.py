@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from tuning_core.core import diskspace
+from tuning_core.core import atomic, diskspace
 from tuning_core.core.workspace import audit_path
 
 MAX_FIELD = 300  # characters kept of a free-text field, so one line stays small
@@ -122,7 +122,7 @@ class AuditLog:
             clipped = {k: _clip(v) if isinstance(v, str) else v
                        for k, v in event.to_dict().items()}
             line = (json.dumps(clipped, ensure_ascii=True, sort_keys=True) + "\n").encode()
-            os.write(fd, _fresh_line(fd) + line)
+            os.write(fd, atomic.torn_tail(fd) + line)
             os.fsync(fd)
         finally:
             os.close(fd)  # closing releases the lock
@@ -161,12 +161,6 @@ class AuditLog:
         if start > 0:
             lines = lines[1:]  # the first piece may be the end of a longer line
         return [line for line in lines if line.strip()]
-
-
-def _fresh_line(fd: int) -> bytes:
-    """b"\\n" when the file's last line was cut short (a power cut mid-append), else b""."""
-    size = os.fstat(fd).st_size
-    return b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
 
 
 def audit_log(workspace: Path | None = None) -> AuditLog:

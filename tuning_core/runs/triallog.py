@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tuning_core.core import atomic
 from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
 from tuning_core.runs import runindex
 
@@ -68,15 +69,17 @@ class TrialLogWriter:
         self.path = str(path)
 
     def write(self, event: LogEvent | str, **fields: Any) -> None:
-        """Append one event line and flush it to disk; ValueError for a name that is not a
-        :class:`LogEvent` (a reader would not know it)."""
+        """Append one event line (a search's start and end and a trial's end flushed to
+        disk); ValueError for a name that is not a :class:`LogEvent` (a reader would not
+        know it)."""
         name = LogEvent(event)
         record = {"event": name.value, "time": time.time()}
         record.update({k: _clean(v) for k, v in fields.items()})
-        line = json.dumps(record, default=str) + "\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
+        line = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        # a line after a torn one (a kill or power cut mid-append) starts afresh, never glued
+        # to it (the pair would read as one bad line: a trial's end lost); the lines the
+        # index counts (a search's start and end, a trial's end) are on disk before it moves
+        atomic.append_line(self.path, line, sync=name in INDEXED)
         if name in INDEXED and runindex.is_run_log(Path(self.path)):
             runindex.keep(Path(self.path).parent)
 
