@@ -402,11 +402,11 @@ def start_health(run_dir: str | Path, actor: Any = None, tasks: Any = None,
 
     run, actor = RunDir(run_dir), actor or Actor()
     actor.check(Action.EXPLAIN, target=run.name)
-    preflight(run)  # refused here, in one line, rather than in the background
     holder = machine_slot().holder()
     if holder is not None:
         raise RunError(f"this machine trains now ({holder.describe()}); the health check "
                        "trains short models too, so start it when that job has ended.")
+    preflight(run)  # refused here, in one line, rather than in the background
     started = (tasks or TASKS).start(
         HEALTH_TASK, run.path, lambda: check_with_slot(run.path, actor.record_name, folds, epochs))
     if started:
