@@ -1,29 +1,8 @@
-"""A run folder as one object: its layout, settings, split, log, holder and best trials.
+"""A run folder as one object: its settings, split, log, holder and best trials.
 
-Every file name of a run lives here; pages, the command line and the engine ask a
-:class:`RunDir` rather than joining paths. Layout::
-
-    run.json        settings (written once, atomically; a spare copy in run.json.bak)
-    notes.json      what people call the run and say about it: name, notes, tags (editable;
-                    the previous version in notes.json.bak)
-    split.json      the file split, fixed at the first start so a resume trains on the same files
-                    (a spare in split.json.bak)
-    trials.jsonl    the trial log (search_start, trial_start, epoch_end, trial_end, search_end)
-    retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
-    tuner/          the KerasTuner project
-    best/           the retrained best model and its evaluation (swapped in whole)
-    exports/        checked exports (manifest.json), the report and the standalone script
-    explain/        the best model's explanations (explanation.json, Grad-CAM PNGs)
-    health/         the data health check's flags (health.json and thumbnails)
-    owner.lock      the run's lock; owner.json beside it says who trains the run
-    stop.request    present while someone asks the holder to stop
-
-A distributed search (``search --workers``) adds::
-
-    chief.json               where the chief serves KerasTuner's oracle: host, port, pid
-    trials-<worker>.jsonl    each worker's own trial log (merged with trials.jsonl on read)
-    worker-<worker>.lock     each worker's lock; worker-<worker>.json: host, device, trial
-    worker-<worker>.out      a local worker's stdout and stderr
+Pages, the command line and the engine ask a :class:`RunDir` rather than joining paths; the
+file names and the layout are :mod:`tuning_core.runs.layout`'s (imported here, so
+``rundir.RUN_FILE`` and the like still name them).
 """
 
 from __future__ import annotations
@@ -35,8 +14,37 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.core import atomic, diskspace
-from tuning_core.core.errors import NotesError, RunError, TuningError
+from tuning_core.core.errors import RunError
 from tuning_core.core.states import Direction, JobKind, LogEvent, RunStatus, TrialStatus
+from tuning_core.runs.layout import (  # noqa: F401  (the names, re-exported)
+    BEST_DIR,
+    CACHE_DIR,
+    CHIEF_FILE,
+    EVALUATION_FILE,
+    EXPLAIN_DIR,
+    EXPORT_MANIFEST,
+    EXPORTS_DIR,
+    HEALTH_DIR,
+    HISTORY_FILE,
+    HYPERPARAMETERS_FILE,
+    LOCK_FILE,
+    LOG_FILE,
+    MODEL_FILE,
+    NOTES_FILE,
+    PROJECT_DIR,
+    REPORT_FILE,
+    RETRAIN_LOG,
+    RUN_FILE,
+    SCRIPT_FILE,
+    SPLIT_FILE,
+    STOP_FILE,
+    WORKER_LOCK,
+    WORKER_LOG,
+    WORKER_OUTPUT,
+    file_stamp,
+    read_config,
+    read_notes,
+)
 from tuning_core.runs.locks import FileLock, LockHolder
 from tuning_core.runs.notes import RunNotes
 from tuning_core.runs.ranking import RankedTrial, ranked_trials
@@ -44,40 +52,6 @@ from tuning_core.runs.readers import shared_reader
 from tuning_core.runs.runindex import logged_status
 from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
-
-RUN_FILE = "run.json"
-NOTES_FILE = "notes.json"
-SPLIT_FILE = "split.json"
-LOG_FILE = "trials.jsonl"
-RETRAIN_LOG = "retrain.jsonl"
-PROJECT_DIR = "tuner"
-BEST_DIR = "best"
-CACHE_DIR = "cache"
-LOCK_FILE = "owner.lock"
-STOP_FILE = "stop.request"
-MODEL_FILE = "model.keras"
-EVALUATION_FILE = "evaluation.json"
-HISTORY_FILE = "history.json"
-HYPERPARAMETERS_FILE = "hyperparameters.json"
-CHIEF_FILE = "chief.json"
-EXPORTS_DIR = "exports"
-EXPORT_MANIFEST = "manifest.json"
-REPORT_FILE = "report.html"
-SCRIPT_FILE = "search_script.py"
-EXPLAIN_DIR = "explain"
-HEALTH_DIR = "health"
-WORKER_LOG = "trials-{}.jsonl"
-WORKER_LOCK = "worker-{}.lock"
-WORKER_OUTPUT = "worker-{}.out"
-
-
-def file_stamp(path: Path) -> tuple[int, int] | None:
-    """A file's (mtime in ns, size), None when it cannot be read: changes when it is written."""
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
 
 
 class RunDir:
@@ -130,13 +104,7 @@ class RunDir:
     def config(self) -> RunConfig:
         """The run's settings; RunError when the folder is not a readable run."""
         if self._config is None:
-            path = self.file(RUN_FILE)
-            if not path.is_file():
-                raise RunError(f"{self.path} is not a run folder: expected a {RUN_FILE} in it.")
-            try:
-                self._config = RunConfig.from_dict(atomic.read_json(path))
-            except (ValueError, KeyError, TypeError, TuningError) as error:
-                raise RunError(f"{path} cannot be read: {error}") from error
+            self._config = read_config(self.path)
         return self._config
 
     @property
@@ -148,13 +116,7 @@ class RunDir:
     def notes(self) -> RunNotes:
         """The run's name, notes and tags (empty ones before any edit); RunError when
         notes.json cannot be read."""
-        path = self.file(NOTES_FILE)
-        if not path.is_file():
-            return RunNotes()
-        try:
-            return RunNotes.from_dict(atomic.read_json(path))
-        except (ValueError, TypeError, NotesError) as error:
-            raise RunError(f"{path} cannot be read: {error}") from error
+        return read_notes(self.path)
 
     def write_notes(self, notes: RunNotes) -> None:
         """Replace notes.json atomically, its previous version kept as notes.json.bak (checks

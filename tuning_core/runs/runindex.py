@@ -34,10 +34,11 @@ from typing import Any
 
 from tuning_core.core.errors import TuningError
 from tuning_core.core.states import Direction, RunStatus, SearchEnd, TrialStatus
+from tuning_core.runs import layout
 
 INDEX_FILE = "index.json"
 INDEX_VERSION = 2
-Stamp = tuple[int, int] | None  # (mtime_ns, size) of a file (rundir.file_stamp), or None
+Stamp = tuple[int, int] | None  # (mtime_ns, size) of a file (layout.file_stamp), or None
 Mark = tuple[int, int]  # a log file's inode, and the offset past the last whole line read
 _SKIP = b'"event": "epoch_end"'  # most lines: no headline in them, not parsed
 _TAIL_READ = 1 << 20  # bytes read at a time when catching up
@@ -64,14 +65,12 @@ def stamp(path: Path) -> Stamp:
 def log_files(run_dir: Path) -> dict[str, os.stat_result]:
     """The run's trial logs there now (``trials.jsonl`` and a distributed search's
     ``trials-<worker>.jsonl``), by name, with their stat."""
-    from tuning_core.runs import rundir  # rundir imports this module
-
-    prefix, suffix = rundir.WORKER_LOG.split("{}")
+    prefix, suffix = layout.WORKER_LOG.split("{}")
     found = {}
     with contextlib.suppress(OSError):
         for entry in os.scandir(run_dir):
             name = entry.name
-            if name == rundir.LOG_FILE or (name.startswith(prefix) and name.endswith(suffix)):
+            if name == layout.LOG_FILE or (name.startswith(prefix) and name.endswith(suffix)):
                 with contextlib.suppress(OSError):
                     found[name] = entry.stat()
     return found
@@ -265,38 +264,37 @@ def refresh(run_dir: Path, saved: RunIndex | None) -> tuple[RunIndex, bool]:
     changed: a changed ``run.json`` or ``notes.json`` is read again alone, new log lines are
     counted in, a replaced or shrunk log is replayed whole. RunError when the folder is not a
     readable run."""
-    from tuning_core.runs import rundir  # rundir imports this module
-
     logs = log_files(run_dir)
-    config, notes = stamp(run_dir / rundir.RUN_FILE), stamp(run_dir / rundir.NOTES_FILE)
+    config, notes = stamp(run_dir / layout.RUN_FILE), stamp(run_dir / layout.NOTES_FILE)
     if saved is not None and saved.current(logs, config, notes):
         return saved, False
     index = saved
     if index is None or index.config != config:
-        index = _settings(rundir.RunDir(run_dir), config, index)
+        index = _settings(run_dir, config, index)
     if index.notes != notes:
-        index = _notes(rundir.RunDir(run_dir), notes, index)
+        index = _notes(run_dir, notes, index)
     if index.read_to_end(logs):
         return index, True
     caught = index.caught_up(run_dir, logs)
     return (caught if caught is not None else index.replayed(run_dir, logs)), True
 
 
-def _settings(run: Any, config_stamp: Stamp, index: RunIndex | None) -> RunIndex:
-    config = run.config()  # RunError when unreadable
-    settings = dict(name=config.name, owner=config.owner, tuner=config.tuner.tuner,
-                    objective=config.tuner.objective, direction=config.tuner.direction.value,
-                    max_trials=config.tuner.max_trials, created=config.created,
-                    dataset=Path(config.data_dir).name, config=config_stamp)
+def _settings(run_dir: Path, config_stamp: Stamp, index: RunIndex | None) -> RunIndex:
+    config = layout.read_config(run_dir)  # RunError when unreadable
+    settings: dict[str, Any] = dict(
+        name=config.name, owner=config.owner, tuner=config.tuner.tuner,
+        objective=config.tuner.objective, direction=config.tuner.direction.value,
+        max_trials=config.tuner.max_trials, created=config.created,
+        dataset=Path(config.data_dir).name, config=config_stamp)
     if index is not None and index.direction == settings["direction"]:
         return replace(index, **settings)
     # a new index, or the objective turned the other way: the best must be counted again
     return RunIndex(logs={}, notes=None, label="", tags=(), notes_text="", **settings)
 
 
-def _notes(run: Any, notes_stamp: Stamp, index: RunIndex) -> RunIndex:
+def _notes(run_dir: Path, notes_stamp: Stamp, index: RunIndex) -> RunIndex:
     try:
-        notes = run.notes()
+        notes = layout.read_notes(run_dir)
     except TuningError:  # a hand-broken notes.json must not hide the run from the list
         return replace(index, notes=notes_stamp, label="", tags=(), notes_text="")
     return replace(index, notes=notes_stamp, label=notes.name, tags=tuple(notes.tags),
@@ -341,9 +339,7 @@ def keep(run_dir: Path) -> None:
 
 def is_run_log(path: Path) -> bool:
     """True for a run's trial log (not a retrain's): the writer keeps the index for these."""
-    from tuning_core.runs import rundir  # rundir imports this module
-
-    prefix, suffix = rundir.WORKER_LOG.split("{}")
+    prefix, suffix = layout.WORKER_LOG.split("{}")
     name = path.name
-    return name == rundir.LOG_FILE or (name.startswith(prefix) and name.endswith(suffix))
+    return name == layout.LOG_FILE or (name.startswith(prefix) and name.endswith(suffix))
 
