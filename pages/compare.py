@@ -14,7 +14,7 @@ from tuning_core.runs.catalogue import list_runs
 from tuning_core.runs.rundir import RunDir
 
 st.title("Compare")
-infos = list_runs(workspace.runs_dir())
+infos = list_runs(workspace.runs_dir(), wait_for_size=False)  # Compare shows no sizes
 if len(infos) < 2:
     st.info("Comparing needs at least two runs. Launch searches on the Search page.")
     st.stop()
