@@ -57,9 +57,17 @@ def test_retrain_a_trial_clicked_on_the_front_and_exclude_a_leak(app_server, pag
     chosen = re.search(r"trial (\d+) \(", picker.input_value()).group(1)
     ui.set_number(page, "Epochs", 2)
     ui.click(page, "Retrain this trial")
-    expect(main.get_by_text(re.compile(rf"retrained from trial {chosen} \("))).to_be_visible(
-        timeout=ui.TRAIN_TIMEOUT)
-    expect(ui.errors(page)).to_have_count(0)
+    # The retrain's check may refuse a short retrain of a trial that got lucky in the search
+    # (1.000 on 12 validation images after a jump from chance): what the click must decide is
+    # which trial is retrained, and the page must say how that retrain ended.
+    refused = re.compile(r"retrain refused after \d+ attempt")
+    ended = main.get_by_text(re.compile(rf"retrained from trial {chosen} \(")).or_(
+        main.get_by_text(refused))
+    expect(ended.first).to_be_visible(timeout=ui.TRAIN_TIMEOUT)
+    started = [json.loads(line) for line in (run / "retrain.jsonl").read_text().splitlines()
+               if '"retrain_start"' in line]
+    assert [str(s["number"]) for s in started] == [chosen]
+    expect(ui.errors(page).filter(has_not_text=refused)).to_have_count(0)
 
     leaks = main.get_by_test_id("stExpander").filter(has_text="Duplicates across the split")
     leaks.locator("summary").click()
