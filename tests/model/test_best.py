@@ -146,8 +146,9 @@ def test_a_retrain_far_worse_than_its_trial_is_refused_and_the_best_kept(
 
     reference = best.trial_reference
     monkeypatch.setattr(best, "_fit", broken_fit)
-    monkeypatch.setattr(best, "trial_reference", lambda run, picked: best.TrialReference(
-        picked.trial_id, 1.0, reference(run, picked).best_epoch))
+    monkeypatch.setattr(best, "trial_reference", lambda run, picked, within=None:
+                        best.TrialReference(picked.trial_id, 1.0,
+                                            reference(run, picked).best_epoch))
     with pytest.raises(RetrainRejected, match=why) as refused:
         retrain_best(finished_run, epochs=1)
     assert "previous best model is kept" in str(refused.value)
@@ -166,3 +167,24 @@ def test_a_good_retrain_records_its_check(finished_run: Path) -> None:
     check = saved["check"]
     assert check["passed"] and check["attempt"] == 1 and check["val_images"] > 0
     assert check["trial_val_accuracy"] is not None
+
+
+def test_a_short_retrain_is_held_to_what_its_trial_had_reached_by_then(
+        augmented_run: Path) -> None:
+    """A retrain of fewer epochs than its trial trained is compared with the trial's best
+    among those first epochs, not with a later jump (a trial that went from chance to 1.000
+    on a dozen validation images in its last epoch made every short retrain 'far worse')."""
+    from tuning_core.model import best
+    from tuning_core.runs.rundir import RunDir
+
+    run = RunDir(augmented_run)  # read only
+    top = run.best_trials()[0]
+    rows = run.reader().epochs()
+    rows = rows[rows["trial_id"].astype(str) == str(top.trial_id)]
+    assert rows["epoch"].max() >= 1  # the fixture's trials train more than one epoch
+    first = best.trial_reference(run, top, within=1)
+    assert first.best_epoch == 0
+    assert first.val_accuracy == pytest.approx(float(rows[rows["epoch"] == 0]["val_accuracy"]
+                                                     .mean()))
+    whole = best.trial_reference(run, top)
+    assert best.trial_reference(run, top, within=int(rows["epoch"].max()) + 1) == whole

@@ -79,6 +79,7 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
         shutil.rmtree(leftover, ignore_errors=True)
     staged = Path(tempfile.mkdtemp(prefix=".best-", dir=run.path))
     trial = trial_reference(run, picked)
+    reference = trial_reference(run, picked, within=epochs)  # what the check holds it to
     try:
         hp = kt.HyperParameters.from_config(record["hyperparameters"])
         data, test = prepare_data(run, full_train=True, with_test=True)
@@ -90,7 +91,8 @@ def retrain_best(run_dir: str | Path, epochs: int = 30, rank: int = 1,
                 with tfmemory.released_gradients():
                     history = _fit(model, data.training, hp, config, epochs, staged, run,
                                    start_from_epoch=trial.best_epoch)
-            check = RetrainCheck.of(model, data.training, hp, trial, data.num_classes, attempt)
+            check = RetrainCheck.of(model, data.training, hp, reference, data.num_classes,
+                                    attempt)
             log.write(LogEvent.RETRAIN_CHECK, **check.to_dict())
             if check.passed:
                 break
@@ -136,9 +138,12 @@ class TrialReference:
     best_epoch: int | None
 
 
-def trial_reference(run: RunDir, picked: RankedTrial) -> TrialReference:
+def trial_reference(run: RunDir, picked: RankedTrial,
+                    within: int | None = None) -> TrialReference:
     """The picked trial's best epoch by the run's objective and its validation accuracy
-    there, from the trial log (averaged over executions, as the objective is)."""
+    there, from the trial log (averaged over executions, as the objective is); ``within``:
+    among its first so many epochs only (a retrain of fewer epochs than the trial trained is
+    held to what the trial had reached by then, not to a later jump)."""
     epochs = run.reader().epochs()
     objective, direction = run.config().tuner.objective, run.direction
     if epochs.empty or "trial_id" not in epochs:
@@ -147,6 +152,8 @@ def trial_reference(run: RunDir, picked: RankedTrial) -> TrialReference:
     if rows.empty or objective not in rows:
         return TrialReference(picked.trial_id, None, None)
     per_epoch = rows.groupby("epoch")[[c for c in (objective, "val_accuracy") if c in rows]].mean()
+    if within is not None:
+        per_epoch = per_epoch[per_epoch.index < within]
     scores = per_epoch[objective].dropna()
     if scores.empty:
         return TrialReference(picked.trial_id, None, None)
