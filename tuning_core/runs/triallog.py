@@ -21,80 +21,36 @@ file a run.
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
-import time
 import zlib
-from array import array
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from tuning_core.core import atomic
 from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
-from tuning_core.runs import runindex
+from tuning_core.runs import logcheckpoint
+from tuning_core.runs.epochcolumns import EPOCH_COLUMNS, EpochColumns
+from tuning_core.runs.logwriter import INDEXED, TrialLogWriter, clean_metrics
+
+__all__ = [  # the writer and the epoch table live in their own modules; imported from here too
+    "COST_COLUMNS", "EPOCH_COLUMNS", "INDEXED", "REPLAY", "TRIAL_COLUMNS", "EpochColumns",
+    "TrialLogReader", "TrialLogWriter", "clean_metrics",
+]
 
 TRIAL_COLUMNS = [
     "trial_id", "number", "status", "score", "seconds", "started", "ended", "error", "epochs",
     "worker",
 ]
 COST_COLUMNS = ["params", "macs", "model_bytes", "latency_ms"]  # tuning_core.search.cost's
-EPOCH_COLUMNS = ["trial_id", "execution", "epoch", "seconds", "time"]
 _SLICE = 4096  # log lines parsed at a time
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe value: NaN and infinities become None, numpy scalars plain numbers."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-# the events after which the writer brings the run's index up to date (the others change
-# no headline: they are counted in with the next of these)
-INDEXED = frozenset({LogEvent.SEARCH_START, LogEvent.TRIAL_END, LogEvent.SEARCH_END})
-
-
-class TrialLogWriter:
-    """Appends events to a run's trial log and keeps the run's index; holds only the path."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-
-    def write(self, event: LogEvent | str, **fields: Any) -> None:
-        """Append one event line (a search's start and end and a trial's end flushed to
-        disk); ValueError for a name that is not a :class:`LogEvent` (a reader would not
-        know it)."""
-        name = LogEvent(event)
-        record = {"event": name.value, "time": time.time()}
-        record.update({k: _clean(v) for k, v in fields.items()})
-        line = (json.dumps(record, default=str) + "\n").encode("utf-8")
-        # a line after a torn one (a kill or power cut mid-append) starts afresh, never glued
-        # to it (the pair would read as one bad line: a trial's end lost); the lines the
-        # index counts (a search's start and end, a trial's end) are on disk before it moves
-        atomic.append_line(self.path, line, sync=name in INDEXED)
-        if name in INDEXED and runindex.is_run_log(Path(self.path)):
-            runindex.keep(Path(self.path).parent)
-
-
-def clean_metrics(logs: dict[str, Any] | None) -> dict[str, Any]:
-    """Keras logs as plain JSON numbers (NaN becomes None)."""
-    return {str(k): _clean(float(v)) for k, v in (logs or {}).items() if _is_number(v)}
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+CHECKPOINT_LINES = 50_000  # a reader that read this many lines since its last checkpoint
+# (or since it started from one) saves one (:mod:`tuning_core.runs.logcheckpoint`): about
+# 5,000 trials of 10 epochs, a replay of about 0.7 s; a shorter log is replayed, as it costs
+# less than the file it would take
 
 
 class _Tail:
@@ -149,9 +105,11 @@ class TrialLogReader:
         # every event's line as read, compressed a batch at a time (a twentieth of the parsed
         # dicts' memory: events() parses them again, and only tools and tests ask for it)
         self._blocks: list[bytes] = []
+        self._prefix = 0  # bytes of the main log taken from a checkpoint: not in _blocks
+        self._unsaved = 0  # events read since the last checkpoint was saved or loaded
         self._count = 0
         self._trials: dict[str, dict[str, Any]] = {}
-        self._epochs = _EpochColumns()
+        self._epochs = EpochColumns()
         self._search_status: str | None = None
         self.last_start: dict[str, Any] | None = None  # the latest search_start event
         self.last_end: dict[str, Any] | None = None  # the latest search_end event
@@ -175,8 +133,14 @@ class TrialLogReader:
         return [self.path] + [p for p in extra if p != self.path]
 
     def _poll(self) -> bool:
+        paths = self.paths()
+        # Only a single log is checkpointed: a distributed search's sibling logs are merged
+        # in time order a poll at a time, so a replay of them depends on how their lines
+        # arrived, and one stamp would have to cover several files that grow apart.
+        single = paths == [self.path]
+        restored = not self._tails and single and self._restore()
         batches = []
-        for path in self.paths():
+        for path in paths:
             lines = self._tails.setdefault(path, _Tail(path)).read()
             if lines is None:  # a file was replaced or went away (a retrain restarting its log)
                 had_events = bool(self._count)
@@ -200,7 +164,40 @@ class TrialLogReader:
             added = self._keep([raw for raw, record in pairs if self._ingest(record)])
         if added:
             self._frames = None
-        return added > 0
+        self._unsaved += added
+        if single and self._unsaved >= CHECKPOINT_LINES:
+            self._save()
+        return restored or added > 0
+
+    def _restore(self) -> bool:
+        """Take the state a checkpoint of the main log holds, when one fits the log as it is
+        now (:func:`logcheckpoint.load`), and go on reading from its offset."""
+        state = logcheckpoint.load(self.path)
+        if state is None:
+            return False
+        tail = self._tails[self.path] = _Tail(self.path)
+        tail.inode, tail.offset = state.inode, state.offset
+        self._prefix = state.offset
+        self._count = state.count
+        self._trials = state.trials
+        self._epochs = state.epochs
+        self._search_status = state.search_status
+        self.last_start, self.last_end = state.last_start, state.last_end
+        self.unknown = Counter(state.unknown)
+        self._frames = None
+        return True
+
+    def _save(self) -> None:
+        """Checkpoint what this reader holds (once every ``CHECKPOINT_LINES`` events: a
+        folder that cannot take it is not asked again at every poll)."""
+        self._unsaved = 0
+        tail = self._tails[self.path]
+        if tail.inode is None:
+            return
+        logcheckpoint.save(self.path, logcheckpoint.LogState(
+            inode=tail.inode, offset=tail.offset, count=self._count, trials=self._trials,
+            epochs=self._epochs, search_status=self._search_status,
+            last_start=self.last_start, last_end=self.last_end, unknown=dict(self.unknown)))
 
     def _records(self, lines: list[bytes]) -> list[Any]:
         try:  # one parse for the whole chunk: per-call overhead dominates short lines
@@ -316,9 +313,22 @@ class TrialLogReader:
         return self._search_status
 
     def events(self) -> list[dict[str, Any]]:
-        """Every event read so far, in order."""
-        return [json.loads(raw) for block in self._blocks
-                for raw in zlib.decompress(block).split(b"\n")]
+        """Every event read so far, in order (after a start from a checkpoint, the lines it
+        stood for are read from the log again)."""
+        with self._lock:
+            prefix, blocks = self._prefix, list(self._blocks)
+        return self._prefix_events(prefix) + [
+            json.loads(raw) for block in blocks for raw in zlib.decompress(block).split(b"\n")]
+
+    def _prefix_events(self, size: int) -> list[dict[str, Any]]:
+        """The events of the main log's first ``size`` bytes, as a replay keeps them."""
+        if not size:
+            return []
+        with open(self.path, "rb") as handle:
+            lines = [line for line in handle.read(size).splitlines() if line.strip()]
+        return [record for start in range(0, len(lines), _SLICE)
+                for record in self._records(lines[start:start + _SLICE])
+                if isinstance(record, dict) and "event" in record]
 
     def snapshot(self) -> tuple[tuple[int | None, int], pd.DataFrame, pd.DataFrame]:
         """The version, the trials and the epochs, all read at the same log position.
@@ -375,77 +385,6 @@ def _event_time(record: Any) -> float:
         return float(record.get("time") or 0.0)
     except (AttributeError, TypeError, ValueError):
         return 0.0
-
-
-class _EpochColumns:
-    """The epoch table kept as columns: numbers in typed arrays (8 bytes a value), the trial
-    id one shared string a trial. A dict a row cost about 0.5 KB an epoch: 250 MB at 50,000
-    trials of 10 epochs, against 40 MB so.
-
-    A column holds floats while every value is a number or None (None as NaN, as a frame
-    built from row dicts gives); a value of another kind (a hand-edited log) turns that
-    column into a list of the values as they came.
-    """
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.columns: dict[str, array[float] | list[Any]] = {
-            name: array("d") for name in EPOCH_COLUMNS[1:]}
-        self._shared: dict[str, str] = {}
-
-    def append(self, trial_id: str, values: dict[str, Any]) -> None:
-        rows = len(self.ids)
-        self.ids.append(self._shared.setdefault(trial_id, trial_id))
-        for name, value in values.items():
-            if name == "trial_id":
-                continue
-            column = self.columns.get(name)
-            if column is None:  # a metric first seen here: NaN for the rows before
-                column = self.columns[name] = array("d", [math.nan]) * rows
-            if len(column) > rows:
-                continue  # a name twice in one line: the first wins
-            if isinstance(column, array):
-                number = _as_float(value)
-                if number is not None:
-                    column.append(number)
-                    continue
-                column = self.columns[name] = [None if math.isnan(v) else v for v in column]
-            column.append(value)
-        for column in self.columns.values():
-            if len(column) == rows:  # absent from this line: NaN, as a frame of dicts has
-                column.append(math.nan)
-
-    def drop(self, trial_id: str) -> None:
-        """Forget the epochs of ``trial_id`` (a retry's killed attempt)."""
-        keep = [i for i, t in enumerate(self.ids) if t != trial_id]
-        if len(keep) == len(self.ids):
-            return
-        self.ids = [self.ids[i] for i in keep]
-        self.columns = {name: (array("d", (c[i] for i in keep)) if isinstance(c, array)
-                               else [c[i] for i in keep]) for name, c in self.columns.items()}
-
-    def frame(self) -> pd.DataFrame:
-        if not self.ids:
-            return pd.DataFrame().reindex(columns=EPOCH_COLUMNS)
-        data: dict[str, Any] = {"trial_id": list(self.ids)}
-        for name, column in self.columns.items():
-            data[name] = np.array(column, dtype=float) if isinstance(column, array) \
-                else pd.Series(column).infer_objects().to_numpy()
-        for name in ("execution", "epoch"):  # whole numbers: ints, as logged, when all are
-            values = data[name]
-            if values.dtype == float and not np.isnan(values).any() and \
-                    (values == np.round(values)).all():
-                data[name] = values.astype(np.int64)
-        return pd.DataFrame(data)
-
-
-def _as_float(value: Any) -> float | None:
-    """``value`` as a float for a numeric column: None is NaN; None for anything else."""
-    if value is None:
-        return math.nan
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 def _ordered(columns: pd.Index, first: list[str]) -> list[str]:
