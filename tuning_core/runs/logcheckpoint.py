@@ -33,7 +33,6 @@ import contextlib
 import json
 import logging
 import os
-import zipfile
 import zlib
 from array import array
 from dataclasses import dataclass, field
@@ -115,11 +114,13 @@ def save(log_path: Path, state: LogState) -> bool:
     }
     partial = leftovers.temporary_file(target)
     try:
-        text = json.dumps(meta).encode("utf-8")
+        text = json.dumps(meta, check_circular=False).encode("utf-8")
         codes = np.fromiter((code_of[t] for t in state.epochs.ids), dtype=np.int32,
                             count=len(state.epochs.ids))
         leftovers.remove_stale(target.parent, target.name)  # a killed save's temporary
+        mode = os.stat(log_path).st_mode & 0o777  # readable by whom the log is
         with open(partial, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
             arrays.update(version=np.array(FORMAT_VERSION), codes=codes,
                           meta=np.frombuffer(text, dtype=np.uint8))
             np.savez(handle, **arrays)
@@ -151,6 +152,9 @@ def load(log_path: Path) -> LogState | None:
             rows = len(codes)
             if rows and (codes.min() < 0 or codes.max() >= len(uniques)):
                 return None
+            trials: dict[str, dict[str, Any]] = meta["trials"]
+            if not isinstance(trials, dict) or not isinstance(meta["unknown"], dict):
+                return None
             columns: dict[str, array[float] | list[Any]] = {}
             for number, name in enumerate(meta["names"]):
                 if name in meta["lists"]:
@@ -163,12 +167,13 @@ def load(log_path: Path) -> LogState | None:
                 columns[name] = values
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
-            zlib.error) as error:  # torn, damaged or of another layout: replay instead
+    except Exception as error:  # torn, damaged or of another layout: replay instead (a
+        # damaged array header alone raises from numpy's parser, tokenize's or ast's errors)
         log.debug("trial log checkpoint of %s not used: %s", log_path, error)
         return None
     ids = [uniques[code] for code in codes.tolist()]
     return LogState(
-        inode=inode, offset=offset, count=int(meta["count"]), trials=meta["trials"],
+        inode=inode, offset=offset, count=int(meta["count"]), trials=trials,
         epochs=EpochColumns.restored(ids, columns), search_status=meta["search_status"],
         last_start=meta["last_start"], last_end=meta["last_end"], unknown=meta["unknown"])
+

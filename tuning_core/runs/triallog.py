@@ -149,7 +149,7 @@ class TrialLogReader:
             if lines:
                 batches.append(lines)
         if not batches:
-            return False
+            return restored
         if len(batches) == 1:  # parsed a slice at a time: a long log's dicts never all at once
             added = 0
             for start in range(0, len(batches[0]), _SLICE):
