@@ -19,7 +19,7 @@ from tuning_core.jobs.registry import JobRegistry, install_registry
 from tuning_core.live import answers as _feed
 from tuning_core.live import content
 from tuning_core.live import html as _feed_html
-from tuning_core.live.cache import MIN_AGE_S, Feed, FeedCache
+from tuning_core.live.cache import MIN_AGE_S, Feed, FeedCache, run_version
 from tuning_core.runs.rundir import RunDir
 
 
@@ -112,6 +112,31 @@ def test_sidebar_without_a_run_and_with_one(workspace: Path, image_folder: Path)
     run = make_run(runs_dir(), image_folder)
     html = payload(_feed.sidebar_feed(run))["parts"]["sidebar"][1]
     assert f"<b>{run.name}</b><br>finished" in html
+
+
+def test_the_sidebar_does_not_read_a_large_log_the_process_has_not_read(
+        workspace: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every page's sidebar polls its feed: on a fresh server it would replay the current
+    run's whole log (1-2 s at 10,000 trials) beside the page's own first draw, to show a
+    line that comes from the run's index. It follows the log's size until a page reads it."""
+    from tuning_core.runs import readers
+
+    run = make_run(runs_dir(), image_folder)
+    monkeypatch.setattr(content, "SLOW_READ_BYTES", 1)  # this small log counts as large
+    log = RunDir(run).log_path.resolve()
+    with readers._READERS_LOCK:
+        readers._READERS.pop(log, None)  # as on a fresh server
+    first = payload(fresh(_feed.sidebar_feed, run))
+    assert f"<b>{run.name}</b><br>finished" in first["parts"]["sidebar"][1]
+    assert log not in readers.kept()  # shown from the index: the log was not read
+    before = run_version(run, read=False)
+    with RunDir(run).log_path.open("a") as out:  # the log grows: the answer is built anew
+        out.write('{"event": "search_start", "time": 1.0}\n')
+    assert run_version(run, read=False) != before and log not in readers.kept()
+    RunDir(run).reader()  # a page read it: the sidebar follows the reader from now on
+    assert run_version(run, read=False) == run_version(run)
+    shown = payload(fresh(_feed.sidebar_feed, run))["parts"]["sidebar"][1]
+    assert f"<b>{run.name}</b><br>interrupted" in shown  # the log's new start, not the index
 
 
 def test_sidebar_lists_the_waiting_jobs(workspace: Path, image_folder: Path) -> None:

@@ -140,4 +140,4 @@ def sidebar_feed(run_dir: Path | None, since: str | None = None) -> Feed:
     def build() -> Feed:
         return payload(name, bool(active_runs(workspace.runs_dir())),
                        {"sidebar": html.sidebar_html(run_dir)}, previous=_FRESH.last(key))
-    return _FRESH.since(key, _FRESH.get(key, run_version(run_dir), build), since)
+    return _FRESH.since(key, _FRESH.get(key, run_version(run_dir, read=False), build), since)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuning_core.runs import readers
 from tuning_core.runs.rundir import RunDir, file_stamp
 
 MIN_AGE_S, MAX_AGE_S = 0.5, 5.0  # how long one build serves every viewer (see FeedCache)
@@ -135,13 +136,23 @@ def payload(run: str, active: bool, parts: dict[str, str | Piece],
                 parts=part_pieces, figures=fig_pieces)
 
 
-def run_version(run_dir: Path | None) -> Hashable:
+def run_version(run_dir: Path | None, read: bool = True) -> Hashable:
     """Changes when anything a live page shows of the run may have changed: a new log line,
-    the holder's record (start, heartbeat, end), a stop request. Costs a few stat calls."""
+    the holder's record (start, heartbeat, end), a stop request. Costs a few stat calls.
+
+    ``read`` False: an answer that needs the log only when this process reads it already
+    (the sidebar: a large log's first read is not its to pay, see ``html.sidebar_html``)
+    follows the log's file stamps instead of its reader while no reader of it is kept, so
+    that the sidebar of every page on a fresh server does not replay a 10,000-trial log
+    (1-2 s of CPU, beside the page's own first script run) to show a line from the index."""
     if run_dir is None:
         return None
     run = RunDir(run_dir)
-    return (run.reader().version, file_stamp(run.lock().holder_path), run.stop_requested())
+    if read or run.log_path.resolve() in readers.kept():
+        log: Hashable = run.reader().version
+    else:
+        log = tuple(file_stamp(path) for path in run.log_paths())
+    return (log, file_stamp(run.lock().holder_path), run.stop_requested())
 
 
 class FeedCache:

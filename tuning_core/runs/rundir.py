@@ -208,6 +208,10 @@ class RunDir:
         """The shared, polled reader of the trial log, merged with every worker's log."""
         return shared_reader(self.log_path, WORKER_LOG.format("*"))
 
+    def log_paths(self) -> list[Path]:
+        """The trial log and every worker's, as :meth:`reader` merges them."""
+        return [self.log_path, *sorted(self.path.glob(WORKER_LOG.format("*")))]
+
     def retrain_reader(self) -> TrialLogReader:
         """The shared, polled reader of the latest retrain's log."""
         return shared_reader(self.retrain_log_path)
