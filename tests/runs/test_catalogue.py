@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,30 @@ def test_disk_sizes_are_walked_once_per_change_not_per_viewer(tmp_path: Path) ->
     assert sizes.get(run, training=True) == 500
     sizes.forget(run.path)  # pruned or deleted here
     assert sizes.get(run, training=True) == 600 and len(walks) == 6
+
+
+def test_a_fresh_list_takes_the_index_size_and_walks_it_a_ttl_later(tmp_path: Path) -> None:
+    """A fresh server's first list of 1,000 runs walks none of them beside the page's first
+    draw: the size the index kept from an earlier walk is shown, and walked again (in the
+    background) when it is asked for after a ``ttl``; a run the index knows no size of, or
+    a training one, is walked in the background at once."""
+    from tuning_core.runs.catalogue import DiskSizes
+
+    known, unknown = (RunDir(create_run(tmp_path, _config())) for _ in range(2))
+    walks: list[Path] = []
+    now = [0.0]
+    sizes = DiskSizes(lambda path: walks.append(path) or 700, clock=lambda: now[0])
+    assert sizes.get(known, training=False, wait=False, known=500) == 500
+    assert sizes.get(known, training=False, wait=False, known=500) == 500 and walks == []
+    assert sizes.get(unknown, training=False, wait=False, known=None) is None
+    now[0] += DiskSizes.TTL_S[False] + 1
+    assert sizes.get(known, training=False, wait=False, known=500) == 500  # the last known
+    deadline = time.monotonic() + 10
+    while len(walks) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the background walks
+    assert sorted(walks) == sorted([known.path, unknown.path])
+    assert sizes.get(known, training=False, wait=False, known=500) == 700  # walked since
+    assert sizes.get(known, training=True, wait=False, known=500) == 700  # training: walks
 
 
 def test_a_prune_shows_its_freed_space_in_the_list_at_once(tmp_path: Path) -> None:

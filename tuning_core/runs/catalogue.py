@@ -149,6 +149,13 @@ class DiskSizes:
         if hit and hit[1] == key and now - hit[0] < self.TTL_S[training]:
             return hit[2]
         if not wait:
+            if hit is None and known is not None and not training:
+                # the index's size, as a previous walk left it: trusted for one ``ttl``, so a
+                # fresh server's first list of 1,000 runs does not walk them all beside the
+                # page's first draw (0.7 s of CPU); walked again when it is asked after that
+                with self._lock:
+                    self._items[run.path] = (now, key, known)
+                return known
             self._later(run, training)
             return hit[2] if hit else known
         return self._measure(run, key, now)
