@@ -2,14 +2,17 @@
 
 A workspace made by the project's own writers (:mod:`bench.workloads.labyear`: 1,000 small
 runs and sweeps of 1,000, 10,000 and 50,000 trials of 10 epochs), served as ``make run``
-serves it. Each page is opened in headless Chromium twice, cold (its first visit on this
-server) and warm: seconds to first content (the Runs table; the Monitor's counts; the Best
+serves it. Each page is opened in headless Chromium, cold (a new browser context: its first
+visit on this server) and then ``WARM_VISITS`` times warm (the row: their median, with the
+spread; the machine is shared): seconds to first content (the Runs table; the Monitor's counts; the Best
 page's trial picker; Compare's chart) and to complete (the script done and every chart
 drawn), bytes the page received (HTTP bodies and websocket frames), the server's and the
 browser's CPU seconds, the server's memory after. Pages: Runs, then Monitor and Best model of
 each sweep, then Compare with 20 runs picked (the two smaller sweeps and 18 small runs; the
 20th pick is timed, cold, then removed and picked again, warm), then Runs again, and the
-server's memory once it sat idle a minute. Optuna Dashboard shows the same completed trials
+server's memory once it sat idle a minute; then the server is restarted, as a lab's is, and
+the Monitor of each sweep past 1,000 trials opened again, cold and warm (its log read by the
+first server: the reader starts from the checkpoint that one left). Optuna Dashboard shows the same completed trials
 of the sweeps up to 10,000 (a study built with ``create_trial`` and ``add_trials``, in a venv
 of its own: :mod:`bench.workloads.optuna_study`; 50,000 is left out: building and opening
 it took longer than the whole figure may), opened the same way; the ratios set its complete
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +46,7 @@ RSS_GOAL_MB = 600
 IDLE_S = 150.0  # the server left alone before its memory is read a last time (readers go
 # after 120 s unasked: tuning_core.runs.readers.READER_IDLE_S)
 PAGE_TIMEOUT_S = 240.0  # Optuna Dashboard took 52 s at 3,000 trials here
+WARM_VISITS = 3  # warm visits a page (the row: their median and spread; the machine is shared)
 # outside the checkout: its packages are no module of this project's (tests/test_layers.py)
 OPTUNA_VENV = Path(tempfile.gettempdir()) / "tuning-bench-optuna-venv"
 
@@ -141,25 +146,54 @@ def _visit(page: Any, received: list[int], server_pid: int, go: Callable[[], Non
 
 def visits(browser: Any, url: str, first: str, complete: Any,
            server_pid: int) -> list[dict[str, Any]]:
-    """A page opened twice in one browser context, cold (nothing cached) then warm (the
-    browser's cache and the server's as a second look finds them): seconds to ``first`` and
-    to ``complete(page)``, bytes received, server and browser CPU seconds over each visit.
-    A cold visit that did not complete in ``PAGE_TIMEOUT_S`` is not tried warm."""
+    """A page opened in one browser context, cold (nothing cached) then ``WARM_VISITS``
+    times warm (the browser's cache and the server's as a second look finds them): seconds
+    to ``first`` and to ``complete(page)``, bytes received, server and browser CPU seconds
+    over each visit; the warm row is the median of its visits, with their spread. A cold
+    visit that did not complete in ``PAGE_TIMEOUT_S`` is not tried warm."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page, received = _watched(context)
     rows: list[dict[str, Any]] = []
-    for _ in ("cold", "warm"):
+    for _ in range(1 + WARM_VISITS):
         if rows and rows[0]["complete_s"] is None:
             rows.append({"first_s": None, "complete_s": None,
                          "error": "not tried: the cold visit did not complete"})
-            continue
+            break
         rows.append(_visit(
             page, received, server_pid,
             lambda: page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000),
             lambda: page.wait_for_selector(first, timeout=PAGE_TIMEOUT_S * 1000),
             lambda: complete(page)))
     context.close()
-    return rows
+    return [shaped(rows[0]), shaped(median_row(rows[1:]))]
+
+
+ROW_KEYS = ("first_s", "complete_s", "first_range", "complete_range", "visits", "bytes_mb",
+            "server_cpu_s", "browser_cpu_s", "server_rss_mb")
+
+
+def shaped(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every column of the figure's table, in its order (one visit: no range)."""
+    out = {key: row.get(key, 1 if key == "visits" else "") for key in ROW_KEYS}
+    return {**out, **{k: v for k, v in row.items() if k not in out}}
+
+
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row for several visits of a page: the median of each number, the spread of the
+    seconds to first content and to complete (``first_range``, ``complete_range``: min-max),
+    and how many visits; a visit that failed makes the row say so (a median would hide it)."""
+    failed = [r for r in rows if r.get("complete_s") is None]
+    if failed or len(rows) == 1:
+        return failed[0] if failed else rows[0]
+    out: dict[str, Any] = {"visits": len(rows)}
+    for key in ("first_s", "complete_s", "bytes_mb", "server_cpu_s", "browser_cpu_s",
+                "server_rss_mb"):
+        values = [r[key] for r in rows if r.get(key) is not None]
+        out[key] = round(statistics.median(values), 2) if values else None
+        if key in ("first_s", "complete_s") and values:
+            out[key.replace("_s", "_range")] = f"{min(values):.2f}-{max(values):.2f}"
+    out["server_rss_mb"] = max(r["server_rss_mb"] for r in rows)  # memory: the most, not the median
+    return out
 
 
 def compare_visits(browser: Any, url: str, picks: list[str],
@@ -202,17 +236,17 @@ def compare_visits(browser: Any, url: str, picks: list[str],
     except Exception as error:  # the picks could not be made: said in both rows
         context.close()
         said = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
-        return [{"first_s": None, "complete_s": None, "error": said}] * 2
+        return [shaped({"first_s": None, "complete_s": None, "error": said})] * 2
     rows = []
-    for kind in ("cold", "warm"):
-        if kind == "warm":  # remove the last pick again, to pick it once more
+    for visit in range(1 + WARM_VISITS):
+        if visit:  # warm: remove the last pick again, to pick it once more
             page.locator(f"{COMPARE_TAGS} button[aria-label$={picks[-1]!r}]").click()
             lines(len(picks) - 1)
             _script_done(page)
         rows.append(_visit(page, received, server_pid, lambda: pick(picks[-1]),
                            lambda: lines(len(picks)), lambda: _script_done(page)))
     context.close()
-    return rows
+    return [shaped(rows[0]), shaped(median_row(rows[1:]))]
 
 
 def _logged(root: Path, row: dict[str, Any]) -> dict[str, Any]:
@@ -288,6 +322,30 @@ def ours(root: Path, sweeps: dict[str, Path], scale: Scale) -> list[dict[str, An
         rows.append(_logged(root, {"dashboard": "ours", "page": "idle", "trials": 0,
                                    "visit": f"{scale.idle_s:.0f} s later",
                                    "server_rss_mb": round(_rss_mb(server.pid))}))
+    return rows + restarted(root, env, sweeps)
+
+
+def restarted(root: Path, env: dict[str, str], sweeps: dict[str, Path]) -> list[dict[str, Any]]:
+    """A lab's everyday cold start: the server restarted (a reboot, an update), its runs
+    read before by the last one. The Monitor of each sweep past 1,000 trials, cold (a new
+    browser context) then warm, on a fresh server: its reader starts from the checkpoint the
+    first server left (``tuning_core.runs.logcheckpoint``) instead of replaying the log."""
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with dashboard(env, root / "server.log") as (server, url), sync_playwright() as p:
+        browser = launch_chromium(p)
+        for name, path in sweeps.items():
+            n = int(name.split("-")[1])
+            if n <= 1000:
+                continue
+            found = visits(browser, f"{url}/monitor?run={path.name}", MONITOR_FIRST,
+                           _charts_drawn(6), server.pid)
+            for visit_kind, row in zip(("cold", "warm"), found, strict=True):
+                rows.append(_logged(root, {"dashboard": "ours",
+                                           "page": f"Monitor {n} after restart", "trials": n,
+                                           "visit": visit_kind, **row}))
+        browser.close()
     return rows
 
 

@@ -46,3 +46,20 @@ def test_the_trials_handed_to_optuna_are_the_completed_ones_with_their_curves(tm
     assert count == len(rows) and 20 < count <= 30
     assert all(len(r["curve"]) == 3 and 0 < r["value"] < 1 for r in rows)
     assert set(rows[0]["params"]) >= {"learning_rate", "optimizer"}
+
+
+def test_a_warm_row_is_the_median_of_its_visits_with_their_spread():
+    visits = [{"first_s": f, "complete_s": c, "bytes_mb": 0.7, "server_cpu_s": 0.1,
+               "browser_cpu_s": b, "server_rss_mb": rss}
+              for f, c, b, rss in ((0.9, 1.8, 2.0, 350), (2.2, 2.4, 3.5, 352),
+                                   (0.8, 1.6, 2.4, 351))]
+    row = fig14.shaped(fig14.median_row(visits))
+    assert list(row)[:len(fig14.ROW_KEYS)] == list(fig14.ROW_KEYS)
+    assert (row["first_s"], row["complete_s"], row["browser_cpu_s"]) == (0.9, 1.8, 2.4)
+    assert (row["first_range"], row["complete_range"]) == ("0.80-2.20", "1.60-2.40")
+    assert row["visits"] == 3 and row["server_rss_mb"] == 352  # memory: the most seen
+    failed = [*visits, {"first_s": 1.0, "complete_s": None, "error": "Timeout"}]
+    assert fig14.median_row(failed)["error"] == "Timeout"  # a failure is never averaged away
+    cold = fig14.shaped(visits[0])
+    assert list(cold) == list(fig14.ROW_KEYS) and cold["visits"] == 1 and \
+        cold["complete_range"] == ""
