@@ -4,7 +4,9 @@ and bounded by size and by use.
 Why bounded: a server that opened a few large runs, or listed a thousand, kept every reader
 (its lines, rows and frames) for good: 676 MB at 10,000 trials. The readers hold at most
 ``READER_LINES`` log lines together; past it the least recently asked go (a page that asks
-again replays its log once), but never the newest nor one asked in the last few seconds.
+again replays its log once, or loads a long log's checkpoint:
+:mod:`tuning_core.runs.logcheckpoint`), but never the newest nor one asked in the last few
+seconds.
 And a reader no page asked for in ``READER_IDLE_S`` goes too, however small (a page that
 watches a run asks every few seconds: the live feed polls it), so a server's memory follows
 what is open, not what was opened once: a background reaper looks every ``REAP_EVERY_S``
@@ -26,7 +28,8 @@ _ASKED: dict[Path, float] = {}  # when each reader was last asked for (monotonic
 _READERS_LOCK = threading.Lock()
 READER_LINES = 400_000  # log lines the readers of a process hold at most (about 10,000
 # trials of 30 epochs; a reader holds its lines, rows and frames): past it the least recently
-# asked readers go, and a page that asks again replays its log once
+# asked readers go, and a page that asks again replays its log once (or, for a long
+# log, loads its checkpoint)
 READERS_MAX = 256  # readers kept at most, however small
 READER_IDLE_S = 120.0  # a reader no page asked for this long goes
 READER_BUSY_S = 10.0  # a reader asked for this recently stays past the line bound: a page

@@ -9,13 +9,18 @@ died mid-trial; ``trial_cost`` after a completed trial: its model's size and spe
 :mod:`tuning_core.search.cost`); a retrain's log has ``retrain_start``, ``epoch_end``,
 ``retrain_check`` and ``retrain_end``. Statuses are spelled as :mod:`tuning_core.core.states`
 spells them.
-The writer opens, appends, flushes and closes for every line, so it holds only a
-path (KerasTuner deep-copies callbacks) and a reader in another thread or process
-never sees more than one half-written line, which it leaves for the next poll. Writing a
-run's log, it also keeps the run's ``index.json`` current at each search start, trial end and
-search end (:func:`tuning_core.runs.runindex.keep`: the lines since the index's last update
-counted in, not a replay), so the Runs page and ``python -m tuning_core runs`` read one small
-file a run.
+The writer (:mod:`tuning_core.runs.logwriter`, its names importable from here too) opens,
+appends, flushes and closes for every line, so it holds only a path (KerasTuner deep-copies
+callbacks) and a reader in another thread or process never sees more than one half-written
+line, which it leaves for the next poll. Writing a run's log, it also keeps the run's
+``index.json`` current at each search start, trial end and search end
+(:func:`tuning_core.runs.runindex.keep`: the lines since the index's last update counted in,
+not a replay), so the Runs page and ``python -m tuning_core runs`` read one small file a run.
+
+A reader that read ``CHECKPOINT_LINES`` events of a log saves what it made of them beside it
+(:mod:`tuning_core.runs.logcheckpoint`), and a fresh reader of that log (another process, or
+this one's after its reader was dropped) starts from that instead of replaying: at 50,000
+trials of 10 epochs, 0.4 s instead of 7.5 s, and 315 MB at most instead of 490 MB.
 """
 
 from __future__ import annotations
