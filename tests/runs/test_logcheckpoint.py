@@ -18,7 +18,7 @@ import pytest
 from bench.workloads.labyear import Shape, make_workspace
 from tests.disks import Mount, fill
 from tuning_core.runs import logcheckpoint, triallog
-from tuning_core.runs.layout import LOG_FILE
+from tuning_core.runs.layout import LOG_FILE, WORKER_LOG
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
 
 
@@ -54,7 +54,7 @@ def restored(path: Path) -> TrialLogReader:
     """A fresh reader of ``path`` that started from its checkpoint (asserted)."""
     state = logcheckpoint.load(path)
     assert state is not None, "the checkpoint should fit the log"
-    reader = TrialLogReader(path)
+    reader = TrialLogReader(path, WORKER_LOG.format("*"))  # as a run's pages read it
     assert reader.poll() is True
     assert reader.size >= state.count and reader.version[1] >= state.offset
     return reader
@@ -267,6 +267,6 @@ def test_a_distributed_searchs_logs_are_not_checkpointed(tmp_path: Path) -> None
     for epoch in range(50):
         writer.write("epoch_end", trial_id="w1-00", execution=0, epoch=epoch, seconds=0.1,
                      metrics={"loss": 0.5})
-    reader = TrialLogReader(tmp_path / LOG_FILE, "trials-*.jsonl")
+    reader = TrialLogReader(tmp_path / LOG_FILE, WORKER_LOG.format("*"))
     assert reader.poll() is True and reader.size > 90
     assert not logcheckpoint.path_for(tmp_path / LOG_FILE).exists()

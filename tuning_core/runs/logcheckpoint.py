@@ -125,7 +125,8 @@ def save(log_path: Path, state: LogState) -> bool:
                           meta=np.frombuffer(text, dtype=np.uint8))
             np.savez(handle, **arrays)
         os.replace(partial, target)
-    except (OSError, TypeError, ValueError) as error:  # a cache: the log is still read
+    except Exception as error:  # a cache, saved in a page's read: it must never fail one
+        # (a full disk or a read-only folder: OSError; a value JSON cannot hold: TypeError)
         log.debug("trial log checkpoint not saved for %s: %s", log_path, error)
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
