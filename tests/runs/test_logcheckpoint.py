@@ -17,6 +17,7 @@ import pytest
 
 from bench.workloads.labyear import Shape, make_workspace
 from tests.disks import Mount, fill
+from tuning_core.core import diskspace
 from tuning_core.runs import logcheckpoint, triallog
 from tuning_core.runs.layout import LOG_FILE, WORKER_LOG
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
@@ -225,8 +226,18 @@ def test_a_checkpoint_holds_no_pickle(lab: dict[str, Path], tmp_path: Path) -> N
 
 
 def test_a_full_or_read_only_disk_skips_the_checkpoint_quietly(
-        lab: dict[str, Path], small_disk: Mount) -> None:
+        lab: dict[str, Path], small_disk: Mount, monkeypatch: pytest.MonkeyPatch) -> None:
     data = (lab["sweep"] / LOG_FILE).read_bytes()
+    roomy = small_disk("4m")  # room for it, but not for it and what must stay free
+    log = roomy / LOG_FILE
+    log.write_bytes(data)
+    monkeypatch.setattr(logcheckpoint, "KEEP_FREE_BYTES", diskspace.free_bytes(roomy) - 2000)
+    checked = TrialLogReader(log)
+    assert checked.poll() is True
+    assert [p.name for p in roomy.iterdir()] == [LOG_FILE]
+    monkeypatch.setattr(logcheckpoint, "KEEP_FREE_BYTES", 1 << 20)
+    checkpointed(log)
+    monkeypatch.setattr(logcheckpoint, "KEEP_FREE_BYTES", 0)  # the write itself fails
     full = small_disk("2m")
     log = full / LOG_FILE
     log.write_bytes(data)

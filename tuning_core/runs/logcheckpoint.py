@@ -41,11 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from tuning_core.core import leftovers
+from tuning_core.core import diskspace, leftovers
 from tuning_core.runs.epochcolumns import EpochColumns
 
 FORMAT_VERSION = 1  # bump whenever replay semantics or this layout change
 STAMP_BYTES = 4096  # the crc32s cover this much at the log's start and before the offset
+KEEP_FREE_BYTES = 1 << 30  # a checkpoint is not written where it would leave less free: it
+# is a cache (about a third of its log's size), and a disk's last space is for the searches
+# that write there (trial checkpoints, the log's own lines)
 log = logging.getLogger(__name__)
 
 
@@ -90,7 +93,8 @@ def stamp(log_path: Path, inode: int, offset: int) -> tuple[int, int] | None:
 
 def save(log_path: Path, state: LogState) -> bool:
     """Write ``state`` as the checkpoint of ``log_path``; False (logged at debug) when it
-    could not be written: a full disk, a read-only folder, the log replaced meanwhile."""
+    could not be written: a full disk (or one it would leave with less than
+    ``KEEP_FREE_BYTES``), a read-only folder, the log replaced meanwhile."""
     target = path_for(log_path)
     crcs = stamp(log_path, state.inode, state.offset)
     if crcs is None:
@@ -118,6 +122,11 @@ def save(log_path: Path, state: LogState) -> bool:
         codes = np.fromiter((code_of[t] for t in state.epochs.ids), dtype=np.int32,
                             count=len(state.epochs.ids))
         leftovers.remove_stale(target.parent, target.name)  # a killed save's temporary
+        size = len(text) + codes.nbytes + sum(column.nbytes for column in arrays.values())
+        if diskspace.free_bytes(target.parent) < size + KEEP_FREE_BYTES:
+            log.debug("trial log checkpoint not saved for %s: the disk is nearly full",
+                      log_path)
+            return False
         mode = os.stat(log_path).st_mode & 0o777  # readable by whom the log is
         with open(partial, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
