@@ -32,6 +32,7 @@ _SCRIPT = """
   if (window.__stLiveChart) return;
   // st-key class -> {ranges: {axis name: [lo, hi]}, shown: {trace name: visible}}
   const kept = window.__stLiveChart = {};
+  const FIRST_DRAW_MS = 1500;
   const keyOf = gd => {
     const box = gd && gd.closest && gd.closest("[data-testid='stElementContainer']");
     const cls = box && [...box.classList].find(c => c.startsWith("st-key-"));
@@ -70,16 +71,42 @@ _SCRIPT = """
     const react = P.react;
     P.react = function (gd, fig, ...rest) {
       const key = keyOf(gd);
-      const out = react.call(this, gd, key && kept[key] ? overlay(fig, kept[key]) : fig, ...rest);
-      Promise.resolve(out).then(() => {
-        if (!key || gd.__stLiveChart || typeof gd.on !== "function") return;
-        gd.__stLiveChart = true;
-        gd.on("plotly_relayout", ev => onRelayout(gd, key, ev));
-        gd.on("plotly_restyle", ev => onRestyle(gd, key, ev));
-      }, () => {});
-      return out;
+      if (key && !gd._fullLayout && fig && fig.layout && fig.layout.width === undefined &&
+          (fig.data || []).length) {
+        // Streamlit's first draw of a chart comes before it has measured the chart's width,
+        // and it draws the chart again with the width at once: that first draw is made with
+        // the axes only (the chart's div and events ready, as Streamlit expects), not every
+        // trace twice (half of a large Monitor's drawing in the browser). Should the second
+        // draw not come, the whole figure is drawn after FIRST_DRAW_MS all the same.
+        const self = this, whole = () => kept[key] ? overlay(fig, kept[key]) : fig;
+        setTimeout(() => { if (!gd.__stWidth) react.call(self, gd, whole(), ...rest); },
+                   FIRST_DRAW_MS);
+        return wired(react.call(this, gd, {...fig, data: []}, ...rest), gd, key);
+      }
+      if (key && fig && fig.layout && fig.layout.width !== undefined) gd.__stWidth = true;
+      return wired(react.call(this, gd, key && kept[key] ? overlay(fig, kept[key]) : fig,
+                              ...rest), gd, key);
     };
   };
+  const wired = (out, gd, key) => {
+    Promise.resolve(out).then(() => {
+      if (!key || gd.__stLiveChart || typeof gd.on !== "function") return;
+      gd.__stLiveChart = true;
+      gd.on("plotly_relayout", ev => onRelayout(gd, key, ev));
+      gd.on("plotly_restyle", ev => onRestyle(gd, key, ev));
+    }, () => {});
+    return out;
+  };
+  // Wrapped as soon as the chart component sets the global Plotly (its first draw follows
+  // in the same task), else by polling for it.
+  if (!window.Plotly) {
+    try {
+      let plotly;
+      Object.defineProperty(window, "Plotly", {
+        configurable: true, enumerable: true, get: () => plotly,
+        set: value => { plotly = value; if (value && value.react) wrap(value); }});
+    } catch (error) { /* a page that defined it otherwise: polled below */ }
+  }
   const timer = setInterval(() => {
     if (window.Plotly && window.Plotly.react) { wrap(window.Plotly); clearInterval(timer); }
   }, 50);

@@ -43,7 +43,7 @@ SCRIPT = textwrap.dedent(f"""
 
 STATE = """key => {
     const g = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-    return g && g.layout.xaxis ? {n: g.data[0].x.length, old: !!g.__old,
+    return g && g.layout.xaxis && g.data[0] ? {n: g.data[0].x.length, old: !!g.__old,
         auto: !!g.layout.xaxis.autorange, range: g.layout.xaxis.range,
         visible: g.data.map(t => t.visible === undefined ? true : t.visible)} : null;
 }"""
@@ -68,7 +68,7 @@ RELAYOUT = """async ([key, layout, hide]) => {
 # True once both charts were mounted afresh (the marker is gone) with more points than `n`
 REDRAWN = """n => ['kept', 'plain'].every(key => {
     const g = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-    return g && !g.__old && g.data && g.data[0].x.length > n;
+    return g && !g.__old && g.data && g.data[0] && g.data[0].x.length > n;
 })"""
 
 
@@ -89,7 +89,7 @@ def _state(page, key: str) -> dict:
 def _mark_and_wait_for_redraw(page) -> None:
     """Mark both chart divs, then wait until each was replaced by one with more data."""
     n = page.evaluate("""() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')]
-        .map(g => { g.__old = true; return g.data ? g.data[0].x.length : 0; }))""")
+        .map(g => { g.__old = true; return g.data && g.data[0] ? g.data[0].x.length : 0; }))""")
     page.wait_for_function(REDRAWN, arg=n, timeout=30_000)
 
 
@@ -116,3 +116,42 @@ def test_zoom_and_legend_survive_data_updates(zoom_app, new_page):
     _mark_and_wait_for_redraw(page)
     kept = _state(page, "kept")
     assert kept["auto"] and kept["range"][1] >= kept["n"] - 1
+
+
+PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
+
+# Two charts as streamlit 1.67 draws them: a first Plotly.react before the chart's width is
+# measured (no layout.width), then, for "measured", a second with the width.
+FIRST_DRAWS = """async () => {
+    const fig = width => ({data: [{x: [1, 2, 3], y: [3, 1, 2], type: 'scatter'}],
+                           layout: {height: 200, ...(width ? {width} : {})}});
+    const gd = key => document.querySelector(`.st-key-${key} .chart`);
+    await Plotly.react(gd('measured'), fig());
+    await Plotly.react(gd('alone'), fig());
+    await Plotly.react(gd('plain'), fig());
+    const first = ['measured', 'alone', 'plain'].map(k => gd(k).data.length);
+    await Plotly.react(gd('measured'), fig(400));
+    return {first, measured: gd('measured').data.length, width: gd('measured')._fullLayout.width};
+}"""
+
+
+def test_a_chart_drawn_before_its_width_is_known_draws_its_traces_once(new_page) -> None:
+    """Streamlit 1.67 draws each chart twice on a page's first load, the first time before it
+    knows the chart's width: a live chart's first draw is made with its axes only (its traces
+    were half of a large Monitor's drawing in the browser), and drawn whole should the second
+    draw not come; a chart not drawn by ``live_chart`` is left as it was."""
+    from pages.common.live_chart import _SCRIPT
+
+    page = new_page()
+    boxes = "".join(f"<div data-testid='stElementContainer' class='st-key-{key}'>"
+                    f"<div class='chart'></div></div>" for key in ("measured", "alone", "plain"))
+    marks = "".join(f"<span data-live-chart='st-key-{key}'></span>"
+                    for key in ("measured", "alone"))
+    page.set_content(f"<html><body>{marks}{boxes}<script>{_SCRIPT}</script></body></html>")
+    page.add_script_tag(path=str(PLOTLY_JS))  # sets window.Plotly, as the chart chunk does
+    drawn = page.evaluate(FIRST_DRAWS)
+    assert drawn["first"] == [0, 0, 1]  # live charts: axes only; the plain one: whole
+    assert drawn["measured"] == 1 and drawn["width"] == 400
+    page.wait_for_function(  # no second draw came: drawn whole all the same
+        "() => document.querySelector('.st-key-alone .chart').data.length == 1",
+        timeout=10_000)
