@@ -96,7 +96,10 @@ def _hand_edited(path: Path) -> None:
     for number in range(6):
         trial_id = f"{number:02d}"
         writer.write("trial_start", trial_id=trial_id, number=number,
-                     hyperparameters={"lr": 0.01 * number, "opt": ["adam", "sgd"][number % 2]})
+                     hyperparameters={"lr": 0.01 * number, "opt": ["adam", "sgd"][number % 2],
+                                      "big": 2**70 + number,  # past int64: kept as JSON
+                                      "mix": number if number % 2 else number / 3,
+                                      "flag": number == 3})
         for epoch in range(3):
             metrics = {"loss": 1.0 / (epoch + 1), "val_accuracy": 0.1 * number}
             if number == 4:
@@ -110,7 +113,8 @@ def _hand_edited(path: Path) -> None:
                          metrics={"loss": 0.3})
         writer.write("trial_end", trial_id=trial_id, status="completed", score=0.1 * number,
                      seconds=2.0, error=None)
-        writer.write("trial_cost", trial_id=trial_id, params=1000 + number, macs=None,
+        writer.write("trial_cost", trial_id=trial_id, params=1000 + number,
+                     macs=None if number == 1 else 5000 * number,
                      model_bytes=4000, latency_ms=1.5, error=None)
     with open(path, "a") as handle:
         handle.write(json.dumps({"event": "from_the_future", "time": 5.0}) + "\n")
