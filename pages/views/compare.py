@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pages.common.live_chart import live_chart
 from tuning_core.analysis import charts
 from tuning_core.analysis.compare import Comparison
 from tuning_core.core.states import Direction
@@ -59,8 +60,8 @@ def show_settings(result: Comparison) -> None:
 
 
 def show_charts(result: Comparison) -> None:
-    """Best-so-far per trial and the best trials' learning curves, every run on one chart."""
-    st.plotly_chart(charts.compare_objective_figure(result.runs, result.objective),
-                    key="compare_objective", width="stretch")
-    st.plotly_chart(charts.compare_curves_figure(result.runs, result.objective),
-                    key="compare_curves", width="stretch")
+    """Best-so-far per trial and the best trials' learning curves, every run on one chart
+    (as live charts: a zoom stays while runs are picked, and each is drawn once a load)."""
+    live_chart(charts.compare_objective_figure(result.runs, result.objective),
+               "compare_objective")
+    live_chart(charts.compare_curves_figure(result.runs, result.objective), "compare_curves")
