@@ -4,19 +4,19 @@ A workspace made by the project's own writers (:mod:`bench.workloads.labyear`: 1
 runs and sweeps of 1,000, 10,000 and 50,000 trials of 10 epochs), served as ``make run``
 serves it. Each page is opened in headless Chromium, cold (a new browser context: its first
 visit on this server) and then ``WARM_VISITS`` times warm (the row: their median, with the
-spread; the machine is shared): seconds to first content (the Runs table; the Monitor's counts; the Best
-page's trial picker; Compare's chart) and to complete (the script done and every chart
-drawn), bytes the page received (HTTP bodies and websocket frames), the server's and the
-browser's CPU seconds, the server's memory after. Pages: Runs, then Monitor and Best model of
-each sweep, then Compare with 20 runs picked (the two smaller sweeps and 18 small runs; the
-20th pick is timed, cold, then removed and picked again, warm), then Runs again, and the
-server's memory once it sat idle a minute; then the server is restarted, as a lab's is, and
-the Monitor of each sweep past 1,000 trials opened again, cold and warm (its log read by the
-first server: the reader starts from the checkpoint that one left). Optuna Dashboard shows the same completed trials
-of the sweeps up to 10,000 (a study built with ``create_trial`` and ``add_trials``, in a venv
-of its own: :mod:`bench.workloads.optuna_study`; 50,000 is left out: building and opening
-it took longer than the whole figure may), opened the same way; the ratios set its complete
-time against the Monitor's.
+spread; the machine is shared): seconds to first content (the Runs table; the Monitor's
+counts; the Best page's trial picker; Compare's chart) and to complete (the script done and
+every chart drawn), bytes the page received (HTTP bodies and websocket frames), the server's
+and the browser's CPU seconds, the server's memory after. Pages: Runs, then Monitor and Best
+model of each sweep, then Compare with 20 runs picked (the two smaller sweeps and 18 small
+runs; the 20th pick is timed, cold, then removed and picked again, warm), then Runs again,
+and the server's memory once it sat idle a minute; then the server is restarted, as a lab's
+is, and the Monitor of each sweep past 1,000 trials opened again, cold and warm (its log read
+by the first server: the reader starts from the checkpoint that one left). Optuna Dashboard
+shows the same completed trials of the sweeps up to 10,000 (a study built with
+``create_trial`` and ``add_trials``, in a venv of its own: :mod:`bench.workloads.optuna_study`;
+50,000 is left out: building and opening it took longer than the whole figure may), opened
+the same way; the ratios set its complete time against the Monitor's.
 """
 
 from __future__ import annotations
