@@ -10,6 +10,10 @@ trial log's writer keeps, so it may not import ``rundir``: that reads logs). Lay
                     (a spare in split.json.bak)
     trials.jsonl    the trial log (search_start, trial_start, epoch_end, trial_end, search_end)
     retrain.jsonl   the latest retrain's log (retrain_start, epoch_end, retrain_end)
+    index.json      the run's headline (counts, best score, state, size), kept by the log's writer
+    .<log>.checkpoint.npz
+                    what a reader made of a long log, stamped with the log's inode and ends: a
+                    fresh server starts from it instead of replaying (a cache: runs.logcheckpoint)
     tuner/          the KerasTuner project
     best/           the retrained best model and its evaluation (swapped in whole)
     exports/        checked exports (manifest.json), the report and the standalone script
