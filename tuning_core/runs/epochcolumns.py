@@ -10,6 +10,10 @@ import numpy as np
 import pandas as pd
 
 EPOCH_COLUMNS = ["trial_id", "execution", "epoch", "seconds", "time"]
+_FIXED = tuple(EPOCH_COLUMNS[1:])  # every line's own values, before its metrics
+_RESERVED = frozenset(EPOCH_COLUMNS)  # a metric of one of these names: the general path
+_NUMBERS = frozenset({int, float})  # exactly these types: a bool is not a number here
+_BATCH = 8192  # pending rows moved into the columns at most at a time
 
 
 class EpochColumns:
@@ -23,10 +27,27 @@ class EpochColumns:
     """
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.columns: dict[str, array[float] | list[Any]] = {
+        self._ids: list[str] = []
+        self._columns: dict[str, array[float] | list[Any]] = {
             name: array("d") for name in EPOCH_COLUMNS[1:]}
         self._shared: dict[str, str] = {}
+        # The common line (every metric of the line before, as numbers) is kept as a row
+        # and moved into the columns a batch at a time (:meth:`_flush`): per column at C
+        # speed, not value by value (a long log's first replay took half its time here).
+        self._pending: list[tuple[Any, ...]] = []  # (trial_id, *_FIXED, *self._order)
+        self._order: tuple[str, ...] | None = None  # the metric names of the pending rows
+
+    @property
+    def ids(self) -> list[str]:
+        """The trial id of each row (one shared string a trial)."""
+        self._flush()
+        return self._ids
+
+    @property
+    def columns(self) -> dict[str, array[float] | list[Any]]:
+        """Every column but the trial id, by name, in the order first seen."""
+        self._flush()
+        return self._columns
 
     @classmethod
     def restored(cls, ids: list[str], columns: dict[str, array[float] | list[Any]]
@@ -34,20 +55,62 @@ class EpochColumns:
         """The columns as a checkpoint kept them (:mod:`tuning_core.runs.logcheckpoint`):
         ``ids`` may repeat one string object a trial, as :meth:`append` shares them."""
         kept = cls()
-        kept.ids = ids
-        kept.columns = columns
+        kept._ids = ids
+        kept._columns = columns
         kept._shared = {trial_id: trial_id for trial_id in dict.fromkeys(ids)}
         return kept
 
+    def add(self, trial_id: str, execution: Any, epoch: Any, seconds: Any, time: Any,
+            metrics: Any) -> None:
+        """One ``epoch_end`` line: what ``append(trial_id, {"execution": execution,
+        "epoch": epoch, "seconds": seconds, "time": time, **metrics})`` does, faster for
+        the common line (the same metric names as the columns hold, every value an int or
+        a float, every column numeric)."""
+        if type(metrics) is dict:
+            order = tuple(metrics)
+            if order != self._order:
+                self._flush()
+                self._order = order if self._fits(order) else None
+            if self._order is not None:
+                row = (trial_id, execution, epoch, seconds, time, *metrics.values())
+                if _NUMBERS.issuperset(map(type, row[1:])):
+                    self._pending.append(row)
+                    if len(self._pending) >= _BATCH:
+                        self._flush()
+                    return
+        self.append(trial_id, {"execution": execution, "epoch": epoch, "seconds": seconds,
+                               "time": time, **metrics})
+
+    def _fits(self, order: tuple[str, ...]) -> bool:
+        """Whether lines of these metric names can be kept as pending rows: each names a
+        numeric column, none of the fixed ones, and together they name every column."""
+        names = set(order)
+        return not names & _RESERVED and len(names) + len(_FIXED) == len(self._columns) \
+            and names.issubset(self._columns) \
+            and all(isinstance(column, array) for column in self._columns.values())
+
+    def _flush(self) -> None:
+        """Move the pending rows into the columns (every value an int or a float)."""
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        assert self._order is not None
+        ids, *values = zip(*rows, strict=True)
+        self._ids.extend(map(self._shared.setdefault, ids, ids))
+        for name, column in zip(_FIXED + self._order, values, strict=True):
+            self._columns[name].extend(column)
+
     def append(self, trial_id: str, values: dict[str, Any]) -> None:
-        rows = len(self.ids)
-        self.ids.append(self._shared.setdefault(trial_id, trial_id))
+        self._flush()
+        self._order = None  # a column may be new, or hold other values now
+        rows = len(self._ids)
+        self._ids.append(self._shared.setdefault(trial_id, trial_id))
         for name, value in values.items():
             if name == "trial_id":
                 continue
-            column = self.columns.get(name)
+            column = self._columns.get(name)
             if column is None:  # a metric first seen here: NaN for the rows before
-                column = self.columns[name] = array("d", [math.nan]) * rows
+                column = self._columns[name] = array("d", [math.nan]) * rows
             if len(column) > rows:
                 continue  # a name twice in one line: the first wins
             if isinstance(column, array):
@@ -55,20 +118,21 @@ class EpochColumns:
                 if number is not None:
                     column.append(number)
                     continue
-                column = self.columns[name] = [None if math.isnan(v) else v for v in column]
+                column = self._columns[name] = [None if math.isnan(v) else v for v in column]
             column.append(value)
-        for column in self.columns.values():
+        for column in self._columns.values():
             if len(column) == rows:  # absent from this line: NaN, as a frame of dicts has
                 column.append(math.nan)
 
     def drop(self, trial_id: str) -> None:
         """Forget the epochs of ``trial_id`` (a retry's killed attempt)."""
-        keep = [i for i, t in enumerate(self.ids) if t != trial_id]
-        if len(keep) == len(self.ids):
+        self._flush()
+        keep = [i for i, t in enumerate(self._ids) if t != trial_id]
+        if len(keep) == len(self._ids):
             return
-        self.ids = [self.ids[i] for i in keep]
-        self.columns = {name: (array("d", (c[i] for i in keep)) if isinstance(c, array)
-                               else [c[i] for i in keep]) for name, c in self.columns.items()}
+        self._ids = [self._ids[i] for i in keep]
+        self._columns = {name: (array("d", (c[i] for i in keep)) if isinstance(c, array)
+                               else [c[i] for i in keep]) for name, c in self._columns.items()}
 
     def frame(self) -> pd.DataFrame:
         if not self.ids:
