@@ -56,3 +56,23 @@ def test_a_reader_no_page_asked_for_in_a_while_goes_however_small(tmp_path: Path
     assert list(readers.kept()) == [watched.resolve()]  # gone while the other was asked
     now[0] += readers.READER_IDLE_S + 1  # its page closed too: the reaper's look drops it
     assert readers.reap() == 1 and readers.kept() == {}
+
+
+def test_what_a_dropped_reader_held_is_given_back(tmp_path: Path, monkeypatch) -> None:
+    """A reap or an eviction that dropped a reader gives the memory back (outside the lock);
+    one that dropped none does not spend the time."""
+    now, calls = [0.0], []
+    monkeypatch.setattr(readers, "_READERS", type(readers._READERS)())
+    monkeypatch.setattr(readers, "_ASKED", {})
+    monkeypatch.setattr(readers, "_clock", lambda: now[0])
+    monkeypatch.setattr(readers, "READER_LINES", 15)
+    monkeypatch.setattr(readers.memory, "give_back",
+                        lambda: calls.append(readers._READERS_LOCK.locked()))
+    a, b = _log(tmp_path / "a.jsonl", 10), _log(tmp_path / "b.jsonl", 10)
+    readers.shared_reader(a)
+    assert readers.reap() == 0 and calls == []
+    now[0] += readers.READER_BUSY_S + 1
+    readers.shared_reader(b)  # 20 lines > 15: a goes
+    assert list(readers.kept()) == [b.resolve()] and calls == [False]
+    now[0] += readers.READER_IDLE_S + 1
+    assert readers.reap() == 1 and calls == [False, False]

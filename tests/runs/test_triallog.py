@@ -173,3 +173,22 @@ def test_the_epoch_table_is_the_one_row_dicts_gave_with_a_retry_and_uneven_metri
              **e["metrics"]} for e in lines[4:]]
     pd.testing.assert_frame_equal(reader.epochs(), pd.DataFrame(rows))
     assert reader.events() == lines and reader.size == len(lines)
+
+
+def test_a_long_replay_and_its_frames_give_their_garbage_back(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    from tuning_core.runs import triallog
+    calls: list[bool] = []
+    monkeypatch.setattr(triallog, "GIVE_BACK_LINES", 5)
+    monkeypatch.setattr(triallog.memory, "give_back", lambda collect: calls.append(collect))
+    writer = TrialLogWriter(tmp_path / "trials.jsonl")
+    _write_trial(writer, "00", 1, 1, 0.5)  # 3 lines: short, nothing given back
+    reader = TrialLogReader(tmp_path / "trials.jsonl")
+    reader.poll()
+    reader.trials()
+    assert calls == []
+    _write_trial(writer, "01", 2, 4, 0.7)  # 6 lines in one poll, 9 held
+    reader.poll()
+    assert calls == [False]  # no garbage collection: the dicts went by reference counts
+    reader.epochs()
+    assert calls == [False, False]

@@ -1,0 +1,42 @@
+"""Giving freed memory back: safe to call anywhere, at any time, from any thread."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+
+import pytest
+
+from tuning_core.core import memory
+
+
+def test_give_back_runs_and_says_whether_the_c_library_could() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim  # noqa: B018 - glibc has it (this machine)
+        glibc = True
+    except (OSError, AttributeError):
+        glibc = False
+    garbage = [bytes(1000) for _ in range(20_000)]  # 20 MB freed just before
+    del garbage
+    assert memory.give_back() is glibc and memory.give_back(collect=False) is glibc
+    results: list[bool] = []  # from several threads at once (the reaper, a page's poll)
+    threads = [threading.Thread(target=lambda: results.append(memory.give_back()))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [glibc] * 4
+
+
+def test_give_back_is_a_quiet_no_op_without_malloc_trim(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    monkeypatch.setattr(memory, "_looked", True)
+    monkeypatch.setattr(memory, "_trim", None)  # macOS, musl, Windows
+    assert memory.give_back() is False
+
+    def broken(pad: int) -> int:
+        raise OSError("no")
+
+    monkeypatch.setattr(memory, "_trim", broken)
+    assert memory.give_back() is False  # never raises: it only saves memory

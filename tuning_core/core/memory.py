@@ -1,0 +1,48 @@
+"""Giving freed memory back to the system.
+
+glibc keeps the heap memory a process freed (the dicts and strings of a long log's replay,
+a dropped reader's columns) for its own later use instead of returning it: a server that
+replayed 50,000 trials and then dropped the reader stayed about 65 MB larger than it needed
+to be. :func:`give_back` asks it to return what it can (``malloc_trim``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from collections.abc import Callable
+
+_trim: Callable[[int], int] | None = None
+_looked = False
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, musl, Windows)."""
+    global _trim, _looked
+    if not _looked:
+        _looked = True
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            trim = libc.malloc_trim
+            trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+            _trim = trim
+        except (OSError, AttributeError):
+            _trim = None
+    return _trim
+
+
+def give_back(collect: bool = True) -> bool:
+    """Return the process's freed heap memory to the system where the C library can (after a
+    garbage collection, unless ``collect`` is False: objects in reference cycles are freed
+    only then); True when it could. Never raises: it only saves memory."""
+    try:
+        if collect:
+            gc.collect()
+        trim = _malloc_trim()
+        if trim is None:
+            return False
+        trim(0)
+        return True
+    except Exception:  # a saving that failed must not fail its caller
+        return False
