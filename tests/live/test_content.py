@@ -142,3 +142,22 @@ def test_the_live_table_keeps_the_best_and_the_newest_past_its_rows() -> None:
                    "below, page by page."
     small, none = run_content.live_table(table.head(10), "val_accuracy")
     assert len(small) == 10 and none is None
+
+
+def test_the_trials_key_follows_states_and_scores_not_epochs() -> None:
+    """What the parallel coordinates and importance are rebuilt on: a trial started, ended or
+    scored, never an epoch (its digest replaced tuples of 150,000 strings at 50,000 trials)."""
+    import numpy as np
+    import pandas as pd
+
+    from tuning_core.live.content import trials_key
+
+    trials = pd.DataFrame({"trial_id": ["00", "01"], "status": ["completed", "running"],
+                           "score": [0.5, np.nan], "epochs": [3, 1]})
+    key = trials_key(trials)
+    assert trials_key(trials.assign(epochs=[3, 2])) == key
+    assert trials_key(trials.assign(status=["completed", "failed"])) != key
+    assert trials_key(trials.assign(score=[0.5, 0.7])) != key
+    assert trials_key(trials.assign(score=[0.6, np.nan])) != key
+    grown = pd.concat([trials, trials.iloc[:1].assign(trial_id="02")], ignore_index=True)
+    assert trials_key(grown) != key and trials_key(trials.iloc[:0]) == ()

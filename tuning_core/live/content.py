@@ -12,6 +12,7 @@ the live feed and the CLI say it the same way.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -248,11 +249,14 @@ def _chance(run: RunDir, completed: int) -> str | None:
 
 
 def trials_key(trials: pd.DataFrame) -> Hashable:
-    """Changes when a trial starts or ends or gets a score, not with each epoch."""
+    """Changes when a trial starts or ends or gets a score, not with each epoch: a digest of
+    the trials' ids, states and scores (hashed by pandas column-wise: tuples of their
+    strings took 0.2 s at 50,000 trials, at every new log line of a live run)."""
     if trials.empty:
         return ()
-    return tuple(trials["trial_id"].astype(str)), tuple(trials["status"].astype(str)), \
-        tuple(trials["score"].astype(str))
+    columns = trials[["trial_id", "status", "score"]].astype({"trial_id": str, "status": str})
+    hashed = pd.util.hash_pandas_object(columns, index=False).to_numpy()
+    return len(trials), hashlib.blake2b(hashed.tobytes(), digest_size=16).hexdigest()
 
 
 class Figures(Mapping[str, "Figure"]):
