@@ -6,6 +6,7 @@ Best model; Compare draws :func:`compare_fronts`."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -69,11 +70,13 @@ def _retrain_picked(run_dir: Path, frame: pd.DataFrame, objective: str,
                     direction: str) -> None:
     ids = listed_trials(frame, direction, st.session_state.get(_PICK))
     rows = frame.assign(trial_id=frame["trial_id"].astype(str)).set_index("trial_id")
+    listed = rows.loc[[i for i in ids if i in rows.index]].to_dict("index")  # one pass
+    labels = {t: _label(row, objective) for t, row in listed.items()}
     if st.session_state.get(_PICK) not in ids:
         st.session_state[_PICK] = ids[0]
     left, right = st.columns([3, 1])
     trial = left.selectbox("Trial to retrain (click a point, or pick)", ids, key=_PICK,
-                           format_func=lambda t: _label(rows.loc[t], objective))
+                           format_func=lambda t: labels.get(t, f"trial {t}"))
     if len(frame) > len(ids):
         left.caption(f"The list holds the front and the best by {objective} "
                      f"({len(ids):,} of {len(frame):,} trials); click a point for another.")
@@ -101,10 +104,10 @@ def _retrain_within(run_dir: Path, trials: pd.DataFrame, objective: str, directi
         st.info(st.session_state["front.choice"])
 
 
-def _label(row: pd.Series, objective: str) -> str:
+def _label(row: dict[str, Any], objective: str) -> str:
     star = " · on the front" if row["on_front"] else ""
-    cost = row.drop(labels=["run", "number", "score", "on_front"], errors="ignore")
-    column, value = cost.index[0], cost.iloc[0]
+    column = next(c for c in row if c not in ("run", "number", "score", "on_front"))
+    value = row[column]
     shown = f"{value:.2f} ms" if column == "latency_ms" else f"{int(value):,} parameters"
     return f"trial {row['number']} ({objective} {row['score']:.4f}, {shown}){star}"
 

@@ -46,6 +46,21 @@ def _kt_trial(run: RunDir, trial_id: str, score: float, status: str = "COMPLETED
         "hyperparameters": {"space": [], "values": {"lr": 0.1}}}))
 
 
+def test_the_ranking_is_kept_per_log_position_and_follows_new_trials(tmp_path: Path) -> None:
+    """Ranked once per log position (a Best page run asks twice; 0.15 s at 50,000 trials):
+    the same list while the log stands still, a new one as soon as it grows."""
+    run = _run(tmp_path)
+    run.log_writer().write("search_start", max_trials=5)
+    _trial(run, "00", "completed", 0.50)
+    first = run.best_trials()
+    again = RunDir(run.path).best_trials()
+    assert again == first and again is not first  # a copy: a caller's edit stays its own
+    again.clear()
+    assert [t.trial_id for t in run.best_trials()] == ["00"]
+    _trial(run, "01", "completed", 0.20)  # better (val_loss)
+    assert [t.trial_id for t in run.best_trials()] == ["01", "00"]
+
+
 def test_one_ranking_for_every_page_and_the_retrain(tmp_path: Path) -> None:
     """A stopped trial with the best score ranks first everywhere (KerasTuner completed it)."""
     run = _run(tmp_path)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,9 @@ from tuning_core.runs.runindex import logged_status
 from tuning_core.runs.schema import RunConfig
 from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
 
+_RANKED: OrderedDict[tuple, list[RankedTrial]] = OrderedDict()  # see RunDir.best_trials
+_RANKED_LOCK = threading.Lock()
+_RANKED_KEPT = 8
 
 class RunDir:
     """One run folder. Cheap to make: nothing is read until asked for."""
@@ -297,8 +302,20 @@ class RunDir:
 
     # --- trials --------------------------------------------------------------------------
     def best_trials(self) -> list[RankedTrial]:
-        """Competing trials, best first: the one ranking every page and the retrain use."""
-        return ranked_trials(self.reader().trials(), self.direction)
+        """Competing trials, best first: the one ranking every page and the retrain use.
+        Ranked once per log position and direction in this process (0.15 s at 50,000 trials,
+        asked twice a Best page run)."""
+        version, trials, _ = self.reader().snapshot()
+        key = (str(self.log_path), version, self.direction)
+        with _RANKED_LOCK:
+            ranked = _RANKED.get(key)
+        if ranked is None:
+            ranked = ranked_trials(trials, self.direction)
+            with _RANKED_LOCK:
+                _RANKED[key] = ranked
+                while len(_RANKED) > _RANKED_KEPT:
+                    _RANKED.popitem(last=False)
+        return list(ranked)
 
     def trial_number(self, trial_id: str) -> int:
         """The number a trial is shown with: its earlier one, else one past the highest."""
