@@ -168,19 +168,22 @@ class FeedCache:
         self._history: dict[tuple, OrderedDict[str, Feed]] = {}  # recent answers by ETag
         self._deltas: OrderedDict[tuple[str, str], Feed] = OrderedDict()
 
-    def _fresh(self, key: tuple, version: Hashable, now: float) -> Feed | None:
+    def _fresh(self, key: tuple, version: Hashable, now: float,
+               min_age: float = MIN_AGE_S) -> Feed | None:
         hit = self._items.get(key)
-        if hit and (now - hit[0] < MIN_AGE_S or (hit[1] == version and now - hit[0] < MAX_AGE_S)):
+        if hit and (now - hit[0] < min_age or (hit[1] == version and now - hit[0] < MAX_AGE_S)):
             return hit[2]
         return None
 
-    def get(self, key: tuple, version: Hashable, build: Callable[[], Feed]) -> Feed:
-        """The answer for ``key``, built anew when stale. The routes run in a thread pool, so
-        viewers whose polls land together would each build the same answer (ten builds of
-        ~20-90 ms that take turns on the GIL, and every one of them waits); instead one builds
-        while the others wait for it and share it."""
+    def get(self, key: tuple, version: Hashable, build: Callable[[], Feed],
+            min_age: float = MIN_AGE_S) -> Feed:
+        """The answer for ``key``, built anew when stale (``min_age``: reused at least this
+        long even when the version moved). The routes run in a thread pool, so viewers whose
+        polls land together would each build the same answer (ten builds of ~20-90 ms that
+        take turns on the GIL, and every one of them waits); instead one builds while the
+        others wait for it and share it."""
         with self._lock:
-            feed = self._fresh(key, version, time.monotonic())
+            feed = self._fresh(key, version, time.monotonic(), min_age)
             if feed is not None:
                 return feed
             building = self._building.setdefault(key, threading.Lock())
@@ -188,7 +191,7 @@ class FeedCache:
             return self._last(key)
         try:
             with self._lock:  # built by another request while this one waited?
-                feed = self._fresh(key, version, time.monotonic())
+                feed = self._fresh(key, version, time.monotonic(), min_age)
             if feed is not None:
                 return feed
             now = time.monotonic()
