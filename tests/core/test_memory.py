@@ -40,3 +40,22 @@ def test_give_back_is_a_quiet_no_op_without_malloc_trim(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(memory, "_trim", broken)
     assert memory.give_back() is False  # never raises: it only saves memory
+
+
+def test_a_paused_collection_is_on_again_after_even_a_failure() -> None:
+    import gc
+    assert gc.isenabled()
+    with pytest.raises(ValueError), memory.collection_paused():
+        assert not gc.isenabled()
+        with memory.collection_paused():  # a nested or concurrent pause leaves it off
+            pass
+        assert not gc.isenabled()
+        raise ValueError("a damaged slice")
+    assert gc.isenabled()
+    gc.disable()  # one who turned it off on purpose finds it off still
+    try:
+        with memory.collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -169,8 +169,9 @@ class TrialLogReader:
             added = 0
             for start in range(0, len(batches[0]), _SLICE):
                 lines = batches[0][start:start + _SLICE]
-                added += self._keep(self._ingest_all(lines, self._records(lines)),
-                                    store=not in_file)
+                with memory.collection_paused():  # the slice's dicts, freed before the next
+                    kept = self._ingest_all(lines, self._records(lines))
+                added += self._keep(kept, store=not in_file)
             if in_file:
                 self._prefix = self._tails[self.path].offset
         else:
