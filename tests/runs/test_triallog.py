@@ -192,3 +192,26 @@ def test_a_long_replay_and_its_frames_give_their_garbage_back(tmp_path: Path,
     assert calls == [False]  # no garbage collection: the dicts went by reference counts
     reader.epochs()
     assert calls == [False, False]
+
+
+def test_a_log_read_a_block_at_a_time_gives_what_one_read_gives(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    from tuning_core.runs import triallog
+    writer = TrialLogWriter(tmp_path / "trials.jsonl")
+    writer.write("search_start", tuner="random", max_trials=3)
+    for n in range(3):
+        _write_trial(writer, f"0{n}", n + 1, 4, 0.1 * n)
+    whole = TrialLogReader(tmp_path / "trials.jsonl")
+    whole.poll()
+    with open(tmp_path / "trials.jsonl", "ab") as handle:
+        handle.write(b'{"event": "epoch_end", "trial_id": "02", "ep')  # half-written
+    monkeypatch.setattr(triallog, "_READ_BYTES", 64)  # every line is longer than a block
+    blocks = TrialLogReader(tmp_path / "trials.jsonl")
+    assert blocks.poll() is True
+    pd.testing.assert_frame_equal(blocks.trials(), whole.trials())
+    pd.testing.assert_frame_equal(blocks.epochs(), whole.epochs())
+    assert blocks.events() == whole.events() and blocks.size == whole.size == 19
+    with open(tmp_path / "trials.jsonl", "ab") as handle:  # the line's end comes
+        handle.write(b'och": 4, "metrics": {"loss": 0.1}}\n')
+    assert blocks.poll() is True and len(blocks.epochs()) == 13
+    assert blocks.events()[-1]["metrics"] == {"loss": 0.1}

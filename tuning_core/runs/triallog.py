@@ -53,6 +53,7 @@ TRIAL_COLUMNS = [
 ]
 COST_COLUMNS = ["params", "macs", "model_bytes", "latency_ms"]  # tuning_core.search.cost's
 _SLICE = 4096  # log lines parsed at a time
+_READ_BYTES = 8 << 20  # bytes of a single log read at a time (about 30,000 lines)
 GIVE_BACK_LINES = 50_000  # a poll that read this many lines, or frames of a reader holding
 # this many, give their garbage back to the system (:func:`memory.give_back`, a few ms):
 # the dicts of a 50,000-trial replay and of its frames' making, 26 + 48 MB glibc kept
@@ -70,9 +71,10 @@ class _Tail:
         self.offset = 0
         self.inode: int | None = None
 
-    def read(self) -> list[bytes] | None:
-        """The whole lines appended since the last read; None when the file was replaced,
-        shrank or went away after being read (the reader must start over)."""
+    def read(self, limit: int | None = None) -> list[bytes] | None:
+        """The whole lines appended since the last read (those within ``limit`` bytes, or the
+        first line however long); None when the file was replaced, shrank or went away
+        after being read (the reader must start over)."""
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
@@ -84,7 +86,9 @@ class _Tail:
             return []
         with open(self.path, "rb") as handle:
             handle.seek(self.offset)
-            chunk = handle.read()
+            chunk = handle.read(-1 if limit is None else limit)
+            if limit is not None and b"\n" not in chunk and len(chunk) == limit:
+                chunk += handle.read()  # a line longer than a block: taken whole
         end = chunk.rfind(b"\n") + 1
         self.offset += end
         return [line for line in chunk[:end].splitlines() if line.strip()]
@@ -150,31 +154,30 @@ class TrialLogReader:
         # arrived, and one stamp would have to cover several files that grow apart.
         single = paths == [self.path]
         restored = not self._tails and single and self._restore()
-        batches = []
+        batches: list[list[bytes]] = []
+        added = 0
         for path in paths:
-            lines = self._tails.setdefault(path, _Tail(path)).read()
+            tail = self._tails.setdefault(path, _Tail(path))
+            # A single log is read and replayed a block at a time: a long log's bytes and
+            # lines were held whole besides (350 MB at 50,000 trials: most of the peak)
+            while (lines := tail.read(_READ_BYTES if single else None)) and single:
+                added += self._replay(lines, store=bool(self._blocks))
             if lines is None:  # a file was replaced or went away (a retrain restarting its log)
                 had_events = bool(self._count)
                 self._reset(self.path)
                 return self._poll() or had_events
             if lines:
                 batches.append(lines)
-        if not batches:
-            return restored
-        if len(batches) == 1:  # parsed a slice at a time: a long log's dicts never all at once
+        if single and not self._blocks:
             # A single log's lines stay in the file, for events() to read again, until lines
             # of several files were merged: a long log's compressing was a tenth of its
             # replay, and its blocks 39 MB at 50,000 trials
-            in_file = single and not self._blocks
-            added = 0
-            for start in range(0, len(batches[0]), _SLICE):
-                lines = batches[0][start:start + _SLICE]
-                with memory.collection_paused():  # the slice's dicts, freed before the next
-                    kept = self._ingest_all(lines, self._records(lines))
-                added += self._keep(kept, store=not in_file)
-            if in_file:
-                self._prefix = self._tails[self.path].offset
-        else:
+            self._prefix = self._tails[self.path].offset
+        if not batches and not added:
+            return restored
+        if len(batches) == 1:
+            added = self._replay(batches[0], store=True)
+        elif batches:
             pairs = sorted((pair for lines in batches
                             for pair in zip(lines, self._records(lines), strict=True)),
                            key=lambda pair: _event_time(pair[1]))
@@ -187,6 +190,18 @@ class TrialLogReader:
         if added >= GIVE_BACK_LINES:
             memory.give_back(collect=False)
         return restored or added > 0
+
+    def _replay(self, lines: list[bytes], store: bool) -> int:
+        """Replay the lines of one file, parsed a slice at a time (a long log's dicts never
+        all at once); how many were events. ``store``: keep them for events() (else the
+        main log holds them: see ``_prefix``)."""
+        added = 0
+        for start in range(0, len(lines), _SLICE):
+            part = lines[start:start + _SLICE]
+            with memory.collection_paused():  # the slice's dicts, freed before the next
+                kept = self._ingest_all(part, self._records(part))
+            added += self._keep(kept, store=store)
+        return added
 
     def _restore(self) -> bool:
         """Take the state a checkpoint of the main log holds, when one fits the log as it is
