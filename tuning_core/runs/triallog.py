@@ -284,7 +284,6 @@ class TrialLogReader:
                 kept.append(raw)
             elif self._ingest(record):
                 kept.append(raw)
-                add, trials = self._epochs.add, self._trials  # a replay may replace them
         return kept
 
     def _on_search_start(self, record: dict[str, Any]) -> None:
