@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tuning_core.runs.epochcolumns import EpochColumns
 from tuning_core.runs.triallog import TrialLogReader
@@ -115,3 +116,18 @@ def test_the_fast_path_gives_what_the_general_one_gives() -> None:
             pd.testing.assert_frame_equal(fast.frame(), general.frame())
     assert fast.ids == general.ids and list(fast.columns) == list(general.columns)
     pd.testing.assert_frame_equal(fast.frame(), general.frame())
+
+
+def test_an_int_past_a_floats_range_fails_as_before_and_changes_nothing() -> None:
+    fast, general = EpochColumns(), EpochColumns()
+    for columns in (fast, general):
+        columns.add("a", 0, 0, 1.0, 2.0, {"loss": 0.5})
+    fast.add("a", 0, 1, 1.0, 3.0, {"loss": 10 ** 400})  # pending: the common line's types
+    with pytest.raises(OverflowError):
+        general.append("a", {"execution": 0, "epoch": 1, "seconds": 1.0, "time": 3.0,
+                             "loss": 10 ** 400})
+    with pytest.raises(OverflowError):
+        fast.flush()
+    assert fast.ids == general.ids and len(fast.ids) == 2  # as the general path left it
+    assert {n: list(c) for n, c in fast.columns.items()} == \
+        {n: list(c) for n, c in general.columns.items()}

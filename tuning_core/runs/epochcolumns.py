@@ -89,15 +89,26 @@ class EpochColumns:
             and names.issubset(self._columns) \
             and all(isinstance(column, array) for column in self._columns.values())
 
+    def flush(self) -> None:
+        """Move the pending rows into the columns now (a reader does at the end of each
+        slice, so that a value no column can take fails the poll that read it)."""
+        self._flush()
+
     def _flush(self) -> None:
         """Move the pending rows into the columns (every value an int or a float)."""
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        assert self._order is not None
+        names = _FIXED + (self._order or ())
         ids, *values = zip(*rows, strict=True)
+        try:  # converted whole before any column changes
+            converted = [array("d", column) for column in values]
+        except OverflowError:  # an int past a float's range: value by value, as before
+            for row in rows:
+                self.append(row[0], dict(zip(names, row[1:], strict=True)))
+            return
         self._ids.extend(map(self._shared.setdefault, ids, ids))
-        for name, column in zip(_FIXED + self._order, values, strict=True):
+        for name, column in zip(names, converted, strict=True):
             self._columns[name].extend(column)
 
     def append(self, trial_id: str, values: dict[str, Any]) -> None:

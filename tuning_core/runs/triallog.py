@@ -287,6 +287,7 @@ class TrialLogReader:
                 kept.append(raw)
             elif self._ingest(record):
                 kept.append(raw)
+        self._epochs.flush()
         return kept
 
     def _on_search_start(self, record: dict[str, Any]) -> None:
