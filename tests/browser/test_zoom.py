@@ -53,7 +53,7 @@ STATE = """key => {
 RELAYOUT = """async ([key, layout, hide]) => {
     for (let attempt = 0; attempt < 200; attempt++) {
         const g = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-        if (g && g.layout) {
+        if (g && g.layout && g.data && g.data.length > 1) {  // drawn with its traces
             try {
                 await Plotly.relayout(g, layout);
                 if (hide) await Plotly.restyle(g, {visible: 'legendonly'}, [1]);
