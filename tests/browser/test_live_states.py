@@ -109,6 +109,9 @@ def test_monitor_opened_the_moment_a_search_starts_fills_in_to_the_end(app_serve
     expect(stale_notice(page)).to_have_count(0)
 
     ui.go_to(page, "Search")  # and back with the browser's button
+    # once the page has put its run in the address (a Back pressed before that update came
+    # went back to Monitor, and the late update then put Search's address on that entry)
+    expect(page).to_have_url(re.compile(r"/search\?run="), timeout=ui.UI_TIMEOUT)
     page.go_back()
     expect(ui.heading(page, "Monitor")).to_be_visible()
     expect(ui.metric(page, "Completed")).to_have_text("3")
