@@ -13,30 +13,34 @@ runs; the 20th pick is timed, cold, then removed and picked again, warm), then R
 and the server's memory once it sat idle a minute; then the server is restarted, as a lab's
 is, and the Monitor of each sweep past 1,000 trials opened again, cold and warm (its log read
 by the first server: the reader starts from the checkpoint that one left). Optuna Dashboard
-shows the same completed trials of the sweeps up to 10,000 (a study built with
-``create_trial`` and ``add_trials``, in a venv of its own: :mod:`bench.workloads.optuna_study`;
-50,000 is left out: building and opening it took longer than the whole figure may), opened
-the same way; the ratios set its complete time against the Monitor's.
+shows the same completed trials of the sweeps up to 10,000 (:mod:`bench.figures.fig14_optuna`),
+opened the same way; the ratios set its complete time against the Monitor's. The visits
+themselves: :mod:`bench.figures.fig14_visits`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.figures.fig14_optuna import optuna_rows
+from bench.figures.fig14_visits import (
+    PAGE_TIMEOUT_S,
+    WARM_VISITS,
+    logged,
+    median_row,
+    rss_mb,
+    shaped,
+    timed_visit,
+    visits,
+    watched,
+)
 from bench.harness.common import OUT, FigureResult, fresh_dir
 from bench.viewers.browser import launch_chromium
-from bench.viewers.server import dashboard, free_port, server_env
+from bench.viewers.server import dashboard, server_env
 from bench.workloads.labyear import Shape, make_workspace
 
 GOAL = ("at 10,000 trials and 1,000 runs every page's first content within 1 s warm and "
@@ -45,10 +49,6 @@ GOAL = ("at 10,000 trials and 1,000 runs every page's first content within 1 s w
 RSS_GOAL_MB = 600
 IDLE_S = 150.0  # the server left alone before its memory is read a last time (readers go
 # after 120 s unasked: tuning_core.runs.readers.READER_IDLE_S)
-PAGE_TIMEOUT_S = 240.0  # Optuna Dashboard took 52 s at 3,000 trials here
-WARM_VISITS = 3  # warm visits a page (the row: their median and spread; the machine is shared)
-# outside the checkout: its packages are no module of this project's (tests/test_layers.py)
-OPTUNA_VENV = Path(tempfile.gettempdir()) / "tuning-bench-optuna-venv"
 
 
 @dataclass(frozen=True)
@@ -74,135 +74,13 @@ COMPARE_TRACES = ".st-key-compare_objective .scatterlayer .trace"
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def _ticks(pid: int) -> float:
-    """CPU seconds of a process (user and system), 0 when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int(
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = [], [root]
-    while frontier:
-        kids = [p for p, parent in parents.items() if parent in frontier]
-        found += kids
-        frontier = kids
-    return found
-
-
-def _tree_cpu(root: int) -> float:
-    return sum(_ticks(p) for p in [root, *_descendants(root)])
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _watched(context: Any) -> tuple[Any, list[int]]:
-    """A new page of ``context`` and the byte count it received (bodies and frames)."""
-    page = context.new_page()
-    received = [0]
-    page.on("response", lambda r: received.__setitem__(0, received[0] + _body_size(r)))
-    page.on("websocket", lambda ws: ws.on(
-        "framereceived", lambda data: received.__setitem__(0, received[0] + len(data))))
-    return page, received
-
-
-def _visit(page: Any, received: list[int], server_pid: int, go: Callable[[], None],
-           first: Callable[[], None], complete: Callable[[], None]) -> dict[str, Any]:
-    """One timed visit: ``go`` (navigate, or pick), then seconds until ``first`` and
-    ``complete`` return; bytes received, server and browser CPU seconds, server memory."""
-    received[0] = 0
-    server_cpu, browser_cpu = _tree_cpu(server_pid), _tree_cpu(os.getpid())
-    started = time.perf_counter()
-    row: dict[str, Any] = {"first_s": None, "complete_s": None}
-    try:
-        go()
-        first()
-        row["first_s"] = round(time.perf_counter() - started, 2)
-        complete()
-        row["complete_s"] = round(time.perf_counter() - started, 2)
-    except Exception as error:  # a page that never completes is a result, said in its row
-        row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
-    row.update(bytes_mb=round(received[0] / 1e6, 2),
-               server_cpu_s=round(_tree_cpu(server_pid) - server_cpu, 2),
-               browser_cpu_s=round(_tree_cpu(os.getpid()) - browser_cpu, 2),
-               server_rss_mb=round(_rss_mb(server_pid)))
-    return row
-
-
-def visits(browser: Any, url: str, first: str, complete: Any,
-           server_pid: int) -> list[dict[str, Any]]:
-    """A page opened in one browser context, cold (nothing cached) then ``WARM_VISITS``
-    times warm (the browser's cache and the server's as a second look finds them): seconds
-    to ``first`` and to ``complete(page)``, bytes received, server and browser CPU seconds
-    over each visit; the warm row is the median of its visits, with their spread. A cold
-    visit that did not complete in ``PAGE_TIMEOUT_S`` is not tried warm."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page, received = _watched(context)
-    rows: list[dict[str, Any]] = []
-    for _ in range(1 + WARM_VISITS):
-        if rows and rows[0]["complete_s"] is None:
-            rows.append({"first_s": None, "complete_s": None,
-                         "error": "not tried: the cold visit did not complete"})
-            break
-        rows.append(_visit(
-            page, received, server_pid,
-            lambda: page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000),
-            lambda: page.wait_for_selector(first, timeout=PAGE_TIMEOUT_S * 1000),
-            lambda: complete(page)))
-    context.close()
-    return [shaped(rows[0]), shaped(median_row(rows[1:]))]
-
-
-ROW_KEYS = ("first_s", "complete_s", "first_range", "complete_range", "visits", "bytes_mb",
-            "server_cpu_s", "browser_cpu_s", "server_rss_mb")
-
-
-def shaped(row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` with every column of the figure's table, in its order (one visit: no range)."""
-    out = {key: row.get(key, 1 if key == "visits" else "") for key in ROW_KEYS}
-    return {**out, **{k: v for k, v in row.items() if k not in out}}
-
-
-def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """One row for several visits of a page: the median of each number, the spread of the
-    seconds to first content and to complete (``first_range``, ``complete_range``: min-max),
-    and how many visits; a visit that failed makes the row say so (a median would hide it)."""
-    failed = [r for r in rows if r.get("complete_s") is None]
-    if failed or len(rows) == 1:
-        return failed[0] if failed else rows[0]
-    out: dict[str, Any] = {"visits": len(rows)}
-    for key in ("first_s", "complete_s", "bytes_mb", "server_cpu_s", "browser_cpu_s",
-                "server_rss_mb"):
-        values = [r[key] for r in rows if r.get(key) is not None]
-        out[key] = round(statistics.median(values), 2) if values else None
-        if key in ("first_s", "complete_s") and values:
-            out[key.replace("_s", "_range")] = f"{min(values):.2f}-{max(values):.2f}"
-    out["server_rss_mb"] = max(r["server_rss_mb"] for r in rows)  # memory: the most, not the median
-    return out
-
-
 def compare_visits(browser: Any, url: str, picks: list[str],
                    server_pid: int) -> list[dict[str, Any]]:
     """Compare with ``picks`` picked: all but the last picked one by one (typed into the
     picker, as a person would; not timed), then the last one timed, cold; removed, and
     picked again, warm. First content: the objective chart holds every picked run's line."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page, received = _watched(context)
+    page, received = watched(context)
     timeout = PAGE_TIMEOUT_S * 1000
     tags = page.locator(COMPARE_TAGS)
 
@@ -243,24 +121,10 @@ def compare_visits(browser: Any, url: str, picks: list[str],
             page.locator(f"{COMPARE_TAGS} button[aria-label$={picks[-1]!r}]").click()
             lines(len(picks) - 1)
             _script_done(page)
-        rows.append(_visit(page, received, server_pid, lambda: pick(picks[-1]),
+        rows.append(timed_visit(page, received, server_pid, lambda: pick(picks[-1]),
                            lambda: lines(len(picks)), lambda: _script_done(page)))
     context.close()
     return [shaped(rows[0]), shaped(median_row(rows[1:]))]
-
-
-def _logged(root: Path, row: dict[str, Any]) -> dict[str, Any]:
-    """``row``, also appended to ``rows.jsonl`` (a long figure shows how far it got)."""
-    with (root / "rows.jsonl").open("a") as out:
-        out.write(json.dumps(row) + "\n")
-    return row
-
-
-def _body_size(response: Any) -> int:
-    try:
-        return int(response.request.sizes()["responseBodySize"])
-    except Exception:  # a response without a body (redirect, 304) or gone
-        return 0
 
 
 def _charts_drawn(count: int) -> Any:
@@ -315,13 +179,13 @@ def ours(root: Path, sweeps: dict[str, Path], scale: Scale) -> list[dict[str, An
             else:
                 found = visits(browser, url + path, first, complete, server.pid)
             for visit_kind, row in zip(("cold", "warm"), found, strict=True):
-                rows.append(_logged(root, {"dashboard": "ours", "page": name,
+                rows.append(logged(root, {"dashboard": "ours", "page": name,
                                            "trials": trials, "visit": visit_kind, **row}))
         browser.close()
         time.sleep(scale.idle_s)  # the pages closed: what the server keeps
-        rows.append(_logged(root, {"dashboard": "ours", "page": "idle", "trials": 0,
+        rows.append(logged(root, {"dashboard": "ours", "page": "idle", "trials": 0,
                                    "visit": f"{scale.idle_s:.0f} s later",
-                                   "server_rss_mb": round(_rss_mb(server.pid))}))
+                                   "server_rss_mb": round(rss_mb(server.pid))}))
     return rows + restarted(root, env, sweeps)
 
 
@@ -342,78 +206,11 @@ def restarted(root: Path, env: dict[str, str], sweeps: dict[str, Path]) -> list[
             found = visits(browser, f"{url}/monitor?run={path.name}", MONITOR_FIRST,
                            _charts_drawn(6), server.pid)
             for visit_kind, row in zip(("cold", "warm"), found, strict=True):
-                rows.append(_logged(root, {"dashboard": "ours",
+                rows.append(logged(root, {"dashboard": "ours",
                                            "page": f"Monitor {n} after restart", "trials": n,
                                            "visit": visit_kind, **row}))
         browser.close()
     return rows
-
-
-def optuna_rows(root: Path, sweeps: dict[str, Path]) -> tuple[list[dict[str, Any]], str]:
-    """Optuna Dashboard on each sweep's completed trials; rows, and a note when it could not
-    run (no venv of its own could be made)."""
-    from playwright.sync_api import sync_playwright
-
-    from bench.workloads.optuna_study import export_trials
-
-    python = OPTUNA_VENV / "bin" / "python"
-    if not python.exists():
-        made = subprocess.run(f"{sys.executable} -m venv {OPTUNA_VENV} && {python} -m pip "
-                              "install -q optuna optuna-dashboard", shell=True, check=False)
-        if made.returncode:
-            return [], "Optuna Dashboard could not be installed in its own venv."
-    rows: list[dict[str, Any]] = []
-    for name, path in sweeps.items():
-        exported = root / f"{name}.json"
-        export_trials(path, exported)
-        subprocess.run([str(python), str(Path(__file__).parents[1] / "workloads" /
-                                         "optuna_study.py"),
-                        str(exported), f"sqlite:///{root / 'optuna.db'}", name], check=True,
-                       capture_output=True)
-    port = free_port()
-    log = (root / "optuna.log").open("ab")
-    cli = "import sys; from optuna_dashboard._cli import main; sys.exit(main())"
-    server = subprocess.Popen([str(python), "-c", cli,
-                               f"sqlite:///{root / 'optuna.db'}", "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_up(url)
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            for study_id, name in enumerate(sweeps, start=1):
-                for page_name, tail, done in (("overview", "", _optuna_plot),):
-                    found = visits(browser, f"{url}/dashboard/studies/{study_id}{tail}",
-                                   ".js-plotly-plot", done, server.pid)
-                    for visit_kind, row in zip(("cold", "warm"), found, strict=True):
-                        rows.append(_logged(root, {
-                            "dashboard": "Optuna Dashboard", "page": page_name,
-                            "trials": int(name.split("-")[1]), "visit": visit_kind, **row}))
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(10)
-    return rows, ""
-
-
-def _wait_up(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/api/meta", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.25)
-    raise RuntimeError(f"Optuna Dashboard did not answer at {url}")
-
-
-def _optuna_plot(page: Any) -> None:
-    """The overview complete: its history plot holds the trials' points (the axes come first,
-    empty, while it reads the study). Its trial table drew no row for these studies within a
-    minute (0.21.0), so it is not timed."""
-    page.wait_for_function(
-        "document.querySelectorAll('.js-plotly-plot .scatterlayer .point').length > 0",
-        timeout=PAGE_TIMEOUT_S * 1000)
 
 
 def _limits(row: dict[str, Any]) -> tuple[float | None, float]:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from bench.figures import fig14_scale as fig14
+from bench.figures import fig14_visits
 from bench.workloads.labyear import Shape, make_workspace
 from bench.workloads.optuna_study import export_trials
 
@@ -53,13 +54,13 @@ def test_a_warm_row_is_the_median_of_its_visits_with_their_spread():
                "browser_cpu_s": b, "server_rss_mb": rss}
               for f, c, b, rss in ((0.9, 1.8, 2.0, 350), (2.2, 2.4, 3.5, 352),
                                    (0.8, 1.6, 2.4, 351))]
-    row = fig14.shaped(fig14.median_row(visits))
-    assert list(row)[:len(fig14.ROW_KEYS)] == list(fig14.ROW_KEYS)
+    row = fig14_visits.shaped(fig14_visits.median_row(visits))
+    assert list(row)[:len(fig14_visits.ROW_KEYS)] == list(fig14_visits.ROW_KEYS)
     assert (row["first_s"], row["complete_s"], row["browser_cpu_s"]) == (0.9, 1.8, 2.4)
     assert (row["first_range"], row["complete_range"]) == ("0.80-2.20", "1.60-2.40")
     assert row["visits"] == 3 and row["server_rss_mb"] == 352  # memory: the most seen
     failed = [*visits, {"first_s": 1.0, "complete_s": None, "error": "Timeout"}]
-    assert fig14.median_row(failed)["error"] == "Timeout"  # a failure is never averaged away
-    cold = fig14.shaped(visits[0])
-    assert list(cold) == list(fig14.ROW_KEYS) and cold["visits"] == 1 and \
+    assert fig14_visits.median_row(failed)["error"] == "Timeout"  # a failure is never averaged away
+    cold = fig14_visits.shaped(visits[0])
+    assert list(cold) == list(fig14_visits.ROW_KEYS) and cold["visits"] == 1 and \
         cold["complete_range"] == ""
