@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.figures.fig14_visits import PAGE_TIMEOUT_S, logged, visits
+from bench.figures.fig14_visits import FIRST_EVER, PAGE_TIMEOUT_S, WARM, logged, visits
 from bench.viewers.browser import launch_chromium
 from bench.viewers.server import free_port
 
@@ -62,7 +62,7 @@ def optuna_rows(root: Path, sweeps: dict[str, Path]) -> tuple[list[dict[str, Any
                 for page_name, tail, done in (("overview", "", _optuna_plot),):
                     found = visits(browser, f"{url}/dashboard/studies/{study_id}{tail}",
                                    ".js-plotly-plot", done, server.pid)
-                    for visit_kind, row in zip(("cold", "warm"), found, strict=True):
+                    for visit_kind, row in zip((FIRST_EVER, WARM), found, strict=True):
                         rows.append(logged(root, {
                             "dashboard": "Optuna Dashboard", "page": page_name,
                             "trials": int(name.split("-")[1]), "visit": visit_kind, **row}))

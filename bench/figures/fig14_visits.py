@@ -3,8 +3,10 @@
 A visit (:func:`timed_visit`) navigates or picks, then times first content and complete, the
 bytes the page received (HTTP bodies and websocket frames), the server's and the browser's CPU
 seconds over it and the server's memory after. :func:`visits` opens a page in a new browser
-context: its first visit (nothing cached) then ``WARM_VISITS`` warm ones, the warm row their
-median with the spread (:func:`median_row`; the machine is shared). Every row is also appended
+context: its first visit ever (nothing cached) then ``WARM_VISITS`` warm ones, the warm row
+their median with the spread (:func:`median_row`; the machine is shared).
+:func:`returning_visits` opens it in a browser that visited the origin before (a persistent
+profile, Chromium started anew): the cold visit. Every row is also appended
 to ``rows.jsonl`` (:func:`logged`: a long figure shows how far it got).
 """
 
@@ -18,8 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.viewers.browser import launch_returning
+
 PAGE_TIMEOUT_S = 240.0  # Optuna Dashboard took 52 s at 3,000 trials here
 WARM_VISITS = 3  # warm visits a page (the row: their median and spread; the machine is shared)
+VIEWPORT = {"width": 1400, "height": 1000}
+# what a row's visit was (the module docstring of fig14_scale says what each means)
+FIRST_EVER, COLD, WARM = "first visit ever", "cold", "warm"
 
 
 def _ticks(pid: int) -> float:
@@ -70,7 +77,7 @@ def watched(context: Any) -> tuple[Any, list[int]]:
 
 
 def timed_visit(page: Any, received: list[int], server_pid: int, go: Callable[[], None],
-           first: Callable[[], None], complete: Callable[[], None]) -> dict[str, Any]:
+                first: Callable[[], None], complete: Callable[[], None]) -> dict[str, Any]:
     """One timed visit: ``go`` (navigate, or pick), then seconds until ``first`` and
     ``complete`` return; bytes received, server and browser CPU seconds, server memory."""
     received[0] = 0
@@ -94,26 +101,47 @@ def timed_visit(page: Any, received: list[int], server_pid: int, go: Callable[[]
 
 def visits(browser: Any, url: str, first: str, complete: Any,
            server_pid: int) -> list[dict[str, Any]]:
-    """A page opened in one browser context, cold (nothing cached) then ``WARM_VISITS``
-    times warm (the browser's cache and the server's as a second look finds them): seconds
-    to ``first`` and to ``complete(page)``, bytes received, server and browser CPU seconds
-    over each visit; the warm row is the median of its visits, with their spread. A cold
-    visit that did not complete in ``PAGE_TIMEOUT_S`` is not tried warm."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    """A page opened in a new context of ``browser``, its first visit ever (nothing cached)
+    then ``WARM_VISITS`` times warm (the browser's cache and the server's as a second look
+    finds them): seconds to ``first`` and to ``complete(page)``, bytes received, server and
+    browser CPU seconds over each visit; the warm row is the median of its visits, with their
+    spread. A first visit that did not complete in ``PAGE_TIMEOUT_S`` is not tried warm."""
+    context = browser.new_context(viewport=VIEWPORT)
+    rows = _opened(context, url, first, complete, server_pid, WARM_VISITS)
+    context.close()
+    return [shaped(rows[0]), shaped(median_row(rows[1:]))]
+
+
+def returning_visits(playwright: Any, profile: Path, url: str, first: str, complete: Any,
+                     server_pid: int, warm: int = 0) -> list[dict[str, Any]]:
+    """A page opened by a returning browser: Chromium started anew (as after a reboot) on
+    the persistent ``profile`` an earlier visit of the same origin filled (HTTP cache, V8 code
+    cache), one visit (the cold row), then ``warm`` more (a warm row, their median, when
+    ``warm``); the browser is closed after."""
+    browser = launch_returning(playwright, profile, viewport=VIEWPORT)
+    try:
+        rows = _opened(browser, url, first, complete, server_pid, warm)
+    finally:
+        browser.close()
+    return [shaped(rows[0]), *([shaped(median_row(rows[1:]))] if warm else [])]
+
+
+def _opened(context: Any, url: str, first: str, complete: Any, server_pid: int,
+            warm: int) -> list[dict[str, Any]]:
+    """``url`` visited 1 + ``warm`` times in a new page of ``context``: a row a visit."""
     page, received = watched(context)
     rows: list[dict[str, Any]] = []
-    for _ in range(1 + WARM_VISITS):
+    for _ in range(1 + warm):
         if rows and rows[0]["complete_s"] is None:
             rows.append({"first_s": None, "complete_s": None,
-                         "error": "not tried: the cold visit did not complete"})
+                         "error": "not tried: the first visit did not complete"})
             break
         rows.append(timed_visit(
             page, received, server_pid,
             lambda: page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000),
             lambda: page.wait_for_selector(first, timeout=PAGE_TIMEOUT_S * 1000),
             lambda: complete(page)))
-    context.close()
-    return [shaped(rows[0]), shaped(median_row(rows[1:]))]
+    return rows
 
 
 ROW_KEYS = ("first_s", "complete_s", "first_range", "complete_range", "visits", "bytes_mb",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
+from pathlib import Path
 
 from bench.viewers.measure import latencies, payload_counts
 
@@ -110,7 +111,8 @@ def collect_latencies(contexts: list, events: dict[str, list[float]]
     latencies until its payload reached each browser and how many never did."""
     final = [len(events["completed"]), len(events["points"])]
     deadline, found, missed = time.monotonic() + SETTLE_S, [], 0
-    came, lost_on_way, bodies = [], 0, {}
+    came, lost_on_way = [], 0
+    bodies: dict[str, tuple[int, int]] = {}
     for context in contexts:
         page = context.pages[0]
         with contextlib.suppress(Exception):
@@ -131,10 +133,25 @@ def collect_latencies(contexts: list, events: dict[str, list[float]]
     return found, missed, came, lost_on_way
 
 
-def launch_chromium(playwright):
+def _chromium() -> str:
     executable = shutil.which("chromium")
     if executable is None:
-        raise RuntimeError("figure 9 needs Debian's Chromium: run `make browser`")
-    return playwright.chromium.launch(executable_path=executable, headless=True,
+        raise RuntimeError("the browser figures need Debian's Chromium: run `make browser`")
+    return executable
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=_chromium(), headless=True,
                                       args=CHROMIUM_ARGS)
+
+
+def launch_returning(playwright, profile: Path, *, viewport: dict[str, int] | None = None):
+    """A browser that has been here before: Chromium started anew on the persistent profile
+    folder ``profile`` (made when missing), its HTTP cache and V8 code cache kept on disk
+    between launches, as a person's browser keeps them across a reboot. The cache is keyed by
+    origin: a page is found cached only on the port that filled it. Returns the browser's one
+    context; closing it ends the browser."""
+    return playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS,
+        viewport=viewport)
 

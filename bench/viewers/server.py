@@ -74,21 +74,21 @@ def kill(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def dashboard(env: dict[str, str], log: Path,
-              cpus: frozenset[int] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+def dashboard(env: dict[str, str], log: Path, cpus: frozenset[int] | None = None, *,
+              port: int | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
     """``streamlit run serve_app.py`` (as ``make run``) on a free loopback port; its process
     group is killed after. serve_app.py routes deep links from the first request on, so the
     first page opened may be ``/monitor?run=...``. ``cpus``: the server's CPU set (None: as
-    this thread's)."""
+    this thread's). ``port``: that port each try instead of a free one (a browser's cache
+    is kept by origin: a server after another on the same port meets the browser's cache)."""
     url = ""
     for _attempt in range(3):  # another process may take the free port first
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port or free_port()}"
         with log.open("ab") as out, pinned(cpus):
             server = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "serve_app.py", "--server.headless",
                  "true",
-                 "--server.port", str(port), "--server.address", "127.0.0.1",
+                 "--server.port", url.rsplit(":", 1)[1], "--server.address", "127.0.0.1",
                  "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:

@@ -17,14 +17,15 @@ def _row(dashboard: str, page: str, trials: int, visit: str, complete: float | N
 
 
 def test_the_goal_needs_every_page_in_time_and_ten_times_optuna_from_3000_trials():
-    rows = [_row("ours", "Runs", 0, "cold", 2.0), _row("ours", "Runs", 0, "warm", 1.0),
-            _row("ours", "Monitor 10000", 10_000, "cold", 2.5),
+    rows = [_row("ours", "Runs", 0, "first visit ever", 2.0), _row("ours", "Runs", 0, "warm", 1.0),
+            _row("ours", "Runs", 0, "cold", 2.5),
+            _row("ours", "Monitor 10000", 10_000, "first visit ever", 2.5),
             _row("ours", "Monitor 10000", 10_000, "warm", 1.5),
             _row("Optuna Dashboard", "overview", 10_000, "warm", 30.0)]
     value, met, notes = fig14.summary(rows)
     assert met and value == "slowest page of ours complete in 2.5 s"
-    assert notes == ["10,000 trials: Optuna Dashboard's overview 30.0 s warm, our Monitor "
-                     "1.5 s: 20.0x"]
+    assert notes[-1] == ("10,000 trials: Optuna Dashboard's overview 30.0 s warm, our Monitor "
+                         "1.5 s: 20.0x")
     never = [*rows[:-1], _row("Optuna Dashboard", "overview", 10_000, "warm", None)]
     assert fig14.summary(never)[1] and fig14.summary(never)[2][-1].endswith(
         "more than 160x")  # never complete in its 240 s: at least that much slower
@@ -38,6 +39,26 @@ def test_the_goal_needs_every_page_in_time_and_ten_times_optuna_from_3000_trials
                      "server_rss_mb": 700}]
     value, met, notes = fig14.summary(heavy)
     assert met is False and "server RSS at most 700 MB (goal < 600)" in notes
+
+
+def test_cold_is_judged_on_the_returning_browser_and_a_first_visit_ever_is_only_reported():
+    rows = [_row("ours", "Runs", 0, "warm", 1.0), _row("ours", "Runs", 0, "cold", 2.9),
+            _row("ours", "Monitor 50000", 50_000, "cold", 4.8)]
+    first_ever = [*rows, _row("ours", "Runs", 0, "first visit ever", 6.0),
+                  _row("ours", "Monitor 12-trial run", 12, "first visit ever", 5.5)]
+    value, met, notes = fig14.summary(first_ever)
+    assert met and value == "slowest page of ours complete in 4.8 s"  # 6 s: not judged
+    assert notes == ["first visit ever of a browser (nothing cached; not judged: a once-per-"
+                     "browser cost, the same at any scale): Runs 6.0 s, Monitor 12-trial run "
+                     "5.5 s"]
+    value, met, notes = fig14.summary([*rows, _row("ours", "Best model 10000", 10_000, "cold",
+                                                   3.5)])
+    assert met is False and notes == ["missed their time (first / complete): Best model 10000 "
+                                      "cold (0.5 / 3.5 s)"]
+    assert fig14.summary([*rows, _row("ours", "Best model 50000", 50_000, "cold", 6.0)])[1] \
+        is False  # 50,000 trials: within 5 s cold too
+    assert fig14.summary([*rows, _row("ours", "Monitor 50000", 50_000, "warm", 5.5)])[1] \
+        is False  # and warm
 
 
 def test_the_trials_handed_to_optuna_are_the_completed_ones_with_their_curves(tmp_path: Path):
