@@ -12,6 +12,7 @@ import pytest
 from tuning_core.core.errors import RunError, SettingsError
 from tuning_core.core.states import RunStatus
 from tuning_core.data.dataset import ImageConfig, SplitConfig
+from tuning_core.runs import layout
 from tuning_core.runs.catalogue import (
     create_run,
     delete_run,
@@ -98,6 +99,18 @@ def test_list_and_delete_runs(tmp_path: Path) -> None:
         delete_run(first, tmp_path / "elsewhere")
     delete_run(first, tmp_path)
     assert not first.exists() and list_runs(tmp_path) == []
+
+
+def test_listed_runs_have_their_real_paths_through_links(tmp_path: Path) -> None:
+    """Runs are listed with the path a run folder object resolves to, whether the runs
+    folder is named through a link or a run folder is a link to elsewhere."""
+    (tmp_path / "runs").mkdir()
+    plain = create_run(tmp_path / "runs", _config())
+    away = create_run(tmp_path / "elsewhere", _config(tuner="bayesian"))
+    (tmp_path / "runs" / "linked").symlink_to(away)
+    (tmp_path / "via").symlink_to(tmp_path / "runs")
+    listed = {info.run.path for info in list_runs(tmp_path / "via")}
+    assert listed == {RunDir(plain).path, RunDir(away).path} == {plain.resolve(), away.resolve()}
 
 
 def test_engine_never_imports_streamlit() -> None:
@@ -193,17 +206,24 @@ def test_a_prune_shows_its_freed_space_in_the_list_at_once(tmp_path: Path) -> No
 def test_active_runs_are_the_runs_whose_lock_is_held(tmp_path: Path) -> None:
     from tuning_core.runs.catalogue import active_runs
 
-    trained, _never, was = (RunDir(create_run(tmp_path, _config())) for _ in range(3))
+    trained, never, was = (RunDir(create_run(tmp_path, _config())) for _ in range(3))
     (tmp_path / "not-a-run").mkdir()
-    (tmp_path / "not-a-run" / "owner.lock").write_text("")
+    for name in ("owner.lock", "owner.json"):
+        (tmp_path / "not-a-run" / name).write_text("{}")
     once = was.lock()
     once.acquire(LockHolder.mine("search", target=was.name))
     once.release()  # trained once: its lock file stays, held by nobody
+    assert once.lock_path.exists() and not once.holder_path.exists()
     lock = trained.lock()
     lock.acquire(LockHolder.mine("search", target=trained.name))
+    assert lock.holder_path.name == layout.HOLDER_FILE  # what active_runs looks for
     try:
         assert [(run, holder.kind) for run, holder in active_runs(tmp_path)] == \
             [(trained, "search")]
     finally:
         lock.release()
     assert active_runs(tmp_path) == [] and active_runs(tmp_path / "nowhere") == []
+    # a holder killed before it released: its record stays, its lock is free
+    never.lock().holder_path.write_text(json.dumps(
+        LockHolder.mine("search", target=never.name).to_dict()))
+    assert active_runs(tmp_path) == []

@@ -16,10 +16,11 @@ from tuning_core.core.errors import RunError, TuningError
 from tuning_core.core.states import JobKind, RunStatus
 from tuning_core.lab.actor import Actor
 from tuning_core.lab.permissions import Action
+from tuning_core.runs.layout import HOLDER_FILE
 from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.notes import RunNotes, parse_tags
 from tuning_core.runs.pruning import PruneResult, folder_bytes, prune_checkpoints
-from tuning_core.runs.rundir import LOCK_FILE, RUN_FILE, RunDir, file_stamp
+from tuning_core.runs.rundir import RUN_FILE, RunDir, file_stamp
 from tuning_core.runs.runindex import (
     INDEX_FILE,
     RunIndex,
@@ -241,7 +242,16 @@ def launcher(run_dir: str | Path) -> str:
 
 
 def _run_dirs(runs_dir: str | Path) -> list[RunDir]:
-    return [RunDir(p.parent) for p in Path(runs_dir).glob(f"*/{RUN_FILE}")]
+    """Every folder of ``runs_dir`` with a run.json; ``runs_dir`` is resolved once, and each
+    plain folder in it is made a run without resolving its path again (a link is)."""
+    folder = Path(runs_dir).resolve()
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return []
+    with entries:
+        return [RunDir(e.path) if e.is_symlink() else RunDir.real(folder / e.name)
+                for e in entries if os.path.exists(os.path.join(e.path, RUN_FILE))]
 
 
 def list_runs(runs_dir: str | Path, wait_for_size: bool = True) -> list[RunSummary]:
@@ -259,11 +269,11 @@ def list_runs(runs_dir: str | Path, wait_for_size: bool = True) -> list[RunSumma
 def active_runs(runs_dir: str | Path) -> list[tuple[RunDir, LockHolder]]:
     """The runs some process (here or on another machine) is training now, with their holder.
 
-    Only folders with a lock file can have a holder, and only those are made into runs and
-    asked: every page run and every live answer asks this, and at 1,000 runs making each a
-    run folder object (its path resolved) took 0.1-0.4 s a call here."""
+    Only folders with a lock holder's record can have a holder (:meth:`RunDir.holder`), and
+    only those are made into runs and asked: every page run and every live answer asks this,
+    and at 1,000 runs making each a run folder object took 0.1-0.4 s a call here."""
     active = []
-    for path in _locked_dirs(runs_dir):
+    for path in _held_dirs(runs_dir):
         run = RunDir(path)
         holder = run.holder() if run.is_run() else None
         if holder is not None:
@@ -271,13 +281,13 @@ def active_runs(runs_dir: str | Path) -> list[tuple[RunDir, LockHolder]]:
     return active
 
 
-def _locked_dirs(runs_dir: str | Path) -> list[str]:
+def _held_dirs(runs_dir: str | Path) -> list[str]:
     try:
         entries = os.scandir(runs_dir)
     except OSError:
         return []
     with entries:
-        return [e.path for e in entries if os.path.exists(os.path.join(e.path, LOCK_FILE))]
+        return [e.path for e in entries if os.path.exists(os.path.join(e.path, HOLDER_FILE))]
 
 
 def delete_run(run_dir: str | Path, runs_dir: str | Path, actor: Actor | None = None) -> None:

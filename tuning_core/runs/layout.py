@@ -48,6 +48,9 @@ PROJECT_DIR = "tuner"
 BEST_DIR = "best"
 CACHE_DIR = "cache"
 LOCK_FILE = "owner.lock"
+# the lock's holder record (``FileLock``: the lock file's name with ".json"), there only while
+# someone holds it or one that died holding it left it
+HOLDER_FILE = "owner.json"
 STOP_FILE = "stop.request"
 MODEL_FILE = "model.keras"
 EVALUATION_FILE = "evaluation.json"

@@ -28,6 +28,7 @@ from tuning_core.runs.layout import (  # noqa: F401  (the names, re-exported)
     EXPORTS_DIR,
     HEALTH_DIR,
     HISTORY_FILE,
+    HOLDER_FILE,
     HYPERPARAMETERS_FILE,
     LOCK_FILE,
     LOG_FILE,
@@ -65,6 +66,15 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
         self._config: RunConfig | None = None
+
+    @classmethod
+    def real(cls, path: Path) -> RunDir:
+        """The run folder at ``path``, already absolute with no link on the way (a plain
+        folder of a resolved folder): made without resolving it again, as a listing of 1,000
+        runs makes 1,000 per page run."""
+        run = cls.__new__(cls)
+        run.path, run._config = path, None
+        return run
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -269,7 +279,13 @@ class RunDir:
         return FileLock(self.file(LOCK_FILE), f"Run {self.name}")
 
     def holder(self) -> LockHolder | None:
-        """Who trains this run now (any process, any machine), or None."""
+        """Who trains this run now (any process, any machine), or None. A run without a
+        holder record is held by nobody: a released lock leaves its lock file (every run ever
+        trained has one), not its record, so a list of 1,000 runs opens and locks none of
+        them; the few milliseconds between taking a lock and writing its record, the run
+        shows idle one look more."""
+        if not self.file(HOLDER_FILE).exists():
+            return None
         return self.lock().holder()
 
     def request_stop(self) -> bool:
