@@ -2,8 +2,9 @@
 
 Why generated, not checked in: issue 29's figure needs 1,000 runs and sweeps of 1,000 to
 50,000 trials of 10 epochs (a 50,000-trial log is about 190 MB); and written through the
-project's own writers (``RunDir.create``, ``TrialLogWriter``, ``RunDir.write_notes``), the
-same lines a search writes, so every reader, index and page meets what it meets in a lab.
+project's own writers (``RunDir.create``, ``TrialLogWriter``, ``RunDir.write_notes``, the
+run's lock taken and given back), the same files a search leaves, so every reader, index and
+page meets what it meets in a lab.
 Nothing trains: scores follow the learning rate with noise, seeded, so two workspaces made
 with the same arguments hold the same trials.
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from tuning_core.core.states import LogEvent, SearchEnd, TrialStatus
 from tuning_core.data.dataset import ImageConfig, SplitConfig
+from tuning_core.runs.locks import LockHolder
 from tuning_core.runs.notes import RunNotes
 from tuning_core.runs.rundir import RunDir
 from tuning_core.runs.schema import RunConfig, TunerSettings
@@ -102,12 +104,17 @@ def write_run(runs_dir: Path, name: str, created: float, trials: int, epochs: in
     """One run folder with ``trials`` trials; its search ended (finished) unless ``ended``
     is False (then it shows interrupted: no one holds it)."""
     run = RunDir.create(runs_dir, _config(name, created, trials, epochs))
-    writer = run.log_writer()
-    writer.write(LogEvent.SEARCH_START, tuner="random", max_trials=trials, resumed=False)
-    for i in range(trials):
-        write_trial(writer, f"{i:05d}", i + 1, epochs, rng)
-    if ended:
-        writer.write(LogEvent.SEARCH_END, status=SearchEnd.FINISHED.value, message="")
+    lock = run.lock()  # held while it logs, as a search holds it: its lock file stays after
+    lock.acquire(LockHolder.mine("search", target=run.name))
+    try:
+        writer = run.log_writer()
+        writer.write(LogEvent.SEARCH_START, tuner="random", max_trials=trials, resumed=False)
+        for i in range(trials):
+            write_trial(writer, f"{i:05d}", i + 1, epochs, rng)
+        if ended:
+            writer.write(LogEvent.SEARCH_END, status=SearchEnd.FINISHED.value, message="")
+    finally:
+        lock.release()
     return run
 
 

@@ -23,6 +23,8 @@ def test_a_small_workspace_reads_back_like_a_real_one(tmp_path: Path) -> None:
     assert (done["epochs"] == 4).all() and done["latency_ms"].notna().all()
     assert len(epochs) == 4 * len(done)
     assert sum(bool(RunDir(i.run.path).notes().tags) for i in infos) == 2
+    # trained once, as a search leaves a run: its lock file there, held by nobody
+    assert all(i.run.lock().lock_path.exists() and i.holder is None for i in infos)
 
 
 def test_the_same_shape_makes_the_same_trials(tmp_path: Path) -> None:
