@@ -24,12 +24,13 @@ A row's ``visit`` is one of three, in this order:
    picked again, warm), Runs again, and the server's memory once it sat idle.
 3. The restart (pass B), as a lab's Monday: a fresh server on the returning browser's port;
    each page of pass A (and Compare opened with the second sweep current: its default pick,
-   that one and the newest other) is opened ``cold``: the returning browser started anew
-   (as after a reboot: HTTP cache and V8 code cache on disk), the page's first visit on this
-   server; a sweep's reader starts from the checkpoint the first server left
+   that one and the newest other) is opened ``cold``: the returning browser started anew (as
+   after a reboot: HTTP cache and V8 code cache on disk; the address opened
+   ``LAUNCH_SETTLE_S`` after it started), the page's first visit on this server; a sweep's
+   reader starts from the checkpoint the first server left
    (``tuning_core.runs.logcheckpoint``) instead of replaying the log. The Monitor of each
-   sweep past 1,000 trials is then visited ``WARM_VISITS`` times more, warm, on it (``Monitor
-   N after restart``).
+   sweep past 1,000 trials is then visited ``WARM_VISITS`` times more, warm, on it
+   (``Monitor N after restart``).
 
 The goal's 3 s cold is judged on the ``cold`` rows; ``first visit ever`` rows are reported
 with a note of their own. Optuna Dashboard shows the same completed trials of the sweeps up
