@@ -83,9 +83,18 @@ _SCRIPT = """
                    FIRST_DRAW_MS);
         return wired(react.call(this, gd, {...fig, data: []}, ...rest), gd, key);
       }
-      if (key && fig && fig.layout && fig.layout.width !== undefined) gd.__stWidth = true;
-      return wired(react.call(this, gd, key && kept[key] ? overlay(fig, kept[key]) : fig,
-                              ...rest), gd, key);
+      const draw = () => react.call(this, gd, key && kept[key] ? overlay(fig, kept[key]) : fig,
+                                    ...rest);
+      if (key && fig && fig.layout && fig.layout.width !== undefined && !gd.__stWidth) {
+        // the chart's first whole draw waits for the next frame: what the page holds so far
+        // (its title, counts, pickers) is painted first instead of after every chart's
+        // drawing (a long task each, 0.1-0.3 s on a large run); Streamlit chains on the
+        // returned promise, so its events are wired once the chart is drawn
+        gd.__stWidth = true;
+        return wired(new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))
+          .then(draw), gd, key);
+      }
+      return wired(draw(), gd, key);
     };
   };
   const wired = (out, gd, key) => {
