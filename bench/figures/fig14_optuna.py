@@ -18,12 +18,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.figures.fig14_visits import FIRST_EVER, PAGE_TIMEOUT_S, WARM, logged, visits
+from bench.figures.fig14_visits import FIRST_EVER, WARM, logged, visits
 from bench.viewers.browser import launch_chromium
+from bench.viewers.painted import Sight
 from bench.viewers.server import free_port
 
 # outside the checkout: its packages are no module of this project's (tests/test_layers.py)
 OPTUNA_VENV = Path(tempfile.gettempdir()) / "tuning-bench-optuna-venv"
+
+# The overview: first content its first chart; complete once its history plot holds the
+# trials' points (the axes come first, empty, while it reads the study). Its trial table drew
+# no row for these studies within a minute (0.21.0), so it is not timed.
+OVERVIEW = Sight(".js-plotly-plot", script=False, done=".js-plotly-plot .scatterlayer .point")
 
 
 def optuna_rows(root: Path, sweeps: dict[str, Path]) -> tuple[list[dict[str, Any]], str]:
@@ -59,9 +65,9 @@ def optuna_rows(root: Path, sweeps: dict[str, Path]) -> tuple[list[dict[str, Any
         with sync_playwright() as p:
             browser = launch_chromium(p)
             for study_id, name in enumerate(sweeps, start=1):
-                for page_name, tail, done in (("overview", "", _optuna_plot),):
+                for page_name, tail in (("overview", ""),):
                     found = visits(browser, f"{url}/dashboard/studies/{study_id}{tail}",
-                                   ".js-plotly-plot", done, server.pid)
+                                   OVERVIEW, server.pid)
                     for visit_kind, row in zip((FIRST_EVER, WARM), found, strict=True):
                         rows.append(logged(root, {
                             "dashboard": "Optuna Dashboard", "page": page_name,
@@ -82,12 +88,3 @@ def _wait_up(url: str) -> None:
         except OSError:
             time.sleep(0.25)
     raise RuntimeError(f"Optuna Dashboard did not answer at {url}")
-
-
-def _optuna_plot(page: Any) -> None:
-    """The overview complete: its history plot holds the trials' points (the axes come first,
-    empty, while it reads the study). Its trial table drew no row for these studies within a
-    minute (0.21.0), so it is not timed."""
-    page.wait_for_function(
-        "document.querySelectorAll('.js-plotly-plot .scatterlayer .point').length > 0",
-        timeout=PAGE_TIMEOUT_S * 1000)

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,9 @@ from bench.figures.fig14_visits import (
     watched,
 )
 from bench.harness.common import OUT, FigureResult, fresh_dir
+from bench.viewers import painted
 from bench.viewers.browser import launch_chromium, launch_returning
+from bench.viewers.painted import Sight, rearm
 from bench.viewers.server import dashboard, free_port, server_env
 from bench.workloads.labyear import Shape, make_workspace
 
@@ -99,6 +100,15 @@ COMPARE_PICK = ".st-key-compare_pick input[role='combobox']"
 COMPARE_TAGS = ".st-key-compare_pick [data-tag]"
 COMPARE_TRACES = ".st-key-compare_objective .scatterlayer .trace"
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# first content, and complete: the script done and (Monitor) its six charts drawn
+RUNS = Sight(RUNS_FIRST)
+MONITOR = Sight(MONITOR_FIRST, charts=6)
+BEST = Sight(BEST_FIRST)
+
+
+def compared(count: int) -> Sight:
+    """Compare's first content: the objective chart holds ``count`` runs' lines."""
+    return Sight(COMPARE_TRACES, first_count=count)
 
 
 def compare_visits(browser: Any, url: str, picks: list[str],
@@ -149,28 +159,11 @@ def compare_visits(browser: Any, url: str, picks: list[str],
             page.locator(f"{COMPARE_TAGS} button[aria-label$={picks[-1]!r}]").click()
             lines(len(picks) - 1)
             _script_done(page)
+        rearm(page, compared(len(picks)))
         rows.append(timed_visit(page, received, server_pid, lambda: pick(picks[-1]),
-                           lambda: lines(len(picks)), lambda: _script_done(page)))
+                                compared(len(picks))))
     context.close()
     return [shaped(rows[0]), shaped(median_row(rows[1:]))]
-
-
-def _charts_drawn(count: int) -> Any:
-    def wait(page: Any) -> None:
-        page.wait_for_selector(DONE, timeout=PAGE_TIMEOUT_S * 1000)
-        page.wait_for_function(
-            f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {count}",
-            timeout=PAGE_TIMEOUT_S * 1000)
-    return wait
-
-
-def _traced(count: int) -> Any:
-    """Compare complete: its objective chart holds ``count`` runs' lines, the script done."""
-    def wait(page: Any) -> None:
-        page.wait_for_function(f"document.querySelectorAll({COMPARE_TRACES!r}).length "
-                               f"== {count}", timeout=PAGE_TIMEOUT_S * 1000)
-        _script_done(page)
-    return wait
 
 
 def _script_done(page: Any) -> None:
@@ -194,8 +187,7 @@ def _picks(runs_dir: Path, sweeps: dict[str, Path], count: int) -> list[str]:
 class Page:
     name: str
     path: str  # after the server's address
-    first: str  # selector of its first content
-    complete: Callable[[Any], None]
+    sight: Sight  # its first content and complete
     trials: int
 
 
@@ -206,14 +198,13 @@ def _pages(root: Path, sweeps: dict[str, Path]) -> tuple[list[Page], Page]:
 
     small = next((root / "runs").glob("*-run-0"))
     count = len(RunDir(small).reader().trials())
-    runs = Page("Runs", "/runs", RUNS_FIRST, _script_done, 0)
-    pages = [runs, Page(f"Monitor {count}-trial run", f"/monitor?run={small.name}",
-                        MONITOR_FIRST, _charts_drawn(6), count)]
+    runs = Page("Runs", "/runs", RUNS, 0)
+    pages = [runs, Page(f"Monitor {count}-trial run", f"/monitor?run={small.name}", MONITOR,
+                        count)]
     for name, path in sweeps.items():
         n = int(name.split("-")[1])
-        pages += [Page(f"Monitor {n}", f"/monitor?run={path.name}", MONITOR_FIRST,
-                       _charts_drawn(6), n),
-                  Page(f"Best model {n}", f"/best?run={path.name}", BEST_FIRST, _script_done, n)]
+        pages += [Page(f"Monitor {n}", f"/monitor?run={path.name}", MONITOR, n),
+                  Page(f"Best model {n}", f"/best?run={path.name}", BEST, n)]
     return pages, runs
 
 
@@ -244,7 +235,7 @@ def ours(root: Path, sweeps: dict[str, Path], scale: Scale) -> list[dict[str, An
                 rows += [_row(root, f"Compare {len(picks)} runs", trials, kind, row)
                          for kind, row in zip((COLD, WARM), found, strict=True)]
                 continue
-            found = visits(browser, url + page.path, page.first, page.complete, server.pid)
+            found = visits(browser, url + page.path, page.sight, server.pid)
             rows += [_row(root, page.name, page.trials, kind, row)
                      for kind, row in zip((FIRST_EVER, WARM), found, strict=True)]
         browser.close()
@@ -267,19 +258,18 @@ def primed(root: Path, port: int, profile: Path, scale: Scale) -> None:
 
     small = make_workspace(root / "prime", Shape(runs=3, sweeps=(8,), epochs=scale.epochs))
     run = next(iter(small.values())).name
-    visits_ = [("/runs", RUNS_FIRST, _script_done),
-               (f"/monitor?run={run}", MONITOR_FIRST, _charts_drawn(6)),
-               (f"/best?run={run}", BEST_FIRST, _script_done),
-               (f"/compare?run={run}", COMPARE_TRACES, _script_done)]
+    visits_ = [("/runs", RUNS), (f"/monitor?run={run}", MONITOR), (f"/best?run={run}", BEST),
+               (f"/compare?run={run}", compared(1))]
     env = server_env(root / "prime", root / "prime" / "slot")
     with dashboard(env, root / "prime.log", port=port) as (_, url), sync_playwright() as p:
         for _ in range(2):
             browser = launch_returning(p, profile, viewport=VIEWPORT)
             page = browser.new_page()
-            for path, first, complete in visits_:
+            painted.install(browser)
+            for path, sight in visits_:
+                painted.expect(browser, sight)
                 page.goto(url + path, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000)
-                page.wait_for_selector(first, timeout=PAGE_TIMEOUT_S * 1000)
-                complete(page)
+                painted.wait(page, sight, PAGE_TIMEOUT_S * 1000, time.time() * 1000)
             browser.close()
     found = [p for p in (root / "runs").iterdir() if path_for(p / "trials.jsonl").exists()]
     if found:
@@ -298,15 +288,15 @@ def restarted(root: Path, env: dict[str, str], port: int, profile: Path, pages: 
     from playwright.sync_api import sync_playwright
 
     second = list(sweeps)[1]  # with the newest other: the first sweep
-    compare = Page("Compare 2 runs", f"/compare?run={sweeps[second].name}", COMPARE_TRACES,
-                   _traced(2), int(second.split("-")[1]))
+    compare = Page("Compare 2 runs", f"/compare?run={sweeps[second].name}", compared(2),
+                   int(second.split("-")[1]))
     rows = []
     with dashboard(env, root / "server.log", port=port) as (server, url), \
             sync_playwright() as p:
         for page in [*pages, compare]:
             warm = WARM_VISITS if page.name.startswith("Monitor") and page.trials > 1000 else 0
-            found = returning_visits(p, profile, url + page.path, page.first, page.complete,
-                                     server.pid, warm=warm)
+            found = returning_visits(p, profile, url + page.path, page.sight, server.pid,
+                                     warm=warm)
             rows.append(_row(root, page.name, page.trials, COLD, found[0]))
             if warm:
                 rows.append(_row(root, f"{page.name} after restart", page.trials, WARM,

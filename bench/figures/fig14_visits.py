@@ -1,6 +1,7 @@
 """Figure 14's browser visits: one page opened and timed, and the rows a visit makes.
 
-A visit (:func:`timed_visit`) navigates or picks, then times first content and complete, the
+A visit (:func:`timed_visit`) navigates or picks, then times first content and complete (as
+the page saw them, at the frame that painted them: :mod:`bench.viewers.painted`), the
 bytes the page received (HTTP bodies and websocket frames), the server's and the browser's CPU
 seconds over it and the server's memory after. :func:`visits` opens a page in a new browser
 context: its first visit ever (nothing cached) then ``WARM_VISITS`` warm ones, the warm row
@@ -20,7 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.viewers import painted
 from bench.viewers.browser import launch_returning
+from bench.viewers.painted import Sight
 
 PAGE_TIMEOUT_S = 240.0  # Optuna Dashboard took 52 s at 3,000 trials here
 WARM_VISITS = 3  # warm visits a page (the row: their median and spread; the machine is shared)
@@ -71,7 +74,9 @@ def rss_mb(pid: int) -> float:
 
 
 def watched(context: Any) -> tuple[Any, list[int]]:
-    """A new page of ``context`` and the byte count it received (bodies and frames)."""
+    """A new page of ``context`` (the painted recorder in each of its documents) and the
+    byte count it received (bodies and frames)."""
+    painted.install(context)
     page = context.new_page()
     received = [0]
     page.on("response", lambda r: received.__setitem__(0, received[0] + _body_size(r)))
@@ -81,19 +86,19 @@ def watched(context: Any) -> tuple[Any, list[int]]:
 
 
 def timed_visit(page: Any, received: list[int], server_pid: int, go: Callable[[], None],
-                first: Callable[[], None], complete: Callable[[], None]) -> dict[str, Any]:
-    """One timed visit: ``go`` (navigate, or pick), then seconds until ``first`` and
-    ``complete`` return; bytes received, server and browser CPU seconds, server memory."""
+                sight: Sight) -> dict[str, Any]:
+    """One timed visit: ``go`` (navigate, or pick), then seconds until the page showed
+    ``sight``'s first content and was complete (the recorder must check ``sight`` in this
+    document: :func:`painted.expect` before a navigation, :func:`painted.rearm` before an
+    action); bytes received, server and browser CPU seconds, server memory."""
     received[0] = 0
     server_cpu, browser_cpu = _tree_cpu(server_pid), _tree_cpu(os.getpid())
-    started = time.perf_counter()
+    started_ms = time.time() * 1000  # the page's clock (Date.now()) is this one
     row: dict[str, Any] = {"first_s": None, "complete_s": None}
     try:
         go()
-        first()
-        row["first_s"] = round(time.perf_counter() - started, 2)
-        complete()
-        row["complete_s"] = round(time.perf_counter() - started, 2)
+        row["first_s"], row["complete_s"] = painted.wait(page, sight, PAGE_TIMEOUT_S * 1000,
+                                                         started_ms)
     except Exception as error:  # a page that never completes is a result, said in its row
         row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
     row.update(bytes_mb=round(received[0] / 1e6, 2),
@@ -103,21 +108,20 @@ def timed_visit(page: Any, received: list[int], server_pid: int, go: Callable[[]
     return row
 
 
-def visits(browser: Any, url: str, first: str, complete: Any,
-           server_pid: int) -> list[dict[str, Any]]:
+def visits(browser: Any, url: str, sight: Sight, server_pid: int) -> list[dict[str, Any]]:
     """A page opened in a new context of ``browser``, its first visit ever (nothing cached)
     then ``WARM_VISITS`` times warm (the browser's cache and the server's as a second look
-    finds them): seconds to ``first`` and to ``complete(page)``, bytes received, server and
+    finds them): seconds to ``sight``'s first content and to complete, bytes received, server and
     browser CPU seconds over each visit; the warm row is the median of its visits, with their
     spread. A first visit that did not complete in ``PAGE_TIMEOUT_S`` is not tried warm."""
     context = browser.new_context(viewport=VIEWPORT)
-    rows = _opened(context, url, first, complete, server_pid, WARM_VISITS)
+    rows = _opened(context, url, sight, server_pid, WARM_VISITS)
     context.close()
     return [shaped(rows[0]), shaped(median_row(rows[1:]))]
 
 
-def returning_visits(playwright: Any, profile: Path, url: str, first: str, complete: Any,
-                     server_pid: int, warm: int = 0) -> list[dict[str, Any]]:
+def returning_visits(playwright: Any, profile: Path, url: str, sight: Sight, server_pid: int,
+                     warm: int = 0) -> list[dict[str, Any]]:
     """A page opened by a returning browser: Chromium started anew (as after a reboot) on
     the persistent ``profile`` an earlier visit of the same origin filled (HTTP cache, V8 code
     cache), one visit (the cold row) ``LAUNCH_SETTLE_S`` after it started, then ``warm`` more
@@ -125,16 +129,17 @@ def returning_visits(playwright: Any, profile: Path, url: str, first: str, compl
     browser = launch_returning(playwright, profile, viewport=VIEWPORT)
     try:
         time.sleep(LAUNCH_SETTLE_S)  # the browser up before the address is opened
-        rows = _opened(browser, url, first, complete, server_pid, warm)
+        rows = _opened(browser, url, sight, server_pid, warm)
     finally:
         browser.close()
     return [shaped(rows[0]), *([shaped(median_row(rows[1:]))] if warm else [])]
 
 
-def _opened(context: Any, url: str, first: str, complete: Any, server_pid: int,
+def _opened(context: Any, url: str, sight: Sight, server_pid: int,
             warm: int) -> list[dict[str, Any]]:
     """``url`` visited 1 + ``warm`` times in a new page of ``context``: a row a visit."""
     page, received = watched(context)
+    painted.expect(context, sight)
     rows: list[dict[str, Any]] = []
     for _ in range(1 + warm):
         if rows and rows[0]["complete_s"] is None:
@@ -143,9 +148,7 @@ def _opened(context: Any, url: str, first: str, complete: Any, server_pid: int,
             break
         rows.append(timed_visit(
             page, received, server_pid,
-            lambda: page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000),
-            lambda: page.wait_for_selector(first, timeout=PAGE_TIMEOUT_S * 1000),
-            lambda: complete(page)))
+            lambda: page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_S * 1000), sight))
     return rows
 
 
