@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.common import state
-from pages.common.live_chart import preload_charts
 from pages.views import best_front as fronts
 from pages.views import compare as view
 from pages.views.runs import labels
@@ -15,7 +14,6 @@ from tuning_core.runs.catalogue import list_runs
 from tuning_core.runs.rundir import RunDir
 
 st.title("Compare")
-preload_charts()
 infos = list_runs(workspace.runs_dir(), wait_for_size=False)  # Compare shows no sizes
 if len(infos) < 2:
     st.info("Comparing needs at least two runs. Launch searches on the Search page.")

@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages.common import state
-from pages.common.live_chart import live_chart, preload_charts
+from pages.common.live_chart import live_chart
 from pages.views import monitor as view
 from pages.views import monitor_table as table_view
 from tuning_core.live import answers as feed
@@ -59,7 +59,6 @@ def draw(run_dir: Path) -> None:
 
 
 st.title("Monitor")
-preload_charts()
 run = state.current_run()
 if run is None:
     st.info("No run yet. Launch one on the Search page, or open one on the Runs page.")

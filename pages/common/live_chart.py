@@ -22,7 +22,6 @@ container), so it is applied only for streamlit 1.67.x; other versions get plain
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import streamlit as st
 
@@ -122,48 +121,6 @@ _SCRIPT = """
   }, 50);
 })();
 """
-
-
-def _chart_module() -> str | None:
-    """The file name of streamlit's Plotly chart module, which its frontend loads when a
-    page's first chart mounts; None unless exactly one is found (another build, another
-    layout: then nothing is preloaded)."""
-    found = sorted((Path(st.__file__).parent / "static" / "static" / "js")
-                   .glob("PlotlyChart.*.js"))
-    return found[0].name if len(found) == 1 else None
-
-
-CHART_MODULE = _chart_module() if APPLIES else None
-
-# Adds a modulepreload of the chart module, resolved as the frontend resolves it (beside its
-# main script), once per document. It only helps where the page's script runs before the
-# first chart mounts, as on a server that is still building the page's charts.
-_PRELOAD = """
-(() => {
-  const main = document.querySelector("script[type='module'][src*='/static/js/index.']");
-  const href = new URL(main ? "./%s" : "./static/js/%s", main ? main.src : document.baseURI).href;
-  if (document.querySelector("link[data-chart-preload]")) return;
-  const link = document.createElement("link");
-  link.rel = "modulepreload";
-  link.href = href;
-  link.dataset.chartPreload = "";  // (the frontend's own preload, if first, makes this a no-op)
-  document.head.appendChild(link);
-})();
-"""
-
-
-def preload_charts() -> None:
-    """Ask the browser for streamlit's Plotly chart module at the top of a page with charts:
-    fetched and compiled while the server builds the page, not once its first chart arrives
-    (a 4.7 MB module; the first chart of a browser that just started waited for it). Only
-    fetched and compiled: the frontend still runs it when it imports it, so the live charts'
-    script (see the module docstring) sees Plotly arrive as before. A hidden element; nothing
-    on other versions."""
-    if CHART_MODULE:
-        st.html(f"<style>[data-testid='stElementContainer']:has([data-chart-preload])"
-                f"{{display:none}}</style><span data-chart-preload></span>"
-                f"<script>{_PRELOAD % (CHART_MODULE, CHART_MODULE)}</script>",
-                unsafe_allow_javascript=True)
 
 
 def key_class(key: str) -> str:
