@@ -120,38 +120,47 @@ def test_zoom_and_legend_survive_data_updates(zoom_app, new_page):
 
 PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
 
-# Two charts as streamlit 1.67 draws them: a first Plotly.react before the chart's width is
-# measured (no layout.width), then, for "measured", a second with the width.
+# Charts as streamlit 1.67 draws them: a first Plotly.react before the chart's width is
+# measured (no layout.width), then a second with the width. Plotly makes a new _fullLayout at
+# each draw, so the same one after a call means the call drew nothing.
 FIRST_DRAWS = """async () => {
     const fig = width => ({data: [{x: [1, 2, 3], y: [3, 1, 2], type: 'scatter'}],
                            layout: {height: 200, ...(width ? {width} : {})}});
     const gd = key => document.querySelector(`.st-key-${key} .chart`);
-    await Plotly.react(gd('measured'), fig());
-    await Plotly.react(gd('alone'), fig());
-    await Plotly.react(gd('plain'), fig());
-    const first = ['measured', 'alone', 'plain'].map(k => gd(k).data.length);
+    for (const key of ['measured', 'hidden', 'plain']) await Plotly.react(gd(key), fig());
+    const first = ['measured', 'hidden', 'plain'].map(k => gd(k).data.length);
+    const wide = gd('measured')._fullLayout.width, drawn = gd('measured')._fullLayout;
+    await Plotly.react(gd('measured'), fig(600));
+    const again = gd('measured')._fullLayout === drawn;
     await Plotly.react(gd('measured'), fig(400));
-    return {first, measured: gd('measured').data.length, width: gd('measured')._fullLayout.width};
+    return {first, wide, again, width: gd('measured')._fullLayout.width};
 }"""
 
 
 def test_a_chart_drawn_before_its_width_is_known_draws_its_traces_once(new_page) -> None:
     """Streamlit 1.67 draws each chart twice on a page's first load, the first time before it
-    knows the chart's width: a live chart's first draw is made with its axes only (its traces
-    were half of a large Monitor's drawing in the browser), and drawn whole should the second
-    draw not come; a chart not drawn by ``live_chart`` is left as it was."""
+    knows the chart's width: a live chart's first draw is made whole at its box's width, and
+    streamlit's second draw at that same width draws nothing again (the traces were half of a
+    large Monitor's drawing in the browser; the axes alone first, 0.2-0.3 s more); another
+    width is drawn. A chart whose box is not laid out (hidden) is drawn with its axes only,
+    then whole should no second draw come; a chart not drawn by ``live_chart`` is left as it
+    was."""
     from pages.common.live_chart import _SCRIPT
 
     page = new_page()
-    boxes = "".join(f"<div data-testid='stElementContainer' class='st-key-{key}'>"
-                    f"<div class='chart'></div></div>" for key in ("measured", "alone", "plain"))
+    shown = {"measured": "", "hidden": " style='display:none'", "plain": ""}
+    boxes = "".join(f"<div data-testid='stElementContainer' class='st-key-{key}'{style}>"
+                    f"<div class='chart' style='width:600px'></div></div>"
+                    for key, style in shown.items())
     marks = "".join(f"<span data-live-chart='st-key-{key}'></span>"
-                    for key in ("measured", "alone"))
+                    for key in ("measured", "hidden"))
     page.set_content(f"<html><body>{marks}{boxes}<script>{_SCRIPT}</script></body></html>")
     page.add_script_tag(path=str(PLOTLY_JS))  # sets window.Plotly, as the chart chunk does
     drawn = page.evaluate(FIRST_DRAWS)
-    assert drawn["first"] == [0, 0, 1]  # live charts: axes only; the plain one: whole
-    assert drawn["measured"] == 1 and drawn["width"] == 400
+    assert drawn["first"] == [1, 0, 1]  # whole at its width; hidden: axes only; plain: whole
+    assert drawn["wide"] == 600
+    assert drawn["again"], "streamlit's second draw at the same width drew the chart again"
+    assert drawn["width"] == 400  # a new width is drawn
     page.wait_for_function(  # no second draw came: drawn whole all the same
-        "() => document.querySelector('.st-key-alone .chart').data.length == 1",
+        "() => document.querySelector('.st-key-hidden .chart').data.length == 1",
         timeout=10_000)
