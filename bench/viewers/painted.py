@@ -21,13 +21,16 @@ from typing import Any
 RECORDER = """
 (() => {
   if (window.__painted) return;
-  const rec = window.__painted = {want: {}, marks: {}};
+  // stale: the layouts of the charts already drawn when an action was armed (rearm): a
+  // chart counts once drawn again since (Plotly makes a new layout at each draw)
+  const rec = window.__painted = {want: {}, marks: {}, stale: new WeakSet()};
   const shown = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   const holds = ([selector, count, charts, script]) => {
     if (selector && [...document.querySelectorAll(selector)].filter(shown).length < count)
       return false;
     if (charts && [...document.querySelectorAll('.js-plotly-plot')]
-        .filter(gd => gd._fullData && gd._fullData.length).length < charts) return false;
+        .filter(gd => gd._fullData && gd._fullData.length && !rec.stale.has(gd._fullLayout))
+        .length < charts) return false;
     return !script || !!document.querySelector(
       "[data-testid='stApp'][data-test-script-state='notRunning']");
   };
@@ -88,9 +91,12 @@ def expect(context: Any, sight: Sight) -> None:
 
 def rearm(page: Any, sight: Sight) -> None:
     """``sight`` checked afresh on the open document (an action without a navigation, such
-    as a pick, timed next): its conditions added, their times forgotten."""
+    as a pick, timed next): its conditions added, their times forgotten, and the charts drawn
+    so far counted only once drawn again."""
     page.evaluate("w => { const r = window.__painted; Object.assign(r.want, w);"
-                  " for (const n of Object.keys(w)) delete r.marks[n]; }", sight.wants())
+                  " for (const n of Object.keys(w)) delete r.marks[n];"
+                  " r.stale = new WeakSet([...document.querySelectorAll('.js-plotly-plot')]"
+                  ".map(gd => gd._fullLayout).filter(Boolean)); }", sight.wants())
 
 
 def wait(page: Any, sight: Sight, timeout_ms: float, started_ms: float
