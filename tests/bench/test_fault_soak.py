@@ -153,9 +153,12 @@ def test_a_search_survives_seven_faults_of_seven_kinds(tmp_path: Path) -> None:
     data = write_digits(tmp_path / "digits")
     kinds = ("kill9_training", "sigterm", "second_writer", "disk_full", "folder_edit",
              "second_server", "power_cut")
+    # trials enough that the search is still going at the last fault: with 6, a clean-clone
+    # CI run on a loaded machine saw it finish after the sixth of seven
+    trials = 9
     if os.geteuid() != 0:  # the full disk is a tmpfs, and mounting one needs root (CI is)
         kinds = tuple(kind for kind in kinds if kind != "disk_full")
-    result = soak(data, tmp_path / "soak", faults=len(kinds), seed=1, max_trials=6, epochs=3,
+    result = soak(data, tmp_path / "soak", faults=len(kinds), seed=1, max_trials=trials, epochs=3,
                   time_limit_s=420, kinds=kinds)
     assert result.problems == []
     assert {k: n for k, n in result.faults_injected.items() if k != "power_cut"} == \
@@ -166,4 +169,4 @@ def test_a_search_survives_seven_faults_of_seven_kinds(tmp_path: Path) -> None:
     assert result.trials_lost == 0 and result.duplicates == 0
     assert result.double_writers_let_in == 0 and result.refused_second_writers == 1
     assert result.unreadable_files == 0 and result.split_changed_silently == 0
-    assert result.completed == result.max_trials == 6 and result.retrained
+    assert result.completed == result.max_trials == trials and result.retrained
