@@ -25,14 +25,16 @@ RECORDER = """
   // chart counts once drawn again since (Plotly makes a new layout at each draw)
   const rec = window.__painted = {want: {}, marks: {}, stale: new WeakSet()};
   const shown = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  // The cheap conditions first: counting shown elements asks for their boxes, which makes
+  // the browser lay the page out then and there; a visit should not pay for its own
+  // measurement at every frame while its charts draw
   const holds = ([selector, count, charts, script]) => {
-    if (selector && [...document.querySelectorAll(selector)].filter(shown).length < count)
-      return false;
+    if (script && !document.querySelector(
+      "[data-testid='stApp'][data-test-script-state='notRunning']")) return false;
     if (charts && [...document.querySelectorAll('.js-plotly-plot')]
         .filter(gd => gd._fullData && gd._fullData.length && !rec.stale.has(gd._fullLayout))
         .length < charts) return false;
-    return !script || !!document.querySelector(
-      "[data-testid='stApp'][data-test-script-state='notRunning']");
+    return !selector || [...document.querySelectorAll(selector)].filter(shown).length >= count;
   };
   let pending = false;
   const check = () => {

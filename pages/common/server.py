@@ -7,7 +7,7 @@ and serves it with uvicorn. So every start has:
 
 * the live feed (``/_live/...``, ``labweb/live.py``) that watching pages poll;
 * the job queue's dispatcher from server start (a job queued before a restart starts with no
-  page open) and scikit-learn imported in the background (``importance.preload``);
+  page open), and what a server's first page would pay paid in the background (:func:`warm_up`);
 * a clean stop of the training job at SIGTERM or Ctrl-C: uvicorn re-raises the signal with the
   default handler after its shutdown, so the lifespan's end is the jobs' last moment to write
   their ``trial_end`` and ``search_end``;
@@ -112,13 +112,24 @@ def welcome() -> str:
                         lab=os.environ.get(LAB_ENV) == "1")
 
 
+def warm_up() -> None:
+    """Pay at start what a server's first page would: scikit-learn's import (about 1 s of CPU,
+    ``importance.preload``), and Streamlit's check at a process's first element that it is
+    not run from a REPL, which reads the source of every frame on the stack
+    (``inspect.stack()``: 36 ms of the first Monitor's script on a fresh server here)."""
+    preload()
+    with contextlib.suppress(Exception):  # Streamlit 1.67's private helper: if gone, no harm
+        from streamlit import delta_generator
+
+        delta_generator._maybe_print_use_warning()
+
+
 @contextlib.asynccontextmanager
 async def stop_jobs_at_shutdown(_app: App) -> AsyncIterator[None]:
     """Serve; at shutdown, stop this process's job at its next batch and let it log its end.
-    At start, the job queue's dispatcher starts and scikit-learn is imported in the
-    background."""
+    At start, the job queue's dispatcher starts and :func:`warm_up` runs in the background."""
     queued_registry(workspace.runs_dir())
-    threading.Thread(target=preload, name="preload", daemon=True).start()
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     print(welcome(), flush=True)
     yield
     await asyncio.to_thread(shutdown_all)

@@ -73,3 +73,62 @@ def test_fifty_thousand_trials_fit_a_bounded_sample_and_say_so():
     assert "random 2,000 of 50,000" in importance_figure(result).layout.title.text
     small = hp_importance(trials_where_lr_matters())
     assert (small.fitted, small.sampled) == (small.n_trials, False)
+
+
+def test_a_stored_fit_is_read_back_for_the_same_trials_and_only_for_them(tmp_path, monkeypatch):
+    """A fresh server's first Monitor of a finished run reads the forest's answer from the
+    run's store instead of fitting again; other trials, another seed, or a damaged, foreign or
+    older store are fitted (and the store rewritten); the answer is the same either way."""
+    from tuning_core.analysis import importance
+
+    store = tmp_path / ".importance.json"
+    trials = trials_where_lr_matters(200)
+    fits = []
+    real_fit = importance._fit
+    monkeypatch.setattr(importance, "_fit", lambda *a: fits.append(1) or real_fit(*a))
+    fitted = hp_importance(trials, store=store)
+    assert len(fits) == 1 and store.exists()
+    assert hp_importance(trials, store=store) == fitted == hp_importance(trials)
+    assert len(fits) == 2  # the last call had no store
+    assert hp_importance(trials.copy(), store=store) == fitted and len(fits) == 2  # read back
+    # the input changed: one more trial, a score, a seed, a sample bound
+    changed = trials.copy()
+    changed.loc[0, "score"] += 0.5
+    for other, kwargs in [(trials_where_lr_matters(201), {}), (changed, {}), (trials, {"seed": 3}),
+                          (trials, {"max_fit": 50})]:
+        before = len(fits)
+        assert hp_importance(other, store=store, **kwargs) == hp_importance(other, **kwargs)
+        assert len(fits) == before + 2
+    # back to the first trials: the store holds the last fit (max_fit 50), so fit again
+    assert hp_importance(trials, store=store) == fitted
+    kept = store.read_text()
+    for text in ["{", "[]", '{"format": 1}', kept.replace('"format": 1', '"format": 0'),
+                 kept.replace('"names": ["', '"names": [1, "')]:
+        store.write_text(text)
+        before = len(fits)
+        assert hp_importance(trials, store=store) == fitted
+        assert len(fits) == before + 1
+    assert hp_importance(trials, store=store) == fitted and len(fits) == before + 1
+    assert [p.name for p in tmp_path.iterdir()] == [".importance.json"]  # no temporary left
+
+
+def test_a_store_that_cannot_be_written_changes_nothing(tmp_path):
+    """A read-only run folder (a workspace mounted read-only, another user's run): the fit is
+    answered as without a store, nothing written, nothing raised."""
+    import os
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    os.chmod(folder, 0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root writes anyway: a path under a file instead
+            store = tmp_path / "file" / ".importance.json"
+            (tmp_path / "file").write_text("not a folder")
+        else:
+            store = folder / ".importance.json"
+        trials = trials_where_lr_matters()
+        assert hp_importance(trials, store=store) == hp_importance(trials)
+        assert not store.exists()
+        assert list(folder.iterdir()) == []
+    finally:
+        os.chmod(folder, 0o700)

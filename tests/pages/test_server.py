@@ -96,6 +96,24 @@ def test_local_mode_has_the_live_feed_and_the_lifespan(streamlit_options, worksp
     assert parts["lifespan"] is not None and "middleware" not in parts
 
 
+def test_the_warm_up_pays_the_first_pages_one_time_costs(monkeypatch) -> None:
+    """After the start's warm-up, a page's first element does not walk the stack again, and
+    scikit-learn's forest is imported."""
+    import sys
+
+    from streamlit import delta_generator, env_util
+
+    from pages.common.server import warm_up
+
+    monkeypatch.setattr(delta_generator, "_use_warning_has_been_displayed", False)
+    walks = []
+    monkeypatch.setattr(env_util, "is_repl", lambda: walks.append(1) or False)
+    warm_up()
+    assert "sklearn.ensemble" in sys.modules and walks == [1]
+    delta_generator._maybe_print_use_warning()  # what a page's first element calls
+    assert walks == [1]
+
+
 def test_a_path_prefix_the_feed_would_not_follow_is_refused(streamlit_options, capsys,
                                                             workspace) -> None:
     config.set_option("server.baseUrlPath", "dash", "command-line argument or environment")

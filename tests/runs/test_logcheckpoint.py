@@ -25,8 +25,31 @@ from tuning_core.runs.triallog import TrialLogReader, TrialLogWriter
 
 @pytest.fixture(autouse=True)
 def few_lines(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A checkpoint after 10 events, not 50,000: the logs here are small."""
+    """A checkpoint every 10 events, not 10,000 (then up to 50,000): the logs here are small."""
     monkeypatch.setattr(triallog, "CHECKPOINT_LINES", 10)
+    monkeypatch.setattr(triallog, "CHECKPOINT_MAX_LINES", 10)
+
+
+def test_checkpoints_come_less_often_as_a_log_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first after CHECKPOINT_LINES events, then once half as many again as held were
+    read, never more than CHECKPOINT_MAX_LINES apart; a 634,000-line log (50,000 trials of
+    10 epochs) read as it grows saves 16 times (13 at a fixed 50,000), a finished one once."""
+    monkeypatch.setattr(triallog, "CHECKPOINT_LINES", 10_000)
+    monkeypatch.setattr(triallog, "CHECKPOINT_MAX_LINES", 50_000)
+    due = triallog.checkpoint_due
+    assert not due(9_999, 9_999) and due(10_000, 10_000)
+    assert not due(9_999, 29_999) and due(10_000, 30_000)  # 20,000 held before: every 10,000
+    assert not due(14_999, 44_999) and due(15_000, 45_000)  # 30,000 before: half of it
+    assert not due(49_999, 549_999) and due(50_000, 550_000)  # capped
+    assert due(634_000, 634_000)
+    held, saves = 0, 0
+    unsaved = 0
+    for _ in range(0, 634_000, 500):  # polls of 500 lines as the search writes them
+        held += 500
+        unsaved += 500
+        if due(unsaved, held):
+            saves, unsaved = saves + 1, 0
+    assert saves == 16
 
 
 def replayed(path: Path) -> TrialLogReader:

@@ -328,7 +328,8 @@ def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFram
         "parallel": analysis(("parallel", path, objective),
                              lambda: charts.parallel_figure(trials, objective)),
         "importance": analysis(("importance", path),
-                               lambda: charts.importance_figure(hp_importance(trials)))}
+                               lambda: charts.importance_figure(
+                                   hp_importance(trials, store=run.importance_path)))}
     costed = (ended, costs_key(trials))
     for axis in PARETO_AXES:  # a trial's cost comes just after its end
         builders["pareto_" + axis] = slow(

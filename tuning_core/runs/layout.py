@@ -14,6 +14,9 @@ trial log's writer keeps, so it may not import ``rundir``: that reads logs). Lay
     .<log>.checkpoint.npz
                     what a reader made of a long log, stamped with the log's inode and ends: a
                     fresh server starts from it instead of replaying (a cache: runs.logcheckpoint)
+    .importance.json
+                    the last hyperparameter importance fitted, keyed by a digest of the forest's
+                    input (a cache: analysis.importance)
     tuner/          the KerasTuner project
     best/           the retrained best model and its evaluation (swapped in whole)
     exports/        checked exports (manifest.json), the report and the standalone script
@@ -63,6 +66,7 @@ REPORT_FILE = "report.html"
 SCRIPT_FILE = "search_script.py"
 EXPLAIN_DIR = "explain"
 HEALTH_DIR = "health"
+IMPORTANCE_FILE = ".importance.json"
 WORKER_LOG = "trials-{}.jsonl"
 WORKER_LOCK = "worker-{}.lock"
 WORKER_OUTPUT = "worker-{}.out"

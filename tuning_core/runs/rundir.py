@@ -30,6 +30,7 @@ from tuning_core.runs.layout import (  # noqa: F401  (the names, re-exported)
     HISTORY_FILE,
     HOLDER_FILE,
     HYPERPARAMETERS_FILE,
+    IMPORTANCE_FILE,
     LOCK_FILE,
     LOG_FILE,
     MODEL_FILE,
@@ -176,6 +177,11 @@ class RunDir:
     @property
     def cache_dir(self) -> Path:
         return self.file(CACHE_DIR)
+
+    @property
+    def importance_path(self) -> Path:
+        """The last hyperparameter importance fitted on this run's trials (a cache)."""
+        return self.file(IMPORTANCE_FILE)
 
     @property
     def model_path(self) -> Path:

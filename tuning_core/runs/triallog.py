@@ -17,13 +17,14 @@ line, which it leaves for the next poll. Writing a run's log, it also keeps the 
 (:func:`tuning_core.runs.runindex.keep`: the lines since the index's last update counted in,
 not a replay), so the Runs page and ``python -m tuning_core runs`` read one small file a run.
 
-A reader that read ``CHECKPOINT_LINES`` events of a log saves what it made of them beside it
+A reader that read ``CHECKPOINT_LINES`` events of a log (then less often:
+:func:`checkpoint_due`) saves what it made of them beside it
 (:mod:`tuning_core.runs.logcheckpoint`), and a fresh reader of that log (another process, or
 this one's after its reader was dropped) starts from that instead of replaying: at 50,000
-trials of 10 epochs, 0.4 s instead of a replay's 5.5-6.5 s (of CPU, on a loaded 2-core
-machine: 8.7-9.4 s before the common epoch line took a fast path, the collector was paused
-per slice and a single log was no longer compressed), and 315 MB at most instead of 340 MB
-(490 MB before a single log was read a block at a time).
+trials of 10 epochs, 0.4 s instead of a replay's 5.5-6.5 s (of CPU, on a loaded 2-core machine:
+8.7-9.4 s before the common epoch line took a fast path, the collector was paused per slice and
+a single log was no longer compressed), and 315 MB at most instead of 340 MB (490 MB before a
+single log was read a block at a time).
 """
 
 from __future__ import annotations
@@ -60,10 +61,22 @@ _READ_BYTES = 8 << 20  # bytes of a single log read at a time (about 30,000 line
 GIVE_BACK_LINES = 50_000  # a poll that read this many lines, or frames of a reader holding
 # this many, give their garbage back to the system (:func:`memory.give_back`, a few ms):
 # the dicts of a 50,000-trial replay and of its frames' making, 26 + 48 MB glibc kept
-CHECKPOINT_LINES = 50_000  # a reader that read this many lines since its last checkpoint
+CHECKPOINT_LINES = 10_000  # a reader that read this many lines since its last checkpoint
 # (or since it started from one) saves one (:mod:`tuning_core.runs.logcheckpoint`): about
-# 5,000 trials of 10 epochs, a replay of about 0.7 s; a shorter log is replayed, as it costs
-# less than the file it would take
+# 1,000 trials of 10 epochs, whose replay takes 0.07 s and the checkpoint's load 0.01 s (its
+# file a quarter of the log's size); a shorter log is replayed, as it costs less than the file
+# it would take. A reader holding more saves less often, once it read half what it held more
+# (at most ``CHECKPOINT_MAX_LINES`` apart): a growing log's checkpoints cost a few saves more,
+# not one every 10,000 lines of a 600,000-line log (each a larger file than the last)
+CHECKPOINT_MAX_LINES = 50_000
+
+
+def checkpoint_due(unsaved: int, held: int) -> bool:
+    """Whether a reader holding ``held`` events, ``unsaved`` of them read since its last
+    checkpoint, saves one now: past ``CHECKPOINT_LINES``, then past half of what it held
+    before them, up to ``CHECKPOINT_MAX_LINES``."""
+    before = held - unsaved
+    return unsaved >= max(CHECKPOINT_LINES, min(CHECKPOINT_MAX_LINES, before // 2))
 
 
 class _Tail:
@@ -188,7 +201,7 @@ class TrialLogReader:
         if added:
             self._frames = None
         self._unsaved += added
-        if single and self._unsaved >= CHECKPOINT_LINES:
+        if single and checkpoint_due(self._unsaved, self._count):
             self._save()
         if added >= GIVE_BACK_LINES:
             memory.give_back(collect=False)
