@@ -7,12 +7,13 @@ works within one mounted chart) cannot keep the zoom: it resets at every epoch. 
 depend on the key alone does not help: the 1.67 frontend then keeps showing the first figure
 and ignores the new data. The upstream fix is streamlit PR #16052, not in 1.67.
 
-The workaround, measured in headless Chromium: a small script, added next to each live chart
-with ``st.html(..., unsafe_allow_javascript=True)``, remembers per chart key the axis ranges
-(from ``plotly_relayout``: zoom, pan, double-click reset) and legend show/hide by trace name
-(from ``plotly_restyle``), and wraps ``window.Plotly.react`` (the call the chart component
-makes) to lay them over each newly mounted figure before it is drawn, so nothing flickers.
-Only charts drawn through :func:`live_chart` are touched; the memory lasts as long as the tab.
+The workaround, measured in headless Chromium: a small script (``pages/assets/live_chart.js``),
+added next to each live chart with ``st.html(..., unsafe_allow_javascript=True)``, remembers
+per chart key the axis ranges (from ``plotly_relayout``: zoom, pan, double-click reset) and
+legend show/hide by trace name (from ``plotly_restyle``), and wraps ``window.Plotly.react``
+(the call the chart component makes) to lay them over each newly mounted figure before it is
+drawn, so nothing flickers. Only charts drawn through :func:`live_chart` are touched; the
+memory lasts as long as the tab.
 
 It relies on 1.67's frontend (the global ``Plotly``, the ``st-key-<key>`` class on the element
 container), so it is applied only for streamlit 1.67.x; other versions get plain
@@ -21,129 +22,20 @@ container), so it is applied only for streamlit 1.67.x; other versions get plain
 
 from __future__ import annotations
 
+import functools
 import re
 
 import streamlit as st
 
+from pages.common.feed import ASSETS
+
 APPLIES = st.__version__.startswith("1.67.")
 
-_SCRIPT = """
-(() => {
-  if (window.__stLiveChart) return;
-  // st-key class -> {ranges: {axis name: [lo, hi]}, shown: {trace name: visible}}
-  const kept = window.__stLiveChart = {};
-  const FIRST_DRAW_MS = 1500;
-  const keyOf = gd => {
-    const box = gd && gd.closest && gd.closest("[data-testid='stElementContainer']");
-    const cls = box && [...box.classList].find(c => c.startsWith("st-key-"));
-    return cls && document.querySelector(`[data-live-chart='${cls}']`) ? cls : undefined;
-  };
-  const entry = key => kept[key] || (kept[key] = {ranges: {}, shown: {}});
-  const onRelayout = (gd, key, ev) => {
-    const ranges = entry(key).ranges;
-    for (const ax of new Set(Object.keys(ev || {}).map(k => k.split(".")[0]))) {
-      if (!/^[xy]axis\\d*$/.test(ax)) continue;
-      const a = gd.layout[ax];
-      if (!a || a.autorange || !Array.isArray(a.range)) delete ranges[ax];
-      else ranges[ax] = a.range.slice();
-    }
-  };
-  const onRestyle = (gd, key, ev) => {
-    const shown = entry(key).shown;
-    const touched = Array.isArray(ev && ev[1]) ? ev[1] : gd.data.map((_, i) => i);
-    for (const i of touched) {
-      const trace = gd.data[i];
-      if (trace && trace.name) shown[trace.name] = trace.visible ?? true;
-    }
-  };
-  const overlay = (fig, k) => {
-    if (!fig || !fig.layout) return fig;
-    const layout = {...fig.layout};
-    for (const [ax, r] of Object.entries(k.ranges))
-      layout[ax] = {...(layout[ax] || {}), range: r.slice(), autorange: false};
-    const data = (fig.data || [])
-      .map(t => t && t.name in k.shown ? {...t, visible: k.shown[t.name]} : t);
-    return {...fig, layout, data};
-  };
-  const wrap = P => {
-    if (P.__stLiveChart) return;
-    P.__stLiveChart = true;
-    const react = P.react;
-    P.react = function (gd, fig, ...rest) {
-      const key = keyOf(gd);
-      if (key && !gd._fullLayout && fig && fig.layout && fig.layout.width === undefined &&
-          (fig.data || []).length) {
-        // Streamlit's first draw of a chart comes before it has measured the chart's width,
-        // and it draws the chart again with the width at once. The chart's box is already
-        // laid out, so this first draw is made whole at that box's width (Streamlit's next
-        // draw then finds nothing changed), not every trace twice (half of a large Monitor's
-        // drawing in the browser), nor the axes alone first (0.2-0.3 s for a Monitor's six
-        // charts in a browser that just started). It waits for the next frame, so what the
-        // page holds so far (its title, counts, pickers) is painted first.
-        const self = this, whole = () => kept[key] ? overlay(fig, kept[key]) : fig;
-        if (gd.getBoundingClientRect().width > 0) {
-          gd.__stWidth = true;
-          return wired(new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))
-            .then(() => {
-              const f = whole(), width = gd.getBoundingClientRect().width;
-              gd.__stDrawnAt = {width, height: f.layout.height, traces: f.data.length};
-              return react.call(self, gd, {...f, layout: {...f.layout, width}}, ...rest);
-            }), gd, key);
-        }
-        // a box not laid out (hidden): the axes only, and the whole figure when Streamlit
-        // draws it again with its width, or after FIRST_DRAW_MS all the same
-        setTimeout(() => { if (!gd.__stWidth) react.call(self, gd, whole(), ...rest); },
-                   FIRST_DRAW_MS);
-        return wired(react.call(this, gd, {...fig, data: []}, ...rest), gd, key);
-      }
-      const drawn = gd && gd.__stDrawnAt;
-      if (drawn) {
-        // Streamlit's second draw, the width measured: the same figure at the width it was
-        // just drawn at is not drawn again (Plotly's own comparison of the two took 40-60 ms
-        // a chart); anything else (another width, a resize, the live feed) is drawn
-        delete gd.__stDrawnAt;
-        if (fig && fig.layout && Math.abs(fig.layout.width - drawn.width) < 0.5 &&
-            (drawn.height === undefined || fig.layout.height === drawn.height) &&
-            (fig.data || []).length === drawn.traces) return Promise.resolve(gd);
-      }
-      const draw = () => react.call(this, gd, key && kept[key] ? overlay(fig, kept[key]) : fig,
-                                    ...rest);
-      if (key && fig && fig.layout && fig.layout.width !== undefined && !gd.__stWidth) {
-        // the chart's first whole draw waits for the next frame: what the page holds so far
-        // (its title, counts, pickers) is painted first instead of after every chart's
-        // drawing (a long task each, 0.1-0.3 s on a large run); Streamlit chains on the
-        // returned promise, so its events are wired once the chart is drawn
-        gd.__stWidth = true;
-        return wired(new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))
-          .then(draw), gd, key);
-      }
-      return wired(draw(), gd, key);
-    };
-  };
-  const wired = (out, gd, key) => {
-    Promise.resolve(out).then(() => {
-      if (!key || gd.__stLiveChart || typeof gd.on !== "function") return;
-      gd.__stLiveChart = true;
-      gd.on("plotly_relayout", ev => onRelayout(gd, key, ev));
-      gd.on("plotly_restyle", ev => onRestyle(gd, key, ev));
-    }, () => {});
-    return out;
-  };
-  // Wrapped as soon as the chart component sets the global Plotly (its first draw follows
-  // in the same task), else by polling for it.
-  if (!window.Plotly) {
-    try {
-      let plotly;
-      Object.defineProperty(window, "Plotly", {
-        configurable: true, enumerable: true, get: () => plotly,
-        set: value => { plotly = value; if (value && value.react) wrap(value); }});
-    } catch (error) { /* a page that defined it otherwise: polled below */ }
-  }
-  const timer = setInterval(() => {
-    if (window.Plotly && window.Plotly.react) { wrap(window.Plotly); clearInterval(timer); }
-  }, 50);
-})();
-"""
+
+@functools.cache
+def _script() -> str:
+    """``pages/assets/live_chart.js`` (installs itself once per browser tab); read once."""
+    return (ASSETS / "live_chart.js").read_text()
 
 
 def key_class(key: str) -> str:
@@ -164,5 +56,5 @@ def live_chart(fig, key: str, feed_hash: str | None = None) -> None:
         drawn = f" data-live-fig-hash='{feed_hash}'" if feed_hash else ""
         st.html(f"<style>[data-testid='stElementContainer']:has([data-live-chart])"
                 f"{{display:none}}</style><span data-live-chart='{key_class(key)}'{drawn}>"
-                f"</span><script>{_SCRIPT}</script>", unsafe_allow_javascript=True)
+                f"</span><script>{_script()}</script>", unsafe_allow_javascript=True)
     st.plotly_chart(fig, key=key, width="stretch")

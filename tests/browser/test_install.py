@@ -94,6 +94,7 @@ def test_the_wheel_holds_the_engine_the_app_and_its_settings(installed: Installe
     site = installed.venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
     assert Path(engine).is_relative_to(site) and checkout == "False"
     for part in ("app.py", "serve_app.py", "pages/monitor.py", "pages/assets/live_feed.js",
+                 "pages/assets/live_chart.js",
                  "pages/common/server.py", "labweb/gate.py", ".streamlit/config.toml"):
         assert (Path(app) / part).is_file(), part
     version = installed.run("--version", timeout=120)

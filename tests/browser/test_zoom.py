@@ -145,7 +145,7 @@ def test_a_chart_drawn_before_its_width_is_known_draws_its_traces_once(new_page)
     width is drawn. A chart whose box is not laid out (hidden) is drawn with its axes only,
     then whole should no second draw come; a chart not drawn by ``live_chart`` is left as it
     was."""
-    from pages.common.live_chart import _SCRIPT
+    from pages.common.live_chart import _script
 
     page = new_page()
     shown = {"measured": "", "hidden": " style='display:none'", "plain": ""}
@@ -154,7 +154,7 @@ def test_a_chart_drawn_before_its_width_is_known_draws_its_traces_once(new_page)
                     for key, style in shown.items())
     marks = "".join(f"<span data-live-chart='st-key-{key}'></span>"
                     for key in ("measured", "hidden"))
-    page.set_content(f"<html><body>{marks}{boxes}<script>{_SCRIPT}</script></body></html>")
+    page.set_content(f"<html><body>{marks}{boxes}<script>{_script()}</script></body></html>")
     page.add_script_tag(path=str(PLOTLY_JS))  # sets window.Plotly, as the chart chunk does
     drawn = page.evaluate(FIRST_DRAWS)
     assert drawn["first"] == [1, 0, 1]  # whole at its width; hidden: axes only; plain: whole
