@@ -238,8 +238,8 @@ class TrialLogReader:
         return True
 
     def _save(self) -> None:
-        """Checkpoint what this reader holds (once every ``CHECKPOINT_LINES`` events: a
-        folder that cannot take it is not asked again at every poll)."""
+        """Checkpoint what this reader holds (when :func:`checkpoint_due`: a folder that
+        cannot take it is not asked again at every poll)."""
         self._unsaved = 0
         tail = self._tails[self.path]
         if tail.inode is None:
