@@ -95,7 +95,8 @@ FULL = Scale(runs=1000, sweeps=(1000, 10_000, 50_000), epochs=10, optuna=(1000, 
              compare=20)
 QUICK = Scale(runs=40, sweeps=(300, 3000), epochs=4, optuna=(300, 3000), compare=5, idle_s=5)
 
-COLD_ROUNDS = 3  # restarts, so that each page's cold row is a median
+COLD_ROUNDS = 5  # restarts, so that each page's cold row is a median (of 3 its median moved
+# by 0.3-0.5 s between runs on pages near their goal: one slow round of three decided it)
 
 RUNS_FIRST = "[data-testid='stDataFrame']"
 MONITOR_FIRST = "[data-live-part='status'] .live-metric"
