@@ -8,6 +8,7 @@ and serves it with uvicorn. So every start has:
 * the live feed (``/_live/...``, ``labweb/live.py``) that watching pages poll;
 * the job queue's dispatcher from server start (a job queued before a restart starts with no
   page open), and what a server's first page would pay paid in the background (:func:`warm_up`);
+* Arrow's memory (pandas' string columns) on the C heap, which ``memory.give_back`` can return;
 * a clean stop of the training job at SIGTERM or Ctrl-C: uvicorn re-raises the signal with the
   default handler after its shutdown, so the lifespan's end is the jobs' last moment to write
   their ``trial_end`` and ``search_end``;
@@ -50,7 +51,7 @@ from tuning_core.cli.serve import (
     refuse,
     welcome_line,
 )
-from tuning_core.core import workspace
+from tuning_core.core import memory, workspace
 from tuning_core.core.errors import TuningError
 from tuning_core.core.install import command_name
 from tuning_core.jobs.dispatcher import queued_registry
@@ -127,7 +128,9 @@ def warm_up() -> None:
 @contextlib.asynccontextmanager
 async def stop_jobs_at_shutdown(_app: App) -> AsyncIterator[None]:
     """Serve; at shutdown, stop this process's job at its next batch and let it log its end.
-    At start, the job queue's dispatcher starts and :func:`warm_up` runs in the background."""
+    At start, Arrow's memory moves to the C heap (``memory.arrow_on_the_c_heap``), the job
+    queue's dispatcher starts and :func:`warm_up` runs in the background."""
+    memory.arrow_on_the_c_heap()
     queued_registry(workspace.runs_dir())
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     print(welcome(), flush=True)

@@ -59,3 +59,30 @@ def test_a_paused_collection_is_on_again_after_even_a_failure() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_arrow_allocates_from_the_c_heap_after_the_switch() -> None:
+    """pandas' Arrow string columns made after the switch come from the C library's heap
+    (which give_back can return), not mimalloc's pool."""
+    import pandas as pd
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    try:
+        if hasattr(pa, "mimalloc_memory_pool"):
+            pa.set_memory_pool(pa.mimalloc_memory_pool())  # Arrow's default here
+        assert memory.arrow_on_the_c_heap()
+        assert pa.default_memory_pool().backend_name == "system"
+        held = pa.system_memory_pool().bytes_allocated()
+        column = pd.Series([f"trial {i:05d}" for i in range(20_000)], dtype="string[pyarrow]")
+        assert pa.system_memory_pool().bytes_allocated() > held
+        del column
+    finally:
+        pa.set_memory_pool(before)
+
+
+def test_without_pyarrow_the_switch_is_a_quiet_no(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    assert memory.arrow_on_the_c_heap() is False

@@ -114,6 +114,33 @@ def test_the_warm_up_pays_the_first_pages_one_time_costs(monkeypatch) -> None:
     assert walks == [1]
 
 
+def test_the_lifespan_puts_arrow_on_the_c_heap_before_serving(monkeypatch, workspace) -> None:
+    """From the server's start on, Arrow (pandas' string columns) allocates from the heap that
+    memory.give_back returns; the dispatcher and the warm-up are stubbed here."""
+    import asyncio
+
+    import pyarrow as pa
+
+    from pages.common import server
+
+    for name in ("queued_registry", "warm_up", "shutdown_all"):
+        monkeypatch.setattr(server, name, lambda *args: None)
+    before = pa.default_memory_pool()
+    seen = []
+
+    async def serve() -> None:
+        async with server.stop_jobs_at_shutdown(None):
+            seen.append(pa.default_memory_pool().backend_name)
+
+    try:
+        if hasattr(pa, "mimalloc_memory_pool"):
+            pa.set_memory_pool(pa.mimalloc_memory_pool())
+        asyncio.run(serve())
+    finally:
+        pa.set_memory_pool(before)
+    assert seen == ["system"]
+
+
 def test_a_path_prefix_the_feed_would_not_follow_is_refused(streamlit_options, capsys,
                                                             workspace) -> None:
     config.set_option("server.baseUrlPath", "dash", "command-line argument or environment")
