@@ -118,6 +118,7 @@ def test_the_lifespan_puts_arrow_on_the_c_heap_before_serving(monkeypatch, works
     """From the server's start on, Arrow (pandas' string columns) allocates from the heap that
     memory.give_back returns; the dispatcher and the warm-up are stubbed here."""
     import asyncio
+    import threading
 
     import pyarrow as pa
 
@@ -135,7 +136,10 @@ def test_the_lifespan_puts_arrow_on_the_c_heap_before_serving(monkeypatch, works
     try:
         if hasattr(pa, "mimalloc_memory_pool"):
             pa.set_memory_pool(pa.mimalloc_memory_pool())
-        asyncio.run(serve())
+        # in a thread of its own: an earlier test may leave this thread's event loop running
+        runner = threading.Thread(target=asyncio.run, args=(serve(),))
+        runner.start()
+        runner.join(30)
     finally:
         pa.set_memory_pool(before)
     assert seen == ["system"]
