@@ -29,6 +29,27 @@ def chart(content: run_content.MonitorContent, name: str) -> None:
                feed.figure_spec(content, name).hash)
 
 
+def cost_charts(content: run_content.MonitorContent) -> None:
+    """The objective against each cost; for a large run, drawn when the user opens them (the
+    label stays the same as the run grows: a new label would be a new expander, closed)."""
+    if run_content.cost_charts_on_request(content):
+        st.caption(f"Past {run_content.COST_CHARTS_AT_ONCE:,} completed trials they are drawn "
+                   "when you open them; the Best model page draws the whole front.")
+        box = st.expander("Draw the two charts", key=f"monitor_cost_{content.run}",
+                          on_change="rerun")
+        if box.open:
+            with box:
+                _cost_columns(content)
+    else:
+        _cost_columns(content)
+
+
+def _cost_columns(content: run_content.MonitorContent) -> None:
+    for column, axis in zip(st.columns(2), run_content.PARETO_AXES, strict=True):
+        with column:
+            chart(content, "pareto_" + axis)
+
+
 def draw(run_dir: Path) -> None:
     """Status and counts, charts and the trial table of one run, as the feed keeps them."""
     run = run_dir.name
@@ -48,9 +69,7 @@ def draw(run_dir: Path) -> None:
     st.subheader("Objective against cost")
     st.caption("Each completed trial's model, measured once after the trial: the Pareto front "
                "(no other trial is both better and cheaper) in colour, the rest grey.")
-    for column, axis in zip(st.columns(2), run_content.PARETO_AXES, strict=True):
-        with column:
-            chart(content, "pareto_" + axis)
+    cost_charts(content)
     st.page_link("pages/best.py", label="Retrain a trial of the front (Best model page)",
                  icon=":material/trophy:")
     st.subheader("Trials")

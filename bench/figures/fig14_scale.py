@@ -5,8 +5,9 @@ runs and sweeps of 1,000, 10,000 and 50,000 trials of 10 epochs), served as ``ma
 serves it, each page opened in headless Chromium and timed (:mod:`bench.figures.fig14_visits`):
 seconds to first content (the Runs table; the Monitor's counts; the Best page's trial
 picker; Compare's chart) and to complete (the script done and every chart drawn with its
-traces: the Monitor's six, the Best page's Pareto chart, Compare's three), bytes the
-page received, the server's and the browser's CPU seconds, the server's memory after.
+traces: the Monitor's six, four past 500 completed trials, whose two cost charts wait to be
+opened; the Best page's Pareto chart; Compare's three), bytes the page received, the
+server's and the browser's CPU seconds, the server's memory after.
 
 A row's ``visit`` is one of three, in this order:
 
@@ -70,7 +71,7 @@ from bench.viewers import painted
 from bench.viewers.browser import launch_chromium, launch_returning
 from bench.viewers.painted import Sight, rearm
 from bench.viewers.server import dashboard, free_port, server_env
-from bench.workloads.labyear import Shape, make_workspace
+from bench.workloads.labyear import FAILED_SHARE, Shape, make_workspace
 
 GOAL = ("at 10,000 trials and 1,000 runs every page's first content within 1 s warm and "
         "complete within 2 s warm (3 s cold: a fresh server, a returning browser); at 50,000 "
@@ -105,11 +106,20 @@ COMPARE_PICK = ".st-key-compare_pick input[role='combobox']"
 COMPARE_TAGS = ".st-key-compare_pick [data-tag]"
 COMPARE_TRACES = ".st-key-compare_objective .scatterlayer .trace"
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-# first content, and complete: the script done and (Monitor) its six charts drawn
+# first content, and complete: the script done and (Monitor) its charts drawn
 RUNS = Sight(RUNS_FIRST)
 MONITOR = Sight(MONITOR_FIRST, charts=6)
+MONITOR_LARGE = Sight(MONITOR_FIRST, charts=4)  # its two cost charts drawn when opened
 BEST = Sight(BEST_FIRST, charts=1)  # a sweep's Best model: its Pareto chart
 COMPARE_CHARTS = 3  # objective, learning curves, Pareto front
+
+
+def monitor_sight(trials: int) -> Sight:
+    """The Monitor of a run of ``trials`` (``FAILED_SHARE`` of them fail): its six charts, or
+    four past ``COST_CHARTS_AT_ONCE`` completed trials (the cost charts wait to be opened)."""
+    from tuning_core.live.content import COST_CHARTS_AT_ONCE
+
+    return MONITOR_LARGE if trials * (1 - FAILED_SHARE) > COST_CHARTS_AT_ONCE else MONITOR
 
 
 def compared(count: int) -> Sight:
@@ -206,11 +216,11 @@ def _pages(root: Path, sweeps: dict[str, Path]) -> tuple[list[Page], Page]:
     small = next((root / "runs").glob("*-run-0"))
     count = len(RunDir(small).reader().trials())
     runs = Page("Runs", "/runs", RUNS, 0)
-    pages = [runs, Page(f"Monitor {count}-trial run", f"/monitor?run={small.name}", MONITOR,
-                        count)]
+    pages = [runs, Page(f"Monitor {count}-trial run", f"/monitor?run={small.name}",
+                        monitor_sight(count), count)]
     for name, path in sweeps.items():
         n = int(name.split("-")[1])
-        pages += [Page(f"Monitor {n}", f"/monitor?run={path.name}", MONITOR, n),
+        pages += [Page(f"Monitor {n}", f"/monitor?run={path.name}", monitor_sight(n), n),
                   Page(f"Best model {n}", f"/best?run={path.name}", BEST, n)]
     return pages, runs
 

@@ -34,6 +34,20 @@ def test_an_empty_run_has_empty_figures_and_no_counts_to_show(workspace: Path,
                                     "pareto_latency", "pareto_params"}
 
 
+def test_the_cost_charts_wait_to_be_opened_past_the_point_they_would_sample(
+        workspace: Path, image_folder: Path) -> None:
+    from dataclasses import replace
+
+    from tuning_core.analysis.pareto_chart import DOMINATED_DRAWN
+
+    content = run_content.monitor_content(make_run(runs_dir(), image_folder))
+    assert run_content.COST_CHARTS_AT_ONCE == DOMINATED_DRAWN
+    at_once = {**content.counts, "completed": DOMINATED_DRAWN, "failed": 40}
+    assert not run_content.cost_charts_on_request(replace(content, counts=at_once))
+    assert run_content.cost_charts_on_request(
+        replace(content, counts={**at_once, "completed": DOMINATED_DRAWN + 1}))
+
+
 def test_the_pareto_figures_and_the_table_follow_the_logged_costs(workspace: Path,
                                                                   image_folder: Path) -> None:
     run = make_run(runs_dir(), image_folder, trials=3, finished=False)  # val_loss .5, .6, .7

@@ -14,6 +14,7 @@ from tests.pages.support import (
 )
 from tuning_core.core.workspace import runs_dir
 from tuning_core.jobs.registry import JobRegistry, install_registry
+from tuning_core.live.content import COST_CHARTS_AT_ONCE
 from tuning_core.runs.rundir import RunDir
 
 
@@ -50,6 +51,24 @@ def test_monitor_draws_the_front_against_latency_and_parameters(clean_caches, im
     assert front_traces(latency) == {"dominated": [2.0], "Pareto front": [1.0, 3.0]}
     assert params["layout"]["xaxis"]["type"] == "log"
     assert [link.proto.page for link in at.get("page_link")] == ["best"]  # retrain there
+
+
+def test_monitor_draws_a_large_runs_cost_charts_when_they_are_opened(clean_caches,
+                                                                      image_folder):
+    trials = COST_CHARTS_AT_ONCE + 1
+    run = costed_run(image_folder, latencies=[1.0 + i % 7 for i in range(trials)])
+    at = new_app().run()
+    at.switch_page("pages/monitor.py").run()
+    assert not problems(at)
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
+    costs = ("val_loss against cpu latency", "val_loss against parameters")
+    assert len(titles) == 4 and not set(costs) & set(titles), titles
+    assert [e for e in at.expander if e.label == "Draw the two charts"]
+    assert f"Past {COST_CHARTS_AT_ONCE:,} completed trials" in " ".join(c.value for c in at.caption)
+    at.session_state[f"monitor_cost_{run.name}"] = True  # opened, as a click does
+    at.run()
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
+    assert len(titles) == 6 and set(costs) <= set(titles), titles
 
 
 def test_best_page_retrains_the_trial_picked_on_the_front(clean_caches, image_folder):

@@ -29,7 +29,7 @@ from plotly.io.json import to_json_plotly
 from tuning_core.analysis import charts
 from tuning_core.analysis.diagnose import run_chance_report
 from tuning_core.analysis.importance import hp_columns, hp_importance, hp_name
-from tuning_core.analysis.pareto_chart import front_figure
+from tuning_core.analysis.pareto_chart import DOMINATED_DRAWN, front_figure
 from tuning_core.analysis.planner import SearchPlan, run_pace
 from tuning_core.core import diskspace
 from tuning_core.core.errors import TuningError
@@ -339,6 +339,17 @@ def _figures(run: RunDir, version: Hashable, objective: str, trials: pd.DataFram
 
 
 PARETO_AXES = ("latency", "params")
+# completed trials up to which the Monitor draws its two cost charts with the page; past
+# them each chart would show a sample of the dominated trials, and they are drawn when asked
+# for (the Best model page draws the run's whole front, on the axis chosen, to retrain from)
+COST_CHARTS_AT_ONCE = DOMINATED_DRAWN
+
+
+def cost_charts_on_request(content: MonitorContent) -> bool:
+    """Whether the Monitor draws the run's cost charts only when asked (past
+    ``COST_CHARTS_AT_ONCE`` completed trials): two charts of six fewer for the browser to
+    draw at each visit of a large run (a quarter of the six charts' drawing time)."""
+    return content.counts.get(TrialStatus.COMPLETED.value, 0) > COST_CHARTS_AT_ONCE
 
 
 def costs_key(trials: pd.DataFrame) -> Hashable:
