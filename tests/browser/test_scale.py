@@ -53,6 +53,11 @@ def test_a_large_runs_monitor_draws_each_chart_once_within_its_budget(app_server
     drawn = page.evaluate(PAGE)
     assert drawn["redrawn"] == [], "opening the cost charts drew the others again"
     assert drawn["markers"] < 1_600, drawn
+    # every trial a click away: the grid drawn when its expander is opened
+    assert page.get_by_test_id("stDataFrame").count() == 0
+    page.locator(f".st-key-trials_all_{sweep.name} summary").click()
+    page.get_by_test_id("stDataFrame").wait_for(timeout=ui.UI_TIMEOUT)
+    assert page.get_by_text("All 2,000 trials").is_visible()
 
 
 def wait_drawn(page, names) -> None:
