@@ -31,8 +31,11 @@ lab: install
 browser:
 	@bash scripts/ensure_chromium.sh
 
+# Two test processes (pytest-xdist), each test file whole in one of them (its fixtures made
+# once): the suite waits on servers, browsers and installs half the time. TEST_WORKERS=0: one.
+TEST_WORKERS ?= 2
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
 	$(PY) -m pytest -m "not training and not browser"
