@@ -28,10 +28,17 @@ _RECORDS = Path(tempfile.mkdtemp(prefix="training-guard-"))
 _NUMBERS = itertools.count()
 
 
+# what decides how the app runs here and in every server a test starts: a test that left one
+# set (lab mode, once) changed the tests after it in its process (make test runs two)
+KEPT_ENV = ("TUNING_LAB_MODE", "TUNING_WORKSPACE", "TUNING_SLOT_DIR")
+_ENV_BEFORE = pytest.StashKey[dict[str, str | None]]()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before any fixture of the test (a session fixture that trains included): training is
     allowed for a test marked ``training`` only; any other gets a record file of its own."""
+    item.stash[_ENV_BEFORE] = {name: os.environ.get(name) for name in KEPT_ENV}
     if item.get_closest_marker("training"):
         os.environ.pop(keras_guard.ENV, None)
     else:
@@ -144,3 +151,30 @@ def augmented_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     evaluation = json.loads((run_dir / "best" / "evaluation.json").read_text())
     assert evaluation["test_accuracy"] >= 0.8, f"the shared model does not learn: {evaluation}"
     return run_dir
+
+
+class _EnvironmentKept:
+    """After a test's fixtures are undone: fail a test that left ``KEPT_ENV`` changed, and put
+    it back, so the tests after it run as they would alone (a plugin of its own: this module
+    already has a teardown hook, the training guard's, which runs before the fixtures')."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item):
+        result = yield
+        before = item.stash.get(_ENV_BEFORE, None)
+        if before is not None:
+            changed = {k: (v, os.environ.get(k)) for k, v in before.items()
+                       if os.environ.get(k) != v}
+            for name in changed:
+                if before[name] is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = before[name]
+            if changed:
+                raise AssertionError(f"{item.nodeid} left the environment changed (before, "
+                                     f"after): {changed}; set it with monkeypatch")
+        return result
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_EnvironmentKept(), "environment-kept")

@@ -25,7 +25,10 @@ OPTIONS = ("server.address", "server.port", "server.baseUrlPath", "server.enable
 def streamlit_options(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Streamlit's options as a plain ``streamlit run`` from the checkout has them, restored
     after; the environment variables the server sets are restored too."""
-    monkeypatch.delenv(LAB_ENV, raising=False)
+    # set, then deleted: monkeypatch forgets a delenv of a variable that is not set, and
+    # prepare() sets it (the whole process in lab mode after this test, its servers included)
+    monkeypatch.setenv(LAB_ENV, "")
+    monkeypatch.delenv(LAB_ENV)
     monkeypatch.setenv(ENV_VAR, os.environ.get(ENV_VAR, ""))
     saved = {key: (config.get_option(key), config.get_where_defined(key)) for key in OPTIONS}
     config.set_option("server.address", "127.0.0.1", "test")
