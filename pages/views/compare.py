@@ -28,16 +28,15 @@ def show_scores(result: Comparison) -> None:
                    f"{result.objective} (the first run's); {others} optimised another one, "
                    f"so their scores are not comparable and the objective chart leaves them "
                    f"out.")
-    st.dataframe(pd.DataFrame([{
+    st.table(pd.DataFrame([{
         "run": r.label, "folder": r.run, "objective": r.objective,
         "better": Direction.of(r.direction).word,
         "best score": r.best_score, "best trial": r.best_number,
         "comparable": "yes" if r.comparable else f"no ({r.objective})",
         "test accuracy": r.test.value if r.test else None,
         "95% interval": _interval(r.test),
-    } for r in result.runs]), hide_index=True, width="stretch", key="compare_scores",
-        column_config={"best score": st.column_config.NumberColumn(format="%.4f"),
-                       "test accuracy": st.column_config.NumberColumn(format="%.3f")})
+    } for r in result.runs]).style.format({"best score": "{:.4f}", "test accuracy": "{:.3f}"},
+                                          na_rep="–"), hide_index=True)
     for run, reference, difference in result.test_differences():
         st.caption("Test accuracy: " + difference.describe((run.label, reference.label)))
 
@@ -55,8 +54,7 @@ def show_settings(result: Comparison) -> None:
     if not result.differing:
         st.info("Every setting is the same in these runs.")
         return
-    st.dataframe(pd.DataFrame(result.settings_rows()), hide_index=True, width="stretch",
-                 key="compare_settings")
+    st.table(pd.DataFrame(result.settings_rows()), hide_index=True)
 
 
 def show_charts(result: Comparison) -> None:
