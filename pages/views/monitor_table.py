@@ -4,8 +4,8 @@ count and a CSV of them all.
 Why pages: past ``LIVE_ROWS`` trials the live table shows the best and the newest only
 (:func:`tuning_core.live.content.live_table`); 10,000 rows sent at once were 7 MB of HTML and
 two million DOM nodes. A fragment, so turning a page reruns this part only, not the charts.
-Drawn when its expander is opened: the grid's code and first draw were a sixth of a large
-run's Monitor at each visit (bench figure 14), for a part below the live table.
+Drawn when its expander is opened: the grid's code and first draw were a tenth to a sixth of
+a large run's cold Monitor (bench figure 14), for a part below the live table.
 """
 
 from __future__ import annotations
